@@ -1,0 +1,39 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+BUILD_DEBUG   ?= build/asan
+BUILD_RELEASE ?= build/release
+JOBS          ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all run test unit bb deps test-deps release debug clean bench
+
+all: release
+
+deps:
+	@sh scripts/install-deps.sh
+
+test-deps:
+	@sh scripts/install-deps.sh --test
+	@[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+
+release: deps
+	@cmake -S . -B $(BUILD_RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_RELEASE) -j $(JOBS) --target flyteauth
+
+debug: test-deps
+	@cmake -S . -B $(BUILD_DEBUG) -DCMAKE_BUILD_TYPE=Debug -DFA_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_DEBUG) -j $(JOBS)
+
+# The development server on its embedded defaults: http://localhost:8088
+run: release
+	./$(BUILD_RELEASE)/flyteauth serve
+
+unit: debug
+	cd $(BUILD_DEBUG) && ctest --output-on-failure -j $(JOBS)
+
+bb: debug
+	FLYTEAUTH_BIN=$(CURDIR)/$(BUILD_DEBUG)/flyteauth FLYTEAUTH_BUILD=$(CURDIR)/$(BUILD_DEBUG) \
+		node --test --test-concurrency=1 tests/bb/
+
+test: unit bb
+
+clean:
+	rm -rf build

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages flyteauth builds and tests with. Idempotent:
+# does nothing when all are present. As root it runs apt-get; otherwise it
+# prints the exact command to run.
+set -eu
+
+BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-dev
+libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
+TEST="libcmocka-dev nodejs npm curl"
+
+want="$BUILD"
+[ "${1:-}" = "--test" ] && want="$BUILD $TEST"
+
+missing=""
+for p in $want; do
+	# nodejs from another repository may ship npm itself.
+	if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+	if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in *"ok installed") ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "flyteauth needs these Debian packages; run:" >&2
+	echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,205 @@
+/* base.h -- the ground every flyteauth module stands on: error codes and the
+ * caller-owned error record, logging, bounded buffers, a capped arena,
+ * base64/base64url, randomness, constant-time comparison, SHA-256, time,
+ * Go-style durations and strict number parsing.
+ *
+ * Nothing here knows about HTTP, OAuth or the store. Crypto comes from
+ * OpenSSL; nothing here implements a hash or cipher itself.
+ */
+#ifndef FA_BASE_H
+#define FA_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/limits.h"
+
+#define FA_WUR __attribute__((warn_unused_result))
+#define FA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FA_FREE(p) do { free(p); (p) = NULL; } while (0)
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Result of every fallible function. Values are never renumbered; a retired
+ * one stays as a comment. */
+enum fa_rc {
+	FA_OK = 0,
+	FA_ENOMEM = 1,       /* allocation failed */
+	FA_EINVAL = 2,       /* malformed input */
+	FA_ETOOBIG = 3,      /* input over a cap in limits.h */
+	FA_EIO = 4,          /* file or socket error */
+	FA_ECRYPTO = 5,      /* OpenSSL failure, or a signature that does not verify */
+	FA_ENOTFOUND = 6,    /* no such record / key / file */
+	FA_EEXIST = 7,       /* already exists */
+	FA_EDENIED = 8,      /* authentication or authorization refused */
+	FA_ECONFLICT = 9,    /* lost a race, or a version check failed */
+	FA_EEXPIRED = 10,    /* past its lifetime */
+	FA_EUNSUPPORTED = 11, /* valid but not supported */
+	FA_ESTORE = 12,      /* the store failed */
+	FA_ENET = 13,        /* a remote peer could not be reached or misbehaved */
+	FA_ECONFIG = 14,     /* bad configuration */
+	FA_EUSAGE = 15,      /* bad command-line usage */
+};
+
+/* Static English name of a code; never NULL. */
+const char *fa_rc_str(enum fa_rc rc);
+
+/* Detail of a failure, in caller-owned memory so the error path never
+ * allocates. `http` and `oauth_error` are filled only where a layer knows
+ * the answer a client should get (0 / NULL otherwise). `msg` never holds a
+ * token, code, secret or password. */
+struct fa_err {
+	enum fa_rc rc;
+	int http;
+	const char *oauth_error; /* static string, e.g. "invalid_grant" */
+	char msg[160];
+};
+
+void fa_err_clear(struct fa_err *err);
+/* Records rc and a formatted message (truncated to fit msg) and returns rc,
+ * so callers can write `return fa_err_set(err, FA_EINVAL, "...")`.
+ * err may be NULL. */
+enum fa_rc fa_err_set(struct fa_err *err, enum fa_rc rc, const char *fmt, ...)
+	FA_PRINTF(3, 4);
+/* As fa_err_set, and also sets http status and OAuth error code. */
+enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, int http,
+			const char *oauth_error, const char *fmt, ...)
+	FA_PRINTF(5, 6);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum fa_log_level { FA_LOG_DEBUG = 0, FA_LOG_INFO = 1, FA_LOG_WARN = 2, FA_LOG_ERROR = 3 };
+
+/* Caller-owned logger, passed down explicitly (no global logger). Each call
+ * writes one whole line to `fp` (stdio locks per call). */
+struct fa_log {
+	FILE *fp;                 /* NULL: stderr */
+	enum fa_log_level min;
+};
+
+/* Parses "debug|info|warn|error" (case-insensitive). */
+enum fa_rc fa_log_level_parse(const char *s, enum fa_log_level *out) FA_WUR;
+void fa_log(const struct fa_log *log, enum fa_log_level lvl, const char *fmt, ...)
+	FA_PRINTF(3, 4);
+/* Warning with ": strerror(errno)" appended. */
+void fa_log_warn(const struct fa_log *log, const char *fmt, ...) FA_PRINTF(2, 3);
+/* Warning without errno. */
+void fa_log_warnx(const struct fa_log *log, const char *fmt, ...) FA_PRINTF(2, 3);
+
+/* ---- bounded growable buffer -------------------------------------------- */
+
+/* data is always NUL-terminated once anything was appended (data may be NULL
+ * while len == 0). Appending past `max` fails with FA_ETOOBIG and leaves the
+ * buffer unchanged. */
+struct fa_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void fa_buf_init(struct fa_buf *b, size_t max);
+enum fa_rc fa_buf_append(struct fa_buf *b, const void *p, size_t n) FA_WUR;
+enum fa_rc fa_buf_appends(struct fa_buf *b, const char *s) FA_WUR;
+enum fa_rc fa_buf_appendc(struct fa_buf *b, char c) FA_WUR;
+enum fa_rc fa_buf_appendf(struct fa_buf *b, const char *fmt, ...) FA_PRINTF(2, 3) FA_WUR;
+/* Borrow as a C string: "" when empty. */
+const char *fa_buf_str(const struct fa_buf *b);
+/* Ownership of the NUL-terminated data moves to the caller (never NULL on
+ * success: an empty buffer gives a malloc'd ""). The buffer is reset. */
+char *fa_buf_take(struct fa_buf *b, size_t *len) FA_WUR;
+void fa_buf_reset(struct fa_buf *b);
+/* Zeroes and frees the data. */
+void fa_buf_cleanup(struct fa_buf *b);
+
+/* ---- arena ---------------------------------------------------------------- */
+
+/* Capped bump allocator for one request: everything is freed at once by
+ * fa_arena_free. Allocation past the cap returns NULL. Not thread-safe. */
+struct fa_arena;
+
+struct fa_arena *fa_arena_new(size_t max);
+void fa_arena_free(struct fa_arena *a);   /* NULL is a no-op; memory is zeroed */
+void *fa_arena_alloc(struct fa_arena *a, size_t n);        /* 16-byte aligned, zeroed */
+char *fa_arena_strndup(struct fa_arena *a, const char *s, size_t n);
+char *fa_arena_strdup(struct fa_arena *a, const char *s);
+char *fa_arena_printf(struct fa_arena *a, const char *fmt, ...) FA_PRINTF(2, 3);
+size_t fa_arena_used(const struct fa_arena *a);
+
+/* ---- base64 ---------------------------------------------------------------- */
+
+enum {
+	FA_B64_STD = 0,     /* RFC 4648 §4 alphabet, padded */
+	FA_B64_URL = 1,     /* RFC 4648 §5 alphabet */
+	FA_B64_NOPAD = 2,   /* encode: no '='; decode: reject '=' */
+};
+
+/* Bytes needed for the encoding of n bytes, including the NUL. */
+size_t fa_b64_encoded_size(size_t n, int flags);
+/* Encodes into out (NUL-terminated). FA_ETOOBIG if outcap is too small. */
+enum fa_rc fa_b64_encode(const void *in, size_t n, int flags, char *out, size_t outcap) FA_WUR;
+/* Malloc'd encoding, or NULL on allocation failure. */
+char *fa_b64_encode_dup(const void *in, size_t n, int flags);
+/* Strict decoding: characters outside the alphabet (whitespace included)
+ * fail with FA_EINVAL. Without FA_B64_NOPAD, padding is optional but must be
+ * correct when present. Non-zero trailing bits are rejected. */
+enum fa_rc fa_b64_decode(const char *in, size_t n, int flags, unsigned char *out,
+			 size_t outcap, size_t *outlen) FA_WUR;
+/* Malloc'd decoding (with an extra NUL after the data, not counted). */
+enum fa_rc fa_b64_decode_dup(const char *in, size_t n, int flags, unsigned char **out,
+			     size_t *outlen) FA_WUR;
+
+/* ---- randomness, hashing, comparison ---------------------------------- */
+
+/* OpenSSL's CSPRNG. */
+enum fa_rc fa_rand_bytes(void *out, size_t n) FA_WUR;
+/* 256-bit random value as unpadded base64url (43 chars + NUL). */
+#define FA_TOKEN_CHARS 43
+enum fa_rc fa_rand_token(char out[FA_TOKEN_CHARS + 1]) FA_WUR;
+
+#define FA_SHA256_LEN 32
+enum fa_rc fa_sha256(const void *in, size_t n, unsigned char out[FA_SHA256_LEN]) FA_WUR;
+/* Lower-case hex SHA-256 of the input (64 chars + NUL). */
+enum fa_rc fa_sha256_hex(const void *in, size_t n, char out[2 * FA_SHA256_LEN + 1]) FA_WUR;
+/* First 8 hex digits of SHA-256: how a token is named in a log line. */
+void fa_log_id(const void *in, size_t n, char out[9]);
+/* Constant-time equality (length is not secret). */
+bool fa_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
+bool fa_ct_streq(const char *a, const char *b);
+
+/* Zeroes memory in a way the compiler cannot remove. */
+void fa_memzero(void *p, size_t n);
+/* Zeroes then frees a NUL-terminated string; NULL is a no-op. */
+void fa_free_secret(char *s);
+
+/* ---- strings and numbers ------------------------------------------------ */
+
+/* Copies with truncation as an error (FA_ETOOBIG, dst left ""). */
+enum fa_rc fa_strlcpy(char *dst, const char *src, size_t dstcap) FA_WUR;
+bool fa_str_ieq(const char *a, const char *b);
+bool fa_strn_ieq(const char *a, size_t alen, const char *b);
+/* Malloc'd copy of n bytes plus NUL; NULL on allocation failure. */
+char *fa_strndup(const char *s, size_t n);
+/* Decimal unsigned integer, no sign, no spaces, no overflow, <= max. */
+enum fa_rc fa_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out) FA_WUR;
+/* Writes lower-case hex of n bytes into out (2n+1 bytes). */
+void fa_hex(const void *in, size_t n, char *out);
+
+/* ---- time ------------------------------------------------------------------- */
+
+int64_t fa_now(void);      /* seconds since the epoch (wall clock) */
+int64_t fa_now_ms(void);   /* milliseconds since the epoch (wall clock) */
+int64_t fa_mono_ms(void);  /* monotonic milliseconds, for intervals */
+
+/* Go time.ParseDuration syntax ("300ms", "1h30m", "1.5h", "0"), with units
+ * ns us µs ms s m h; result in milliseconds (sub-millisecond parts are
+ * truncated). Negative durations are rejected. */
+enum fa_rc fa_duration_parse(const char *s, size_t n, int64_t *ms) FA_WUR;
+/* Formats ms in Go style ("1h30m0s", "500ms"). */
+void fa_duration_format(int64_t ms, char *out, size_t outcap);
+
+#endif

@@ -1,0 +1,250 @@
+/* buf.c -- bounded growable buffers and the capped per-request arena.
+ *
+ * Every buffer declares its ceiling when it is initialised (curl's dynbuf);
+ * growth past it is an error that leaves the contents unchanged. The arena
+ * hands out zeroed, aligned blocks from chunks and frees them all at once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+
+void fa_buf_init(struct fa_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+enum fa_rc fa_buf_append(struct fa_buf *b, const void *p, size_t n)
+{
+	size_t need;
+
+	if (n > b->max || b->len > b->max - n)
+		return FA_ETOOBIG;
+	need = b->len + n + 1;
+	if (need > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *d;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > b->max + 1)
+			cap = b->max + 1;
+		d = malloc(cap);
+		if (!d)
+			return FA_ENOMEM;
+		if (b->data) {
+			memcpy(d, b->data, b->len);
+			/* The old block may have held a secret. */
+			fa_memzero(b->data, b->cap);
+			free(b->data);
+		}
+		b->data = d;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return FA_OK;
+}
+
+enum fa_rc fa_buf_appends(struct fa_buf *b, const char *s)
+{
+	return fa_buf_append(b, s, strlen(s));
+}
+
+enum fa_rc fa_buf_appendc(struct fa_buf *b, char c)
+{
+	return fa_buf_append(b, &c, 1);
+}
+
+enum fa_rc fa_buf_appendf(struct fa_buf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	int n;
+	enum fa_rc rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return FA_EINVAL;
+	if ((size_t)n < sizeof(small))
+		return fa_buf_append(b, small, (size_t)n);
+	if ((size_t)n > b->max)
+		return FA_ETOOBIG;
+	{
+		char *big = malloc((size_t)n + 1);
+
+		if (!big)
+			return FA_ENOMEM;
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		rc = fa_buf_append(b, big, (size_t)n);
+		fa_memzero(big, (size_t)n);
+		free(big);
+	}
+	return rc;
+}
+
+const char *fa_buf_str(const struct fa_buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+char *fa_buf_take(struct fa_buf *b, size_t *len)
+{
+	char *d = b->data;
+
+	if (!d) {
+		d = calloc(1, 1);
+		if (!d)
+			return NULL;
+	}
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return d;
+}
+
+void fa_buf_reset(struct fa_buf *b)
+{
+	if (b->data) {
+		fa_memzero(b->data, b->cap);
+		b->data[0] = '\0';
+	}
+	b->len = 0;
+}
+
+void fa_buf_cleanup(struct fa_buf *b)
+{
+	if (b->data) {
+		fa_memzero(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+/* ---- arena ---------------------------------------------------------- */
+
+#define ARENA_ALIGN 16
+#define ARENA_CHUNK 4096
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size;
+	size_t used;
+	_Alignas(ARENA_ALIGN) unsigned char mem[];
+};
+
+struct fa_arena {
+	struct arena_chunk *head;
+	size_t max;     /* cap on the bytes handed out */
+	size_t total;   /* bytes handed out so far */
+};
+
+struct fa_arena *fa_arena_new(size_t max)
+{
+	struct fa_arena *a = calloc(1, sizeof(*a));
+
+	if (a)
+		a->max = max;
+	return a;
+}
+
+void fa_arena_free(struct fa_arena *a)
+{
+	struct arena_chunk *c, *next;
+
+	if (!a)
+		return;
+	for (c = a->head; c; c = next) {
+		next = c->next;
+		/* Request memory holds form values: passwords, secrets, codes. */
+		fa_memzero(c->mem, c->used);
+		free(c);
+	}
+	free(a);
+}
+
+void *fa_arena_alloc(struct fa_arena *a, size_t n)
+{
+	struct arena_chunk *c = a->head;
+	size_t rounded;
+	void *p;
+
+	if (n == 0)
+		n = 1;
+	if (n > SIZE_MAX - ARENA_ALIGN)
+		return NULL;
+	rounded = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (rounded > a->max || a->total > a->max - rounded)
+		return NULL;
+	if (!c || c->size - c->used < rounded) {
+		size_t size = rounded > ARENA_CHUNK ? rounded : ARENA_CHUNK;
+
+		c = malloc(sizeof(*c) + size);
+		if (!c)
+			return NULL;
+		c->size = size;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->mem + c->used;
+	c->used += rounded;
+	a->total += rounded;
+	memset(p, 0, rounded);
+	return p;
+}
+
+char *fa_arena_strndup(struct fa_arena *a, const char *s, size_t n)
+{
+	char *d;
+
+	if (n == SIZE_MAX)
+		return NULL;
+	d = fa_arena_alloc(a, n + 1);
+	if (d && n)
+		memcpy(d, s, n);
+	return d;
+}
+
+char *fa_arena_strdup(struct fa_arena *a, const char *s)
+{
+	return fa_arena_strndup(a, s, strlen(s));
+}
+
+char *fa_arena_printf(struct fa_arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *d;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	d = fa_arena_alloc(a, (size_t)n + 1);
+	if (!d)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(d, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return d;
+}
+
+size_t fa_arena_used(const struct fa_arena *a)
+{
+	return a->total;
+}

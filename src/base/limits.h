@@ -1,0 +1,60 @@
+/* limits.h -- every size and count cap of flyteauth, each with its reason.
+ *
+ * A value that crosses a trust boundary (network, config file, environment)
+ * is checked against one of these before it is stored or parsed further.
+ * Exceeding a cap is an error, never a silent truncation.
+ */
+#ifndef FA_BASE_LIMITS_H
+#define FA_BASE_LIMITS_H
+
+/* HTTP request line (method + target + version): longest legitimate target is
+ * an authorize URL with a 2 KiB redirect_uri and a 1 KiB scope, plus slack. */
+#define FA_MAX_REQUEST_LINE (8 * 1024)
+/* One header field. Cookies and bearer tokens are the largest ones. */
+#define FA_MAX_HEADER (8 * 1024)
+/* All header fields of one request together (MHD's connection pool shares
+ * this with the request line). Over it the client gets 431. */
+#define FA_MAX_HEADERS_TOTAL (16 * 1024)
+/* Request body: OAuth forms are small; nothing we accept is larger. */
+#define FA_MAX_BODY (16 * 1024)
+/* Parameters in one query string or form body: no endpoint needs more than a
+ * dozen; a flood of fields is an attack on the parser. */
+#define FA_MAX_FIELDS 32
+/* One parameter's name or value after percent-decoding. */
+#define FA_MAX_FIELD_VALUE (4 * 1024)
+/* A compact JWS / JWT. */
+#define FA_MAX_TOKEN (8 * 1024)
+/* scope parameter. */
+#define FA_MAX_SCOPE 1024
+/* redirect_uri parameter and configured redirect URIs. */
+#define FA_MAX_REDIRECT_URI 2048
+/* A fetched JWKS or discovery document. */
+#define FA_MAX_JWKS (256 * 1024)
+/* JSON nesting depth accepted from the network (tokens, JWKS, metadata). */
+#define FA_MAX_JSON_DEPTH 16
+/* One cookie value (sealed session cookie). */
+#define FA_MAX_COOKIE 4096
+/* A config file: flyteadmin configs are a few KiB; 1 MiB leaves room for
+ * large Helm values files and bounds memory for a hostile one. */
+#define FA_MAX_CONFIG_FILE (1024 * 1024)
+/* YAML nesting depth in a config file. */
+#define FA_MAX_YAML_DEPTH 32
+/* A secret read from a file or the environment (PEM keys are ~1.7 KiB). */
+#define FA_MAX_SECRET (64 * 1024)
+/* A client secret or password presented to us; bcrypt reads 72 bytes. */
+#define FA_MAX_PASSWORD 256
+/* client_id, username and similar identifiers. */
+#define FA_MAX_ID 256
+/* A stored record's JSON value. */
+#define FA_MAX_STORE_VALUE (16 * 1024)
+/* Per-request arena: body + parsed fields + response building. */
+#define FA_MAX_REQUEST_ARENA (256 * 1024)
+/* Response body we build (JWKS with two keys, metadata, HTML pages). */
+#define FA_MAX_RESPONSE (64 * 1024)
+/* Simultaneous connections, in total and from one address. */
+#define FA_MAX_CONNECTIONS 1024
+#define FA_MAX_CONNECTIONS_PER_IP 256
+/* Idle connection timeout, seconds. */
+#define FA_CONNECTION_TIMEOUT_S 30
+
+#endif

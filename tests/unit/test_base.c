@@ -1,0 +1,203 @@
+/* test_base.c -- base module: buffers, arena, base64, hashing, comparison,
+ * number and duration parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+
+static void test_buf_bounded(void **state)
+{
+	struct fa_buf b;
+
+	(void)state;
+	fa_buf_init(&b, 8);
+	assert_int_equal(fa_buf_appends(&b, "abcd"), FA_OK);
+	assert_int_equal(fa_buf_appendf(&b, "%d", 1234), FA_OK);
+	assert_string_equal(fa_buf_str(&b), "abcd1234");
+	/* Over the cap: error, contents unchanged. */
+	assert_int_equal(fa_buf_appendc(&b, 'x'), FA_ETOOBIG);
+	assert_string_equal(fa_buf_str(&b), "abcd1234");
+	assert_int_equal(b.len, 8);
+	fa_buf_cleanup(&b);
+
+	fa_buf_init(&b, 10000);
+	assert_int_equal(fa_buf_appendf(&b, "%0500d", 7), FA_OK);
+	assert_int_equal(b.len, 500);
+	{
+		size_t len;
+		char *s = fa_buf_take(&b, &len);
+
+		assert_int_equal(len, 500);
+		assert_int_equal(s[499], '7');
+		free(s);
+	}
+	assert_null(b.data);
+	fa_buf_cleanup(&b);
+}
+
+static void test_arena_cap(void **state)
+{
+	struct fa_arena *a = fa_arena_new(10000);
+	char *s;
+
+	(void)state;
+	s = fa_arena_printf(a, "x=%d", 42);
+	assert_string_equal(s, "x=42");
+	assert_non_null(fa_arena_alloc(a, 5000));
+	assert_null(fa_arena_alloc(a, 6000)); /* over the cap */
+	assert_true(fa_arena_used(a) <= 10000);
+	assert_string_equal(fa_arena_strndup(a, "hello world", 5), "hello");
+	fa_arena_free(a);
+	fa_arena_free(NULL);
+}
+
+static void test_b64_vectors(void **state)
+{
+	/* RFC 4648 §10 */
+	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	char out[64];
+	unsigned char dec[64];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(plain); i++) {
+		assert_int_equal(fa_b64_encode(plain[i], strlen(plain[i]), FA_B64_STD, out, sizeof(out)), FA_OK);
+		assert_string_equal(out, enc[i]);
+		assert_int_equal(fa_b64_decode(enc[i], strlen(enc[i]), FA_B64_STD, dec, sizeof(dec), &n), FA_OK);
+		assert_int_equal(n, strlen(plain[i]));
+		assert_memory_equal(dec, plain[i], n);
+	}
+	/* Unpadded url form of 0xfb 0xff: "-_8" */
+	assert_int_equal(fa_b64_encode("\xfb\xff", 2, FA_B64_URL | FA_B64_NOPAD, out, sizeof(out)), FA_OK);
+	assert_string_equal(out, "-_8");
+	assert_int_equal(fa_b64_decode("-_8", 3, FA_B64_URL | FA_B64_NOPAD, dec, sizeof(dec), &n), FA_OK);
+	assert_int_equal(n, 2);
+	/* Std decoding accepts unpadded input too. */
+	assert_int_equal(fa_b64_decode("Zg", 2, FA_B64_STD, dec, sizeof(dec), &n), FA_OK);
+	assert_int_equal(n, 1);
+	/* Output too small for the encoding. */
+	assert_int_equal(fa_b64_encode("foobar", 6, FA_B64_STD, out, 8), FA_ETOOBIG);
+}
+
+static void test_b64_rejects(void **state)
+{
+	unsigned char dec[64];
+	size_t n;
+
+	(void)state;
+	/* padding where forbidden */
+	assert_int_equal(fa_b64_decode("Zg==", 4, FA_B64_URL | FA_B64_NOPAD, dec, sizeof(dec), &n), FA_EINVAL);
+	/* whitespace, wrong alphabet */
+	assert_int_equal(fa_b64_decode("Zm9v\n", 5, FA_B64_STD, dec, sizeof(dec), &n), FA_EINVAL);
+	assert_int_equal(fa_b64_decode("-_8", 3, FA_B64_STD, dec, sizeof(dec), &n), FA_EINVAL);
+	assert_int_equal(fa_b64_decode("+/8", 3, FA_B64_URL, dec, sizeof(dec), &n), FA_EINVAL);
+	/* impossible length, bad padding count, non-zero trailing bits */
+	assert_int_equal(fa_b64_decode("Zm9vY", 5, FA_B64_STD, dec, sizeof(dec), &n), FA_EINVAL);
+	assert_int_equal(fa_b64_decode("Zg=", 3, FA_B64_STD, dec, sizeof(dec), &n), FA_EINVAL);
+	assert_int_equal(fa_b64_decode("Zh", 2, FA_B64_STD, dec, sizeof(dec), &n), FA_EINVAL);
+	assert_int_equal(fa_b64_decode("Zm9=Zm9v", 8, FA_B64_STD, dec, sizeof(dec), &n), FA_EINVAL);
+	/* output too small */
+	assert_int_equal(fa_b64_decode("Zm9vYmFy", 8, FA_B64_STD, dec, 5, &n), FA_ETOOBIG);
+}
+
+static void test_sha256_and_ct(void **state)
+{
+	char hex[65], id[9], tok[FA_TOKEN_CHARS + 1], tok2[FA_TOKEN_CHARS + 1];
+
+	(void)state;
+	assert_int_equal(fa_sha256_hex("abc", 3, hex), FA_OK);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	fa_log_id("abc", 3, id);
+	assert_string_equal(id, "ba7816bf");
+	assert_true(fa_ct_eq("abc", 3, "abc", 3));
+	assert_false(fa_ct_eq("abc", 3, "abd", 3));
+	assert_false(fa_ct_eq("abc", 3, "abcd", 4));
+	assert_false(fa_ct_streq(NULL, "a"));
+	assert_int_equal(fa_rand_token(tok), FA_OK);
+	assert_int_equal(fa_rand_token(tok2), FA_OK);
+	assert_int_equal(strlen(tok), FA_TOKEN_CHARS);
+	assert_string_not_equal(tok, tok2);
+}
+
+static void test_parse_u64(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(fa_parse_u64("8088", 4, 65535, &v), FA_OK);
+	assert_int_equal(v, 8088);
+	assert_int_equal(fa_parse_u64("65536", 5, 65535, &v), FA_ETOOBIG);
+	assert_int_equal(fa_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), FA_ETOOBIG);
+	assert_int_equal(fa_parse_u64("-1", 2, 100, &v), FA_EINVAL);
+	assert_int_equal(fa_parse_u64(" 1", 2, 100, &v), FA_EINVAL);
+	assert_int_equal(fa_parse_u64("", 0, 100, &v), FA_EINVAL);
+}
+
+static void test_duration(void **state)
+{
+	static const struct { const char *in; int64_t ms; } ok[] = {
+		{ "30m", 1800000 }, { "1h", 3600000 }, { "1h30m", 5400000 }, { "500ms", 500 },
+		{ "0", 0 }, { "1.5h", 5400000 }, { "2s", 2000 }, { "1500us", 1 }, { "10m0s", 600000 },
+		{ "+5s", 5000 }, { ".5s", 500 }, { "1h1m1s1ms", 3661001 },
+	};
+	static const char *const bad[] = { "", "5", "-5s", "1d", "h", "1.s5", "s", "1hh", "1 h", "99999999999999999999h" };
+	int64_t ms;
+	char out[32];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		assert_int_equal(fa_duration_parse(ok[i].in, strlen(ok[i].in), &ms), FA_OK);
+		assert_int_equal(ms, ok[i].ms);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		assert_int_not_equal(fa_duration_parse(bad[i], strlen(bad[i]), &ms), FA_OK);
+	fa_duration_format(5400000, out, sizeof(out));
+	assert_string_equal(out, "1h30m0s");
+	fa_duration_format(1500, out, sizeof(out));
+	assert_string_equal(out, "1.5s");
+	fa_duration_format(500, out, sizeof(out));
+	assert_string_equal(out, "500ms");
+	fa_duration_format(120000, out, sizeof(out));
+	assert_string_equal(out, "2m0s");
+}
+
+static void test_err_and_strlcpy(void **state)
+{
+	struct fa_err e;
+	char small[4];
+
+	(void)state;
+	fa_err_clear(&e);
+	assert_int_equal(fa_err_oauth(&e, FA_EDENIED, 401, "invalid_client", "client %s", "x"),
+			 FA_EDENIED);
+	assert_int_equal(e.http, 401);
+	assert_string_equal(e.oauth_error, "invalid_client");
+	assert_string_equal(e.msg, "client x");
+	assert_int_equal(fa_err_set(NULL, FA_EINVAL, "x"), FA_EINVAL);
+	assert_int_equal(fa_strlcpy(small, "abcd", sizeof(small)), FA_ETOOBIG);
+	assert_string_equal(small, "");
+	assert_int_equal(fa_strlcpy(small, "abc", sizeof(small)), FA_OK);
+	assert_string_equal(fa_rc_str(FA_ECONFLICT), "conflict");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_bounded),
+		cmocka_unit_test(test_arena_cap),
+		cmocka_unit_test(test_b64_vectors),
+		cmocka_unit_test(test_b64_rejects),
+		cmocka_unit_test(test_sha256_and_ct),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_err_and_strlcpy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
