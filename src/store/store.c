@@ -1,0 +1,333 @@
+/* store.c -- the generic layer of the record store: validates every
+ * argument (kind, key, value, times, op shapes) against the rules in
+ * store.h and then dispatches to the backend through struct fa_store_ops.
+ *
+ * It holds no SQL and no state besides the backend pointer: backends trust
+ * what reaches them, so every rule lives here once and both backends behave
+ * the same on bad input. Values are checked to be strict UTF-8 without NUL
+ * because PostgreSQL's TEXT refuses anything else; refusing it here keeps
+ * SQLite from accepting what a later move to PostgreSQL could not hold.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+struct fa_store {
+	const struct fa_store_ops *ops;
+	void *impl;
+};
+
+enum fa_rc fa_store_new(const struct fa_store_ops *ops, void *impl,
+			struct fa_store **out, struct fa_err *err)
+{
+	struct fa_store *st = NULL;
+	enum fa_rc rc = FA_OK;
+
+	if (out)
+		*out = NULL;
+	if (!ops || !ops->name || !ops->get || !ops->apply || !ops->incr ||
+	    !ops->purge || !ops->count || !ops->free || !out) {
+		rc = fa_err_set(err, FA_EINVAL, "store: incomplete backend");
+		goto out;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		rc = fa_err_set(err, FA_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	st->ops = ops;
+	st->impl = impl;
+	impl = NULL;
+	*out = st;
+out:
+	if (impl && ops && ops->free)
+		ops->free(impl);
+	return rc;
+}
+
+void fa_store_free(struct fa_store *st)
+{
+	if (!st)
+		return;
+	st->ops->free(st->impl);
+	free(st);
+}
+
+const char *fa_store_backend_name(const struct fa_store *st)
+{
+	return st ? st->ops->name : "none";
+}
+
+void fa_store_rec_cleanup(struct fa_store_rec *rec)
+{
+	if (!rec)
+		return;
+	if (rec->value) {
+		fa_memzero(rec->value, rec->len);
+		free(rec->value);
+	}
+	memset(rec, 0, sizeof(*rec));
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+/* `what` names the call or op in messages ("store get", "store op 2"). */
+
+static enum fa_rc check_kind(const char *what, const char *kind, struct fa_err *err)
+{
+	size_t n = kind ? strnlen(kind, FA_STORE_MAX_KIND + 1) : 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = kind[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			break;
+	}
+	if (n == 0 || n > FA_STORE_MAX_KIND || i != n)
+		return fa_err_set(err, FA_EINVAL,
+				  "%s: kind must be 1-%d characters of [a-z0-9_]",
+				  what, FA_STORE_MAX_KIND);
+	return FA_OK;
+}
+
+/* The key is usually a token hash: messages say where it is wrong, never
+ * what it holds. */
+static enum fa_rc check_key(const char *what, const char *key, struct fa_err *err)
+{
+	size_t n, i;
+
+	if (!key)
+		return fa_err_set(err, FA_EINVAL, "%s: key is missing", what);
+	n = strnlen(key, FA_STORE_MAX_KEY + 1);
+	if (n == 0)
+		return fa_err_set(err, FA_EINVAL, "%s: key is empty", what);
+	if (n > FA_STORE_MAX_KEY)
+		return fa_err_set(err, FA_ETOOBIG, "%s: key is over %d bytes", what,
+				  FA_STORE_MAX_KEY);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (c < 0x21 || c > 0x7e)
+			return fa_err_set(err, FA_EINVAL,
+					  "%s: key byte %zu is not printable ASCII", what, i);
+	}
+	return FA_OK;
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF. NUL never gets here (the value is a C string). Returns the
+ * offset of the first bad byte, or n if all is well. */
+static size_t utf8_bad_at(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t more, k;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			more = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			more = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			more = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return i;
+		}
+		if (n - i <= more)
+			return i;
+		for (k = 1; k <= more; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += more + 1;
+	}
+	return n;
+}
+
+static enum fa_rc check_value(const char *what, const char *value, struct fa_err *err)
+{
+	size_t n, bad;
+
+	if (!value)
+		return fa_err_set(err, FA_EINVAL, "%s: value is missing", what);
+	n = strnlen(value, FA_MAX_STORE_VALUE + 1);
+	if (n > FA_MAX_STORE_VALUE)
+		return fa_err_set(err, FA_ETOOBIG, "%s: value is over %d bytes", what,
+				  FA_MAX_STORE_VALUE);
+	bad = utf8_bad_at((const unsigned char *)value, n);
+	if (bad != n)
+		return fa_err_set(err, FA_EINVAL, "%s: value is not valid UTF-8 (byte %zu)",
+				  what, bad);
+	return FA_OK;
+}
+
+static enum fa_rc check_now(const char *what, int64_t now, struct fa_err *err)
+{
+	if (now < 0 || now > FA_STORE_MAX_TIME)
+		return fa_err_set(err, FA_EINVAL, "%s: now is out of range", what);
+	return FA_OK;
+}
+
+/* A record that is born expired would be invisible: that is a caller bug
+ * (often a lifetime of 0 from config), so it is refused, not stored. */
+static enum fa_rc check_expiry(const char *what, int64_t expires_at, int64_t now,
+			       struct fa_err *err)
+{
+	if (expires_at <= now)
+		return fa_err_set(err, FA_EINVAL, "%s: expires_at must be after now", what);
+	if (expires_at - now > FA_STORE_MAX_TTL_S)
+		return fa_err_set(err, FA_ETOOBIG, "%s: lifetime is over %lld seconds",
+				  what, (long long)FA_STORE_MAX_TTL_S);
+	return FA_OK;
+}
+
+static enum fa_rc check_op(const struct fa_store_op *op, size_t i, int64_t now,
+			   struct fa_err *err)
+{
+	char what[32];
+	enum fa_rc rc;
+
+	snprintf(what, sizeof(what), "store op %zu", i);
+	if (op->type != FA_STORE_INSERT && op->type != FA_STORE_UPDATE &&
+	    op->type != FA_STORE_DELETE)
+		return fa_err_set(err, FA_EINVAL, "%s: unknown op type %d", what, (int)op->type);
+	if ((rc = check_kind(what, op->kind, err)) != FA_OK ||
+	    (rc = check_key(what, op->key, err)) != FA_OK)
+		return rc;
+	if (op->expect_version < 0)
+		return fa_err_set(err, FA_EINVAL, "%s: expect_version is negative", what);
+	if (op->type != FA_STORE_DELETE && op->if_exists)
+		return fa_err_set(err, FA_EINVAL, "%s: if_exists is for delete only", what);
+	if (op->type == FA_STORE_INSERT && op->expect_version != 0)
+		return fa_err_set(err, FA_EINVAL, "%s: insert takes no expect_version", what);
+	if (op->type == FA_STORE_DELETE) {
+		if (op->value || op->expires_at != 0)
+			return fa_err_set(err, FA_EINVAL,
+					  "%s: delete takes no value or expires_at", what);
+		return FA_OK;
+	}
+	if ((rc = check_value(what, op->value, err)) != FA_OK)
+		return rc;
+	return check_expiry(what, op->expires_at, now, err);
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+enum fa_rc fa_store_get(struct fa_store *st, const char *kind, const char *key,
+			int64_t now, struct fa_store_rec *out, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	fa_err_clear(err);
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !out)
+		return fa_err_set(err, FA_EINVAL, "store get: no store or output");
+	if ((rc = check_kind("store get", kind, err)) != FA_OK ||
+	    (rc = check_key("store get", key, err)) != FA_OK ||
+	    (rc = check_now("store get", now, err)) != FA_OK)
+		return rc;
+	rc = st->ops->get(st->impl, kind, key, now, out, err);
+	if (rc != FA_OK)
+		fa_store_rec_cleanup(out);
+	return rc;
+}
+
+enum fa_rc fa_store_apply(struct fa_store *st, const struct fa_store_op *ops,
+			  size_t n, int64_t now, struct fa_err *err)
+{
+	enum fa_rc rc;
+	size_t i;
+
+	fa_err_clear(err);
+	if (!st || (n > 0 && !ops))
+		return fa_err_set(err, FA_EINVAL, "store apply: no store or ops");
+	if (n > FA_STORE_MAX_OPS)
+		return fa_err_set(err, FA_ETOOBIG, "store apply: %zu ops, over %d", n,
+				  FA_STORE_MAX_OPS);
+	if ((rc = check_now("store apply", now, err)) != FA_OK)
+		return rc;
+	if (n == 0)
+		return FA_OK;
+	/* Validate everything first: a bad op 3 must not leave ops 0-2 half
+	 * applied, and the backend must never see an unchecked op. */
+	for (i = 0; i < n; i++)
+		if ((rc = check_op(&ops[i], i, now, err)) != FA_OK)
+			return rc;
+	return st->ops->apply(st->impl, ops, n, now, err);
+}
+
+enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
+			 int64_t ttl_s, int64_t now, int64_t *count, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	fa_err_clear(err);
+	if (count)
+		*count = 0;
+	if (!st || !count)
+		return fa_err_set(err, FA_EINVAL, "store incr: no store or output");
+	if ((rc = check_kind("store incr", kind, err)) != FA_OK ||
+	    (rc = check_key("store incr", key, err)) != FA_OK ||
+	    (rc = check_now("store incr", now, err)) != FA_OK)
+		return rc;
+	if (ttl_s <= 0)
+		return fa_err_set(err, FA_EINVAL, "store incr: ttl must be positive");
+	if (ttl_s > FA_STORE_MAX_TTL_S)
+		return fa_err_set(err, FA_ETOOBIG, "store incr: ttl is over %lld seconds",
+				  (long long)FA_STORE_MAX_TTL_S);
+	return st->ops->incr(st->impl, kind, key, ttl_s, now, count, err);
+}
+
+enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
+			  size_t *deleted, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	fa_err_clear(err);
+	if (deleted)
+		*deleted = 0;
+	if (!st || !deleted)
+		return fa_err_set(err, FA_EINVAL, "store purge: no store or output");
+	if ((rc = check_now("store purge", now, err)) != FA_OK)
+		return rc;
+	if (limit == 0)
+		return fa_err_set(err, FA_EINVAL, "store purge: limit must be positive");
+	if (limit > FA_STORE_MAX_PURGE)
+		return fa_err_set(err, FA_ETOOBIG, "store purge: limit is over %d",
+				  FA_STORE_MAX_PURGE);
+	return st->ops->purge(st->impl, now, limit, deleted, err);
+}
+
+enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
+			  int64_t *n, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	fa_err_clear(err);
+	if (n)
+		*n = 0;
+	if (!st || !n)
+		return fa_err_set(err, FA_EINVAL, "store count: no store or output");
+	if ((rc = check_kind("store count", kind, err)) != FA_OK ||
+	    (rc = check_now("store count", now, err)) != FA_OK)
+		return rc;
+	return st->ops->count(st->impl, kind, now, n, err);
+}
