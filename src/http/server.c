@@ -1,0 +1,516 @@
+/* server.c -- the libmicrohttpd adapter: starts and stops the daemon, turns
+ * MHD's callbacks into the dispatcher's calls, queues responses and writes
+ * the access log.
+ *
+ * Request lifecycle (MHD 0.9.75, see STYLE.md §5):
+ *   1. MHD_OPTION_URI_LOG_CALLBACK (on_uri): the request line is in; the
+ *      request and its arena are created here, with the raw target (MHD
+ *      unescapes and cuts the query out of what it passes later), and the
+ *      in-flight count goes up. Its return value becomes *con_cls.
+ *   2. Access handler, first call: headers are in; fa_http_dispatch_begin
+ *      decides whether to answer now (MHD then discards any body and
+ *      closes) or to read the body.
+ *   3. Access handler, upload calls: body bytes to fa_http_body_feed.
+ *   4. Access handler, final call: fa_http_dispatch_finish runs the
+ *      handler; the response is queued.
+ *   5. MHD_OPTION_NOTIFY_COMPLETED (on_completed): one access-log line,
+ *      the arena is freed, the in-flight count goes down.
+ * If *con_cls is NULL in the handler (on_uri ran out of memory), the
+ * client gets a bare 503.
+ *
+ * The access log names the client, method, path (never the query: it can
+ * hold codes and tokens), status, body bytes and duration; never a header,
+ * cookie, query or body.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+
+/* Longest path the access log shows; the rest is "...". */
+#define LOG_PATH_MAX 200
+
+/* Default logger when the caller gives none: stderr at INFO. */
+static const struct fa_log default_log = { NULL, FA_LOG_INFO };
+
+/* Copies s into out with everything but visible ASCII replaced by '?', so
+ * a hostile path cannot forge log lines or terminal escapes. */
+static void log_safe(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < cap; s++)
+		out[o++] = ((unsigned char)*s > 0x20 && (unsigned char)*s < 0x7F) ? *s : '?';
+	if (*s)
+		for (int i = 0; i < 3; i++)
+			out[o++] = '.';
+	out[o] = '\0';
+}
+
+static void set_client_addr(struct fa_req *req, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	req->client_addr[0] = '\0';
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in in;
+
+		memcpy(&in, sa, sizeof(in));
+		(void)inet_ntop(AF_INET, &in.sin_addr, req->client_addr, sizeof(req->client_addr));
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, sa, sizeof(in6));
+		(void)inet_ntop(AF_INET6, &in6.sin6_addr, req->client_addr,
+				sizeof(req->client_addr));
+	}
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct fa_http *srv = cls;
+	struct fa_req *req = fa_http_req_new(srv, uri);
+
+	if (!req)
+		return NULL;
+	set_client_addr(req, conn);
+	req->https = srv->tls;
+	pthread_mutex_lock(&srv->lock);
+	srv->in_flight++;
+	pthread_mutex_unlock(&srv->lock);
+	return req;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct fa_http *srv = cls;
+	struct fa_req *req = *con_cls;
+	char path[LOG_PATH_MAX + 4], method[24];
+	int status = 0;
+	size_t bytes = 0;
+
+	if (!req)
+		return;
+	*con_cls = NULL;
+	if (req->phase == FA_REQ_ANSWERED) {
+		status = req->resp.status;
+		bytes = req->resp.body_len;
+	} else {
+		/* MHD answered by itself (e.g. 431), or the client went away. */
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+
+		if (ci)
+			status = (int)ci->http_status;
+	}
+	log_safe(req->path, path, sizeof(path));
+	log_safe(req->method ? req->method : "-", method, sizeof(method));
+	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
+	       method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
+	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	fa_arena_free(req->arena);
+	pthread_mutex_lock(&srv->lock);
+	if (--srv->in_flight == 0)
+		pthread_cond_broadcast(&srv->idle);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      size_t key_size, const char *value, size_t value_size)
+{
+	struct fa_req *req = cls;
+
+	(void)kind;
+	if (fa_http_req_add_header(req, key, key_size, value ? value : "",
+				   value ? value_size : 0) != FA_OK)
+		req->resp.broken = true;
+	return MHD_YES;
+}
+
+/* Hands the finished response to MHD. */
+static enum MHD_Result queue(struct fa_req *req, struct MHD_Connection *conn)
+{
+	struct fa_resp *resp = &req->resp;
+	struct MHD_Response *r;
+	enum MHD_Result ret = MHD_NO;
+
+	req->phase = FA_REQ_ANSWERED;
+	/* MUST_COPY: MHD keeps its own copy; our arena dies with the request.
+	 * MHD only reads the buffer (the cast drops const for its old API). */
+	r = MHD_create_response_from_buffer(resp->body_len, (void *)(uintptr_t)resp->body,
+					    MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		goto out;
+	if (resp->content_type &&
+	    MHD_add_response_header(r, "Content-Type", resp->content_type) != MHD_YES)
+		goto out;
+	for (size_t i = 0; i < resp->n_headers; i++)
+		if (MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value) !=
+		    MHD_YES)
+			goto out;
+	if (atomic_load(&req->srv->stopping) &&
+	    MHD_add_response_header(r, "Connection", "close") != MHD_YES)
+		goto out;
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+out:
+	if (ret != MHD_YES)
+		fa_log_warnx(req->srv->log, "http: could not queue the response to %s",
+			     fa_req_client_addr(req));
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result queue_unavailable(struct MHD_Connection *conn)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, 503, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct fa_req *req = *con_cls;
+
+	(void)cls;
+	(void)url;       /* unescaped by MHD: we route on the raw target */
+	(void)version;
+	if (!req)
+		return queue_unavailable(conn);
+	switch (req->phase) {
+	case FA_REQ_NEW:
+		(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, req);
+		if (req->resp.broken || fa_http_dispatch_begin(req, method)) {
+			fa_http_dispatch_seal(req);
+			return queue(req, conn);
+		}
+		return MHD_YES;
+	case FA_REQ_BODY:
+		if (*upload_data_size) {
+			bool more = fa_http_body_feed(req, upload_data, *upload_data_size);
+
+			*upload_data_size = 0;
+			/* MHD_NO closes the connection: an endless body past the cap. */
+			return more ? MHD_YES : MHD_NO;
+		}
+		fa_http_dispatch_finish(req);
+		return queue(req, conn);
+	case FA_REQ_ANSWERED:
+		break;
+	}
+	*upload_data_size = 0;
+	return MHD_YES;
+}
+
+/* MHD's own diagnostics. They can name a path but never a query or a
+ * header value; still DEBUG, since a client can trigger them at will. */
+__attribute__((format(printf, 2, 0)))
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct fa_http *srv = cls;
+	char line[512];
+	size_t n;
+
+	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)
+		return;
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	fa_log(srv->log, FA_LOG_DEBUG, "http: mhd: %s", line);
+}
+
+/* Reads a whole PEM file, bounded by FA_MAX_SECRET. */
+static enum fa_rc read_pem(const char *path, char **out, struct fa_err *err)
+{
+	struct fa_buf b;
+	char chunk[4096];
+	enum fa_rc rc = FA_OK;
+	int fd;
+
+	fa_buf_init(&b, FA_MAX_SECRET);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = fa_err_set(err, FA_EIO, "TLS: cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = fa_err_set(err, FA_EIO, "TLS: cannot read %s: %s", path,
+					strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (fa_buf_append(&b, chunk, (size_t)n) != FA_OK) {
+			rc = fa_err_set(err, FA_ETOOBIG, "TLS: %s is over %d bytes", path,
+					FA_MAX_SECRET);
+			goto out;
+		}
+	}
+	*out = fa_buf_take(&b, NULL);
+	if (!*out)
+		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
+out:
+	fa_memzero(chunk, sizeof(chunk));
+	fa_buf_cleanup(&b);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static enum fa_rc bind_address(const struct fa_http_opts *opts, struct sockaddr_storage *ss,
+			       bool *v6, struct fa_err *err)
+{
+	const char *addr = opts->bind_addr ? opts->bind_addr : "127.0.0.1";
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+
+	memset(ss, 0, sizeof(*ss));
+	memset(&in, 0, sizeof(in));
+	memset(&in6, 0, sizeof(in6));
+	if (inet_pton(AF_INET, addr, &in.sin_addr) == 1) {
+		in.sin_family = AF_INET;
+		in.sin_port = htons(opts->port);
+		memcpy(ss, &in, sizeof(in));
+		*v6 = false;
+		return FA_OK;
+	}
+	if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
+		in6.sin6_family = AF_INET6;
+		in6.sin6_port = htons(opts->port);
+		memcpy(ss, &in6, sizeof(in6));
+		*v6 = true;
+		return FA_OK;
+	}
+	return fa_err_set(err, FA_EINVAL, "bind address %.64s is not a numeric IPv4 or IPv6 "
+			  "address", addr);
+}
+
+static unsigned thread_count(unsigned asked)
+{
+	long cpus;
+
+	if (asked == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		asked = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	return asked > FA_HTTP_MAX_THREADS ? FA_HTTP_MAX_THREADS : asked;
+}
+
+static void server_free(struct fa_http *srv)
+{
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	fa_http_cors_cleanup(&srv->cors);
+	fa_free_secret(srv->tls_key);
+	free(srv->tls_cert);
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv->routes);
+	free(srv->apps);
+	free(srv);
+}
+
+/* Copies opts->routes and every route set into one owned table, with each
+ * route's context beside it. */
+static enum fa_rc flatten_routes(struct fa_http *srv, const struct fa_http_opts *opts,
+				 struct fa_err *err)
+{
+	size_t n = opts->n_routes, k = 0;
+
+	if ((!opts->routes && opts->n_routes) || (!opts->route_sets && opts->n_route_sets))
+		return fa_err_set(err, FA_EINVAL, "routes is NULL");
+	for (size_t s = 0; s < opts->n_route_sets; s++) {
+		if (!opts->route_sets[s].routes && opts->route_sets[s].n_routes)
+			return fa_err_set(err, FA_EINVAL, "route set %zu: routes is NULL", s);
+		n += opts->route_sets[s].n_routes;
+	}
+	srv->routes = calloc(n ? n : 1, sizeof(*srv->routes));
+	srv->apps = calloc(n ? n : 1, sizeof(*srv->apps));
+	if (!srv->routes || !srv->apps)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < opts->n_routes; i++, k++) {
+		srv->routes[k] = opts->routes[i];
+		srv->apps[k] = opts->app;
+	}
+	for (size_t s = 0; s < opts->n_route_sets; s++) {
+		for (size_t i = 0; i < opts->route_sets[s].n_routes; i++, k++) {
+			srv->routes[k] = opts->route_sets[s].routes[i];
+			srv->apps[k] = opts->route_sets[s].app;
+		}
+	}
+	srv->n_routes = n;
+	return FA_OK;
+}
+
+/* Validates opts and fills srv (everything but the daemon). */
+static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts,
+			    struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	rc = flatten_routes(srv, opts, err);
+	if (rc != FA_OK)
+		return rc;
+	rc = fa_http_routes_check(srv->routes, srv->n_routes, err);
+	if (rc != FA_OK)
+		return rc;
+	if (!opts->tls_cert_file != !opts->tls_key_file)
+		return fa_err_set(err, FA_ECONFIG, "TLS needs both a certificate and a key file");
+	srv->authenticate = opts->authenticate;
+	srv->auth_app = opts->auth_app ? opts->auth_app : opts->app;
+	srv->log = opts->log ? opts->log : &default_log;
+	srv->trust_forwarded = opts->trust_forwarded;
+	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : FA_HTTP_STOP_GRACE_MS;
+	rc = fa_http_cors_init(&srv->cors, &opts->cors, err);
+	if (rc != FA_OK)
+		return rc;
+	if (opts->tls_cert_file) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return fa_err_set(err, FA_EUNSUPPORTED, "TLS requested, but this "
+					  "libmicrohttpd was built without TLS support");
+		srv->tls = true;
+		rc = read_pem(opts->tls_cert_file, &srv->tls_cert, err);
+		if (rc == FA_OK)
+			rc = read_pem(opts->tls_key_file, &srv->tls_key, err);
+	}
+	return rc;
+}
+
+struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *err)
+{
+	struct fa_http *srv = NULL;
+	struct sockaddr_storage ss;
+	struct MHD_OptionItem extra[4];
+	unsigned threads, flags;
+	const union MHD_DaemonInfo *di;
+	size_t ne = 0;
+	bool v6 = false;
+
+	if (!opts) {
+		fa_err_set(err, FA_EINVAL, "no server options");
+		goto fail;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		fa_err_set(err, FA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	srv->listen_fd = -1;
+	atomic_init(&srv->stopping, false);
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->idle, NULL);
+	if (configure(srv, opts, err) != FA_OK ||
+	    bind_address(opts, &ss, &v6, err) != FA_OK)
+		goto fail;
+	threads = thread_count(opts->threads);
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
+									 : MHD_USE_POLL;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	if (srv->tls) {
+		flags |= MHD_USE_TLS;
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert };
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key };
+	}
+	if (threads > 1)
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+						       (intptr_t)threads, NULL };
+	extra[ne] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv,
+		/* First, so that MHD's option parsing already logs through it. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		/* Request line + headers + MHD's bookkeeping: an oversized
+		 * request is a 414/431, not memory. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FA_HTTP_CONN_MEMORY,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)FA_MAX_CONNECTIONS,
+		/* One address cannot take every connection slot. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FA_MAX_CONNECTIONS_PER_IP,
+		/* Idle and slow-drip connections are closed. */
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FA_CONNECTION_TIMEOUT_S,
+		/* Host required on HTTP/1.1, no spaces in the target. */
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_ARRAY, extra,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		fa_err_set(err, FA_EIO, "cannot listen on %.64s port %u (in use, or not allowed)",
+			   opts->bind_addr ? opts->bind_addr : "127.0.0.1", (unsigned)opts->port);
+		goto fail;
+	}
+	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di ? di->port : opts->port;
+	return srv;
+fail:
+	if (srv)
+		server_free(srv);
+	return NULL;
+}
+
+uint16_t fa_http_port(const struct fa_http *h)
+{
+	return h ? h->port : 0;
+}
+
+void fa_http_stop(struct fa_http *h)
+{
+	struct timespec deadline;
+	MHD_socket fd;
+	bool drained = true;
+
+	if (!h)
+		return;
+	atomic_store(&h->stopping, true);
+	/* Stop accepting: connection attempts are refused from here on. */
+	fd = MHD_quiesce_daemon(h->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		h->listen_fd = fd;
+	if (h->listen_fd >= 0) {
+		close(h->listen_fd);
+		h->listen_fd = -1;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += h->stop_grace_ms / 1000;
+	deadline.tv_nsec += (long)(h->stop_grace_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (h->in_flight > 0 && drained)
+		drained = pthread_cond_timedwait(&h->idle, &h->lock, &deadline) != ETIMEDOUT;
+	pthread_mutex_unlock(&h->lock);
+	if (!drained)
+		fa_log_warnx(h->log, "http: stopping with requests still in flight after %u ms",
+			     h->stop_grace_ms);
+	server_free(h);
+}
