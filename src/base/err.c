@@ -46,6 +46,9 @@ void fa_err_clear(struct fa_err *err)
 }
 
 static void err_vset(struct fa_err *err, enum fa_rc rc, const char *fmt, va_list ap)
+	FA_PRINTF(3, 0);
+
+static void err_vset(struct fa_err *err, enum fa_rc rc, const char *fmt, va_list ap)
 {
 	err->rc = rc;
 	if (fmt)
@@ -93,6 +96,9 @@ enum fa_rc fa_log_level_parse(const char *s, enum fa_log_level *out)
 	}
 	return FA_EINVAL;
 }
+
+static void log_v(const struct fa_log *log, enum fa_log_level lvl, const char *suffix,
+		  const char *fmt, va_list ap) FA_PRINTF(4, 0);
 
 static void log_v(const struct fa_log *log, enum fa_log_level lvl, const char *suffix,
 		  const char *fmt, va_list ap)
