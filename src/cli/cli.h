@@ -27,4 +27,31 @@ int fa_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fa_cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* ---- glue shared by serve and config check (keys.c) ------------------ */
+
+#include "base/base.h"
+#include "config/config.h"
+#include "jose/jose.h"
+#include "secrets/secrets.h"
+
+/* Where the configured secrets are looked up: the config's inline secrets
+ * (Helm values), then env, then files. Every pointer borrows from cfg and
+ * `inl` (an array of at least FA_CONFIG_MAX_INLINE_SECRETS entries). */
+void fa_cli_secret_source(const struct fa_config *cfg, struct fa_secret_source *src,
+			  struct fa_secret_inline *inl);
+
+/* The token keys of the Self authorization server: the current signing key
+ * (tokenSigningRSAKeySecretName, whose key type must match
+ * tokenSigningAlgorithm) and the public set served at /oauth2/jwks and used
+ * for verification (current, then oldTokenSigningRSAKeySecretName when that
+ * secret exists). Errors name the secret and the config position. */
+struct fa_cli_keys {
+	struct fa_jwk *signing;
+	struct fa_jwks *verify;
+};
+
+enum fa_rc fa_cli_keys_load(const struct fa_config *cfg, const struct fa_secret_source *src,
+			    struct fa_cli_keys *keys, struct fa_err *err) FA_WUR;
+void fa_cli_keys_cleanup(struct fa_cli_keys *keys);
+
 #endif

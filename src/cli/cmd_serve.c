@@ -1,0 +1,295 @@
+/* cmd_serve.c -- `flyteauth serve`: loads the configuration, opens the store,
+ * loads the keys, wires the modules' route tables into the HTTP layer and
+ * runs until SIGTERM or SIGINT, purging expired state once a minute.
+ *
+ * With no --config it is the development server: the embedded defaults on
+ * http://localhost:8088 (loopback only), state (SQLite file and generated
+ * secrets) under $XDG_STATE_HOME/flyteauth or ~/.local/state/flyteauth.
+ * Shutdown is graceful: the listener closes first, in-flight requests
+ * finish, then the store closes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "secrets/secrets.h"
+#include "store/store.h"
+
+#define SERVE_USAGE "flyteauth serve [--config FILE]"
+/* Expired records deleted per purge tick: bounded so a backlog never holds
+ * the store for long; ticks repeat until the backlog is gone. */
+#define PURGE_BATCH 1000
+#define PURGE_INTERVAL_S 60
+
+struct serve {
+	struct fa_log log;
+	struct fa_config *cfg;
+	char state_dir[1024];     /* "" unless running on embedded defaults */
+	char db_path[1024];
+	struct fa_secret_source secrets;
+	struct fa_store *store;
+	struct fa_http *http;
+};
+
+static void healthcheck(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	(void)req;
+	(void)app;
+	if (fa_resp_body(resp, 200, "text/plain; charset=utf-8", "OK\n", 3, NULL) != FA_OK)
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+}
+
+static const struct fa_route base_routes[] = {
+	{ "GET", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
+	{ "HEAD", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
+};
+
+static int mkdir_p(char *path, mode_t mode)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, mode) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return (mkdir(path, mode) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+/* The development server keeps its state in the XDG state directory. */
+static int dev_state(struct serve *s)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+	struct fa_err err;
+	char probe[1100];
+
+	if (xdg && xdg[0] == '/')
+		n = snprintf(s->state_dir, sizeof(s->state_dir), "%s/flyteauth", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(s->state_dir, sizeof(s->state_dir), "%s/.local/state/flyteauth", home);
+	else
+		return fa_cli_fail("serve: neither XDG_STATE_HOME nor HOME is an absolute path; "
+				   "pass --config with a database and secrets location");
+	if (n < 0 || (size_t)n >= sizeof(s->state_dir))
+		return fa_cli_fail("serve: state directory path is too long");
+	if (mkdir_p(s->state_dir, 0700) != 0)
+		return fa_cli_fail("serve: cannot create state directory %s: %s", s->state_dir,
+				   strerror(errno));
+	/* First start: generate the server's secrets next to its database. */
+	snprintf(probe, sizeof(probe), "%s/%s", s->state_dir, FA_SECRET_TOKEN_RSA_KEY);
+	if (access(probe, F_OK) != 0) {
+		fa_err_clear(&err);
+		if (fa_secret_init_dir(s->state_dir, false, &err) != FA_OK)
+			return fa_cli_fail("serve: generating secrets in %s: %s", s->state_dir, err.msg);
+		fa_log(&s->log, FA_LOG_INFO, "generated server secrets in %s", s->state_dir);
+	}
+	s->secrets.secrets_prefix = s->state_dir;
+	s->secrets.env_prefix = s->cfg->secrets.env_prefix;
+	n = snprintf(s->db_path, sizeof(s->db_path), "%s/%s", s->state_dir,
+		     s->cfg->database.sqlite.file);
+	if (n < 0 || (size_t)n >= sizeof(s->db_path))
+		return fa_cli_fail("serve: database path is too long");
+	return FA_EXIT_OK;
+}
+
+static int load_config(struct serve *s, const char *path)
+{
+	struct fa_config_diag *diag;
+	struct fa_err err;
+	enum fa_rc rc;
+
+	if (!path) {
+		s->cfg = fa_config_new_defaults();
+		if (!s->cfg)
+			return fa_cli_fail("serve: out of memory");
+		return dev_state(s);
+	}
+	diag = fa_config_diag_new();
+	if (!diag)
+		return fa_cli_fail("serve: out of memory");
+	fa_err_clear(&err);
+	rc = fa_config_load(path, diag, &s->cfg, &err);
+	for (size_t i = 0; i < fa_config_diag_count(diag); i++) {
+		/* Errors and warnings go to stderr as written; notes only at debug. */
+		if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
+			fprintf(stderr, "%s\n", fa_config_diag_line(diag, i));
+	}
+	fa_config_diag_free(diag);
+	if (rc != FA_OK) {
+		if (err.msg[0])
+			fprintf(stderr, "flyteauth: %s\n", err.msg);
+		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started", path);
+	}
+	s->secrets.secrets_prefix = s->cfg->secrets.secrets_prefix;
+	s->secrets.env_prefix = s->cfg->secrets.env_prefix;
+	if (fa_strlcpy(s->db_path, s->cfg->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
+		return fa_cli_fail("serve: database path is too long");
+	return FA_EXIT_OK;
+}
+
+static int open_store(struct serve *s)
+{
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	if (s->cfg->database.kind != FA_CONFIG_DB_SQLITE)
+		return fa_cli_fail("serve: database.postgres is not supported yet by this build; "
+				   "use database.sqlite");
+	if (fa_store_open_sqlite(s->db_path, &s->log, &s->store, &err) != FA_OK)
+		return fa_cli_fail("serve: opening the store %s: %s", s->db_path, err.msg);
+	return FA_EXIT_OK;
+}
+
+static bool is_loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+	       strcmp(addr, "localhost") == 0;
+}
+
+static int start_http(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	struct fa_http_opts o;
+	struct fa_err err;
+
+	memset(&o, 0, sizeof(o));
+	o.bind_addr = strcmp(c->server.bind_address, "localhost") == 0 ? "127.0.0.1"
+								       : c->server.bind_address;
+	o.port = (uint16_t)c->server.http_port;
+	o.routes = base_routes;
+	o.n_routes = ARRAY_LEN(base_routes);
+	o.app = s;
+	o.log = &s->log;
+	o.cors.allow_cors = c->server.security.allow_cors;
+	o.cors.allowed_origins = (const char *const *)c->server.security.allowed_origins.items;
+	o.cors.n_allowed_origins = c->server.security.allowed_origins.count;
+	o.cors.allowed_headers = (const char *const *)c->server.security.allowed_headers.items;
+	o.cors.n_allowed_headers = c->server.security.allowed_headers.count;
+	if (c->server.security.secure) {
+		o.tls_cert_file = c->server.security.ssl.certificate_file;
+		o.tls_key_file = c->server.security.ssl.key_file;
+	}
+	fa_err_clear(&err);
+	s->http = fa_http_start(&o, &err);
+	if (!s->http)
+		return fa_cli_fail("serve: cannot listen on %s:%d: %s", o.bind_addr,
+				   c->server.http_port, err.msg);
+	if (!c->server.security.secure && !is_loopback(o.bind_addr))
+		fa_log(&s->log, FA_LOG_WARN,
+		       "serving plain HTTP on %s:%u: terminate TLS in front of flyteauth "
+		       "(server.security.secure: false)", o.bind_addr, fa_http_port(s->http));
+	fa_log(&s->log, FA_LOG_INFO, "listening on %s://%s:%u", c->server.security.secure ? "https" : "http",
+	       o.bind_addr, fa_http_port(s->http));
+	return FA_EXIT_OK;
+}
+
+static void purge_expired(struct serve *s)
+{
+	struct fa_err err;
+	size_t n = 0, total = 0;
+
+	do {
+		fa_err_clear(&err);
+		if (fa_store_purge(s->store, fa_now(), PURGE_BATCH, &n, &err) != FA_OK) {
+			fa_log_warnx(&s->log, "purging expired state: %s", err.msg);
+			return;
+		}
+		total += n;
+	} while (n == PURGE_BATCH && total < 100 * PURGE_BATCH);
+	if (total)
+		fa_log(&s->log, FA_LOG_DEBUG, "purged %zu expired records", total);
+}
+
+/* Waits for SIGTERM/SIGINT (blocked in every thread, so only this one takes
+ * them), purging expired state between waits. */
+static int wait_for_signal(struct serve *s, const sigset_t *set)
+{
+	struct timespec tick = { PURGE_INTERVAL_S, 0 };
+
+	for (;;) {
+		int sig = sigtimedwait(set, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			fa_log(&s->log, FA_LOG_INFO, "%s received, stopping",
+			       sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return sig;
+		}
+		if (sig < 0 && errno == EAGAIN)
+			purge_expired(s);
+	}
+}
+
+static void serve_cleanup(struct serve *s)
+{
+	fa_http_stop(s->http);
+	fa_store_free(s->store);
+	fa_config_free(s->cfg);
+}
+
+int fa_cli_serve(int argc, char **argv)
+{
+	struct serve s;
+	const char *config_path = NULL;
+	sigset_t set;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.log.fp = stderr;
+	s.log.min = FA_LOG_INFO;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: %s\n\n"
+			       "Runs the flyteauth server.\n\n"
+			       "  --config FILE  a flyteadmin config or a flyte-binary/flyte-core Helm\n"
+			       "                 values file; without it, the development server on\n"
+			       "                 http://localhost:8088 with state in\n"
+			       "                 $XDG_STATE_HOME/flyteauth (~/.local/state/flyteauth)\n",
+			       SERVE_USAGE);
+			return FA_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--config") == 0) {
+			if (++i >= argc)
+				return fa_cli_usage_error(SERVE_USAGE, "--config needs a file");
+			config_path = argv[i];
+			continue;
+		}
+		return fa_cli_usage_error(SERVE_USAGE, "unknown argument '%s'", argv[i]);
+	}
+
+	/* Block the stop signals before any thread starts, so that the HTTP
+	 * workers inherit the mask and only sigtimedwait sees them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = load_config(&s, config_path);
+	if (rc == FA_EXIT_OK)
+		rc = open_store(&s);
+	if (rc == FA_EXIT_OK)
+		rc = start_http(&s);
+	if (rc == FA_EXIT_OK) {
+		purge_expired(&s);
+		wait_for_signal(&s, &set);
+	}
+	serve_cleanup(&s);
+	if (rc == FA_EXIT_OK)
+		fa_log(&s.log, FA_LOG_INFO, "stopped");
+	return rc;
+}

@@ -1,0 +1,131 @@
+// server.mjs -- start the real `flyteauth serve` on a loopback port for a
+// black-box test, and stop it by its PID. Every process started here is
+// stopped by the test that started it (see stop()).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const BIN = process.env.FLYTEAUTH_BIN;
+export const BUILD = process.env.FLYTEAUTH_BUILD;
+if (!BIN) throw new Error('FLYTEAUTH_BIN is not set (run through `make test`)');
+
+export function tempDir(prefix = 'fa-bb-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// Runs the binary to completion: { code, stdout, stderr }.
+export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { env: { ...process.env, ...env }, cwd });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+  });
+}
+
+// Starts `flyteauth serve`. `config` is YAML text (PORT is replaced by the
+// chosen port, DIR by a fresh temp dir); with config === null the server
+// runs on its embedded defaults with HOME pointed at the temp dir.
+export const DEV_PORT = 8088;
+
+export async function startServer({ config = null, env = {}, files = {}, args = [] } = {}) {
+  const dir = tempDir();
+  // The development server (no config) always listens on 8088.
+  const port = config === null ? DEV_PORT : await freePort();
+  for (const [name, content] of Object.entries(files)) {
+    writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+  }
+  const argv = ['serve', ...args];
+  if (config !== null) {
+    const cfgPath = path.join(dir, 'config.yaml');
+    writeFileSync(cfgPath, config.replaceAll('PORT', String(port)).replaceAll('DIR', dir));
+    argv.push('--config', cfgPath);
+  }
+  const child = spawn(BIN, argv, {
+    env: { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...env },
+    cwd: dir,
+  });
+  const srv = {
+    dir, port, child, pid: child.pid, stdout: '', stderr: '', exited: null,
+    url: `http://127.0.0.1:${port}`,
+  };
+  child.stdout.on('data', (d) => { srv.stdout += d; });
+  child.stderr.on('data', (d) => { srv.stderr += d; });
+  srv.exitPromise = new Promise((resolve) => {
+    child.on('close', (code, signal) => { srv.exited = { code, signal }; resolve(srv.exited); });
+  });
+  srv.stop = async (signal = 'SIGTERM') => {
+    if (!srv.exited) {
+      process.kill(srv.pid, signal);
+      const t = setTimeout(() => { if (!srv.exited) process.kill(srv.pid, 'SIGKILL'); }, 15000);
+      await srv.exitPromise;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    return srv.exited;
+  };
+  // Wait until it serves, or exits.
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    if (srv.exited) {
+      const e = new Error(`flyteauth serve exited (${JSON.stringify(srv.exited)}): ${srv.stderr}`);
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    try {
+      const r = await fetch(`${srv.url}/healthcheck`);
+      if (r.status === 200) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await srv.stop('SIGKILL');
+      throw new Error(`flyteauth serve did not come up: ${srv.stderr}`);
+    }
+    await sleep(20);
+  }
+  return srv;
+}
+
+// A raw HTTP/1.1 exchange over one socket, for bytes fetch() will not send.
+export function rawRequest(port, data, { timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const t = setTimeout(() => { sock.destroy(); resolve(buf); }, timeoutMs);
+    sock.on('connect', () => sock.write(data));
+    sock.on('data', (d) => { buf += d; });
+    sock.on('error', (e) => { clearTimeout(t); if (buf) resolve(buf); else reject(e); });
+    sock.on('close', () => { clearTimeout(t); resolve(buf); });
+  });
+}
+
+export function statusOf(raw) {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw);
+  return m ? Number(m[1]) : 0;
+}

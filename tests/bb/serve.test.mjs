@@ -1,0 +1,149 @@
+// serve.test.mjs -- `flyteauth serve` as an operator meets it: the
+// development server on its embedded defaults, a config file, bad configs
+// refused before anything listens, bounded requests, an access log that
+// never holds a secret, and a clean stop on SIGTERM.
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { DEV_PORT, rawRequest, run, startServer, statusOf, tempDir } from './lib/server.mjs';
+
+const CONFIG = `
+server:
+  httpPort: PORT
+  bindAddress: 127.0.0.1
+database:
+  sqlite:
+    file: DIR/flyteauth.db
+secrets:
+  secrets-prefix: DIR
+`;
+
+async function portIsFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+test('development server: embedded defaults on 127.0.0.1:8088, secrets generated once', async (t) => {
+  if (!(await portIsFree(DEV_PORT))) assert.fail(`port ${DEV_PORT} is in use; the dev-server test needs it`);
+  const srv = await startServer();
+  let firstKey;
+  try {
+    const r = await fetch(`http://127.0.0.1:${DEV_PORT}/healthcheck`);
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), 'OK\n');
+    const state = path.join(srv.dir, 'state', 'flyteauth');
+    for (const f of ['claim_symmetric_key', 'cookie_hash_key', 'cookie_block_key', 'token_rsa_key.pem', 'flyteauth.db']) {
+      const st = statSync(path.join(state, f));
+      assert.equal(st.mode & 0o777, 0o600, `${f} mode`);
+    }
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+    firstKey = readFileSync(path.join(state, 'token_rsa_key.pem'), 'utf8');
+    assert.match(firstKey, /^-----BEGIN RSA PRIVATE KEY-----/);
+    assert.match(srv.stderr, /listening on http:\/\/127\.0\.0\.1:8088/);
+  } finally {
+    // Stop without removing the dir: the restart must reuse its secrets.
+    process.kill(srv.pid, 'SIGTERM');
+    await srv.exitPromise;
+  }
+  t.diagnostic('restart with the same state dir');
+  const { spawn } = await import('node:child_process');
+  const again = spawn(process.env.FLYTEAUTH_BIN, ['serve'], {
+    env: { ...process.env, HOME: srv.dir, XDG_STATE_HOME: path.join(srv.dir, 'state') },
+  });
+  let err = '';
+  again.stderr.on('data', (d) => { err += d; });
+  try {
+    for (let i = 0; i < 300 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(err, /listening/);
+    assert.doesNotMatch(err, /generated server secrets/);
+    const key = readFileSync(path.join(srv.dir, 'state', 'flyteauth', 'token_rsa_key.pem'), 'utf8');
+    assert.equal(key, firstKey);
+  } finally {
+    again.kill('SIGTERM');
+    await new Promise((r) => again.on('close', r));
+    await srv.stop();
+  }
+});
+
+test('config file: serves, and stops cleanly on SIGTERM with exit 0', async () => {
+  const dir = tempDir();
+  const init = await run(['secrets', 'init', '-p', dir]);
+  assert.equal(init.code, 0, init.stderr);
+  const srv = await startServer({ config: CONFIG });
+  const r = await fetch(`${srv.url}/healthcheck`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  const exit = await srv.stop();
+  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.match(srv.stderr, /SIGTERM received, stopping/);
+  assert.match(srv.stderr, /stopped/);
+});
+
+test('a bad config starts nothing: exit 1 and FILE:LINE:COL lines', async () => {
+  const dir = tempDir();
+  const cfg = path.join(dir, 'bad.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(cfg, 'server:\n  httpPort: 8088\n  securty:\n    secure: false\nauth:\n  appAuth:\n    authServerType: Sometimes\n');
+  const r = await run(['serve', '--config', cfg]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${cfg.replaceAll('/', '\\/')}:3:3: .*securty.*did you mean "security"`));
+  assert.match(r.stderr, new RegExp(`${cfg.replaceAll('/', '\\/')}:7:21: .*Sometimes`));
+  assert.match(r.stderr, /nothing was started/);
+  assert.doesNotMatch(r.stderr, /listening/);
+});
+
+test('unknown path is 404 JSON, wrong method is 405 with Allow', async () => {
+  const srv = await startServer({ config: CONFIG });
+  try {
+    let r = await fetch(`${srv.url}/nope`);
+    assert.equal(r.status, 404);
+    assert.match(r.headers.get('content-type'), /application\/json/);
+    r = await fetch(`${srv.url}/healthcheck`, { method: 'DELETE' });
+    assert.equal(r.status, 405);
+    assert.match(r.headers.get('allow'), /GET/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('oversized request line and headers get 4xx and the server stays healthy', async () => {
+  const srv = await startServer({ config: CONFIG });
+  try {
+    const longLine = `GET /healthcheck?x=${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+    const r1 = await rawRequest(srv.port, longLine);
+    assert.ok([414, 431, 400].includes(statusOf(r1)), `request line: ${r1.slice(0, 60)}`);
+    const bigHeader = `GET /healthcheck HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9000)}\r\nConnection: close\r\n\r\n`;
+    assert.equal(statusOf(await rawRequest(srv.port, bigHeader)), 431);
+    let many = 'GET /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n';
+    for (let i = 0; i < 100; i++) many += `X-H${i}: v\r\n`;
+    assert.equal(statusOf(await rawRequest(srv.port, `${many}\r\n`)), 431);
+    const dup = await rawRequest(srv.port, 'GET /healthcheck?a=1&a=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(dup), 400);
+    assert.match(dup, /"error":"invalid_request"/);
+    const ok = await fetch(`${srv.url}/healthcheck`);
+    assert.equal(ok.status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('the access log never holds a token, code or secret', async () => {
+  const srv = await startServer({ config: CONFIG });
+  try {
+    const r = await fetch(`${srv.url}/healthcheck?code=SECRETCODE123&access_token=SECRETTOKEN456`, {
+      headers: { Authorization: 'Bearer SECRETBEARER789', Cookie: 'flyte_session=SECRETCOOKIE' },
+    });
+    assert.equal(r.status, 200);
+  } finally {
+    await srv.stop();
+  }
+  assert.match(srv.stderr, /GET \/healthcheck 200/);
+  for (const s of ['SECRETCODE123', 'SECRETTOKEN456', 'SECRETBEARER789', 'SECRETCOOKIE']) {
+    assert.ok(!srv.stderr.includes(s), `${s} leaked into the log`);
+  }
+});
