@@ -87,7 +87,7 @@ enum fa_rc cfg_inline_secret_set(struct fa_config *cfg, const char *name, const 
 	struct fa_config_secret *s = NULL;
 
 	for (size_t i = 0; i < cfg->inline_secrets_count; i++)
-		if (!strcmp(cfg->inline_secrets[i].name, name))
+		if (!strcmp(cfg->inline_secrets[i].name, name)) /* not secret: a name */
 			s = &cfg->inline_secrets[i];
 	if (!s) {
 		if (cfg->inline_secrets_count >= FA_CONFIG_MAX_INLINE_SECRETS)
@@ -349,7 +349,7 @@ const char *fa_config_inline_secret_get(const struct fa_config *cfg, const char 
 	if (!cfg || !name)
 		return NULL;
 	for (size_t i = 0; i < cfg->inline_secrets_count; i++)
-		if (!strcmp(cfg->inline_secrets[i].name, name))
+		if (!strcmp(cfg->inline_secrets[i].name, name)) /* not secret: a name */
 			return cfg->inline_secrets[i].value;
 	return NULL;
 }
