@@ -205,9 +205,10 @@ static void check_client(struct cfg_ctx *c, size_t i)
 	}
 	if (!cl->is_public && !*cl->client_secret) {
 		if (cl->is_default)
-			cfg_note_pos(c, NULL, "the built-in static client %s has no client_secret, so it "
-				     "cannot authenticate; set " STATIC_CLIENTS ".%s.client_secret to the "
-				     "output of \"flyteauth hash-secret\"", cl->id, cl->key);
+			cfg_note_pos(c, NULL, "the built-in static client %s gets a secret generated on "
+				     "the installation's first start (printed once by serve); to choose "
+				     "it, set " STATIC_CLIENTS ".%s.client_secret to the output of "
+				     "\"flyteauth hash-secret\"", cl->id, cl->key);
 		else if (!(c->propeller_secret_reported && !strcmp(cl->key, "flytepropeller")))
 			cfg_error_pos(c, &cl->pos, STATIC_CLIENTS ".%s: confidential client "
 				      "(public: false) has no client_secret; set it to the output of "

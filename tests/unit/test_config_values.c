@@ -620,9 +620,10 @@ static void test_nobody_can_log_in_note(void **state)
 		       "t.yaml: note: no identity provider (auth.userAuth.openId.baseUrl) and no "
 		       "auth.userAuth.localUsers: nobody can log in with a browser");
 	expect_ok_with("server: {httpPort: 8089}\n",
-		       "t.yaml: note: the built-in static client flytepropeller has no client_secret, so it "
-		       "cannot authenticate; set auth.appAuth.selfAuthServer.staticClients.flytepropeller."
-		       "client_secret to the output of \"flyteauth hash-secret\"");
+		       "t.yaml: note: the built-in static client flytepropeller gets a secret generated "
+		       "on the installation's first start (printed once by serve); to choose it, set "
+		       "auth.appAuth.selfAuthServer.staticClients.flytepropeller.client_secret to the "
+		       "output of \"flyteauth hash-secret\"");
 }
 
 static void test_use_auth_off_warns(void **state)
