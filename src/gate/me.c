@@ -1,0 +1,65 @@
+/* me.c -- GET /me: the caller's user info as flyteadmin's IdentityService
+ * returns it (flyteidl UserInfoResponse through grpc-gateway with proto
+ * field names and unpopulated fields emitted): `subject`, `name`,
+ * `preferred_username`, `given_name`, `family_name`, `email`, `picture`
+ * (strings, "" when unknown) and `additional_claims` (every claim of the
+ * token, or the session user; null when none), plus the `X-User-Subject`
+ * header flyteadmin's forward-response hook sets. It reads only the
+ * principal the gate put on the request: no store, no token parsing.
+ */
+#include <string.h>
+
+#include "gate/gate_int.h"
+
+static const char *const fields[] = {
+	"name", "preferred_username", "given_name", "family_name", "email", "picture",
+};
+
+void fa_gate_me(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	const struct fa_gate *g = app;
+	const struct fa_gate_principal *p = fa_gate_principal_get(req);
+	json_t *ui = NULL, *claims = NULL, *out = NULL;
+	struct fa_err e;
+
+	fa_err_clear(&e);
+	if (!p) {
+		/* Only reachable if the route lost its authentication. */
+		fa_resp_bearer_error(resp, 401, NULL, "authentication required");
+		return;
+	}
+	if (p->user_info)
+		ui = json_loads(p->user_info, JSON_REJECT_DUPLICATES, NULL);
+	if (p->claims)
+		claims = json_loads(p->claims, JSON_REJECT_DUPLICATES, NULL);
+	out = json_pack("{s:s}", "subject", p->subject);
+	if (!out)
+		goto oom;
+	for (size_t i = 0; i < ARRAY_LEN(fields); i++) {
+		const char *v = json_string_value(json_object_get(ui, fields[i]));
+
+		/* flyteadmin also takes a top-level `email` claim. */
+		if (!v && strcmp(fields[i], "email") == 0)
+			v = json_string_value(json_object_get(claims, "email"));
+		if (json_object_set_new(out, fields[i], json_string(v ? v : "")) != 0)
+			goto oom;
+	}
+	if (json_object_set_new(out, "additional_claims", claims ? claims : json_null()) != 0) {
+		claims = NULL;
+		goto oom;
+	}
+	claims = NULL;
+	if (fa_resp_header(resp, "X-User-Subject", p->subject, &e) != FA_OK)
+		/* A subject a header cannot carry (control characters) still
+		 * gets its JSON answer. */
+		fa_log_warnx(g->log, "gate: /me: subject cannot be sent as a header");
+	json_decref(ui);
+	if (fa_resp_json(resp, 200, out, &e) != FA_OK)
+		fa_resp_oauth_error(resp, 500, "server_error", "cannot answer");
+	return;
+oom:
+	json_decref(ui);
+	json_decref(claims);
+	json_decref(out);
+	fa_resp_oauth_error(resp, 500, "server_error", "out of memory");
+}

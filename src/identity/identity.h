@@ -1,0 +1,158 @@
+/* identity.h -- flyteauth's identity layer: who the browser user is. It
+ * serves the login page (/login), keeps login sessions in the store behind
+ * one sealed cookie, ends them (/logout), and tells the authorization server
+ * (authz) and the resource gate (gate) which user a browser request belongs
+ * to.
+ *
+ * Users come from a "provider". The one provider today is local users:
+ * auth.userAuth.localUsers from the config (SPEC §3), used when
+ * userAuth.openId.baseUrl is empty, plus -- only when serve runs on its
+ * embedded defaults -- a development user `flyte` whose random password is
+ * generated on first start. The upstream OIDC relying party (/callback) is
+ * a later provider behind the same seam; until then a config with
+ * openId.baseUrl makes /login answer 501 and
+ * /.well-known/openid-configuration redirect to the IdP as flyteadmin does.
+ *
+ * What it does not do: issue tokens (authz), verify bearer tokens (gate),
+ * read secret files (serve decodes the cookie keys and passes the bytes).
+ *
+ * Threads: after fa_identity_new, a struct fa_identity is read-only, and
+ * its handlers and
+ * fa_identity_session_user may run on any number of threads at once. All
+ * shared state lives in the store, so several instances behind one load
+ * balancer (sharing the store and the cookie keys) agree on every session.
+ */
+#ifndef FA_IDENTITY_H
+#define FA_IDENTITY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* ---- caps and policy of this module (shared caps are in limits.h) ------- */
+
+/* Failed logins per username within FA_IDENTITY_THROTTLE_WINDOW_S before
+ * /login answers 429: online guessing gets 5 tries per quarter hour per
+ * account, a person who mistyped gets enough. */
+#define FA_IDENTITY_USER_MAX_FAILURES 5
+/* Failed logins per client address (IPv6: per /64, which one host can
+ * rotate through) in the same window. Higher than the per-user cap because
+ * one office NAT is many people; it stops one address spraying many
+ * accounts. */
+#define FA_IDENTITY_ADDR_MAX_FAILURES 20
+/* The throttle window, fixed from the first failure (fa_store_incr). */
+#define FA_IDENTITY_THROTTLE_WINDOW_S (15 * 60)
+/* How long a login form (its CSRF cookie) stays usable: long enough to type
+ * a password, short enough that a leaked form is soon worthless. */
+#define FA_IDENTITY_LOGIN_FORM_TTL_S (15 * 60)
+/* Bounds on the session lifetime (see fa_identity_opts.session_ttl_s). */
+#define FA_IDENTITY_SESSION_MIN_S 60
+#define FA_IDENTITY_SESSION_MAX_S (30LL * 24 * 3600)
+
+/* Cookie names. flyteadmin keeps its login in flyte_at/flyte_idt/flyte_rt
+ * (raw IdP tokens) and its CSRF state in flyte_csrf_state; flyteauth keeps
+ * one opaque session cookie and reuses flyteadmin's CSRF cookie name. */
+#define FA_IDENTITY_SESSION_COOKIE "flyte_session"
+#define FA_IDENTITY_CSRF_COOKIE "flyte_csrf_state"
+
+/* The development user's name (embedded defaults only). */
+#define FA_IDENTITY_DEV_USER "flyte"
+
+/* Cookie key lengths (decoded), as flyteadmin's secrets: cookie_hash_key
+ * 64 bytes, cookie_block_key 32 bytes. */
+#define FA_IDENTITY_HASH_KEY_LEN 64
+#define FA_IDENTITY_BLOCK_KEY_LEN 32
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct fa_identity;
+
+/* cfg, store and log are borrowed and must outlive the identity; issuer
+ * and the two keys are only read during fa_identity_new (the derived keys
+ * are kept, and wiped on free).
+ *
+ * Cookie keys: passed already decoded (serve reads cookie_hash_key and
+ * cookie_block_key with fa_secret_get_key). Cookies are sealed with
+ * AES-256-GCM under HKDF-SHA256(IKM = cookie_block_key, salt =
+ * cookie_hash_key, info = purpose), so both keys are needed and changing
+ * either logs everybody out; each purpose (session, login form, CSRF MAC)
+ * gets its own derived key. */
+struct fa_identity_opts {
+	const struct fa_config *cfg;     /* required */
+	struct fa_store *store;          /* required */
+	const struct fa_log *log;        /* NULL: stderr */
+	/* The server's public base URL (contracts: selfAuthServer.issuer, else
+	 * authorizedUris[0], else http://localhost:<port>). Its origin is an
+	 * accepted redirect target besides authorizedUris. Required. */
+	const char *issuer;
+	const unsigned char *cookie_hash_key;    /* FA_IDENTITY_HASH_KEY_LEN bytes */
+	size_t cookie_hash_key_len;
+	const unsigned char *cookie_block_key;   /* FA_IDENTITY_BLOCK_KEY_LEN bytes */
+	size_t cookie_block_key_len;
+	/* Session lifetime in seconds; 0: selfAuthServer.refreshTokenLifespan
+	 * (default 1h), so a browser login lives as long as one refresh token
+	 * issued from it. Clamped to FA_IDENTITY_SESSION_MIN_S.._MAX_S. The
+	 * timeout is absolute: using a session never extends it. */
+	int64_t session_ttl_s;
+	/* serve runs on its embedded defaults: when the config has no local
+	 * users and no IdP, use the development user `flyte`, creating it on
+	 * the installation's first start. Never set it for a config file. */
+	bool dev_default_user;
+	/* Out, may be NULL: when this call created the development user,
+	 * *dev_password gets its plain password (malloc'd; print it once, then
+	 * fa_free_secret); otherwise NULL. The password is never stored: the
+	 * store keeps its bcrypt hash (as authz's generated client secret). */
+	char **dev_password;
+};
+
+/* Validates the options (keys' lengths, cookie settings: SameSite=None
+ * needs Secure cookies, local users' hash shapes) and prepares the
+ * provider. With dev_default_user, reads or creates the development user's
+ * record in the store (kind "install", key "localuser:flyte", inserted once
+ * so instances agree; this costs one bcrypt at cost 10 on first start).
+ * Every start also hashes one random secret at the users' bcrypt cost (the
+ * timing dummy for unknown usernames).
+ * Returns NULL and fills err on failure: FA_EINVAL (options), FA_ECONFIG
+ * (config: bad hash, SameSite=None without Secure), FA_ESTORE, FA_ECRYPTO,
+ * FA_ENOMEM. Free with fa_identity_free. */
+struct fa_identity *fa_identity_new(const struct fa_identity_opts *opts,
+				    struct fa_err *err) FA_WUR;
+/* Wipes the keys and frees. NULL is a no-op. No request may be running. */
+void fa_identity_free(struct fa_identity *id);
+
+/* The module's routes, served with app = struct fa_identity *:
+ *   GET  /login    the login form (public, no-store)
+ *   POST /login    form submission (public, form body, no-store)
+ *   GET  /logout   ends the session (public, no-store)
+ *   GET  /.well-known/openid-configuration   404 without an IdP, else 303
+ * The table is static. */
+void fa_identity_routes(const struct fa_route **routes, size_t *n);
+
+/* ---- for authz and gate (issue 3 contracts) ------------------------------ */
+
+/* The logged-in user of the browser session cookie in req: FA_OK with *user
+ * a NEW reference (json_decref) to a JSON object with OIDC claim names
+ * (`sub` always; `name`, `preferred_username`, `given_name`, `family_name`,
+ * `email`, `picture` when known). A local user's `sub` and
+ * `preferred_username` are its username.
+ * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
+ * does not unseal (tampered, other keys, other cookie's value), expired, or
+ * whose record is gone (logged out, purged). FA_ESTORE / FA_ENOMEM /
+ * FA_ECRYPTO on internal failure. *user is NULL on any failure. */
+enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
+				    struct fa_err *err) FA_WUR;
+
+/* "/login?redirect_url=<percent-encoded return_to>" in the request arena,
+ * for sending an unauthenticated browser to log in. return_to is a path on
+ * this server (e.g. "/oauth2/authorize_callback?request=..."), at most
+ * FA_MAX_REDIRECT_URI bytes. NULL when return_to is NULL or too long, or
+ * the arena is exhausted. */
+const char *fa_identity_login_url(struct fa_req *req, const char *return_to);
+
+#endif

@@ -1,0 +1,402 @@
+/* local.c -- the local-users provider: users from auth.userAuth.localUsers
+ * (and the development user on embedded defaults), the login form of SPEC
+ * §4, its CSRF protection, and the password check.
+ *
+ * The form is plain HTML without script, so curl or a test can drive it:
+ * it posts `username`, `password`, a hidden `csrf_token` and the
+ * `redirect_url` to /login. CSRF protection is a signed double-submit: GET
+ * /login sets a short-lived cookie sealed with the form key, holding a
+ * random nonce, its expiry and the redirect target; the form carries
+ * HMAC(csrf key, nonce). POST /login must present both, and they must agree
+ * (compared in constant time). A third site can neither read the cookie nor
+ * compute the MAC.
+ *
+ * A wrong password and an unknown user get byte-for-byte the same answer
+ * (401, the form again with one generic message) after the same work (one
+ * bcrypt at the users' cost), and both count against the throttle.
+ * Passwords never reach a log line or a message.
+ */
+#include <string.h>
+
+#include "identity/identity_int.h"
+
+#define INSTALL_KIND "install"
+#define DEV_KEY "localuser:" FA_IDENTITY_DEV_USER
+/* plain of the CSRF cookie: nonce, expiry, then the redirect target. */
+#define FORM_HEAD (FA_CSRF_NONCE_LEN + 8)
+
+static const char generic_failure[] = "Invalid username or password.";
+
+/* ---- users ------------------------------------------------------------------ */
+
+/* Reads the development user's hash from the store, creating the user
+ * (random password, bcrypt cost 10) if this is the installation's first
+ * start. INSERT makes the first of several starting instances win. */
+static enum fa_rc dev_user_load(struct fa_identity *id, struct fa_local_user *u,
+				char **dev_password, struct fa_err *err)
+{
+	struct fa_store_rec rec = { 0 };
+	char password[FA_TOKEN_CHARS + 1];
+	char b64[FA_BCRYPT_B64_LEN + 1];
+	json_t *doc = NULL;
+	char *value = NULL;
+	int64_t now = fa_now();
+	enum fa_rc rc;
+
+	u->username = FA_IDENTITY_DEV_USER;
+	u->name = "";
+	u->email = "";
+	rc = fa_store_get(id->store, INSTALL_KIND, DEV_KEY, now, &rec, err);
+	if (rc == FA_ENOTFOUND) {
+		struct fa_store_op op = { .type = FA_STORE_INSERT, .kind = INSTALL_KIND,
+					  .key = DEV_KEY,
+					  .expires_at = now + FA_STORE_MAX_TTL_S };
+
+		rc = fa_rand_token(password);
+		if (rc == FA_OK)
+			rc = fa_secret_hash(password, strlen(password), FA_BCRYPT_COST_DEFAULT,
+					    b64, u->hash, err);
+		if (rc != FA_OK)
+			goto out;
+		doc = json_pack("{s:s, s:s}", "username", FA_IDENTITY_DEV_USER, "password_hash",
+				u->hash);
+		value = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		if (!value) {
+			rc = fa_err_set(err, FA_ENOMEM, "cannot serialise the development user");
+			goto out;
+		}
+		op.value = value;
+		rc = fa_store_apply(id->store, &op, 1, now, err);
+		if (rc == FA_OK) {
+			if (dev_password) {
+				*dev_password = fa_strndup(password, strlen(password));
+				if (!*dev_password)
+					rc = fa_err_set(err, FA_ENOMEM, "out of memory");
+			}
+			goto out;
+		}
+		if (rc != FA_EEXIST)
+			goto out;
+		/* Another instance created it a moment ago: use theirs. */
+		rc = fa_store_get(id->store, INSTALL_KIND, DEV_KEY, now, &rec, err);
+	}
+	if (rc != FA_OK)
+		goto out;
+	json_decref(doc);
+	doc = json_loadb(rec.value, rec.len, JSON_REJECT_DUPLICATES, NULL);
+	if (fa_secret_hash_parse(json_string_value(json_object_get(doc, "password_hash")),
+				 u->hash, NULL) != FA_OK)
+		rc = fa_err_set(err, FA_ESTORE, "the development user's record is malformed");
+out:
+	fa_memzero(password, sizeof(password));
+	free(value);
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	return rc;
+}
+
+enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
+				  char **dev_password, struct fa_err *err)
+{
+	const struct fa_config *cfg = id->cfg;
+	size_t n = cfg->auth.user_auth.local_users_count;
+	bool dev = dev_default_user && n == 0;
+	char secret[FA_TOKEN_CHARS + 1], b64[FA_BCRYPT_B64_LEN + 1], pos[256];
+	unsigned cost = FA_BCRYPT_COST_DEFAULT;
+	struct fa_err why;
+	enum fa_rc rc = FA_OK;
+
+	id->users = calloc(n + 1, sizeof(*id->users));
+	if (!id->users)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct fa_config_user *cu = &cfg->auth.user_auth.local_users[i];
+		struct fa_local_user *u = &id->users[id->n_users];
+
+		fa_err_clear(&why);
+		if (fa_secret_hash_parse(cu->password_hash, u->hash, &why) != FA_OK)
+			return fa_err_set(err, FA_ECONFIG, "%s: local user %s: passwordHash: %s",
+					  fa_config_pos_format(&cu->hash_pos, pos, sizeof(pos)),
+					  cu->username, why.msg);
+		u->username = cu->username;
+		u->name = cu->name;
+		u->email = cu->email;
+		id->n_users++;
+	}
+	if (dev) {
+		rc = dev_user_load(id, &id->users[id->n_users], dev_password, err);
+		if (rc != FA_OK)
+			return rc;
+		id->n_users++;
+	}
+	/* Unknown users cost what a known one costs: one bcrypt at the cost
+	 * of the first user's hash. */
+	if (id->n_users > 0)
+		cost = (unsigned)(id->users[0].hash[4] - '0') * 10 +
+		       (unsigned)(id->users[0].hash[5] - '0');
+	rc = fa_rand_token(secret);
+	if (rc == FA_OK)
+		rc = fa_secret_hash(secret, strlen(secret), cost, b64, id->dummy_hash, err);
+	fa_memzero(secret, sizeof(secret));
+	if (rc != FA_OK)
+		return rc;
+	if (id->n_users == 0)
+		fa_log_warnx(id->log, "identity: no local users are configured "
+			     "(auth.userAuth.localUsers) and no IdP: nobody can log in");
+	return FA_OK;
+}
+
+enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *username,
+				   const char *password, json_t **user, struct fa_err *err)
+{
+	const struct fa_local_user *u = NULL;
+	size_t plen = strnlen(password, FA_MAX_PASSWORD + 1);
+	enum fa_rc rc;
+
+	*user = NULL;
+	for (size_t i = 0; i < id->n_users; i++)
+		if (strcmp(id->users[i].username, username) == 0)
+			u = &id->users[i];
+	/* Same work either way (see dummy_hash). */
+	rc = fa_secret_check(u ? u->hash : id->dummy_hash, password, plen, NULL);
+	if (rc == FA_OK && !u)
+		rc = FA_EDENIED;
+	if (rc == FA_EDENIED)
+		return fa_err_oauth(err, FA_EDENIED, 401, "access_denied", "%s", generic_failure);
+	if (rc != FA_OK)
+		return fa_err_set(err, rc, "password check failed");
+	*user = json_pack("{s:s, s:s}", "sub", u->username, "preferred_username", u->username);
+	if (*user && u->name[0])
+		json_object_set_new(*user, "name", json_string(u->name));
+	if (*user && u->email[0])
+		json_object_set_new(*user, "email", json_string(u->email));
+	if (!*user)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	return FA_OK;
+}
+
+/* ---- the form ----------------------------------------------------------------- */
+
+/* The login page's policy: the default CSP minus form-action. After a
+ * successful post the browser follows redirects to the authorized origin
+ * and on to an OAuth client's redirect_uri, which form-action would block
+ * in browsers that check redirects; the form's own action is the fixed
+ * "/login". */
+static const char page_csp[] =
+	"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+	"frame-ancestors 'none'; base-uri 'none'";
+
+static const char page_fmt[] =
+	"<!DOCTYPE html>\n"
+	"<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	"<title>Sign in - Flyte</title>"
+	"<style>body{font-family:system-ui,sans-serif;background:#f4f4f8;margin:0}"
+	"main{max-width:22rem;margin:12vh auto;background:#fff;padding:2rem;"
+	"border-radius:8px;box-shadow:0 1px 4px #0002}"
+	"label{display:block;margin:1rem 0 .25rem}input{width:100%%;box-sizing:border-box;"
+	"padding:.5rem}button{margin-top:1.5rem;width:100%%;padding:.6rem}"
+	".error{color:#b00020}</style></head>\n"
+	"<body><main><h1>Sign in to Flyte</h1>\n%s"
+	"<form method=\"post\" action=\"/login\">\n"
+	"<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">\n"
+	"<input type=\"hidden\" name=\"redirect_url\" value=\"%s\">\n"
+	"<label for=\"username\">Username</label>"
+	"<input id=\"username\" name=\"username\" autocomplete=\"username\" "
+	"autocapitalize=\"none\" required value=\"%s\">\n"
+	"<label for=\"password\">Password</label>"
+	"<input id=\"password\" name=\"password\" type=\"password\" "
+	"autocomplete=\"current-password\" required>\n"
+	"<button type=\"submit\">Sign in</button>\n"
+	"</form></main></body></html>\n";
+
+static void fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
+{
+	fa_log_warnx(id->log, "identity: login failed internally: %s: %s", fa_rc_str(e->rc),
+		     e->msg);
+	fa_resp_oauth_error(resp, 500, "server_error", "login is unavailable");
+}
+
+/* Answers `status` with a fresh form (new nonce, new CSRF cookie). username
+ * is echoed back escaped (may be NULL), message is shown above the form
+ * (static text or NULL). */
+static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			int status, const char *redirect_url, const char *username,
+			const char *message)
+{
+	struct fa_arena *a = fa_req_arena(req);
+	unsigned char plain[FORM_HEAD + FA_MAX_REDIRECT_URI];
+	size_t rlen = strlen(redirect_url);
+	char token[FA_TOKEN_CHARS + 1];
+	char *sealed = NULL, *page;
+	const char *msg = "", *eu, *er;
+	int64_t exp = fa_now() + FA_IDENTITY_LOGIN_FORM_TTL_S;
+	struct fa_err e;
+
+	fa_err_clear(&e);
+	if (rlen > FA_MAX_REDIRECT_URI) {
+		fa_resp_oauth_error(resp, 400, "invalid_request", "redirect_url is too long");
+		return;
+	}
+	if (fa_rand_bytes(plain, FA_CSRF_NONCE_LEN) != FA_OK) {
+		e.rc = FA_ECRYPTO;
+		fail500(id, resp, &e);
+		goto out;
+	}
+	for (int i = 7; i >= 0; i--)
+		plain[FA_CSRF_NONCE_LEN + (size_t)(7 - i)] = (unsigned char)((uint64_t)exp >> (8 * i));
+	memcpy(plain + FORM_HEAD, redirect_url, rlen);
+	if (fa_identity_mac(id->csrf_mac_key, plain, FA_CSRF_NONCE_LEN, token, &e) != FA_OK ||
+	    fa_identity_seal(id->form_key, FA_IDENTITY_CSRF_COOKIE, plain, FORM_HEAD + rlen, a,
+			     &sealed, &e) != FA_OK ||
+	    fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, sealed, "/login",
+				   FA_IDENTITY_LOGIN_FORM_TTL_S, &e) != FA_OK) {
+		fail500(id, resp, &e);
+		goto out;
+	}
+	if (message) {
+		msg = fa_arena_printf(a, "<p class=\"error\" role=\"alert\">%s</p>\n", message);
+		if (!msg)
+			goto oom;
+	}
+	eu = fa_identity_html_escape(a, username ? username : "");
+	er = fa_identity_html_escape(a, redirect_url);
+	if (!eu || !er)
+		goto oom;
+	page = fa_arena_printf(a, page_fmt, msg, token, er, eu);
+	if (!page)
+		goto oom;
+	if (fa_resp_header(resp, "Content-Security-Policy", page_csp, &e) != FA_OK ||
+	    fa_resp_body(resp, status, "text/html; charset=utf-8", page, strlen(page), &e) != FA_OK)
+		fail500(id, resp, &e);
+	goto out;
+oom:
+	e.rc = FA_ENOMEM;
+	fail500(id, resp, &e);
+out:
+	fa_memzero(plain, sizeof(plain));
+}
+
+static void local_login_get(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			    const char *redirect_url)
+{
+	render_form(id, req, resp, 200, redirect_url, NULL, NULL);
+}
+
+/* The form's CSRF cookie and token agree and are fresh. On FA_OK,
+ * saved_redirect (arena) is the target recorded at GET time. */
+static enum fa_rc form_verify(struct fa_identity *id, struct fa_req *req,
+			      const char **saved_redirect)
+{
+	unsigned char plain[FORM_HEAD + FA_MAX_REDIRECT_URI];
+	const char *cookie = fa_req_cookie(req, FA_IDENTITY_CSRF_COOKIE);
+	const char *token = fa_req_form(req, "csrf_token");
+	char want[FA_TOKEN_CHARS + 1];
+	size_t n = 0, tlen;
+	int64_t exp = 0;
+	enum fa_rc rc = FA_EDENIED;
+
+	*saved_redirect = NULL;
+	if (!cookie || !token)
+		return FA_EDENIED;
+	tlen = strnlen(token, FA_TOKEN_CHARS + 1);
+	if (fa_identity_unseal(id->form_key, FA_IDENTITY_CSRF_COOKIE, cookie, plain,
+			       sizeof(plain), &n, NULL) != FA_OK || n < FORM_HEAD)
+		goto out;
+	for (size_t i = 0; i < 8; i++)
+		exp = (int64_t)(((uint64_t)exp << 8) | plain[FA_CSRF_NONCE_LEN + i]);
+	if (exp <= fa_now())
+		goto out;
+	if (fa_identity_mac(id->csrf_mac_key, plain, FA_CSRF_NONCE_LEN, want, NULL) != FA_OK ||
+	    !fa_ct_eq(want, FA_TOKEN_CHARS, token, tlen))
+		goto out;
+	*saved_redirect = fa_arena_strndup(fa_req_arena(req), (const char *)plain + FORM_HEAD,
+					   n - FORM_HEAD);
+	rc = *saved_redirect ? FA_OK : FA_ENOMEM;
+out:
+	fa_memzero(plain, sizeof(plain));
+	fa_memzero(want, sizeof(want));
+	return rc;
+}
+
+static void local_login_post(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp)
+{
+	const char *redirect = fa_req_form(req, "redirect_url");
+	const char *username = fa_req_form(req, "username");
+	const char *password = fa_req_form(req, "password");
+	const char *addr = fa_req_client_addr(req);
+	const char *saved = NULL;
+	char retry[24], uid[9];
+	int64_t wait = 0;
+	json_t *user = NULL;
+	struct fa_err e;
+	enum fa_rc rc;
+
+	fa_err_clear(&e);
+	rc = form_verify(id, req, &saved);
+	if (rc == FA_ENOMEM) {
+		e.rc = rc;
+		fail500(id, resp, &e);
+		return;
+	}
+	if (!redirect)
+		redirect = (saved && saved[0]) ? saved : id->cfg->auth.user_auth.redirect_url;
+	if (fa_identity_redirect_check(id->origins, id->n_origins, redirect, &e) != FA_OK) {
+		fa_resp_oauth_error(resp, 400, "invalid_request", e.msg);
+		return;
+	}
+	if (rc != FA_OK) {
+		render_form(id, req, resp, 403, redirect, username,
+			    "Your sign-in form has expired. Please sign in again.");
+		return;
+	}
+	if (!username || !password) {
+		render_form(id, req, resp, 400, redirect, username,
+			    "Enter your username and password.");
+		return;
+	}
+	/* (throttle.c) Checked before the password is looked at. */
+	rc = fa_identity_throttle_check(id->store, addr, username, fa_now(), &wait, &e);
+	if (rc == FA_EDENIED) {
+		snprintf(retry, sizeof(retry), "%lld", (long long)wait);
+		fa_log_id(username, strlen(username), uid);
+		fa_log(id->log, FA_LOG_WARN, "identity: login throttled for user %s from %s", uid,
+		       addr);
+		render_form(id, req, resp, 429, redirect, username,
+			    "Too many failed sign-in attempts. Please wait and try again.");
+		if (fa_resp_header(resp, "Retry-After", retry, NULL) != FA_OK)
+			fa_log_warnx(id->log, "identity: cannot set Retry-After");
+		return;
+	}
+	if (rc != FA_OK) {
+		fail500(id, resp, &e);     /* fail closed: no store, no guessing */
+		return;
+	}
+	rc = fa_identity_local_check(id, username, password, &user, &e);
+	if (rc == FA_EDENIED) {
+		fa_log_id(username, strlen(username), uid);
+		fa_log(id->log, FA_LOG_INFO, "identity: failed login for user %s from %s", uid, addr);
+		if (fa_identity_throttle_fail(id->store, addr, username, fa_now(), &e) != FA_OK)
+			fa_log_warnx(id->log, "identity: cannot count a failed login: %s", e.msg);
+		render_form(id, req, resp, 401, redirect, username, generic_failure);
+		return;
+	}
+	if (rc != FA_OK) {
+		fail500(id, resp, &e);
+		return;
+	}
+	rc = fa_identity_session_start(id, req, resp, user, &e);
+	json_decref(user);
+	if (rc == FA_OK)
+		rc = fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, "", "/login", 0, &e);
+	if (rc == FA_OK)
+		rc = fa_resp_redirect(resp, 303, redirect, &e);
+	if (rc != FA_OK)
+		fail500(id, resp, &e);
+}
+
+const struct fa_identity_provider fa_identity_local_provider = {
+	.name = "local",
+	.login_get = local_login_get,
+	.login_post = local_login_post,
+};

@@ -1,0 +1,211 @@
+/* redirect.c -- where identity may send a browser: the open-redirect
+ * check for /login and /logout's redirect_url, origin parsing for the
+ * configured authorizedUris, and the escaping helpers for query values and
+ * HTML.
+ *
+ * The rule is an allowlist, not a blocklist: a target is either a path on
+ * this server (exactly one leading '/') or an absolute http(s) URL whose
+ * origin (scheme, host, port) equals a configured one. Anything the
+ * browser might read differently from us is refused outright: backslashes
+ * (browsers treat "/\evil.com" as "//evil.com"), controls and spaces
+ * (stripped by browsers before parsing), userinfo ("https://ours@evil.com"
+ * goes to evil.com), and non-ASCII. The value was percent-decoded once by
+ * the HTTP layer; we never decode it again, so "%2F%2Fevil.com" is a
+ * relative reference, which is refused.
+ */
+#include <string.h>
+
+#include "identity/identity_int.h"
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Visible ASCII only, no backslash. */
+static bool chars_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+enum fa_rc fa_identity_origin_parse(const char *url, struct fa_origin *out,
+				    struct fa_err *err)
+{
+	const char *p, *auth, *end, *host_end;
+	size_t n, hlen;
+	uint64_t port = 0;
+
+	memset(out, 0, sizeof(*out));
+	n = url ? strnlen(url, FA_MAX_REDIRECT_URI + 1) : 0;
+	if (n == 0 || n > FA_MAX_REDIRECT_URI || !chars_ok(url, n))
+		return fa_err_set(err, FA_EINVAL, "not a URL of visible ASCII within %d bytes",
+				  FA_MAX_REDIRECT_URI);
+	if (n >= 8 && fa_strn_ieq(url, 8, "https://")) {
+		memcpy(out->scheme, "https", 6);
+		out->port = 443;
+		auth = url + 8;
+	} else if (n >= 7 && fa_strn_ieq(url, 7, "http://")) {
+		memcpy(out->scheme, "http", 5);
+		out->port = 80;
+		auth = url + 7;
+	} else {
+		return fa_err_set(err, FA_EINVAL, "not an absolute http(s) URL");
+	}
+	end = auth + strcspn(auth, "/?#");
+	if (end == auth)
+		return fa_err_set(err, FA_EINVAL, "URL has no host");
+	if (memchr(auth, '@', (size_t)(end - auth)))
+		return fa_err_set(err, FA_EINVAL, "URL has a user name or password part");
+	if (*auth == '[') {
+		/* IPv6 literal: hex digits, ':' and '.' between brackets. */
+		p = memchr(auth, ']', (size_t)(end - auth));
+		if (!p || p == auth + 1)
+			return fa_err_set(err, FA_EINVAL, "URL has a malformed IPv6 host");
+		for (const char *q = auth + 1; q < p; q++)
+			if (!is_digit(*q) && !(lower(*q) >= 'a' && lower(*q) <= 'f') && *q != ':' &&
+			    *q != '.')
+				return fa_err_set(err, FA_EINVAL, "URL has a malformed IPv6 host");
+		host_end = p + 1;
+	} else {
+		host_end = auth;
+		while (host_end < end && *host_end != ':') {
+			char c = *host_end;
+
+			if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.')
+				return fa_err_set(err, FA_EINVAL, "URL host has a character a "
+						  "host name cannot have");
+			host_end++;
+		}
+		if (host_end == auth)
+			return fa_err_set(err, FA_EINVAL, "URL has no host");
+	}
+	if (host_end < end) {
+		if (*host_end != ':' || host_end + 1 == end ||
+		    fa_parse_u64(host_end + 1, (size_t)(end - host_end - 1), 65535, &port) != FA_OK ||
+		    port == 0)
+			return fa_err_set(err, FA_EINVAL, "URL has a malformed port");
+		out->port = (unsigned)port;
+	}
+	hlen = (size_t)(host_end - auth);
+	if (hlen >= sizeof(out->host))
+		return fa_err_set(err, FA_EINVAL, "URL host is too long");
+	for (size_t i = 0; i < hlen; i++)
+		out->host[i] = lower(auth[i]);
+	out->host[hlen] = '\0';
+	/* A trailing dot names the same host in DNS; compare without it. */
+	if (hlen > 1 && out->host[hlen - 1] == '.')
+		out->host[hlen - 1] = '\0';
+	return FA_OK;
+}
+
+enum fa_rc fa_identity_redirect_check(const struct fa_origin *origins, size_t n_origins,
+				      const char *url, struct fa_err *err)
+{
+	struct fa_origin o;
+	size_t n;
+
+	n = url ? strnlen(url, FA_MAX_REDIRECT_URI + 1) : 0;
+	if (n == 0)
+		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				    "redirect_url is empty");
+	if (n > FA_MAX_REDIRECT_URI)
+		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				    "redirect_url is longer than %d bytes", FA_MAX_REDIRECT_URI);
+	if (!chars_ok(url, n))
+		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				    "redirect_url may only hold visible ASCII without '\\'");
+	if (url[0] == '/') {
+		/* "//host" is a network-path reference: another origin. */
+		if (url[1] == '/')
+			return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+					    "redirect_url must not start with '//'");
+		return FA_OK;
+	}
+	if (fa_identity_origin_parse(url, &o, NULL) != FA_OK)
+		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				    "redirect_url must be a path on this server or an absolute "
+				    "URL on an authorized origin");
+	for (size_t i = 0; i < n_origins; i++)
+		if (strcmp(origins[i].scheme, o.scheme) == 0 &&
+		    strcmp(origins[i].host, o.host) == 0 && origins[i].port == o.port)
+			return FA_OK;
+	return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+			    "redirect_url is not on an authorized origin (auth.authorizedUris)");
+}
+
+char *fa_identity_query_escape(struct fa_arena *a, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s), o = 0;
+	char *out;
+
+	if (n > FA_MAX_RESPONSE)
+		return NULL;
+	out = fa_arena_alloc(a, 3 * n + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (is_alpha((char)c) || is_digit((char)c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~' || c == '/') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *fa_identity_html_escape(struct fa_arena *a, const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out;
+
+	if (n > FA_MAX_RESPONSE)
+		return NULL;
+	out = fa_arena_alloc(a, 6 * n + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = NULL;
+
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		default: break;
+		}
+		if (rep) {
+			size_t l = strlen(rep);
+
+			memcpy(out + o, rep, l);
+			o += l;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
