@@ -1,0 +1,98 @@
+/* authz.h -- flyteauth's own OAuth 2.0 authorization server ("Self",
+ * auth.appAuth.authServerType: Self): static clients, the authorization code
+ * grant with PKCE, refresh-token rotation with reuse detection, client
+ * credentials, access tokens as signed JWTs (RFC 9068), discovery (RFC 8414,
+ * Flyte's /config/v1/flyte_client, JWKS), introspection (RFC 7662) and
+ * revocation (RFC 7009).
+ *
+ * What it does not do: log users in (identity does; authz sends a browser to
+ * fa_identity_login_url and reads fa_identity_session_user), verify tokens
+ * for protected resources (gate does, without the store), or load keys and
+ * config (serve does and lends them here). There is no consent screen: as in
+ * flyteadmin, static clients are the operator's own first-party apps, so a
+ * logged-in user who starts a flow with one of them is taken to have agreed.
+ *
+ * Where flyteadmin is weak, this server is strict: codes are single-use and
+ * a replayed code revokes what it issued; refresh tokens rotate and a reused
+ * one revokes its whole family; PKCE (S256 only) is required of public
+ * clients; redirect_uri matches exactly (loopback: any port) and is checked
+ * again at the token endpoint; there is no built-in client secret.
+ *
+ * Threads: one struct fa_authz serves all HTTP worker threads at once; it is
+ * immutable after fa_authz_new except for the store (itself thread-safe)
+ * and the remembered secret checks (locked inside secrets).
+ */
+#ifndef FA_AUTHZ_H
+#define FA_AUTHZ_H
+
+#include <stddef.h>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "jose/jose.h"
+#include "store/store.h"
+
+struct fa_identity;   /* identity/identity.h */
+struct fa_authz;      /* opaque */
+
+/* The default confidential client whose secret is generated per
+ * installation (flyteadmin's default client, minus its public hash). */
+#define FA_AUTHZ_GENERATED_CLIENT "flytepropeller"
+
+struct fa_authz_opts {
+	/* Borrowed; must outlive the server. Clients, lifetimes, authorizedUris,
+	 * thirdPartyConfig.flyteClient, grpcAuthorizationHeader and
+	 * insecureCookieHeader are read from it. */
+	const struct fa_config *cfg;
+	/* Borrowed; must outlive the server. */
+	struct fa_store *store;
+	/* Borrowed; NULL: stderr at INFO. */
+	const struct fa_log *log;
+	/* Current private signing key and the public set (current, then old)
+	 * served at /oauth2/jwks and used for introspection. authz takes its
+	 * own references (fa_jwk_dup / fa_jwks_dup), so the caller may free
+	 * its own after fa_authz_new. */
+	const struct fa_jwk *signing_key;
+	const struct fa_jwks *verify_keys;
+	/* The `iss` of every token and the base of every endpoint URL in the
+	 * metadata (copied; a trailing '/' is dropped). */
+	const char *issuer;
+	/* Borrowed; must outlive the server. NULL: no browser is ever logged in
+	 * (the authorize endpoint then always saves the request and redirects
+	 * to the login URL) -- for unit tests of the grant logic. */
+	struct fa_identity *identity;
+	/* Out, may be NULL: when this start generated the secret of the default
+	 * FA_AUTHZ_GENERATED_CLIENT client (first start of an installation, no
+	 * staticClients configured), *generated_secret gets the plain secret
+	 * (malloc'd; print it once, then release it with fa_free_secret);
+	 * otherwise NULL. Only its bcrypt hash is kept (store kind "install"),
+	 * so the value cannot be shown again: generating it is the last step
+	 * of fa_authz_new (a NULL return generated nothing), and the caller
+	 * should print it before anything else can fail. */
+	char **generated_secret;
+};
+
+/* Builds the server: validates and indexes the clients (a bad client_secret
+ * hash or redirect URI is FA_ECONFIG naming the client), generates the
+ * default client's secret on first start (INSERT-once in the store, so
+ * concurrent instances agree), and pre-builds the public documents.
+ * Returns NULL and fills err on failure (FA_EINVAL bad opts, FA_ECONFIG,
+ * FA_ESTORE, FA_ECRYPTO, FA_ENOMEM). Free with fa_authz_free. */
+struct fa_authz *fa_authz_new(const struct fa_authz_opts *opts, struct fa_err *err) FA_WUR;
+/* NULL is a no-op. No request may be running. */
+void fa_authz_free(struct fa_authz *az);
+
+/* The routes of the authorization server (handlers take `app` = the
+ * struct fa_authz *). Static table; never fails.
+ *   GET  /.well-known/oauth-authorization-server   public, CORS
+ *   GET  /config/v1/flyte_client                   public, CORS
+ *   GET  /oauth2/jwks                              public, CORS
+ *   GET  /oauth2/authorize                         public, no-store
+ *   GET  /oauth2/authorize_callback                public, no-store
+ *   POST /oauth2/token                             public (client auth in
+ *   POST /oauth2/introspect                          the handler), form,
+ *   POST /oauth2/revoke                              no-store */
+void fa_authz_routes(const struct fa_route **routes, size_t *n);
+
+#endif

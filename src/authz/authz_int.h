@@ -1,0 +1,472 @@
+/* authz_int.h -- internals shared by the files of src/authz and by its unit
+ * tests: the caps of this module, the pure protocol pieces (scopes, PKCE,
+ * redirect URIs, client authentication), the server context, and the grant
+ * logic the endpoints translate HTTP into.
+ *
+ * Not part of the module's interface: other modules include authz.h only.
+ * Layering inside the module: scope.c, pkce.c, redirect.c and client.c know
+ * neither HTTP nor the store; code.c, family.c, token.c and authorize.c hold
+ * the grant logic on top of the store and jose, with no HTTP; the ep_*.c
+ * files only translate requests to that logic and results to responses.
+ */
+#ifndef FA_AUTHZ_INT_H
+#define FA_AUTHZ_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "authz/authz.h"
+#include "base/base.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "jose/jose.h"
+#include "secrets/secrets.h"
+#include "store/store.h"
+
+/* ---- caps of this module (the shared ones live in base/limits.h) -------- */
+
+/* Scope tokens in one scope value or one client: Flyte uses three; subset
+ * checks are quadratic in this, so a flood of tokens is refused early. */
+#define FA_AUTHZ_MAX_SCOPES 32
+/* `state`: RFC 6749 only says "opaque"; below 8 characters it cannot carry
+ * enough entropy to stop login CSRF, so it is refused. 1 KiB leaves room for
+ * clients that encode data in it, and bounds the stored request. */
+#define FA_AUTHZ_MIN_STATE 8
+#define FA_AUTHZ_MAX_STATE 1024
+/* `nonce` is passed through to the stored request; same reasoning. */
+#define FA_AUTHZ_MAX_NONCE 512
+/* Audiences in one `audience` value or one client's list entry set. */
+#define FA_AUTHZ_MAX_AUDIENCES 8
+/* One audience value (a URL). */
+#define FA_AUTHZ_MAX_AUDIENCE 512
+/* A user claim string copied into tokens (name, email, picture URL...):
+ * bounds the access token well below FA_MAX_TOKEN. */
+#define FA_AUTHZ_MAX_CLAIM 1024
+/* RFC 7636 §4.1: a code_verifier is 43..128 unreserved characters; an S256
+ * code_challenge is the 43-character base64url SHA-256 of it. */
+#define FA_PKCE_VERIFIER_MIN 43
+#define FA_PKCE_VERIFIER_MAX 128
+#define FA_PKCE_CHALLENGE_LEN 43
+/* A pending authorize request waits this long for the user to log in: long
+ * enough to type a password, short enough that a leaked callback link dies. */
+#define FA_AUTHZ_AUTHREQ_TTL_S 600
+/* A spent refresh token presented again within this window of its rotation
+ * is the losing side of a concurrent refresh (two requests with the same
+ * token in flight), not a replay: invalid_grant, and the family is kept so
+ * the winner's new token stays valid. Later reuse revokes the family. Two
+ * seconds covers a request race; a thief replaying the token gains nothing
+ * from it either way (the spent token never yields tokens). */
+#define FA_AUTHZ_REFRESH_RACE_MS 2000
+/* Remembered client-secret checks (see DESIGN.md "Performance design"):
+ * one entry per (client, secret) pair in use; confidential machine clients
+ * are few, so 4096 is far above need. A busy client pays bcrypt once per
+ * ten minutes; a hash changed in the config misses at once, because the
+ * stored hash is part of the entry key. */
+#define FA_AUTHZ_SECRET_CACHE_ENTRIES 4096
+#define FA_AUTHZ_SECRET_CACHE_TTL_S 600
+/* Decoded `Authorization: Basic` credentials: a form-urlencoded id and
+ * secret can triple in size. */
+#define FA_AUTHZ_MAX_BASIC (3 * (FA_MAX_ID + FA_MAX_PASSWORD) + 1)
+/* Family ids: 128 random bits as hex. They are not secrets (never given to
+ * a client), only names that cannot collide. */
+#define FA_AUTHZ_FAMILY_ID_LEN 32
+/* jti: 128 random bits as unpadded base64url. */
+#define FA_AUTHZ_JTI_LEN 22
+
+/* Store kinds owned by authz (issue 3 contracts). */
+#define FA_KIND_CODE "code"
+#define FA_KIND_RT "rt"
+#define FA_KIND_FAMILY "family"
+#define FA_KIND_AUTHREQ "authreq"
+#define FA_KIND_REVOKED "revoked"
+#define FA_KIND_AT "at"
+#define FA_KIND_INSTALL "install"
+
+/* ---- scopes (scope.c) ------------------------------------------------- */
+
+/* A set of scope tokens (RFC 6749 §3.3), in first-seen order, without
+ * duplicates. Plain data: copy it with `=`. */
+struct fa_scope {
+	size_t n;
+	uint16_t off[FA_AUTHZ_MAX_SCOPES];   /* token i starts at buf + off[i] */
+	char buf[FA_MAX_SCOPE + 1];          /* tokens, each NUL-terminated */
+	size_t used;
+};
+
+/* Parses a scope value: tokens of %x21 / %x23-5B / %x5D-7E separated by
+ * single spaces (RFC 6749 §3.3 grammar; no leading, trailing or doubled
+ * space). Repeated tokens collapse into one. s may be NULL or "": empty set.
+ * Errors: FA_EINVAL (grammar), FA_ETOOBIG (over FA_MAX_SCOPE bytes or
+ * FA_AUTHZ_MAX_SCOPES tokens); err carries 400 invalid_scope. */
+enum fa_rc fa_scope_parse(const char *s, struct fa_scope *out, struct fa_err *err) FA_WUR;
+/* The set of a config list (each item must be one valid token). */
+enum fa_rc fa_scope_from_list(char *const *items, size_t n, struct fa_scope *out,
+			      struct fa_err *err) FA_WUR;
+/* Adds one token (validated; a duplicate is a no-op). */
+enum fa_rc fa_scope_add(struct fa_scope *sc, const char *tok, struct fa_err *err) FA_WUR;
+void fa_scope_init(struct fa_scope *sc);
+/* Token i (< n), borrowed from sc. */
+const char *fa_scope_get(const struct fa_scope *sc, size_t i);
+bool fa_scope_has(const struct fa_scope *sc, const char *tok);
+/* Every token of a is in b. */
+bool fa_scope_subset(const struct fa_scope *a, const struct fa_scope *b);
+/* Tokens joined by single spaces into out (cap >= FA_MAX_SCOPE + 1 always
+ * fits a parsed set). */
+void fa_scope_format(const struct fa_scope *sc, char *out, size_t cap);
+/* A new JSON array of the tokens, or NULL on allocation failure. */
+json_t *fa_scope_json(const struct fa_scope *sc);
+/* `offline` or `offline_access`: the scope that asks for a refresh token. */
+bool fa_scope_has_offline(const struct fa_scope *sc);
+
+/* ---- PKCE (pkce.c) ---------------------------------------------------- */
+
+/* RFC 7636 §4.2 method: only S256. `method` NULL means the RFC's default,
+ * "plain", which is refused: a plain challenge is the verifier itself and
+ * protects nothing once the authorize URL leaks. On success the challenge
+ * is 43 base64url characters. Errors: FA_EINVAL / FA_EUNSUPPORTED with 400
+ * invalid_request. */
+enum fa_rc fa_pkce_challenge_check(const char *challenge, const char *method,
+				   struct fa_err *err) FA_WUR;
+/* Checks a code_verifier's syntax (43..128 unreserved characters) and that
+ * base64url(SHA-256(verifier)) equals challenge (constant time).
+ * Errors: FA_EINVAL (syntax, 400 invalid_request), FA_EDENIED (mismatch,
+ * 400 invalid_grant), FA_ECRYPTO. */
+enum fa_rc fa_pkce_verify(const char *challenge, const char *verifier,
+			  struct fa_err *err) FA_WUR;
+/* base64url(SHA-256(verifier)) into out (for tests and clients). */
+enum fa_rc fa_pkce_s256(const char *verifier, char out[FA_PKCE_CHALLENGE_LEN + 1]) FA_WUR;
+
+/* ---- redirect URIs (redirect.c) ---------------------------------------- */
+
+/* Does `requested` match one of the client's registered redirect URIs?
+ * Exact byte equality, except that a registered http URI on a loopback
+ * host (localhost, 127.0.0.1, [::1]) matches the same URI with any port
+ * (RFC 8252 §7.3): scheme, host, path and query must still be identical.
+ * A requested URI with a fragment, userinfo, control characters or over
+ * FA_MAX_REDIRECT_URI bytes never matches. */
+bool fa_redirect_match(const char *requested, char *const *registered, size_t n);
+/* Is `uri` usable as a redirect target at all (absolute http/https, no
+ * fragment, no userinfo, printable ASCII, bounded)? */
+bool fa_redirect_uri_ok(const char *uri);
+
+/* ---- clients (client.c) ------------------------------------------------ */
+
+enum fa_authz_grant_bits {
+	FA_GRANT_CODE = 1u << 0,            /* authorization_code */
+	FA_GRANT_REFRESH = 1u << 1,         /* refresh_token */
+	FA_GRANT_CLIENT_CREDENTIALS = 1u << 2,
+	FA_GRANT_DEVICE = 1u << 3,          /* urn:ietf:params:oauth:grant-type:device_code */
+};
+
+#define FA_GRANT_TYPE_DEVICE "urn:ietf:params:oauth:grant-type:device_code"
+
+/* Maps a grant_type name to its bit; 0 for a name we do not implement. */
+unsigned fa_authz_grant_bit(const char *name);
+
+/* A client as the server uses it, built once from the config and never
+ * changed. Strings and lists are borrowed from the config. */
+struct fa_authz_client {
+	const char *id;
+	bool is_public;
+	unsigned grants;                 /* enum fa_authz_grant_bits */
+	bool response_code;              /* response_types has "code" */
+	struct fa_scope scopes;
+	char *const *redirect_uris;
+	size_t n_redirect_uris;
+	char *const *audience;
+	size_t n_audience;
+	/* Raw bcrypt hashes accepted as this client's secret: the current one
+	 * first, then rotated ones. Confidential clients only. */
+	char (*hashes)[FA_BCRYPT_LEN + 1];
+	size_t n_hashes;
+};
+
+/* Credentials as the token, introspection and revocation endpoints received
+ * them; every pointer is borrowed and may be NULL. */
+struct fa_authz_creds {
+	const char *authorization;   /* the Authorization header value */
+	const char *client_id;       /* form client_id */
+	const char *client_secret;   /* form client_secret */
+};
+
+/* The client with this id (binary search of the sorted table), or NULL. */
+const struct fa_authz_client *fa_authz_client_get(const struct fa_authz *az, const char *id);
+
+/* Authenticates the caller (RFC 6749 §2.3): client_secret_basic (id and
+ * secret form-urlencoded inside Basic, decoded here) or client_secret_post,
+ * never both; a public client sends client_id alone (an empty Basic
+ * password counts as none). *used_basic tells whether Basic was presented
+ * (the answer to a failure then carries WWW-Authenticate: Basic).
+ * Errors (err->http / err->oauth_error set):
+ *   400 invalid_request  two methods at once, malformed Basic, ids differ
+ *   401 invalid_client   no client id, unknown client, wrong or missing
+ *                        secret (one message for all of these), a public
+ *                        client presenting a secret
+ *   500 server_error     a stored hash is malformed, or an internal failure */
+enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds *cr,
+				const struct fa_authz_client **out, bool *used_basic,
+				struct fa_err *err) FA_WUR;
+
+/* Parses `Basic <base64(urlenc(id) ":" urlenc(secret))>` into id and
+ * secret (NUL-terminated, decoded). FA_ENOTFOUND when the header is not
+ * Basic at all; FA_EINVAL / FA_ETOOBIG when it is Basic but malformed. */
+enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],
+				char secret[FA_MAX_PASSWORD + 1], struct fa_err *err) FA_WUR;
+
+/* ---- the server context ------------------------------------------------ */
+
+struct fa_authz {
+	const struct fa_config *cfg;
+	struct fa_store *store;
+	const struct fa_log *log;
+	struct fa_log own_log;           /* used when opts->log is NULL */
+	struct fa_jwk *signing_key;      /* our reference */
+	struct fa_jwks *verify_keys;     /* our reference */
+	json_t *jws_extra;               /* {"key_id": kid}, immutable */
+	char *issuer;
+	struct fa_identity *identity;
+	struct fa_secret_cache *secret_cache;
+	struct fa_authz_client *clients; /* sorted by id */
+	size_t n_clients;
+	char install_hash[FA_BCRYPT_LEN + 1];  /* generated flytepropeller hash */
+	const char *default_audience;    /* authorizedUris[0], else issuer */
+	int64_t at_ttl_s;
+	int64_t rt_ttl_s;
+	int64_t code_ttl_s;
+	bool secure_cookies;
+	bool device_enabled;             /* the device grant (a later issue) */
+	/* Immutable response bodies built once. */
+	char *metadata_json;
+	size_t metadata_len;
+	char *flyte_client_json;
+	size_t flyte_client_len;
+	char *jwks_json;
+	size_t jwks_len;
+	/* Clock (tests replace it): unix milliseconds. */
+	int64_t (*clock_ms)(void *arg);
+	void *clock_arg;
+};
+
+/* Replaces the clock (tests). NULL restores the wall clock. */
+void fa_authz_set_clock(struct fa_authz *az, int64_t (*clock_ms)(void *), void *arg);
+int64_t fa_authz_now_ms(const struct fa_authz *az);
+int64_t fa_authz_now(const struct fa_authz *az);     /* seconds */
+
+/* ---- users ------------------------------------------------------------- */
+
+/* Copies the OIDC claims a token may carry (sub, name, preferred_username,
+ * given_name, family_name, email, picture: strings only, each at most
+ * FA_AUTHZ_MAX_CLAIM bytes, sub at most FA_MAX_ID) from user into a new
+ * object *out. FA_EINVAL without a usable sub. */
+enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err *err) FA_WUR;
+
+/* ---- audiences (token.c) ---------------------------------------------- */
+
+/* Resolves the `audience` parameter (space-separated, may be NULL) for a
+ * client: NULL gives [default_audience]; otherwise every value must be in
+ * the client's audience list or be the default audience (400
+ * invalid_request otherwise). *out is a new JSON array. */
+enum fa_rc fa_authz_audience(const struct fa_authz *az, const struct fa_authz_client *c,
+			     const char *requested, json_t **out, struct fa_err *err) FA_WUR;
+
+/* ---- access tokens (token.c) ------------------------------------------ */
+
+/* What goes into one access token. Pointers are borrowed. */
+struct fa_authz_at {
+	const char *sub;                 /* user subject, or the client id */
+	const char *client_id;
+	const json_t *aud;               /* JSON array of strings */
+	const struct fa_scope *scope;
+	const json_t *user_info;         /* filtered user, or NULL (machine token) */
+	int64_t now;                     /* iat */
+};
+
+/* Mints a signed access token (SPEC §5): *token is malloc'd, jti gets its
+ * id, *exp its expiry. */
+enum fa_rc fa_authz_at_mint(const struct fa_authz *az, const struct fa_authz_at *at,
+			    char **token, char jti[FA_AUTHZ_JTI_LEN + 1], int64_t *exp,
+			    struct fa_err *err) FA_WUR;
+
+/* Verifies one of our access tokens (signature by verify_keys with the alg
+ * pinned to the key, typ at+jwt, iss, exp without leeway): *claims is a new
+ * reference. Revocation is not looked at here. */
+enum fa_rc fa_authz_at_verify(const struct fa_authz *az, const char *token, json_t **claims,
+			      struct fa_err *err) FA_WUR;
+
+/* ---- grants (code.c, family.c) ---------------------------------------- */
+
+/* The answer of a successful grant. */
+struct fa_authz_grant {
+	char *access_token;                          /* malloc'd */
+	int64_t expires_in;
+	char scope[FA_MAX_SCOPE + 1];
+	char refresh_token[FA_TOKEN_CHARS + 1];      /* "" when none was issued */
+	char jti[FA_AUTHZ_JTI_LEN + 1];
+};
+
+/* Frees the access token and wipes the refresh token. */
+void fa_authz_grant_cleanup(struct fa_authz_grant *g);
+
+/* authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6). */
+enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client *c,
+			       const char *code, const char *redirect_uri,
+			       const char *code_verifier, struct fa_authz_grant *out,
+			       struct fa_err *err) FA_WUR;
+/* refresh_token (RFC 6749 §6) with rotation and reuse detection. */
+enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_client *c,
+				  const char *refresh_token, const char *scope,
+				  struct fa_authz_grant *out, struct fa_err *err) FA_WUR;
+/* client_credentials (RFC 6749 §4.4): no store access at all. */
+enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
+					     const struct fa_authz_client *c,
+					     const char *scope, const char *audience,
+					     struct fa_authz_grant *out,
+					     struct fa_err *err) FA_WUR;
+
+/* Refresh families (family.c). A family is everything one authorization
+ * code led to: its refresh tokens (one live at a time) and access tokens. */
+struct fa_family_new {
+	const char *client_id;
+	const json_t *user;              /* filtered claims */
+	int64_t auth_time;
+	const struct fa_scope *scope;    /* granted at the code */
+	const json_t *aud;
+};
+
+/* Revokes family `id` (idempotent; a missing family is not an error).
+ * `why` goes into the record and the log line. */
+enum fa_rc fa_authz_family_revoke(struct fa_authz *az, const char *id, const char *why,
+				  struct fa_err *err) FA_WUR;
+
+/* Creates family `family_id` (from fa_authz_family_id_new) and mints its
+ * first tokens: an access token with at_scope, and a refresh token when the
+ * client has the refresh_token grant and fam->scope has offline access.
+ * `ops` (n_ops, at most 2) are the caller's writes (the code's UPDATE) that
+ * commit in the same transaction. Store errors are returned as the store
+ * gave them (FA_ECONFLICT / FA_ENOTFOUND: the caller's op lost a race). */
+enum fa_rc fa_authz_family_start(struct fa_authz *az, const struct fa_authz_client *c,
+				 const struct fa_family_new *fam, const struct fa_scope *at_scope,
+				 const struct fa_store_op *ops, size_t n_ops,
+				 const char *family_id, struct fa_authz_grant *out,
+				 struct fa_err *err) FA_WUR;
+
+/* Writes a new family id into out. */
+enum fa_rc fa_authz_family_id_new(char out[FA_AUTHZ_FAMILY_ID_LEN + 1]) FA_WUR;
+
+/* ---- authorize (authorize.c) ----------------------------------------- */
+
+/* Raw query parameters of /oauth2/authorize; all borrowed, NULL if absent. */
+struct fa_authz_params {
+	const char *response_type;
+	const char *client_id;
+	const char *redirect_uri;
+	const char *scope;
+	const char *state;
+	const char *code_challenge;
+	const char *code_challenge_method;
+	const char *nonce;
+	const char *audience;
+};
+
+/* A validated authorization request (plain data). */
+struct fa_authz_areq {
+	const struct fa_authz_client *client;
+	bool redirect_ok;       /* redirect_uri is validated: errors may redirect */
+	bool redirect_given;    /* the request carried redirect_uri */
+	char redirect_uri[FA_MAX_REDIRECT_URI + 1];
+	char state[FA_AUTHZ_MAX_STATE + 1];         /* "" when absent/invalid */
+	struct fa_scope scope;
+	char challenge[FA_PKCE_CHALLENGE_LEN + 1];  /* "" without PKCE */
+	char nonce[FA_AUTHZ_MAX_NONCE + 1];
+	char audience[FA_MAX_SCOPE + 1];            /* "" = default */
+};
+
+/* Validates an authorization request (issue 3 item 3). On failure err has
+ * http 400 and oauth_error; areq->redirect_ok says whether the failure may
+ * be sent to the client's redirect_uri (false: unknown client or bad
+ * redirect_uri, which must get an error page, never a redirect). */
+enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_params *p,
+				    struct fa_authz_areq *areq, struct fa_err *err) FA_WUR;
+
+/* Issues a code for areq and `user` (borrowed; filtered here): INSERTs the
+ * code record, in one transaction with `also` (may be NULL: e.g. the DELETE
+ * of the pending request). code gets the raw code. */
+enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *areq,
+			       const json_t *user, const struct fa_store_op *also,
+			       char code[FA_TOKEN_CHARS + 1], struct fa_err *err) FA_WUR;
+
+/* Saves areq as a pending request bound to the browser by `bind` (the raw
+ * value of the binding cookie). id gets the request id for the callback. */
+enum fa_rc fa_authz_authreq_save(struct fa_authz *az, const struct fa_authz_areq *areq,
+				 const char *bind, char id[FA_TOKEN_CHARS + 1],
+				 struct fa_err *err) FA_WUR;
+/* Loads pending request `id` if `bind` (may be NULL) is the cookie it was
+ * bound to. *version gets the record version for the consuming DELETE.
+ * Errors: FA_ENOTFOUND (absent, expired or already used), FA_EDENIED
+ * (another browser), FA_ESTORE. */
+enum fa_rc fa_authz_authreq_load(struct fa_authz *az, const char *id, const char *bind,
+				 struct fa_authz_areq *areq, int64_t *version,
+				 struct fa_err *err) FA_WUR;
+
+/* Serialises / parses the request part shared by the code and authreq
+ * records. */
+json_t *fa_authz_areq_json(const struct fa_authz_areq *areq);
+enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct fa_authz_areq *areq,
+				   struct fa_err *err) FA_WUR;
+
+/* ---- introspection and revocation (introspect.c) ----------------------- */
+
+/* RFC 7662: *out is a new object, {"active": false} for anything that is not
+ * a live token of ours. hint may be NULL. */
+enum fa_rc fa_authz_introspect(struct fa_authz *az, const char *token, const char *hint,
+			       json_t **out, struct fa_err *err) FA_WUR;
+/* RFC 7009 on behalf of client c: a refresh token revokes its family, an
+ * access token its jti; a token that is unknown or another client's is left
+ * alone (FA_OK all the same). */
+enum fa_rc fa_authz_revoke(struct fa_authz *az, const struct fa_authz_client *c,
+			   const char *token, const char *hint, struct fa_err *err) FA_WUR;
+
+/* ---- store helpers (store_util.c) -------------------------------------- */
+
+/* Reads (kind, key) and parses its value as a JSON object (*out new
+ * reference, *version its version). FA_ENOTFOUND when absent. */
+enum fa_rc fa_authz_rec_get(struct fa_authz *az, const char *kind, const char *key,
+			    json_t **out, int64_t *version, int64_t *expires_at,
+			    struct fa_err *err) FA_WUR;
+/* Compact JSON text of v (malloc'd) or NULL. */
+char *fa_authz_json_dump(const json_t *v);
+/* Hex SHA-256 of a token: how it is named in the store. */
+enum fa_rc fa_authz_token_key(const char *token, char key[2 * FA_SHA256_LEN + 1]) FA_WUR;
+/* Turns a store failure into a 500 server_error (logged), keeping rc. */
+enum fa_rc fa_authz_store_fail(struct fa_authz *az, enum fa_rc rc, struct fa_err *err,
+			       const char *what);
+/* Member accessors on our own records (never NULL; "" / 0 when absent). */
+const char *fa_authz_jstr(const json_t *o, const char *name);
+int64_t fa_authz_jint(const json_t *o, const char *name);
+
+/* ---- endpoints (ep_*.c) ------------------------------------------------ */
+
+void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app);
+
+/* The RFC 6749 §5.2 answer for err (ep_token.c): err->http (500 when 0,
+ * then logged with an opaque description), err->oauth_error, err->msg, and
+ * on 401 `WWW-Authenticate: Basic realm="flyteauth"`. */
+void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err);
+/* fa_authz_client_auth with the request's Authorization header and form. */
+enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
+			       const struct fa_authz_client **c, struct fa_err *err) FA_WUR;
+
+/* Builds the three public documents (metadata.c). */
+enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err) FA_WUR;
+
+#endif

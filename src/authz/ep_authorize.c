@@ -1,0 +1,306 @@
+/* ep_authorize.c -- GET /oauth2/authorize and GET /oauth2/authorize_callback:
+ * the browser half of the authorization code grant (RFC 6749 §4.1).
+ *
+ * A request that fails before its client and redirect_uri are known gets an
+ * HTML error page (400), never a redirect: redirecting to an unverified URI
+ * is an open redirect. Every later failure goes back to the redirect_uri
+ * with error, error_description, state and iss (RFC 9207). A logged-in
+ * browser gets its code at once. Otherwise the validated request waits in
+ * the store and the browser goes to identity's login page, returning to
+ * /oauth2/authorize_callback?request=<id>; a short-lived cookie binds the
+ * pending request to this browser, so the callback link is useless in any
+ * other one. There is no consent screen: static clients are the operator's
+ * own first-party apps (as in flyteadmin).
+ */
+#include <string.h>
+
+#include "authz/authz_int.h"
+#include "identity/identity.h"
+
+/* The binding cookie: path-scoped to the two endpoints that use it. */
+#define BIND_COOKIE "flyteauth_authreq"
+#define BIND_PATH "/oauth2"
+/* A redirect Location we build: redirect_uri, code, escaped state and
+ * description, iss. */
+#define MAX_LOCATION FA_MAX_HEADER
+
+static const char page_head[] =
+	"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+	"<title>Sign-in error</title></head><body><h1>Sign-in error</h1><p>";
+static const char page_tail[] = "</p></body></html>\n";
+
+static enum fa_rc html_escape(struct fa_buf *b, const char *s)
+{
+	enum fa_rc rc = FA_OK;
+
+	for (; *s && rc == FA_OK; s++) {
+		switch (*s) {
+		case '<': rc = fa_buf_appends(b, "&lt;"); break;
+		case '>': rc = fa_buf_appends(b, "&gt;"); break;
+		case '&': rc = fa_buf_appends(b, "&amp;"); break;
+		case '"': rc = fa_buf_appends(b, "&quot;"); break;
+		case '\'': rc = fa_buf_appends(b, "&#39;"); break;
+		default: rc = fa_buf_appendc(b, *s); break;
+		}
+	}
+	return rc;
+}
+
+static void error_page(struct fa_resp *resp, int status, const char *msg)
+{
+	struct fa_buf b;
+
+	fa_buf_init(&b, FA_MAX_RESPONSE);
+	if (fa_buf_appends(&b, page_head) != FA_OK || html_escape(&b, msg) != FA_OK ||
+	    fa_buf_appends(&b, page_tail) != FA_OK ||
+	    fa_resp_body(resp, status, "text/html; charset=utf-8", b.data, b.len, NULL) != FA_OK)
+		fa_resp_oauth_error(resp, status, "invalid_request", msg);
+	fa_buf_cleanup(&b);
+}
+
+/* RFC 3986 unreserved characters pass; everything else is %XX. */
+static enum fa_rc pct_append(struct fa_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	enum fa_rc rc = FA_OK;
+
+	for (; *s && rc == FA_OK; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			rc = fa_buf_appendc(b, (char)c);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			rc = fa_buf_append(b, e, 3);
+		}
+	}
+	return rc;
+}
+
+static enum fa_rc param(struct fa_buf *b, bool *first, const char *name, const char *value)
+{
+	enum fa_rc rc;
+
+	if (value == NULL || value[0] == '\0')
+		return FA_OK;
+	rc = fa_buf_appendc(b, *first ? (strchr(b->data, '?') ? '&' : '?') : '&');
+	*first = false;
+	if (rc == FA_OK)
+		rc = fa_buf_appends(b, name);
+	if (rc == FA_OK)
+		rc = fa_buf_appendc(b, '=');
+	if (rc == FA_OK)
+		rc = pct_append(b, value);
+	return rc;
+}
+
+/* 302 to the client's (validated) redirect_uri with either a code or an
+ * error, plus state and iss. */
+static void redirect_back(struct fa_authz *az, struct fa_resp *resp,
+			  const struct fa_authz_areq *areq, const char *code, const char *error,
+			  const char *description)
+{
+	struct fa_buf b;
+	bool first = true;
+	enum fa_rc rc;
+
+	fa_buf_init(&b, MAX_LOCATION);
+	rc = fa_buf_appends(&b, areq->redirect_uri);
+	if (rc == FA_OK)
+		rc = param(&b, &first, "code", code);
+	if (rc == FA_OK)
+		rc = param(&b, &first, "error", error);
+	if (rc == FA_OK)
+		rc = param(&b, &first, "error_description", description);
+	if (rc == FA_OK)
+		rc = param(&b, &first, "state", areq->state);
+	if (rc == FA_OK)
+		rc = param(&b, &first, "iss", az->issuer);
+	if (rc != FA_OK || fa_resp_redirect(resp, 302, b.data, NULL) != FA_OK)
+		error_page(resp, 500, "The sign-in answer could not be built.");
+	fa_buf_cleanup(&b);
+}
+
+static void fail(struct fa_authz *az, struct fa_resp *resp, const struct fa_authz_areq *areq,
+		 const struct fa_err *err)
+{
+	if (!areq->redirect_ok) {
+		error_page(resp, 400, err->msg[0] ? err->msg : "Invalid authorization request.");
+		return;
+	}
+	if (err->http == 0 || err->http >= 500) {
+		fa_log(az->log, FA_LOG_ERROR, "authorize: %s", err->msg);
+		redirect_back(az, resp, areq, NULL, "server_error", "internal error");
+		return;
+	}
+	redirect_back(az, resp, areq, NULL, err->oauth_error ? err->oauth_error : "invalid_request",
+		      err->msg);
+}
+
+/* The browser's binding value: reuse a well-formed one (several tabs may
+ * run flows at once), else make a new one; either way the cookie is set
+ * again so it lives as long as this newest pending request. */
+static enum fa_rc bind_value(struct fa_authz *az, struct fa_req *req, struct fa_resp *resp,
+			     char out[FA_TOKEN_CHARS + 1], struct fa_err *err)
+{
+	const char *have = fa_req_cookie(req, BIND_COOKIE);
+	struct fa_cookie ck;
+
+	if (have && strlen(have) == FA_TOKEN_CHARS && strspn(have,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == FA_TOKEN_CHARS) {
+		if (fa_strlcpy(out, have, FA_TOKEN_CHARS + 1) != FA_OK)
+			return fa_err_set(err, FA_EINVAL, "bad binding cookie");
+	} else if (fa_rand_token(out) != FA_OK) {
+		return fa_err_set(err, FA_ECRYPTO, "random generator failed");
+	}
+	ck = (struct fa_cookie){
+		.name = BIND_COOKIE,
+		.value = out,
+		.path = BIND_PATH,
+		.max_age = FA_AUTHZ_AUTHREQ_TTL_S,
+		.http_only = true,
+		.secure = az->secure_cookies,
+		/* Lax: sent on the top-level navigation back from /login. */
+		.same_site = FA_SAME_SITE_LAX,
+	};
+	return fa_resp_cookie(resp, &ck, err);
+}
+
+/* Sends the browser to log in, parking the request. */
+static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *resp,
+		     const struct fa_authz_areq *areq, const char *existing_id)
+{
+	char bind[FA_TOKEN_CHARS + 1];
+	char id[FA_TOKEN_CHARS + 1];
+	const char *ret, *login = NULL;
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	if (existing_id) {
+		if (fa_strlcpy(id, existing_id, sizeof(id)) != FA_OK) {
+			error_page(resp, 400, "Invalid sign-in request.");
+			return;
+		}
+	} else if (bind_value(az, req, resp, bind, &err) != FA_OK ||
+		   fa_authz_authreq_save(az, areq, bind, id, &err) != FA_OK) {
+		fa_memzero(bind, sizeof(bind));
+		fail(az, resp, areq, &err);
+		return;
+	}
+	fa_memzero(bind, sizeof(bind));
+	ret = fa_arena_printf(fa_req_arena(req), "/oauth2/authorize_callback?request=%s", id);
+	if (ret && az->identity)
+		login = fa_identity_login_url(req, ret);
+	if (!login || fa_resp_redirect(resp, 302, login, NULL) != FA_OK)
+		error_page(resp, 500, "The login page could not be reached.");
+}
+
+/* Who is logged in: FA_OK with *user, FA_ENOTFOUND, or an internal error. */
+static enum fa_rc session_user(struct fa_authz *az, struct fa_req *req, json_t **user,
+			       struct fa_err *err)
+{
+	*user = NULL;
+	if (!az->identity)
+		return FA_ENOTFOUND;
+	return fa_identity_session_user(az->identity, req, user, err);
+}
+
+void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	struct fa_authz *az = app;
+	struct fa_authz_areq areq;
+	struct fa_authz_params p = {
+		.response_type = fa_req_query(req, "response_type"),
+		.client_id = fa_req_query(req, "client_id"),
+		.redirect_uri = fa_req_query(req, "redirect_uri"),
+		.scope = fa_req_query(req, "scope"),
+		.state = fa_req_query(req, "state"),
+		.code_challenge = fa_req_query(req, "code_challenge"),
+		.code_challenge_method = fa_req_query(req, "code_challenge_method"),
+		.nonce = fa_req_query(req, "nonce"),
+		.audience = fa_req_query(req, "audience"),
+	};
+	char code[FA_TOKEN_CHARS + 1];
+	json_t *user = NULL;
+	struct fa_err err;
+	enum fa_rc rc;
+
+	fa_err_clear(&err);
+	rc = fa_authz_authorize_check(az, &p, &areq, &err);
+	if (rc != FA_OK) {
+		fail(az, resp, &areq, &err);
+		return;
+	}
+	rc = session_user(az, req, &user, &err);
+	if (rc == FA_ENOTFOUND) {
+		to_login(az, req, resp, &areq, NULL);
+		return;
+	}
+	if (rc == FA_OK)
+		rc = fa_authz_code_issue(az, &areq, user, NULL, code, &err);
+	json_decref(user);
+	if (rc != FA_OK) {
+		fail(az, resp, &areq, &err);
+		return;
+	}
+	fa_log(az->log, FA_LOG_INFO, "authorization code issued to client %s", areq.client->id);
+	redirect_back(az, resp, &areq, code, NULL, NULL);
+	fa_memzero(code, sizeof(code));
+}
+
+void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	struct fa_authz *az = app;
+	const char *id = fa_req_query(req, "request");
+	char key[2 * FA_SHA256_LEN + 1];
+	char code[FA_TOKEN_CHARS + 1];
+	struct fa_authz_areq areq;
+	struct fa_store_op del;
+	json_t *user = NULL;
+	int64_t ver = 0;
+	struct fa_err err;
+	enum fa_rc rc;
+
+	fa_err_clear(&err);
+	memset(&areq, 0, sizeof(areq));
+	rc = fa_authz_authreq_load(az, id, fa_req_cookie(req, BIND_COOKIE), &areq, &ver, &err);
+	if (rc != FA_OK) {
+		/* Not a redirect: a pending request that is unknown or bound to
+		 * another browser must not reach the client. */
+		if (err.http >= 500 || err.http == 0)
+			error_page(resp, 500, "The sign-in request could not be read; try again.");
+		else if (rc == FA_EDENIED)
+			error_page(resp, 400, "This sign-in was started in another browser. Start "
+				   "again from the application.");
+		else
+			error_page(resp, 400, "This sign-in request has expired or was already used. "
+				   "Start again from the application.");
+		return;
+	}
+	rc = session_user(az, req, &user, &err);
+	if (rc == FA_ENOTFOUND) {
+		to_login(az, req, resp, &areq, id);    /* not logged in (yet) */
+		return;
+	}
+	if (rc == FA_OK)
+		rc = fa_authz_token_key(id, key);
+	if (rc == FA_OK) {
+		/* Consume the pending request in the code's transaction. */
+		del = (struct fa_store_op){ .type = FA_STORE_DELETE, .kind = FA_KIND_AUTHREQ,
+					    .key = key, .expect_version = ver };
+		rc = fa_authz_code_issue(az, &areq, user, &del, code, &err);
+	}
+	json_decref(user);
+	if (rc != FA_OK) {
+		if (rc == FA_ENOTFOUND || rc == FA_ECONFLICT)
+			error_page(resp, 400, "This sign-in request was already used.");
+		else
+			fail(az, resp, &areq, &err);
+		return;
+	}
+	fa_log(az->log, FA_LOG_INFO, "authorization code issued to client %s", areq.client->id);
+	redirect_back(az, resp, &areq, code, NULL, NULL);
+	fa_memzero(code, sizeof(code));
+}

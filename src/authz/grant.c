@@ -1,0 +1,209 @@
+/* grant.c -- the authorization_code and client_credentials grants of the
+ * token endpoint, as logic (no HTTP). The refresh_token grant lives with the
+ * families it rotates, in family.c.
+ *
+ * authorization_code redeems a code exactly once (authorize.c has the
+ * code's invariants and states): every binding made at issue -- client,
+ * redirect_uri, PKCE challenge -- is checked again here, and a code that
+ * was already redeemed revokes the family it started. A failed check
+ * changes nothing (SPEC §8), so a thief guessing at a verifier cannot burn
+ * the legitimate client's code either.
+ *
+ * client_credentials is the hot path of machine clients: after client
+ * authentication (a remembered HMAC check) it only builds and signs a
+ * token. It reads and writes nothing in the store.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz_int.h"
+
+#define CODE_INVALID "authorization code is invalid or expired"
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+static enum fa_rc code_invalid(struct fa_err *err, const char *msg)
+{
+	return fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", msg);
+}
+
+/* The redirect_uri and PKCE bindings (RFC 6749 §4.1.3, RFC 7636 §4.6). */
+static enum fa_rc check_bindings(const json_t *rec, const char *redirect_uri,
+				 const char *verifier, struct fa_err *err)
+{
+	const char *ruri = fa_authz_jstr(rec, "ruri");
+	const char *cc = fa_authz_jstr(rec, "cc");
+
+	if (json_is_true(json_object_get(rec, "ruri_given")) && redirect_uri == NULL)
+		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				    "redirect_uri is required: the authorization request had one");
+	if (redirect_uri != NULL && strcmp(redirect_uri, ruri) != 0)
+		return code_invalid(err, "redirect_uri does not match the authorization request");
+	if (cc[0] != '\0')
+		return fa_pkce_verify(cc, verifier, err);
+	/* A verifier without a challenge means the challenge was stripped on
+	 * the way to us (a PKCE downgrade): refuse it. */
+	if (verifier != NULL)
+		return code_invalid(err, "code_verifier sent, but the authorization request had "
+				    "no code_challenge");
+	return FA_OK;
+}
+
+static enum fa_rc code_replayed(struct fa_authz *az, const json_t *rec, struct fa_err *err)
+{
+	const char *fam = fa_authz_jstr(rec, "fam");
+	enum fa_rc rc;
+
+	/* RFC 6749 §4.1.2: a code used twice is denied, and what it issued is
+	 * revoked -- one of the two users of the code is not its owner. */
+	if (fam[0] != '\0') {
+		rc = fa_authz_family_revoke(az, fam, "authorization code replay", err);
+		if (rc != FA_OK)
+			return rc;
+	}
+	return code_invalid(err, "authorization code was already used; the tokens it issued "
+			    "are revoked");
+}
+
+enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client *c,
+			       const char *code, const char *redirect_uri,
+			       const char *code_verifier, struct fa_authz_grant *out,
+			       struct fa_err *err)
+{
+	char key[2 * FA_SHA256_LEN + 1];
+	char fam_id[FA_AUTHZ_FAMILY_ID_LEN + 1];
+	struct fa_scope scope;
+	struct fa_family_new fn;
+	struct fa_store_op op;
+	json_t *rec = NULL, *aud = NULL;
+	char *value = NULL;
+	int64_t ver = 0, exp = 0, now = fa_authz_now(az);
+	enum fa_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!(c->grants & FA_GRANT_CODE))
+		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+				    "this client may not use the authorization_code grant");
+	if (code == NULL)
+		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "code is missing");
+	if (strnlen(code, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
+		return code_invalid(err, CODE_INVALID);
+	rc = fa_authz_token_key(code, key);
+	if (rc != FA_OK)
+		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
+	rc = fa_authz_rec_get(az, FA_KIND_CODE, key, &rec, &ver, &exp, err);
+	if (rc == FA_ENOTFOUND) {
+		rc = code_invalid(err, CODE_INVALID);
+		goto out;
+	}
+	if (rc != FA_OK) {
+		rc = fa_authz_store_fail(az, rc, err, "reading an authorization code");
+		goto out;
+	}
+	if (strcmp(fa_authz_jstr(rec, "st"), "issued") != 0) {
+		rc = code_replayed(az, rec, err);
+		goto out;
+	}
+	if (strcmp(fa_authz_jstr(rec, "cid"), c->id) != 0) {
+		rc = code_invalid(err, "authorization code was issued to another client");
+		goto out;
+	}
+	rc = check_bindings(rec, redirect_uri, code_verifier, err);
+	if (rc != FA_OK)
+		goto out;
+	rc = fa_scope_parse(fa_authz_jstr(rec, "scp"), &scope, err);
+	if (rc == FA_OK)
+		rc = fa_authz_family_id_new(fam_id);
+	if (rc != FA_OK) {
+		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error", "a stored code is damaged");
+		goto out;
+	}
+	rc = fa_authz_audience(az, c, fa_authz_jstr(rec, "aud"), &aud, err);
+	if (rc != FA_OK)
+		goto out;
+	fn = (struct fa_family_new){
+		.client_id = c->id,
+		.user = json_object_get(rec, "user"),
+		.auth_time = fa_authz_jint(rec, "auth_time"),
+		.scope = &scope,
+		.aud = aud,
+	};
+	/* ISSUED -> REDEEMED, remembering the family for replay detection;
+	 * kept as long as the first tokens of the family can live. */
+	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
+	    json_object_set_new(rec, "fam", json_string(fam_id)) != 0 ||
+	    !(value = fa_authz_json_dump(rec))) {
+		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		goto out;
+	}
+	op = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = FA_KIND_CODE, .key = key,
+				   .value = value,
+				   .expires_at = max64(exp, now + max64(az->rt_ttl_s, az->at_ttl_s)),
+				   .expect_version = ver };
+	rc = fa_authz_family_start(az, c, &fn, &scope, &op, 1, fam_id, out, err);
+	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
+		/* Lost the race to a concurrent redemption of the same code. */
+		rc = code_invalid(err, "authorization code was already used");
+out:
+	json_decref(aud);
+	json_decref(rec);
+	free(value);
+	return rc;
+}
+
+enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
+					     const struct fa_authz_client *c,
+					     const char *scope, const char *audience,
+					     struct fa_authz_grant *out, struct fa_err *err)
+{
+	struct fa_scope want;
+	struct fa_authz_at at;
+	json_t *aud = NULL;
+	int64_t exp = 0;
+	enum fa_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	/* RFC 6749 §4.4: only a client that can authenticate may act as
+	 * itself. */
+	if (c->is_public || !(c->grants & FA_GRANT_CLIENT_CREDENTIALS))
+		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+				    "this client may not use the client_credentials grant");
+	rc = fa_scope_parse(scope, &want, err);
+	if (rc != FA_OK)
+		return rc;
+	if (want.n == 0) {
+		/* Default: every scope of the client except offline access,
+		 * which means nothing without a refresh token. */
+		for (size_t i = 0; i < c->scopes.n; i++) {
+			const char *t = fa_scope_get(&c->scopes, i);
+
+			if (strcmp(t, "offline") != 0 && strcmp(t, "offline_access") != 0 &&
+			    fa_scope_add(&want, t, err) != FA_OK)
+				return FA_ETOOBIG;
+		}
+	} else if (!fa_scope_subset(&want, &c->scopes)) {
+		return fa_err_oauth(err, FA_EDENIED, 400, "invalid_scope",
+				    "requested scope is not allowed for this client");
+	}
+	rc = fa_authz_audience(az, c, audience, &aud, err);
+	if (rc != FA_OK)
+		return rc;
+	at = (struct fa_authz_at){
+		.sub = c->id,          /* SPEC §5: the client is the subject */
+		.client_id = c->id,
+		.aud = aud,
+		.scope = &want,
+		.user_info = NULL,
+		.now = fa_authz_now(az),
+	};
+	rc = fa_authz_at_mint(az, &at, &out->access_token, out->jti, &exp, err);
+	if (rc == FA_OK) {
+		out->expires_in = exp - at.now;
+		fa_scope_format(&want, out->scope, sizeof(out->scope));
+	}
+	json_decref(aud);
+	return rc;
+}

@@ -1,0 +1,183 @@
+/* metadata.c -- the three public documents of the authorization server and
+ * their endpoints: RFC 8414 metadata at /.well-known/oauth-authorization-
+ * server, Flyte's public client settings at /config/v1/flyte_client
+ * (flyteidl PublicClientAuthConfigResponse, snake_case as flyteadmin's
+ * gateway writes it), and the public keys at /oauth2/jwks.
+ *
+ * All three depend only on the config and keys, so they are built once at
+ * start-up and every request copies the bytes: no JSON work per request.
+ * They are public and CORS-enabled (browsers read them).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/authz_int.h"
+
+static json_t *url(const struct fa_authz *az, const char *path)
+{
+	size_t n = strlen(az->issuer) + strlen(path) + 1;
+	char *s = malloc(n);
+	json_t *j;
+
+	if (!s)
+		return NULL;
+	snprintf(s, n, "%s%s", az->issuer, path);
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+static json_t *strings(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Union of every client's scopes, first-seen order. */
+static json_t *scopes_supported(const struct fa_authz *az)
+{
+	struct fa_scope all;
+	struct fa_err e;
+
+	fa_scope_init(&all);
+	for (size_t i = 0; i < az->n_clients; i++) {
+		for (size_t j = 0; j < az->clients[i].scopes.n; j++) {
+			/* Over the cap the list is merely incomplete. */
+			if (fa_scope_add(&all, fa_scope_get(&az->clients[i].scopes, j), &e) != FA_OK)
+				break;
+		}
+	}
+	return fa_scope_json(&all);
+}
+
+static json_t *metadata(const struct fa_authz *az)
+{
+	static const char *const response_types[] = { "code" };
+	static const char *const response_modes[] = { "query" };
+	static const char *const grants[] = {
+		"authorization_code", "refresh_token", "client_credentials",
+	};
+	static const char *const pkce[] = { "S256" };
+	static const char *const auth_methods[] = { "client_secret_basic", "client_secret_post" };
+	/* RFC 7009 lets public clients revoke by client_id alone. */
+	static const char *const revoke_methods[] = {
+		"client_secret_basic", "client_secret_post", "none",
+	};
+	json_t *doc = json_pack(
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+		"issuer", az->issuer,
+		"authorization_endpoint", url(az, "/oauth2/authorize"),
+		"token_endpoint", url(az, "/oauth2/token"),
+		"jwks_uri", url(az, "/oauth2/jwks"),
+		"introspection_endpoint", url(az, "/oauth2/introspect"),
+		"revocation_endpoint", url(az, "/oauth2/revoke"),
+		"response_types_supported", strings(response_types, ARRAY_LEN(response_types)),
+		"response_modes_supported", strings(response_modes, ARRAY_LEN(response_modes)),
+		"grant_types_supported", strings(grants, ARRAY_LEN(grants)),
+		"code_challenge_methods_supported", strings(pkce, ARRAY_LEN(pkce)),
+		"token_endpoint_auth_methods_supported",
+		strings(auth_methods, ARRAY_LEN(auth_methods)),
+		"introspection_endpoint_auth_methods_supported",
+		strings(auth_methods, ARRAY_LEN(auth_methods)),
+		"revocation_endpoint_auth_methods_supported",
+		strings(revoke_methods, ARRAY_LEN(revoke_methods)),
+		"scopes_supported", scopes_supported(az),
+		/* RFC 9207: every authorization response carries iss, so a
+		 * client can tell which server answered (mix-up attacks). */
+		"authorization_response_iss_parameter_supported", 1);
+
+	/* The device grant (RFC 8628) adds its endpoint and grant type here
+	 * once it is enabled. */
+	if (doc && az->device_enabled) {
+		json_t *g = json_object_get(doc, "grant_types_supported");
+
+		if (json_array_append_new(g, json_string(FA_GRANT_TYPE_DEVICE)) != 0 ||
+		    json_object_set_new(doc, "device_authorization_endpoint",
+					url(az, "/oauth2/device/authorize")) != 0) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
+}
+
+static json_t *flyte_client(const struct fa_authz *az)
+{
+	const struct fa_config *cfg = az->cfg;
+
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}",
+			 "client_id", cfg->auth.app_auth.third_party.flyte_client.client_id,
+			 "redirect_uri", cfg->auth.app_auth.third_party.flyte_client.redirect_uri,
+			 "scopes", strings((const char *const *)
+					   cfg->auth.app_auth.third_party.flyte_client.scopes.items,
+					   cfg->auth.app_auth.third_party.flyte_client.scopes.count),
+			 "authorization_metadata_key", cfg->auth.grpc_authorization_header,
+			 "service_http_endpoint", az->issuer,
+			 "audience", cfg->auth.app_auth.third_party.flyte_client.audience);
+}
+
+static enum fa_rc dump(json_t *doc, char **out, size_t *len, struct fa_err *err)
+{
+	*out = NULL;
+	if (doc)
+		*out = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (!*out)
+		return fa_err_set(err, FA_ENOMEM, "cannot build the public documents");
+	*len = strlen(*out);
+	if (*len > FA_MAX_RESPONSE)
+		return fa_err_set(err, FA_ETOOBIG, "a public document is larger than %d bytes",
+				  FA_MAX_RESPONSE);
+	return FA_OK;
+}
+
+enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	rc = dump(metadata(az), &az->metadata_json, &az->metadata_len, err);
+	if (rc == FA_OK)
+		rc = dump(flyte_client(az), &az->flyte_client_json, &az->flyte_client_len, err);
+	if (rc == FA_OK)
+		rc = fa_jwks_format(az->verify_keys, &az->jwks_json, &az->jwks_len, err);
+	if (rc == FA_OK && az->jwks_len > FA_MAX_RESPONSE)
+		rc = fa_err_set(err, FA_ETOOBIG, "the JWKS is larger than %d bytes", FA_MAX_RESPONSE);
+	return rc;
+}
+
+static void send_doc(struct fa_resp *resp, const char *body, size_t len)
+{
+	if (fa_resp_body(resp, 200, "application/json", body, len, NULL) != FA_OK)
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+}
+
+void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	const struct fa_authz *az = app;
+
+	(void)req;
+	send_doc(resp, az->metadata_json, az->metadata_len);
+}
+
+void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	const struct fa_authz *az = app;
+
+	(void)req;
+	send_doc(resp, az->flyte_client_json, az->flyte_client_len);
+}
+
+void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	const struct fa_authz *az = app;
+
+	(void)req;
+	send_doc(resp, az->jwks_json, az->jwks_len);
+}
