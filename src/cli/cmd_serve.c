@@ -18,10 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authz/authz.h"
 #include "base/base.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "gate/gate.h"
 #include "http/http.h"
+#include "identity/identity.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
 
@@ -37,7 +40,15 @@ struct serve {
 	char state_dir[1024];     /* "" unless running on embedded defaults */
 	char db_path[1024];
 	struct fa_secret_source secrets;
+	struct fa_secret_inline inl[FA_CONFIG_MAX_INLINE_SECRETS];
 	struct fa_store *store;
+	struct fa_cli_keys keys;
+	char issuer[FA_MAX_REDIRECT_URI];
+	struct fa_identity *identity;
+	struct fa_authz *authz;
+	struct fa_gate *gate;
+	struct fa_route_set sets[3];
+	size_t n_sets;
 	struct fa_http *http;
 };
 
@@ -98,8 +109,8 @@ static int dev_state(struct serve *s)
 			return fa_cli_fail("serve: generating secrets in %s: %s", s->state_dir, err.msg);
 		fa_log(&s->log, FA_LOG_INFO, "generated server secrets in %s", s->state_dir);
 	}
+	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
 	s->secrets.secrets_prefix = s->state_dir;
-	s->secrets.env_prefix = s->cfg->secrets.env_prefix;
 	n = snprintf(s->db_path, sizeof(s->db_path), "%s/%s", s->state_dir,
 		     s->cfg->database.sqlite.file);
 	if (n < 0 || (size_t)n >= sizeof(s->db_path))
@@ -135,8 +146,7 @@ static int load_config(struct serve *s, const char *path)
 			fprintf(stderr, "flyteauth: %s\n", err.msg);
 		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started", path);
 	}
-	s->secrets.secrets_prefix = s->cfg->secrets.secrets_prefix;
-	s->secrets.env_prefix = s->cfg->secrets.env_prefix;
+	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
 	if (fa_strlcpy(s->db_path, s->cfg->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
 		return fa_cli_fail("serve: database path is too long");
 	return FA_EXIT_OK;
@@ -153,6 +163,142 @@ static int open_store(struct serve *s)
 	if (fa_store_open_sqlite(s->db_path, &s->log, &s->store, &err) != FA_OK)
 		return fa_cli_fail("serve: opening the store %s: %s", s->db_path, err.msg);
 	return FA_EXIT_OK;
+}
+
+/* The public base URL: tokens' `iss` and the base of every endpoint URL. */
+static int derive_issuer(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	const char *iss = c->auth.app_auth.self.issuer;
+	int n;
+
+	if (!iss[0] && c->auth.authorized_uris.count)
+		iss = c->auth.authorized_uris.items[0];
+	if (iss[0])
+		n = snprintf(s->issuer, sizeof(s->issuer), "%s", iss);
+	else
+		n = snprintf(s->issuer, sizeof(s->issuer), "http://localhost:%d", c->server.http_port);
+	if (n < 0 || (size_t)n >= sizeof(s->issuer))
+		return fa_cli_fail("serve: the issuer URL is too long");
+	if (!iss[0] && c->source != FA_CONFIG_SOURCE_DEFAULTS)
+		fa_log(&s->log, FA_LOG_WARN, "neither selfAuthServer.issuer nor authorizedUris is set: "
+		       "using %s as the issuer; clients elsewhere cannot reach it", s->issuer);
+	return FA_EXIT_OK;
+}
+
+/* Prints a value generated on the installation's first start. It goes to
+ * stdout, never to the log: this is the one time it can be shown. */
+static void print_once(const char *what, const char *name, const char *label, char *value)
+{
+	if (!value)
+		return;
+	printf("%s: %s\n%s: %s\n(shown once: only its bcrypt hash is kept)\n", what, name,
+	       label, value);
+	fflush(stdout);
+	fa_free_secret(value);
+}
+
+/* Keys, then identity, the authorization server and the gate, each with
+ * its own route table. */
+static int start_modules(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	unsigned char hash_key[FA_SECRET_COOKIE_HASH_KEY_LEN];
+	unsigned char block_key[FA_SECRET_COOKIE_BLOCK_KEY_LEN];
+	char *dev_password = NULL, *client_secret = NULL;
+	struct fa_identity_opts io;
+	struct fa_authz_opts ao;
+	struct fa_gate_opts go;
+	struct fa_err err;
+	const struct fa_route *routes;
+	size_t n;
+	int rc = FA_EXIT_FAIL;
+
+	if (!c->server.security.use_auth) {
+		fa_log(&s->log, FA_LOG_WARN, "server.security.useAuth is false: only /healthcheck "
+		       "is served");
+		return FA_EXIT_OK;
+	}
+	if (c->auth.app_auth.auth_server_type != FA_CONFIG_AS_SELF)
+		return fa_cli_fail("serve: authServerType External is not supported yet by this "
+				   "build; use Self");
+	if (c->auth.user_auth.open_id.base_url[0])
+		return fa_cli_fail("serve: an upstream IdP (userAuth.openId.baseUrl) is not supported "
+				   "yet by this build; use auth.userAuth.localUsers");
+	rc = derive_issuer(s);
+	if (rc != FA_EXIT_OK)
+		return rc;
+	rc = FA_EXIT_FAIL;
+	fa_err_clear(&err);
+	if (fa_cli_keys_load(c, &s->secrets, &s->keys, &err) != FA_OK) {
+		fa_cli_fail("serve: %s", err.msg);
+		goto out;
+	}
+	if (fa_secret_get_key(&s->secrets, c->auth.user_auth.cookie_hash_key_secret_name, hash_key,
+			      sizeof(hash_key), &err) != FA_OK ||
+	    fa_secret_get_key(&s->secrets, c->auth.user_auth.cookie_block_key_secret_name, block_key,
+			      sizeof(block_key), &err) != FA_OK) {
+		fa_cli_fail("serve: %s", err.msg);
+		goto out;
+	}
+	memset(&io, 0, sizeof(io));
+	io.cfg = c;
+	io.store = s->store;
+	io.log = &s->log;
+	io.issuer = s->issuer;
+	io.cookie_hash_key = hash_key;
+	io.cookie_hash_key_len = sizeof(hash_key);
+	io.cookie_block_key = block_key;
+	io.cookie_block_key_len = sizeof(block_key);
+	io.dev_default_user = c->source == FA_CONFIG_SOURCE_DEFAULTS;
+	io.dev_password = &dev_password;
+	s->identity = fa_identity_new(&io, &err);
+	if (!s->identity) {
+		fa_cli_fail("serve: %s", err.msg);
+		goto out;
+	}
+	print_once("development user", FA_IDENTITY_DEV_USER, "password", dev_password);
+	memset(&ao, 0, sizeof(ao));
+	ao.cfg = c;
+	ao.store = s->store;
+	ao.log = &s->log;
+	ao.signing_key = s->keys.signing;
+	ao.verify_keys = s->keys.verify;
+	ao.issuer = s->issuer;
+	ao.identity = s->identity;
+	ao.generated_secret = &client_secret;
+	s->authz = fa_authz_new(&ao, &err);
+	if (!s->authz) {
+		fa_cli_fail("serve: %s", err.msg);
+		goto out;
+	}
+	print_once("generated confidential client", FA_AUTHZ_GENERATED_CLIENT, "client secret",
+		   client_secret);
+	memset(&go, 0, sizeof(go));
+	go.cfg = c;
+	go.log = &s->log;
+	go.verify_keys = s->keys.verify;
+	go.issuer = s->issuer;
+	go.identity = s->identity;
+	go.session_user = fa_identity_session_user;
+	s->gate = fa_gate_new(&go, &err);
+	if (!s->gate) {
+		fa_cli_fail("serve: %s", err.msg);
+		goto out;
+	}
+	fa_identity_routes(&routes, &n);
+	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->identity };
+	fa_authz_routes(&routes, &n);
+	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
+	fa_gate_routes(&routes, &n);
+	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->gate };
+	fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s",
+	       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->keys.signing)), fa_jwk_kid(s->keys.signing));
+	rc = FA_EXIT_OK;
+out:
+	fa_memzero(hash_key, sizeof(hash_key));
+	fa_memzero(block_key, sizeof(block_key));
+	return rc;
 }
 
 static bool is_loopback(const char *addr)
@@ -174,6 +320,12 @@ static int start_http(struct serve *s)
 	o.routes = base_routes;
 	o.n_routes = ARRAY_LEN(base_routes);
 	o.app = s;
+	o.route_sets = s->sets;
+	o.n_route_sets = s->n_sets;
+	if (s->gate) {
+		o.authenticate = fa_gate_authenticate;
+		o.auth_app = s->gate;
+	}
 	o.log = &s->log;
 	o.cors.allow_cors = c->server.security.allow_cors;
 	o.cors.allowed_origins = (const char *const *)c->server.security.allowed_origins.items;
@@ -237,6 +389,10 @@ static int wait_for_signal(struct serve *s, const sigset_t *set)
 static void serve_cleanup(struct serve *s)
 {
 	fa_http_stop(s->http);
+	fa_gate_free(s->gate);
+	fa_authz_free(s->authz);
+	fa_identity_free(s->identity);
+	fa_cli_keys_cleanup(&s->keys);
 	fa_store_free(s->store);
 	fa_config_free(s->cfg);
 }
@@ -282,6 +438,8 @@ int fa_cli_serve(int argc, char **argv)
 	rc = load_config(&s, config_path);
 	if (rc == FA_EXIT_OK)
 		rc = open_store(&s);
+	if (rc == FA_EXIT_OK)
+		rc = start_modules(&s);
 	if (rc == FA_EXIT_OK)
 		rc = start_http(&s);
 	if (rc == FA_EXIT_OK) {

@@ -45,6 +45,11 @@ test('development server: embedded defaults on 127.0.0.1:8088, secrets generated
     firstKey = readFileSync(path.join(state, 'token_rsa_key.pem'), 'utf8');
     assert.match(firstKey, /^-----BEGIN RSA PRIVATE KEY-----/);
     assert.match(srv.stderr, /listening on http:\/\/127\.0\.0\.1:8088/);
+    // First start: the development user and the flytepropeller secret, once, on stdout only.
+    assert.match(srv.stdout, /development user: flyte\npassword: [A-Za-z0-9_-]{16,}\n/);
+    assert.match(srv.stdout, /generated confidential client: flytepropeller\nclient secret: [A-Za-z0-9_-]{32,}\n/);
+    const pw = /password: (\S+)/.exec(srv.stdout)[1];
+    assert.ok(!srv.stderr.includes(pw), 'the password reached the log');
   } finally {
     // Stop without removing the dir: the restart must reuse its secrets.
     process.kill(srv.pid, 'SIGTERM');
@@ -56,11 +61,14 @@ test('development server: embedded defaults on 127.0.0.1:8088, secrets generated
     env: { ...process.env, HOME: srv.dir, XDG_STATE_HOME: path.join(srv.dir, 'state') },
   });
   let err = '';
+  let out = '';
   again.stderr.on('data', (d) => { err += d; });
+  again.stdout.on('data', (d) => { out += d; });
   try {
     for (let i = 0; i < 300 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 20));
     assert.match(err, /listening/);
     assert.doesNotMatch(err, /generated server secrets/);
+    assert.doesNotMatch(out, /password|client secret/);
     const key = readFileSync(path.join(srv.dir, 'state', 'flyteauth', 'token_rsa_key.pem'), 'utf8');
     assert.equal(key, firstKey);
   } finally {
@@ -71,9 +79,6 @@ test('development server: embedded defaults on 127.0.0.1:8088, secrets generated
 });
 
 test('config file: serves, and stops cleanly on SIGTERM with exit 0', async () => {
-  const dir = tempDir();
-  const init = await run(['secrets', 'init', '-p', dir]);
-  assert.equal(init.code, 0, init.stderr);
   const srv = await startServer({ config: CONFIG });
   const r = await fetch(`${srv.url}/healthcheck`);
   assert.equal(r.status, 200);
@@ -146,4 +151,16 @@ test('the access log never holds a token, code or secret', async () => {
   for (const s of ['SECRETCODE123', 'SECRETTOKEN456', 'SECRETBEARER789', 'SECRETCOOKIE']) {
     assert.ok(!srv.stderr.includes(s), `${s} leaked into the log`);
   }
+});
+
+test('a missing secret stops serve with one line naming it and where it was looked for', async () => {
+  const dir = tempDir();
+  const cfg = path.join(dir, 'config.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(cfg, CONFIG.replaceAll('PORT', '18099').replaceAll('DIR', dir));
+  const r = await run(['serve', '--config', cfg]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /token_rsa_key\.pem/);
+  assert.match(r.stderr, /FLYTE_SECRET_token_rsa_key\.pem/);
+  assert.doesNotMatch(r.stderr, /listening/);
 });

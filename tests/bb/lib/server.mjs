@@ -55,8 +55,14 @@ export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
 // runs on its embedded defaults with HOME pointed at the temp dir.
 export const DEV_PORT = 8088;
 
-export async function startServer({ config = null, env = {}, files = {}, args = [] } = {}) {
+// With config, the four server secrets are generated into DIR first
+// (`secrets: false` skips that).
+export async function startServer({ config = null, env = {}, files = {}, args = [], secrets = true } = {}) {
   const dir = tempDir();
+  if (config !== null && secrets) {
+    const r = await run(['secrets', 'init', '-p', dir]);
+    if (r.code !== 0) throw new Error(`secrets init: ${r.stderr}`);
+  }
   // The development server (no config) always listens on 8088.
   const port = config === null ? DEV_PORT : await freePort();
   for (const [name, content] of Object.entries(files)) {
