@@ -36,6 +36,13 @@ static const struct fa_route authz_routes[] = {
 	{ "POST", "/oauth2/introspect", fa_authz_ep_introspect,
 	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "POST", "/oauth2/revoke", fa_authz_ep_revoke, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
+	/* RFC 8628: the device authorization endpoint (client auth in the
+	 * handler) and the verification page (the login session is checked
+	 * in the handler, which sends a stranger to /login). */
+	{ "POST", "/oauth2/device/authorize", fa_authz_ep_device_authorize,
+	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
+	{ "GET", "/device", fa_authz_ep_device_get, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "POST", "/device", fa_authz_ep_device_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 };
 
 void fa_authz_routes(const struct fa_route **routes, size_t *n)
@@ -109,7 +116,7 @@ static enum fa_rc client_build(struct fa_authz *az, const struct fa_config_clien
 		c->grants |= bit;
 	}
 	/* flyteadmin's default flytectl gets the device grant too, for
-	 * headless machines (the grant itself arrives with the device issue). */
+	 * headless machines (RFC 8628, device.c). */
 	if (cc->is_default && strcmp(cc->id, "flytectl") == 0)
 		c->grants |= FA_GRANT_DEVICE;
 	for (size_t i = 0; i < cc->response_types.count; i++) {
@@ -349,6 +356,8 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	}
 	if (rc == FA_OK)
 		rc = clients_build(az, err);
+	if (rc == FA_OK)
+		rc = fa_authz_device_init(az, err);
 	if (rc == FA_OK)
 		rc = fa_authz_documents_build(az, err);
 	if (rc == FA_OK && needs_generated_secret(o->cfg))

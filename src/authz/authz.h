@@ -1,9 +1,10 @@
 /* authz.h -- flyteauth's own OAuth 2.0 authorization server ("Self",
  * auth.appAuth.authServerType: Self): static clients, the authorization code
  * grant with PKCE, refresh-token rotation with reuse detection, client
- * credentials, access tokens as signed JWTs (RFC 9068), discovery (RFC 8414,
- * Flyte's /config/v1/flyte_client, JWKS), introspection (RFC 7662) and
- * revocation (RFC 7009).
+ * credentials, the device authorization grant (RFC 8628) with its
+ * verification page, access tokens as signed JWTs (RFC 9068), discovery
+ * (RFC 8414, Flyte's /config/v1/flyte_client, JWKS), introspection (RFC
+ * 7662) and revocation (RFC 7009).
  *
  * What it does not do: log users in (identity does; authz sends a browser to
  * fa_identity_login_url and reads fa_identity_session_user), verify tokens
@@ -11,6 +12,9 @@
  * config (serve does and lends them here). There is no consent screen: as in
  * flyteadmin, static clients are the operator's own first-party apps, so a
  * logged-in user who starts a flow with one of them is taken to have agreed.
+ * The device grant is the exception: the request comes from a device the
+ * user may not be sitting at, so /device shows the client and scopes and
+ * asks to approve or deny (a phished user code must not pass silently).
  *
  * Where flyteadmin is weak, this server is strict: codes are single-use and
  * a replayed code revokes what it issued; refresh tokens rotate and a reused
@@ -92,7 +96,12 @@ void fa_authz_free(struct fa_authz *az);
  *   GET  /oauth2/authorize_callback                public, no-store
  *   POST /oauth2/token                             public (client auth in
  *   POST /oauth2/introspect                          the handler), form,
- *   POST /oauth2/revoke                              no-store */
+ *   POST /oauth2/revoke                              no-store
+ *   POST /oauth2/device/authorize                  (RFC 8628 §3.1)
+ *   GET  /device                                   public, no-store: the
+ *   POST /device                                     verification page (login
+ *                                                    session checked in the
+ *                                                    handler; POST is a form) */
 void fa_authz_routes(const struct fa_route **routes, size_t *n);
 
 #endif

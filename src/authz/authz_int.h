@@ -5,9 +5,10 @@
  *
  * Not part of the module's interface: other modules include authz.h only.
  * Layering inside the module: scope.c, pkce.c, redirect.c and client.c know
- * neither HTTP nor the store; code.c, family.c, token.c and authorize.c hold
- * the grant logic on top of the store and jose, with no HTTP; the ep_*.c
- * files only translate requests to that logic and results to responses.
+ * neither HTTP nor the store; code.c, family.c, token.c, authorize.c and
+ * device.c hold the grant logic on top of the store and jose, with no HTTP;
+ * the ep_*.c files only translate requests to that logic and results to
+ * responses.
  */
 #ifndef FA_AUTHZ_INT_H
 #define FA_AUTHZ_INT_H
@@ -237,7 +238,9 @@ struct fa_authz {
 	int64_t rt_ttl_s;
 	int64_t code_ttl_s;
 	bool secure_cookies;
-	bool device_enabled;             /* the device grant (a later issue) */
+	bool device_enabled;             /* some client may use the device grant */
+	int64_t device_ttl_s;            /* deviceCodeLifespan */
+	int64_t device_interval_s;       /* devicePollInterval, rounded up */
 	/* Immutable response bodies built once. */
 	char *metadata_json;
 	size_t metadata_len;
@@ -417,6 +420,118 @@ json_t *fa_authz_areq_json(const struct fa_authz_areq *areq);
 enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct fa_authz_areq *areq,
 				   struct fa_err *err) FA_WUR;
 
+/* ---- device authorization grant (device.c) ---------------------------- */
+
+#define FA_KIND_DEVICE "device"
+/* RFC 8628 §6.1: user codes of 8 characters from 20 consonants (no vowels,
+ * so no words; no digits or look-alikes), 20^8 ~ 2^34.6 values. Shown as
+ * XXXX-XXXX; case, dashes and spaces are ignored when typed. */
+#define FA_DEVICE_USER_CODE_ALPHABET "BCDFGHJKLMNPQRSTVWXZ"
+#define FA_DEVICE_USER_CODE_LEN 8
+#define FA_DEVICE_USER_CODE_SHOWN (FA_DEVICE_USER_CODE_LEN + 1)   /* with the dash */
+/* What the verification page accepts as a typed code (a code with
+ * separators and stray spaces); anything longer is simply wrong. */
+#define FA_DEVICE_MAX_USER_CODE_INPUT 32
+/* RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
+#define FA_DEVICE_SLOW_DOWN_S 5
+/* The interval never grows past an hour (devicePollInterval's own cap):
+ * a client that keeps hammering is already told to slow down. */
+#define FA_DEVICE_MAX_INTERVAL_S 3600
+/* A poll that arrives this much early still counts as on time: timers and
+ * clock adjustments on either side are that coarse, and a client that
+ * waited the interval must never be told to slow down. */
+#define FA_DEVICE_POLL_SLACK_MS 250
+/* An expired device code stays in the store this long, so a client still
+ * polling hears expired_token (RFC 8628 §3.5) instead of invalid_grant. */
+#define FA_DEVICE_TOMBSTONE_S 600
+/* Wrong user codes before the verification page answers 429, per login
+ * session and per client address (IPv6: per /64), within a fixed window
+ * from the first miss. 5 per quarter hour lets a person mistype; a guesser
+ * needs ~2^34 tries per hit (RFC 8628 §5.1). The address cap is higher
+ * because one NAT is many people; it stops one host rotating sessions. */
+#define FA_DEVICE_SESSION_MAX_FAILURES 5
+#define FA_DEVICE_ADDR_MAX_FAILURES 20
+#define FA_DEVICE_THROTTLE_WINDOW_S (15 * 60)
+/* A verification form's CSRF token lives as long as identity's login form:
+ * long enough to read the page, short enough that a leaked one dies. */
+#define FA_DEVICE_FORM_TTL_S (15 * 60)
+
+/* The answer of a device authorization request (RFC 8628 §3.2). Wipe it
+ * with fa_memzero after use. */
+struct fa_device_auth {
+	char device_code[FA_TOKEN_CHARS + 1];
+	char user_code[FA_DEVICE_USER_CODE_SHOWN + 1];   /* XXXX-XXXX */
+	int64_t expires_in;
+	int64_t interval;
+};
+
+/* What the verification page shows about a pending device code. */
+struct fa_device_view {
+	const struct fa_authz_client *client;
+	char scope[FA_MAX_SCOPE + 1];
+	char user_code[FA_DEVICE_USER_CODE_SHOWN + 1];   /* XXXX-XXXX */
+};
+
+/* Copies in into out as the 8 upper-case letters of a user code, ignoring
+ * case, dashes and spaces. false when in is NULL, longer than
+ * FA_DEVICE_MAX_USER_CODE_INPUT or not 8 letters of the alphabet. */
+bool fa_authz_user_code_normalize(const char *in, char out[FA_DEVICE_USER_CODE_LEN + 1]);
+/* XXXXXXXX -> XXXX-XXXX. */
+void fa_authz_user_code_format(const char norm[FA_DEVICE_USER_CODE_LEN + 1],
+			       char out[FA_DEVICE_USER_CODE_SHOWN + 1]);
+
+/* Sets device_enabled, device_ttl_s and device_interval_s from the config
+ * and the client table (fa_authz_new, after the clients are built).
+ * FA_ECONFIG for a lifespan outside 1 s .. 10 years. */
+enum fa_rc fa_authz_device_init(struct fa_authz *az, struct fa_err *err) FA_WUR;
+
+/* RFC 8628 §3.1-3.2 for client c (authenticated by the caller): checks the
+ * grant (400 unauthorized_client), scope as at authorize (empty: the
+ * client's scopes; 400 invalid_scope) and audience (400 invalid_request),
+ * then stores a PENDING device code and its user code. */
+enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_client *c,
+				 const char *scope, const char *audience,
+				 struct fa_device_auth *out, struct fa_err *err) FA_WUR;
+
+/* The pending device code a logged-in user typed. `session` is the login
+ * session's cookie value and `addr` the client address (both borrowed,
+ * only ever stored hashed): wrong codes count against both, and over either
+ * cap the answer is FA_EDENIED with err->http 429 and *retry_after the
+ * seconds until the window ends. Other errors: FA_EINVAL 400 (no code
+ * typed, not counted), FA_ENOTFOUND 400 (wrong, expired or already
+ * decided: one answer for all, counted), FA_ESTORE 500. */
+enum fa_rc fa_authz_device_lookup(struct fa_authz *az, const char *user_code,
+				  const char *session, const char *addr,
+				  struct fa_device_view *view, int64_t *retry_after,
+				  struct fa_err *err) FA_WUR;
+/* As fa_authz_device_lookup, then PENDING -> APPROVED (recording `user`,
+ * borrowed, filtered to the token claims) or PENDING -> DENIED, once: a
+ * concurrent or repeated decision gets FA_ECONFLICT 400. */
+enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
+				  const char *session, const char *addr, const json_t *user,
+				  bool approve, struct fa_device_view *view,
+				  int64_t *retry_after, struct fa_err *err) FA_WUR;
+
+/* A CSRF token for the verification form, bound to the login session
+ * (stored under its hash for FA_DEVICE_FORM_TTL_S). */
+enum fa_rc fa_authz_device_csrf_new(struct fa_authz *az, const char *session,
+				    char token[FA_TOKEN_CHARS + 1], struct fa_err *err) FA_WUR;
+/* FA_OK when token was made by fa_authz_device_csrf_new for this session
+ * and has not expired; FA_EDENIED 403 otherwise (missing, unknown,
+ * expired, another session's); FA_ESTORE 500. */
+enum fa_rc fa_authz_device_csrf_check(struct fa_authz *az, const char *session,
+				      const char *token, struct fa_err *err) FA_WUR;
+
+/* The token endpoint's urn:ietf:params:oauth:grant-type:device_code (RFC
+ * 8628 §3.4-3.5), all 400: invalid_request (no device_code),
+ * authorization_pending, slow_down (the code's interval grows by
+ * FA_DEVICE_SLOW_DOWN_S), access_denied, expired_token, invalid_grant
+ * (unknown, another client's, already redeemed, or lost the race to a
+ * concurrent poll); on FA_OK the tokens, exactly once per device code. */
+enum fa_rc fa_authz_grant_device(struct fa_authz *az, const struct fa_authz_client *c,
+				 const char *device_code, struct fa_authz_grant *out,
+				 struct fa_err *err) FA_WUR;
+
 /* ---- introspection and revocation (introspect.c) ----------------------- */
 
 /* RFC 7662: *out is a new object, {"active": false} for anything that is not
@@ -457,6 +572,9 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
 
 /* The RFC 6749 §5.2 answer for err (ep_token.c): err->http (500 when 0,
  * then logged with an opaque description), err->oauth_error, err->msg, and

@@ -1,7 +1,7 @@
 /* ep_token.c -- POST /oauth2/token (RFC 6749 §3.2): translates the form into
- * client authentication and one grant (grant.c, family.c), and the result
- * into RFC 6749 §5.1 JSON or a §5.2 error. Cache-Control: no-store on every
- * answer comes from the route flag (FA_R_NO_STORE).
+ * client authentication and one grant (grant.c, family.c, device.c), and
+ * the result into RFC 6749 §5.1 JSON or a §5.2 error. Cache-Control:
+ * no-store on every answer comes from the route flag (FA_R_NO_STORE).
  *
  * Order of checks: grant_type present, then who the client is, then
  * whether the grant exists and the client may use it. Authenticating
@@ -79,6 +79,8 @@ static enum fa_rc run_grant(struct fa_authz *az, struct fa_req *req,
 	case FA_GRANT_CLIENT_CREDENTIALS:
 		return fa_authz_grant_client_credentials(az, c, fa_req_form(req, "scope"),
 							 fa_req_form(req, "audience"), g, err);
+	case FA_GRANT_DEVICE:
+		return fa_authz_grant_device(az, c, fa_req_form(req, "device_code"), g, err);
 	default:
 		break;
 	}
@@ -106,9 +108,7 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 	if (rc != FA_OK)
 		goto out;
 	bit = fa_authz_grant_bit(grant_type);
-	/* The device grant is registered for flytectl but served by a later
-	 * release: until then it is unknown here. */
-	if (bit == 0 || bit == FA_GRANT_DEVICE) {
+	if (bit == 0) {
 		rc = fa_err_oauth(&err, FA_EUNSUPPORTED, 400, "unsupported_grant_type",
 				  "unsupported grant_type");
 		goto out;
@@ -127,8 +127,13 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 	}
 out:
 	if (rc != FA_OK) {
+		/* A device polling every few seconds is not news (RFC 8628 §3.5). */
+		bool polling = err.oauth_error && (strcmp(err.oauth_error, "authorization_pending") == 0 ||
+						   strcmp(err.oauth_error, "slow_down") == 0);
+
 		if (c && err.http && err.http < 500)
-			fa_log(az->log, FA_LOG_INFO, "token refused: client %s: %s: %s", c->id,
+			fa_log(az->log, polling ? FA_LOG_DEBUG : FA_LOG_INFO,
+			       "token refused: client %s: %s: %s", c->id,
 			       err.oauth_error ? err.oauth_error : "?", err.msg);
 		fa_authz_send_error(az, resp, &err);
 	}
