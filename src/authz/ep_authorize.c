@@ -29,54 +29,16 @@ static const char page_head[] =
 	"<title>Sign-in error</title></head><body><h1>Sign-in error</h1><p>";
 static const char page_tail[] = "</p></body></html>\n";
 
-static enum fa_rc html_escape(struct fa_buf *b, const char *s)
-{
-	enum fa_rc rc = FA_OK;
-
-	for (; *s && rc == FA_OK; s++) {
-		switch (*s) {
-		case '<': rc = fa_buf_appends(b, "&lt;"); break;
-		case '>': rc = fa_buf_appends(b, "&gt;"); break;
-		case '&': rc = fa_buf_appends(b, "&amp;"); break;
-		case '"': rc = fa_buf_appends(b, "&quot;"); break;
-		case '\'': rc = fa_buf_appends(b, "&#39;"); break;
-		default: rc = fa_buf_appendc(b, *s); break;
-		}
-	}
-	return rc;
-}
-
 static void error_page(struct fa_resp *resp, int status, const char *msg)
 {
 	struct fa_buf b;
 
 	fa_buf_init(&b, FA_MAX_RESPONSE);
-	if (fa_buf_appends(&b, page_head) != FA_OK || html_escape(&b, msg) != FA_OK ||
+	if (fa_buf_appends(&b, page_head) != FA_OK || fa_buf_append_html(&b, msg) != FA_OK ||
 	    fa_buf_appends(&b, page_tail) != FA_OK ||
 	    fa_resp_body(resp, status, "text/html; charset=utf-8", b.data, b.len, NULL) != FA_OK)
 		fa_resp_oauth_error(resp, status, "invalid_request", msg);
 	fa_buf_cleanup(&b);
-}
-
-/* RFC 3986 unreserved characters pass; everything else is %XX. */
-static enum fa_rc pct_append(struct fa_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	enum fa_rc rc = FA_OK;
-
-	for (; *s && rc == FA_OK; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			rc = fa_buf_appendc(b, (char)c);
-		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-			rc = fa_buf_append(b, e, 3);
-		}
-	}
-	return rc;
 }
 
 static enum fa_rc param(struct fa_buf *b, bool *first, const char *name, const char *value)
@@ -92,7 +54,7 @@ static enum fa_rc param(struct fa_buf *b, bool *first, const char *name, const c
 	if (rc == FA_OK)
 		rc = fa_buf_appendc(b, '=');
 	if (rc == FA_OK)
-		rc = pct_append(b, value);
+		rc = fa_buf_append_pct(b, value, NULL);
 	return rc;
 }
 

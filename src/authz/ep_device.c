@@ -34,23 +34,6 @@ static const char page_style[] =
 
 /* ---- building pages ----------------------------------------------------- */
 
-static enum fa_rc esc(struct fa_buf *b, const char *s)
-{
-	enum fa_rc rc = FA_OK;
-
-	for (; s && *s && rc == FA_OK; s++) {
-		switch (*s) {
-		case '<': rc = fa_buf_appends(b, "&lt;"); break;
-		case '>': rc = fa_buf_appends(b, "&gt;"); break;
-		case '&': rc = fa_buf_appends(b, "&amp;"); break;
-		case '"': rc = fa_buf_appends(b, "&quot;"); break;
-		case '\'': rc = fa_buf_appends(b, "&#39;"); break;
-		default: rc = fa_buf_appendc(b, *s); break;
-		}
-	}
-	return rc;
-}
-
 /* `title` is static text. */
 static enum fa_rc page_start(struct fa_buf *b, const char *title)
 {
@@ -69,7 +52,7 @@ static enum fa_rc page_who(struct fa_buf *b, const json_t *user)
 		name = fa_authz_jstr(user, "sub");
 	rc = fa_buf_appends(b, "<p>Signed in as <strong>");
 	if (rc == FA_OK)
-		rc = esc(b, name);
+		rc = fa_buf_append_html(b, name);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(b, "</strong>.</p>\n");
 	return rc;
@@ -88,7 +71,7 @@ static enum fa_rc hidden(struct fa_buf *b, const char *name, const char *value)
 	enum fa_rc rc = fa_buf_appendf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
 
 	if (rc == FA_OK)
-		rc = esc(b, value);
+		rc = fa_buf_append_html(b, value);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(b, "\">\n");
 	return rc;
@@ -157,7 +140,7 @@ static void entry_page(struct fa_authz *az, struct fa_resp *resp, int status,
 				    "autocapitalize=\"characters\" spellcheck=\"false\" required "
 				    "maxlength=\"32\" value=\"");
 	if (rc == FA_OK)
-		rc = esc(&b, prefill);
+		rc = fa_buf_append_html(&b, prefill);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "\">\n<button type=\"submit\">Continue</button>\n</form>\n");
 	page_send(az, resp, status, &b, rc);
@@ -183,14 +166,14 @@ static void confirm_page(struct fa_authz *az, struct fa_resp *resp, const json_t
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "<p>The application <strong>");
 	if (rc == FA_OK)
-		rc = esc(&b, view->client->id);
+		rc = fa_buf_append_html(&b, view->client->id);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "</strong> on a device asks to act as you with these "
 				    "scopes:</p>\n<ul>\n");
 	for (size_t i = 0; rc == FA_OK && i < sc.n; i++) {
 		rc = fa_buf_appends(&b, "<li>");
 		if (rc == FA_OK)
-			rc = esc(&b, fa_scope_get(&sc, i));
+			rc = fa_buf_append_html(&b, fa_scope_get(&sc, i));
 		if (rc == FA_OK)
 			rc = fa_buf_appends(&b, "</li>\n");
 	}
@@ -198,7 +181,7 @@ static void confirm_page(struct fa_authz *az, struct fa_resp *resp, const json_t
 		rc = fa_buf_appends(&b, "</ul>\n<p>Approve only if you started this on your device "
 				    "and it shows the code <span class=\"code\">");
 	if (rc == FA_OK)
-		rc = esc(&b, view->user_code);
+		rc = fa_buf_append_html(&b, view->user_code);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "</span>.</p>\n<form method=\"post\" action=\"/device\">\n");
 	if (rc == FA_OK)
@@ -223,7 +206,7 @@ static void done_page(struct fa_authz *az, struct fa_resp *resp, bool approved,
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "<p><strong>");
 	if (rc == FA_OK)
-		rc = esc(&b, view->client->id);
+		rc = fa_buf_append_html(&b, view->client->id);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, approved ? "</strong> on your device is now signed in. You "
 						   "can close this window and return to your device.</p>\n"

@@ -107,6 +107,13 @@ enum fa_rc fa_buf_append(struct fa_buf *b, const void *p, size_t n) FA_WUR;
 enum fa_rc fa_buf_appends(struct fa_buf *b, const char *s) FA_WUR;
 enum fa_rc fa_buf_appendc(struct fa_buf *b, char c) FA_WUR;
 enum fa_rc fa_buf_appendf(struct fa_buf *b, const char *fmt, ...) FA_PRINTF(2, 3) FA_WUR;
+/* Appends s with & < > " ' escaped for HTML text and attribute values.
+ * s NULL appends nothing. */
+enum fa_rc fa_buf_append_html(struct fa_buf *b, const char *s) FA_WUR;
+/* Appends s percent-encoded (RFC 3986 §2.1, upper-case hex): unreserved
+ * characters (ALPHA DIGIT - . _ ~) and those in `keep` (may be NULL, e.g.
+ * "/" for a path) pass; every other byte becomes %XX. */
+enum fa_rc fa_buf_append_pct(struct fa_buf *b, const char *s, const char *keep) FA_WUR;
 /* Borrow as a C string: "" when empty. */
 const char *fa_buf_str(const struct fa_buf *b);
 /* Ownership of the NUL-terminated data moves to the caller (never NULL on

@@ -92,6 +92,43 @@ enum fa_rc fa_buf_appendf(struct fa_buf *b, const char *fmt, ...)
 	return rc;
 }
 
+enum fa_rc fa_buf_append_html(struct fa_buf *b, const char *s)
+{
+	enum fa_rc rc = FA_OK;
+
+	for (; s && *s && rc == FA_OK; s++) {
+		switch (*s) {
+		case '<': rc = fa_buf_appends(b, "&lt;"); break;
+		case '>': rc = fa_buf_appends(b, "&gt;"); break;
+		case '&': rc = fa_buf_appends(b, "&amp;"); break;
+		case '"': rc = fa_buf_appends(b, "&quot;"); break;
+		case '\'': rc = fa_buf_appends(b, "&#39;"); break;
+		default: rc = fa_buf_appendc(b, *s); break;
+		}
+	}
+	return rc;
+}
+
+enum fa_rc fa_buf_append_pct(struct fa_buf *b, const char *s, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	enum fa_rc rc = FA_OK;
+
+	for (; *s && rc == FA_OK; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~' || (keep && strchr(keep, c))) {
+			rc = fa_buf_appendc(b, (char)c);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			rc = fa_buf_append(b, e, 3);
+		}
+	}
+	return rc;
+}
+
 const char *fa_buf_str(const struct fa_buf *b)
 {
 	return b->data ? b->data : "";

@@ -149,63 +149,28 @@ enum fa_rc fa_identity_redirect_check(const struct fa_origin *origins, size_t n_
 			    "redirect_url is not on an authorized origin (auth.authorizedUris)");
 }
 
+/* Both escapes go through base's one encoder of each kind, then into the
+ * request arena. NULL when s is over FA_MAX_RESPONSE or memory runs out. */
+static char *escape_into(struct fa_arena *a, const char *s, bool html)
+{
+	struct fa_buf b;
+	char *out = NULL;
+
+	if (strlen(s) > FA_MAX_RESPONSE)
+		return NULL;
+	fa_buf_init(&b, 6 * FA_MAX_RESPONSE);
+	if ((html ? fa_buf_append_html(&b, s) : fa_buf_append_pct(&b, s, "/")) == FA_OK)
+		out = fa_arena_strndup(a, fa_buf_str(&b), b.len);
+	fa_buf_cleanup(&b);
+	return out;
+}
+
 char *fa_identity_query_escape(struct fa_arena *a, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s), o = 0;
-	char *out;
-
-	if (n > FA_MAX_RESPONSE)
-		return NULL;
-	out = fa_arena_alloc(a, 3 * n + 1);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (is_alpha((char)c) || is_digit((char)c) || c == '-' || c == '.' || c == '_' ||
-		    c == '~' || c == '/') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-	return out;
+	return escape_into(a, s, false);
 }
 
 char *fa_identity_html_escape(struct fa_arena *a, const char *s)
 {
-	size_t n = strlen(s), o = 0;
-	char *out;
-
-	if (n > FA_MAX_RESPONSE)
-		return NULL;
-	out = fa_arena_alloc(a, 6 * n + 1);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *rep = NULL;
-
-		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: break;
-		}
-		if (rep) {
-			size_t l = strlen(rep);
-
-			memcpy(out + o, rep, l);
-			o += l;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	return out;
+	return escape_into(a, s, true);
 }

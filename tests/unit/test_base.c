@@ -187,6 +187,29 @@ static void test_err_and_strlcpy(void **state)
 	assert_string_equal(fa_rc_str(FA_ECONFLICT), "conflict");
 }
 
+static void test_buf_escapes(void **state)
+{
+	struct fa_buf b;
+
+	(void)state;
+	fa_buf_init(&b, 1024);
+	assert_int_equal(fa_buf_append_html(&b, "<a href=\"x\">'&'</a>"), FA_OK);
+	assert_string_equal(fa_buf_str(&b), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+	fa_buf_reset(&b);
+	assert_int_equal(fa_buf_append_html(&b, NULL), FA_OK);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(fa_buf_append_pct(&b, "/cb?a=1 b&c=\xc3\xa9~-._", NULL), FA_OK);
+	assert_string_equal(fa_buf_str(&b), "%2Fcb%3Fa%3D1%20b%26c%3D%C3%A9~-._");
+	fa_buf_reset(&b);
+	assert_int_equal(fa_buf_append_pct(&b, "/a b/c", "/"), FA_OK);
+	assert_string_equal(fa_buf_str(&b), "/a%20b/c");
+	fa_buf_cleanup(&b);
+	/* Over the cap: an error, never a truncated escape. */
+	fa_buf_init(&b, 5);
+	assert_int_equal(fa_buf_append_html(&b, "<<"), FA_ETOOBIG);
+	fa_buf_cleanup(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_err_and_strlcpy),
+		cmocka_unit_test(test_buf_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
