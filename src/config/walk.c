@@ -445,6 +445,12 @@ static void apply_clients(struct cfg_ctx *c, const struct ynode *n, const char *
 		expected(c, n, path, "a mapping of client name to client", false);
 		return;
 	}
+	/* Clients given in a file replace the three built-in defaults. (flyteadmin
+	 * merges them in, so a config naming only its own clients still gets a
+	 * public flyte-cli and a flytepropeller nobody asked for.) */
+	if (c->cfg->auth.app_auth.self.static_clients_count &&
+	    c->cfg->auth.app_auth.self.static_clients[0].is_default)
+		c->cfg->auth.app_auth.self.static_clients_count = 0;
 	for (const struct yentry *e = n->first; e && !c->enomem; e = e->next) {
 		pathf(cpath, sizeof(cpath), "%s.%s", path,
 		      cfg_quote(e->key->str, e->key->len, q, sizeof(q)));

@@ -283,8 +283,9 @@ static void test_full_flyteadmin_config(void **state)
 	assert_int_equal(c->auth.app_auth.self.token_signing_algorithm, FA_CONFIG_ALG_ES256);
 	assert_int_equal(c->auth.app_auth.self.device_code_lifespan_ms, 15 * 60 * 1000);
 	assert_int_equal(c->auth.app_auth.self.device_poll_interval_ms, 10 * 1000);
-	/* The two defaults the file does not name, plus its two. */
-	assert_int_equal(c->auth.app_auth.self.static_clients_count, 4);
+	/* The file's three clients replace the three built-in defaults. */
+	assert_int_equal(c->auth.app_auth.self.static_clients_count, 3);
+	assert_null(fa_config_client_get(c, "flyte-cli"));
 	cl = fa_config_client_get(c, "flytepropeller");
 	assert_non_null(cl);
 	assert_false(cl->is_default);
@@ -792,8 +793,8 @@ static void test_explain(void **state)
 	assert_non_null(strstr(s, "authorization server: Self (flyteauth issues tokens); issuer "
 			       "https://flyte.example.com\n"));
 	assert_non_null(strstr(s, "  signing: ES256 with secret signing.pem (old key: signing_old.pem)\n"));
-	assert_non_null(strstr(s, "  static clients: flyte-cli (public), flytectl (public), flytepropeller "
-			       "(confidential), ci-bot (confidential)\n"));
+	assert_non_null(strstr(s, "  static clients: flytepropeller (confidential), ci-bot "
+			       "(confidential), flytectl (public)\n"));
 	assert_non_null(strstr(s, "identity provider: https://idp.example.com/oauth2/default (client "
 			       "flyte-web, secret idp_secret)\n"));
 	assert_non_null(strstr(s, "secrets: env ACME_SECRET_<name>, then /var/run/secrets/flyte/<name>\n"));

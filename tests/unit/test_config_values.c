@@ -19,9 +19,9 @@
 #define HASH_B64 "JDJiJDA2JDU5UnpvcHRrcnVSVXFCeDcua0t4SXVlUnpVT3VLZ1VsMEN1bmMyV1d3bFptQVd1SnBLUVl5"
 
 /* A first document that silences the notes of a bare Self config (no
- * flytepropeller secret, nobody to log in); 8 lines. */
-#define QUIET "auth:\n  appAuth:\n    selfAuthServer:\n      staticClients:\n" \
-	"        flytepropeller: {id: flytepropeller, client_secret: '" HASH "'}\n" \
+ * flytepropeller secret, no flytectl client, nobody to log in); 8 lines. */
+#define QUIET "auth:\n  appAuth:\n    selfAuthServer:\n      staticClients: {flytectl: {id: flytectl, public: true, redirect_uris: ['http://localhost:53593/callback']},\n" \
+	"        flytepropeller: {id: flytepropeller, client_secret: '" HASH "'}}\n" \
 	"  userAuth:\n    localUsers: [{username: alice, passwordHash: '" HASH "'}]\n---\n"
 
 struct loaded {
@@ -430,8 +430,11 @@ static void test_static_client_replaces_default(void **state)
 	assert_false(cl->is_default);
 	assert_int_equal(cl->redirect_uris.count, 1);
 	assert_int_equal(cl->grant_types.count, 0);
-	assert_int_equal(l.cfg->auth.app_auth.self.static_clients_count, 3);
-	assert_true(fa_config_client_get(l.cfg, "flyte-cli")->is_default);
+	/* Given clients replace the built-in defaults: only QUIET's
+	 * flytepropeller and this flytectl are left, no flyte-cli. */
+	assert_int_equal(l.cfg->auth.app_auth.self.static_clients_count, 2);
+	assert_null(fa_config_client_get(l.cfg, "flyte-cli"));
+	assert_false(fa_config_client_get(l.cfg, "flytepropeller")->is_default);
 	unload(&l);
 }
 
@@ -476,10 +479,10 @@ static void test_count_caps(void **state)
 	size_t o = (size_t)snprintf(yaml, sizeof(yaml),
 				    "auth:\n  appAuth:\n    selfAuthServer:\n      staticClients:\n");
 
-	for (int i = 0; i < 126; i++)
+	for (int i = 0; i < 129; i++)
 		o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "        c%d: {id: c%d, public: true}\n", i, i);
-	/* 3 defaults + 126 = 129 > 128. */
-	expect_error(yaml, "t.yaml:130:9: auth.appAuth.selfAuthServer.staticClients: more than 128 clients");
+	/* The file's clients replace the defaults: the 129th is one too many. */
+	expect_error(yaml, "t.yaml:133:9: auth.appAuth.selfAuthServer.staticClients: more than 128 clients");
 
 	o = (size_t)snprintf(yaml, sizeof(yaml), "auth:\n  userAuth:\n    localUsers:\n");
 	for (int i = 0; i < 1025; i++)
@@ -503,7 +506,8 @@ static void test_local_users(void **state)
 		   "    - {username: alice, passwordHash: '" HASH "', name: Alice, email: a@example.com}\n"
 		   "    - {username: bob@example.com, passwordHash: " HASH_B64 "}\n"
 		   "  appAuth:\n    selfAuthServer:\n      staticClients:\n"
-		   "        flytepropeller: {id: flytepropeller, client_secret: '" HASH "'}\n");
+		   "        flytepropeller: {id: flytepropeller, client_secret: '" HASH "'}\n"
+		   "        flytectl: {id: flytectl, public: true, redirect_uris: ['http://localhost:53593/callback']}\n");
 	assert_int_equal(l.cfg->auth.user_auth.local_users_count, 2);
 	assert_string_equal(fa_config_user_get(l.cfg, "alice")->name, "Alice");
 	assert_string_equal(fa_config_user_get(l.cfg, "bob@example.com")->email, "");
