@@ -325,6 +325,7 @@ static int start_http(struct serve *s)
 	if (s->gate) {
 		o.authenticate = fa_gate_authenticate;
 		o.auth_app = s->gate;
+		o.required_scope = FA_GATE_REQUIRED_SCOPE;
 	}
 	o.log = &s->log;
 	o.cors.allow_cors = c->server.security.allow_cors;

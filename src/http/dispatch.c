@@ -328,8 +328,11 @@ static bool authenticate(struct fa_req *req)
 			     req->path, fa_rc_str(rc), err.msg);
 		fa_resp_oauth_error(&req->resp, 500, "server_error", "authentication unavailable");
 	} else {
-		fa_resp_bearer_error(&req->resp, status, err.oauth_error,
-				     err.msg[0] ? err.msg : NULL);
+		bool scope = err.oauth_error && strcmp(err.oauth_error, "insufficient_scope") == 0;
+
+		fa_resp_bearer_challenge(&req->resp, status, err.oauth_error,
+					 err.msg[0] ? err.msg : NULL,
+					 scope ? srv->required_scope : NULL);
 	}
 	return true;
 }

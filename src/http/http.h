@@ -145,6 +145,10 @@ struct fa_http_opts {
 	/* NULL: every non-public route answers 401 (fail closed). */
 	fa_authenticate_fn authenticate;
 	void *auth_app;                   /* authenticate's app; NULL: `app` */
+	/* The scope the authenticate callback requires, named as `scope` in
+	 * the challenge of an insufficient_scope refusal (RFC 6750 §3);
+	 * NULL: not named. Copied. */
+	const char *required_scope;
 	/* Access log (INFO, one line per request) and errors; borrowed, must
 	 * outlive the server; NULL: stderr at INFO. */
 	const struct fa_log *log;
@@ -288,5 +292,9 @@ void fa_resp_oauth_error(struct fa_resp *resp, int status, const char *error,
  * error "unauthorized". */
 void fa_resp_bearer_error(struct fa_resp *resp, int status, const char *error,
 			  const char *description);
+/* As fa_resp_bearer_error, naming `scope` (may be NULL) in the challenge:
+ * `Bearer error="insufficient_scope", error_description="...", scope="all"`. */
+void fa_resp_bearer_challenge(struct fa_resp *resp, int status, const char *error,
+			      const char *description, const char *scope);
 
 #endif

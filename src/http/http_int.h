@@ -66,6 +66,7 @@ struct fa_http {
 	size_t n_routes;
 	fa_authenticate_fn authenticate;
 	void *auth_app;
+	char *required_scope;        /* owned copy, or NULL */
 	const struct fa_log *log;
 	struct fa_http_cors_cfg cors;
 	bool trust_forwarded;

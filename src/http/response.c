@@ -282,14 +282,15 @@ void fa_resp_oauth_error(struct fa_resp *resp, int status, const char *error,
 		resp->broken = true;
 }
 
-void fa_resp_bearer_error(struct fa_resp *resp, int status, const char *error,
-			  const char *description)
+void fa_resp_bearer_challenge(struct fa_resp *resp, int status, const char *error,
+			      const char *description, const char *scope)
 {
 	char *code = error ? describe(resp->arena, error) : NULL;
 	char *text = description ? describe(resp->arena, description) : NULL;
+	char *sc = scope ? describe(resp->arena, scope) : NULL;
 	char *hdr;
 
-	if (!status_ok(status) || (error && !code) || (description && !text) ||
+	if (!status_ok(status) || (error && !code) || (description && !text) || (scope && !sc) ||
 	    !error_body(resp, status, error ? error : "unauthorized", description)) {
 		resp->broken = true;
 		return;
@@ -297,13 +298,19 @@ void fa_resp_bearer_error(struct fa_resp *resp, int status, const char *error,
 	/* RFC 6750 §3.1: no error attribute when no credentials were sent. */
 	if (!code)
 		hdr = fa_arena_strdup(resp->arena, "Bearer");
-	else if (text)
-		hdr = fa_arena_printf(resp->arena, "Bearer error=\"%s\", error_description=\"%s\"",
-				      code, text);
 	else
-		hdr = fa_arena_printf(resp->arena, "Bearer error=\"%s\"", code);
+		hdr = fa_arena_printf(resp->arena, "Bearer error=\"%s\"%s%s%s%s%s%s", code,
+				      text ? ", error_description=\"" : "", text ? text : "",
+				      text ? "\"" : "", sc ? ", scope=\"" : "", sc ? sc : "",
+				      sc ? "\"" : "");
 	if (!hdr || fa_resp_set_internal(resp, "WWW-Authenticate", hdr, false) != FA_OK)
 		resp->broken = true;
+}
+
+void fa_resp_bearer_error(struct fa_resp *resp, int status, const char *error,
+			  const char *description)
+{
+	fa_resp_bearer_challenge(resp, status, error, description, NULL);
 }
 
 static void set_default(struct fa_resp *resp, const char *name, const char *value)

@@ -333,6 +333,7 @@ static void server_free(struct fa_http *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->routes);
 	free(srv->apps);
+	free(srv->required_scope);
 	free(srv);
 }
 
@@ -384,6 +385,9 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 		return fa_err_set(err, FA_ECONFIG, "TLS needs both a certificate and a key file");
 	srv->authenticate = opts->authenticate;
 	srv->auth_app = opts->auth_app ? opts->auth_app : opts->app;
+	if (opts->required_scope && !(srv->required_scope = fa_strndup(opts->required_scope,
+								       strlen(opts->required_scope))))
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	srv->log = opts->log ? opts->log : &default_log;
 	srv->trust_forwarded = opts->trust_forwarded;
 	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : FA_HTTP_STOP_GRACE_MS;

@@ -78,7 +78,7 @@ test('403 insufficient_scope for a token without scope all', async () => {
     const token = await clientToken(srv.url, 'noall');
     const r = await me(srv.url, { authorization: `Bearer ${token}` });
     assert.equal(r.status, 403, r.text);
-    assert.match(r.res.headers.get('www-authenticate'), /^Bearer error="insufficient_scope"/);
+    assert.match(r.res.headers.get('www-authenticate'), /^Bearer error="insufficient_scope", error_description="[^"]*", scope="all"$/);
     assert.equal(r.json.error, 'insufficient_scope');
   } finally {
     await srv.stop();

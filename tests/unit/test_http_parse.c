@@ -444,6 +444,15 @@ static void test_resp_bearer_error(void **state)
 	assert_string_equal(fa_resp_header_get(&resp, "WWW-Authenticate"), "Bearer");
 	assert_string_equal(resp.body, "{\"error\":\"unauthorized\","
 			    "\"error_description\":\"authentication required\"}");
+	/* RFC 6750 §3: insufficient_scope names the scope that is needed. */
+	fa_resp_bearer_challenge(&resp, 403, "insufficient_scope", "needs all", "all");
+	assert_int_equal(resp.status, 403);
+	assert_string_equal(fa_resp_header_get(&resp, "WWW-Authenticate"),
+			    "Bearer error=\"insufficient_scope\", error_description=\"needs all\", "
+			    "scope=\"all\"");
+	fa_resp_bearer_challenge(&resp, 403, "insufficient_scope", NULL, "all");
+	assert_string_equal(fa_resp_header_get(&resp, "WWW-Authenticate"),
+			    "Bearer error=\"insufficient_scope\", scope=\"all\"");
 }
 
 static void test_resp_finish_security_headers(void **state)
