@@ -54,13 +54,6 @@
 /* A pending authorize request waits this long for the user to log in: long
  * enough to type a password, short enough that a leaked callback link dies. */
 #define FA_AUTHZ_AUTHREQ_TTL_S 600
-/* A spent refresh token presented again within this window of its rotation
- * is the losing side of a concurrent refresh (two requests with the same
- * token in flight), not a replay: invalid_grant, and the family is kept so
- * the winner's new token stays valid. Later reuse revokes the family. Two
- * seconds covers a request race; a thief replaying the token gains nothing
- * from it either way (the spent token never yields tokens). */
-#define FA_AUTHZ_REFRESH_RACE_MS 2000
 /* Remembered client-secret checks (see DESIGN.md "Performance design"):
  * one entry per (client, secret) pair in use; confidential machine clients
  * are few, so 4096 is far above need. A busy client pays bcrypt once per
@@ -318,7 +311,10 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 			       const char *code, const char *redirect_uri,
 			       const char *code_verifier, struct fa_authz_grant *out,
 			       struct fa_err *err) FA_WUR;
-/* refresh_token (RFC 6749 §6) with rotation and reuse detection. */
+/* refresh_token (RFC 6749 §6) with rotation and reuse detection: a token
+ * read as already spent revokes its whole family (400 invalid_grant, "now
+ * revoked"); a request that read it active but lost the version-checked
+ * rotation to a concurrent one gets 400 invalid_grant and changes nothing. */
 enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_client *c,
 				  const char *refresh_token, const char *scope,
 				  struct fa_authz_grant *out, struct fa_err *err) FA_WUR;
@@ -526,8 +522,10 @@ enum fa_rc fa_authz_device_csrf_check(struct fa_authz *az, const char *session,
  * 8628 §3.4-3.5), all 400: invalid_request (no device_code),
  * authorization_pending, slow_down (the code's interval grows by
  * FA_DEVICE_SLOW_DOWN_S), access_denied, expired_token, invalid_grant
- * (unknown, another client's, already redeemed, or lost the race to a
- * concurrent poll); on FA_OK the tokens, exactly once per device code. */
+ * (unknown, another client's, already redeemed -- which also revokes the
+ * token family the redemption started (SPEC §5) -- or lost the redemption
+ * write to a concurrent poll, which changes nothing); on FA_OK the tokens,
+ * exactly once per device code. */
 enum fa_rc fa_authz_grant_device(struct fa_authz *az, const struct fa_authz_client *c,
 				 const char *device_code, struct fa_authz_grant *out,
 				 struct fa_err *err) FA_WUR;

@@ -25,7 +25,14 @@
  *      neither decided twice nor found again.
  *  (5) APPROVED -> REDEEMED happens once: a version-checked UPDATE committed
  *      with the token family it starts (fa_authz_family_start), so of
- *      concurrent polls exactly one gets tokens and the others invalid_grant.
+ *      concurrent polls exactly one gets tokens. A poll that read the code
+ *      APPROVED and lost that write is the losing side of a true race:
+ *      plain invalid_grant, nothing written. A poll by the code's own client
+ *      that READS it REDEEMED is a replay (SPEC §5: a replayed code revokes
+ *      what it issued): invalid_grant, and the family the redemption
+ *      started (the record keeps its id) is revoked. The REDEEMED record is
+ *      kept as long as that family's first tokens can live, so a replay is
+ *      recognised for as long as revoking still matters.
  *  (6) A device code's polling interval only grows: each slow_down adds
  *      FA_DEVICE_SLOW_DOWN_S (RFC 8628 §3.5), up to FA_DEVICE_MAX_INTERVAL_S,
  *      and is kept on the record with the time of the last poll.
@@ -46,6 +53,8 @@
  *    PENDING  -> APPROVED   [fa_authz_device_decide, approve]
  *    PENDING  -> DENIED     [fa_authz_device_decide, deny]
  *    APPROVED -> REDEEMED   [fa_authz_grant_device]
+ *    REDEEMED -> REDEEMED   [fa_authz_grant_device by its client: the
+ *                            family it started is revoked]
  *    PENDING, APPROVED -> EXPIRED   [time: deviceCodeLifespan]
  *    any      -> ABSENT     [time: lifespan + FA_DEVICE_TOMBSTONE_S]
  */
@@ -76,6 +85,11 @@
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
 }
 
 /* ---- user codes ------------------------------------------------------------ */
@@ -604,6 +618,7 @@ static enum fa_rc redeem(struct fa_authz *az, const struct fa_authz_client *c, c
 	struct fa_scope scope;
 	json_t *aud = NULL;
 	char *value = NULL;
+	int64_t now = fa_authz_now(az);
 	enum fa_rc rc;
 
 	if (fa_scope_parse(fa_authz_jstr(rec, "scp"), &scope, err) != FA_OK ||
@@ -627,17 +642,43 @@ static enum fa_rc redeem(struct fa_authz *az, const struct fa_authz_client *c, c
 		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
 		goto out;
 	}
+	/* Invariant 5: the REDEEMED record outlives the first tokens of the
+	 * family, so that a replay can still revoke them. */
 	op = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = FA_KIND_DEVICE, .key = key,
-				   .value = value, .expires_at = store_exp,
+				   .value = value,
+				   .expires_at = max64(store_exp,
+						       now + max64(az->rt_ttl_s, az->at_ttl_s)),
 				   .expect_version = version };
 	rc = fa_authz_family_start(az, c, &fn, &scope, &op, 1, fam_id, out, err);
 	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
-		/* Invariant 5: another poll redeemed it first. */
+		/* Invariant 5: this poll read the code APPROVED and lost the
+		 * write to another poll: a race, not a replay; nothing changes. */
 		rc = dc_refused(err, "invalid_grant", DC_USED);
 out:
 	json_decref(aud);
 	free(value);
 	return rc;
+}
+
+/* A poll by its own client that read the code REDEEMED (invariant 5): one
+ * of the two holders of the device code is not its owner, so what the
+ * redemption issued is revoked. */
+static enum fa_rc dc_replayed(struct fa_authz *az, const json_t *rec, struct fa_err *err)
+{
+	const char *fam = fa_authz_jstr(rec, "fam");
+	enum fa_rc rc;
+
+	if (fam[0] != '\0') {
+		rc = fa_authz_family_revoke(az, fam, "device code replay", err);
+		/* A 500 already; never FA_ECONFLICT, which the poll loop would
+		 * take for a lost race and retry. */
+		if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
+			rc = FA_ESTORE;
+		if (rc != FA_OK)
+			return rc;
+	}
+	return dc_refused(err, "invalid_grant", "device code was already used; the tokens it "
+			  "issued are revoked");
 }
 
 /* A poll of a PENDING code: records it and says whether it came too soon.
@@ -713,7 +754,7 @@ enum fa_rc fa_authz_grant_device(struct fa_authz *az, const struct fa_authz_clie
 		if (strcmp(fa_authz_jstr(rec, "cid"), c->id) != 0)
 			rc = dc_refused(err, "invalid_grant", DC_INVALID);
 		else if (strcmp(st, "redeemed") == 0)
-			rc = dc_refused(err, "invalid_grant", DC_USED);
+			rc = dc_replayed(az, rec, err);
 		else if (strcmp(st, "denied") == 0)
 			rc = dc_refused(err, "access_denied", "the user denied this device");
 		else if (fa_authz_jint(rec, "exp") <= now)

@@ -14,6 +14,13 @@
  *      fa_store_apply, version-checked on the token AND on the family, so
  *      of concurrent rotations exactly one wins, and no rotation commits
  *      after a revocation it raced with.
+ *  (2a) Reuse is decided by what a request READ, never by the clock: a
+ *      request that reads its token as SPENT is a reuse and revokes the
+ *      family, however soon after the rotation it arrives (a thief who
+ *      rotates a stolen token first must not keep the family when the
+ *      real client presents the old one). A request that read the token
+ *      ACTIVE but lost the version-checked write is the loser of a true
+ *      concurrent race: invalid_grant, and the family is left alone.
  *  (3) A REVOKED family never becomes ACTIVE again; a token whose family is
  *      revoked or missing yields nothing (rotation, introspection).
  *  (4) The family record outlives every token it issued: its expiry is
@@ -36,8 +43,7 @@
  *    ABSENT -> ACTIVE          [fa_authz_family_start, fa_authz_grant_refresh
  *                               (the successor)]
  *    ACTIVE -> SPENT           [fa_authz_grant_refresh]
- *    SPENT  -> REVOKED-FAMILY  [fa_authz_grant_refresh on reuse, later than
- *                               FA_AUTHZ_REFRESH_RACE_MS after the rotation]
+ *    SPENT  -> REVOKED-FAMILY  [fa_authz_grant_refresh reading it SPENT]
  *    any    -> EXPIRED         [time]
  * Family states:
  *    ABSENT  -> ACTIVE         [fa_authz_family_start]
@@ -254,16 +260,15 @@ static enum fa_rc rt_invalid(struct fa_err *err, const char *msg)
 	return fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", msg);
 }
 
-/* A spent token came back. Within the race window it is the loser of a
- * concurrent refresh; after it, a replay: one of the two holders is a
- * thief, and we cannot tell which, so the family dies. */
+/* A token read as spent came back (invariant 2a): one of its two holders
+ * is a thief, and we cannot tell which, so the family dies. No time window
+ * excuses it: a request racing the rotation either read the token active
+ * (and lost the write, see fa_authz_grant_refresh) or arrived after the
+ * rotation committed, which is reuse like any other. */
 static enum fa_rc rt_reused(struct fa_authz *az, const json_t *rt, struct fa_err *err)
 {
-	int64_t spent_ms = fa_authz_jint(rt, "spent_ms");
 	enum fa_rc rc;
 
-	if (fa_authz_now_ms(az) - spent_ms < FA_AUTHZ_REFRESH_RACE_MS)
-		return rt_invalid(err, RT_USED);
 	rc = fa_authz_family_revoke(az, fa_authz_jstr(rt, "fam"), "refresh token reuse", err);
 	if (rc != FA_OK)
 		return rc;
@@ -281,7 +286,7 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	struct mint m;
 	json_t *rt = NULL, *fam = NULL;
 	char *rt_spent = NULL, *fam_value = NULL;
-	int64_t rt_ver = 0, fam_ver = 0, now_ms = fa_authz_now_ms(az), now = now_ms / 1000;
+	int64_t rt_ver = 0, fam_ver = 0, now = fa_authz_now(az);
 	int64_t fam_exp = now + max64(az->rt_ttl_s, az->at_ttl_s);
 	const char *fam_id;
 	enum fa_rc rc;
@@ -347,7 +352,6 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	if (rc != FA_OK)
 		goto out;
 	if (json_object_set_new(rt, "st", json_string("spent")) != 0 ||
-	    json_object_set_new(rt, "spent_ms", json_integer(now_ms)) != 0 ||
 	    json_object_set_new(fam, "rotated_at", json_integer(now)) != 0 ||
 	    !(rt_spent = fa_authz_json_dump(rt)) || !(fam_value = fa_authz_json_dump(fam))) {
 		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
@@ -366,7 +370,9 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 				       .value = m.at_value, .expires_at = m.at_exp };
 	rc = fa_store_apply(az->store, ops, ARRAY_LEN(ops), now, err);
 	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
-		/* Lost a race with a concurrent rotation (or a revocation). */
+		/* Read the token active but lost the version-checked write to
+		 * a concurrent rotation (or a revocation): the losing side of
+		 * a true race, not a reuse, so the family is left alone. */
 		rc = rt_invalid(err, RT_USED);
 	else if (rc != FA_OK)
 		rc = fa_authz_store_fail(az, rc, err, "rotating a refresh token");

@@ -5,9 +5,10 @@
  * authorization_code redeems a code exactly once (authorize.c has the
  * code's invariants and states): every binding made at issue -- client,
  * redirect_uri, PKCE challenge -- is checked again here, and a code that
- * was already redeemed revokes the family it started. A failed check
- * changes nothing (SPEC §8), so a thief guessing at a verifier cannot burn
- * the legitimate client's code either.
+ * its own client presents after it was redeemed revokes the family it
+ * started. A failed check changes nothing (SPEC §8), so a thief guessing
+ * at a verifier cannot burn the legitimate client's code, and another
+ * client replaying a spent code cannot revoke what it issued.
  *
  * client_credentials is the hot path of machine clients: after client
  * authentication (a remembered HMAC check) it only builds and signs a
@@ -103,12 +104,16 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 		rc = fa_authz_store_fail(az, rc, err, "reading an authorization code");
 		goto out;
 	}
-	if (strcmp(fa_authz_jstr(rec, "st"), "issued") != 0) {
-		rc = code_replayed(az, rec, err);
-		goto out;
-	}
+	/* The client binding comes first: another client presenting a code
+	 * (spent or not) learns nothing and changes nothing. Were the replay
+	 * check first, any public client_id holding a leaked spent code could
+	 * revoke the tokens of the client it was issued to. */
 	if (strcmp(fa_authz_jstr(rec, "cid"), c->id) != 0) {
 		rc = code_invalid(err, "authorization code was issued to another client");
+		goto out;
+	}
+	if (strcmp(fa_authz_jstr(rec, "st"), "issued") != 0) {
+		rc = code_replayed(az, rec, err);
 		goto out;
 	}
 	rc = check_bindings(rec, redirect_uri, code_verifier, err);

@@ -65,7 +65,18 @@ static json_t *metadata(const struct fa_authz *az)
 		"authorization_code", "refresh_token", "client_credentials",
 	};
 	static const char *const pkce[] = { "S256" };
-	static const char *const auth_methods[] = { "client_secret_basic", "client_secret_post" };
+	/* "none" (RFC 8414 §2, RFC 7591 §2) is how public clients such as
+	 * flytectl authenticate at the token endpoint -- and at the device
+	 * endpoint, which RFC 8628 §3.1 ties to the token endpoint's methods.
+	 * It grants nothing by itself: PKCE is required of public clients, and
+	 * client_credentials and introspection are refused to them. */
+	static const char *const token_methods[] = {
+		"client_secret_basic", "client_secret_post", "none",
+	};
+	/* Introspection answers confidential clients only (ep_introspect.c). */
+	static const char *const introspect_methods[] = {
+		"client_secret_basic", "client_secret_post",
+	};
 	/* RFC 7009 lets public clients revoke by client_id alone. */
 	static const char *const revoke_methods[] = {
 		"client_secret_basic", "client_secret_post", "none",
@@ -83,9 +94,9 @@ static json_t *metadata(const struct fa_authz *az)
 		"grant_types_supported", strings(grants, ARRAY_LEN(grants)),
 		"code_challenge_methods_supported", strings(pkce, ARRAY_LEN(pkce)),
 		"token_endpoint_auth_methods_supported",
-		strings(auth_methods, ARRAY_LEN(auth_methods)),
+		strings(token_methods, ARRAY_LEN(token_methods)),
 		"introspection_endpoint_auth_methods_supported",
-		strings(auth_methods, ARRAY_LEN(auth_methods)),
+		strings(introspect_methods, ARRAY_LEN(introspect_methods)),
 		"revocation_endpoint_auth_methods_supported",
 		strings(revoke_methods, ARRAY_LEN(revoke_methods)),
 		"scopes_supported", scopes_supported(az),

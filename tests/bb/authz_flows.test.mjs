@@ -12,14 +12,14 @@ import { rmSync } from 'node:fs';
 import * as client from 'openid-client';
 import { calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 
-import { run, sleep, startServer, tempDir } from './lib/server.mjs';
+import { run, startServer, tempDir } from './lib/server.mjs';
 
 const WEB_SECRET = 'web secret+%:/&=x';       // needs form-urlencoding inside Basic
 const PROP_SECRET = 'propeller-' + randomBytes(8).toString('hex');
 const LIMITED_SECRET = 'limited-secret';
 const ALICE_PASSWORD = 'correct horse battery staple';
 const CLI_REDIRECT = 'http://localhost:45678/callback'; // registered on port 53593
-const REFRESH_RACE_MS = 2000;                            // FA_AUTHZ_REFRESH_RACE_MS
+const WEB_REDIRECT = 'http://127.0.0.1:9/web/cb';
 
 async function hash(secret) {
   const r = await run(['hash-secret', '--cost', '4'], { input: secret });
@@ -270,8 +270,10 @@ describe('authz (Self authorization server)', () => {
     assert.equal(meta.revocation_endpoint, `${srv.url}/oauth2/revoke`);
     assert.deepEqual(meta.response_types_supported, ['code']);
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
+    // Public clients authenticate with "none" (RFC 8414 §2); introspection
+    // is for confidential clients only.
     assert.deepEqual(meta.token_endpoint_auth_methods_supported,
-      ['client_secret_basic', 'client_secret_post']);
+      ['client_secret_basic', 'client_secret_post', 'none']);
     assert.deepEqual(meta.introspection_endpoint_auth_methods_supported,
       ['client_secret_basic', 'client_secret_post']);
     assert.ok(meta.revocation_endpoint_auth_methods_supported.includes('none'));
@@ -448,12 +450,74 @@ describe('authz (Self authorization server)', () => {
     assert.equal(i.active, false);
   });
 
+  test('test_code_replay_by_other_client: another client replaying a spent code revokes nothing', async () => {
+    // web (confidential) gets a code and redeems it.
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(web, {
+      redirect_uri: WEB_REDIRECT, scope: 'all offline', state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const { loc } = await authorize(srv, url, new Jar());
+    assert.equal(loc.origin + loc.pathname, WEB_REDIRECT);
+    const tokens = await client.authorizationCodeGrant(web, loc, {
+      pkceCodeVerifier: verifier, expectedState: state });
+    assert.ok(tokens.refresh_token);
+    // An attacker with the spent code and flytectl's public client_id.
+    const code = loc.searchParams.get('code');
+    const replay = await postForm(srv, '/oauth2/token', { grant_type: 'authorization_code',
+      client_id: 'flytectl', code, redirect_uri: WEB_REDIRECT, code_verifier: verifier });
+    assertOAuthError(replay, 400, 'invalid_grant');
+    assert.doesNotMatch(replay.json.error_description, /revoked/);
+    // web's tokens are untouched: active, and the refresh token rotates.
+    assert.equal((await client.tokenIntrospection(web, tokens.access_token)).active, true);
+    assert.equal((await client.tokenIntrospection(web, tokens.refresh_token)).active, true);
+    const r1 = await client.refreshTokenGrant(web, tokens.refresh_token);
+    assert.equal((await verify(r1.access_token)).sub, 'alice');
+    // The same code replayed by web itself still revokes the family.
+    await expectGrantError(client.authorizationCodeGrant(web, loc, {
+      pkceCodeVerifier: verifier, expectedState: state }), 'invalid_grant');
+    assert.equal((await client.tokenIntrospection(web, r1.access_token)).active, false);
+    await expectGrantError(client.refreshTokenGrant(web, r1.refresh_token), 'invalid_grant');
+  });
+
   test('reused refresh token: invalid_grant, and the newest one fails too', async () => {
     const { tokens } = await cliTokens(new Jar());
     const r1 = await client.refreshTokenGrant(pub, tokens.refresh_token);
-    await sleep(REFRESH_RACE_MS + 200);
     await expectGrantError(client.refreshTokenGrant(pub, tokens.refresh_token), 'invalid_grant');
     await expectGrantError(client.refreshTokenGrant(pub, r1.refresh_token), 'invalid_grant');
+    assert.equal((await client.tokenIntrospection(web, r1.access_token)).active, false);
+  });
+
+  test('a stolen refresh token rotated first: the real client presenting the old one at once revokes the family', async () => {
+    const { tokens } = await cliTokens(new Jar());
+    // The thief rotates RT1 -> RT2; the real client presents RT1 immediately.
+    const stolen = await client.refreshTokenGrant(pub, tokens.refresh_token);
+    const reuse = await postForm(srv, '/oauth2/token', { grant_type: 'refresh_token',
+      client_id: 'flytectl', refresh_token: tokens.refresh_token });
+    assertOAuthError(reuse, 400, 'invalid_grant');
+    assert.match(reuse.json.error_description, /revoked/);
+    await expectGrantError(client.refreshTokenGrant(pub, stolen.refresh_token), 'invalid_grant');
+    assert.equal((await client.tokenIntrospection(web, stolen.access_token)).active, false);
+  });
+
+  test('concurrent refreshes of one token: exactly one wins, never two new refresh tokens', async () => {
+    const { tokens } = await cliTokens(new Jar());
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postForm(srv,
+      '/oauth2/token', { grant_type: 'refresh_token', client_id: 'flytectl',
+        refresh_token: tokens.refresh_token })));
+    const winners = answers.filter((a) => a.res.status === 200);
+    assert.equal(winners.length, 1, answers.map((a) => a.text).join('\n'));
+    const losers = answers.filter((a) => a.res.status !== 200);
+    for (const a of losers) assertOAuthError(a, 400, 'invalid_grant');
+    // A loser that read the token spent was a reuse and revoked the family;
+    // if every loser only lost the version-checked write, it is intact.
+    const reused = losers.some((a) => /now revoked/.test(a.json.error_description));
+    const next = await postForm(srv, '/oauth2/token', { grant_type: 'refresh_token',
+      client_id: 'flytectl', refresh_token: winners[0].json.refresh_token });
+    if (reused) assertOAuthError(next, 400, 'invalid_grant');
+    else assert.equal(next.res.status, 200, next.text);
   });
 
   test('refresh may not widen the scope', async () => {

@@ -5,7 +5,8 @@
 // enters the code on /device, checks the client and scopes and approves;
 // the token is verified with npm jose against /oauth2/jwks. Then every
 // refusal on the wire: deny, expiry, slow_down, another client, unknown
-// codes, wrong user codes throttled, CSRF, tokens exactly once.
+// codes, wrong user codes throttled, CSRF, tokens exactly once (a replayed
+// device code revokes what it issued).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -235,6 +236,14 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.equal(exited.code, 0, out.slice(-2000));
   });
 
+  // Introspection asks as kiosk, the confidential client.
+  async function introspect(token) {
+    const r = await postForm(srv, '/oauth2/introspect', { token },
+      { authorization: basic('kiosk', KIOSK_SECRET) });
+    assert.equal(r.res.status, 200, r.text);
+    return r.json;
+  }
+
   function remember(da) {
     seen.push(da.device_code, da.user_code, da.user_code.replace('-', ''));
     return da;
@@ -287,9 +296,21 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.equal((await me.json()).subject, 'alice');
     const refreshed = await client.refreshTokenGrant(pub, tokens.refresh_token);
     assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+    seen.push(refreshed.access_token, refreshed.refresh_token);
 
-    // Tokens exactly once.
-    assertOAuthError(await rawPoll(srv, 'flytectl', da.device_code), 400, 'invalid_grant');
+    // Another client presenting the redeemed code: invalid_grant, nothing revoked.
+    assertOAuthError(await rawPoll(srv, 'tv', da.device_code), 400, 'invalid_grant');
+    assert.equal((await introspect(refreshed.refresh_token)).active, true);
+
+    // Tokens exactly once: the code replayed by its client revokes what it issued.
+    const replay = await rawPoll(srv, 'flytectl', da.device_code);
+    assertOAuthError(replay, 400, 'invalid_grant');
+    assert.match(replay.json.error_description, /revoked/);
+    for (const t of [tokens.access_token, refreshed.access_token, refreshed.refresh_token]) {
+      assert.deepEqual(await introspect(t), { active: false });
+    }
+    assertOAuthError(await postForm(srv, '/oauth2/token', { grant_type: 'refresh_token',
+      client_id: 'flytectl', refresh_token: refreshed.refresh_token }), 400, 'invalid_grant');
   });
 
   test('device endpoint: client authentication, grant and scope checks', async () => {
@@ -370,6 +391,14 @@ describe('device authorization grant (RFC 8628)', () => {
     seen.push(t.access_token, t.refresh_token);
     await jwtVerify(t.access_token, JWKS, { issuer: srv.url, audience: srv.url, typ: 'at+jwt' });
     assert.equal(winners[0].res.headers.get('cache-control'), 'no-store');
+    // A loser that read the code redeemed was a replay and revoked the
+    // family; one that lost the redemption write changed nothing.
+    const replayed = answers.some((a) => /revoked/.test(a.json?.error_description ?? ''));
+    assert.equal((await introspect(t.access_token)).active, !replayed);
+    // A later replay: invalid_grant, and the tokens are revoked.
+    assertOAuthError(await rawPoll(srv, 'flytectl', da.device_code), 400, 'invalid_grant');
+    assert.deepEqual(await introspect(t.access_token), { active: false });
+    assert.deepEqual(await introspect(t.refresh_token), { active: false });
   });
 
   test('CSRF: no token, a wrong one or another session\'s is refused', async () => {

@@ -1,7 +1,9 @@
 /* test_authz_concurrency.c -- the authorization server under threads, as
  * the HTTP worker pool runs it: eight threads refreshing one refresh token
- * (exactly one wins and the family stays intact for the winner), eight
- * threads redeeming one code (exactly one wins), and the cost of a
+ * (exactly one wins, never two new refresh tokens; a loser that read the
+ * token already spent is a reuse and revokes the family, a loser that only
+ * lost the version-checked write leaves it intact), eight threads redeeming
+ * one code (exactly one wins), and the cost of a
  * client_credentials grant next to the raw cost of signing (issue 3 item 9:
  * the grant must be bounded by signing).
  *
@@ -21,6 +23,7 @@ struct racer {
 	const char *code;
 	enum fa_rc rc;
 	char oauth_error[32];
+	char msg[sizeof(((struct fa_err *)0)->msg)];
 	struct fa_authz_grant g;
 };
 
@@ -29,6 +32,7 @@ static void record(struct racer *r, enum fa_rc rc, const struct fa_err *err)
 	r->rc = rc;
 	snprintf(r->oauth_error, sizeof(r->oauth_error), "%s",
 		 err->oauth_error ? err->oauth_error : "");
+	snprintf(r->msg, sizeof(r->msg), "%s", rc == FA_OK ? "" : err->msg);
 }
 
 static void *refresh_racer(void *arg)
@@ -98,41 +102,96 @@ static void start(struct afx *f, struct fa_authz_grant *g)
 					     g, &err), FA_OK);
 }
 
+static bool active(struct afx *f, const char *token)
+{
+	json_t *o = NULL;
+	struct fa_err err;
+	bool yes;
+
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_introspect(f->az, token, NULL, &o, &err), FA_OK);
+	yes = json_is_true(json_object_get(o, "active"));
+	json_decref(o);
+	return yes;
+}
+
+/* The refresh messages of family.c, by what the loser saw. */
+#define MSG_REUSED "refresh token was already used; every token of its grant is now revoked"
+#define MSG_LOST_WRITE "refresh token was already used"
+#define MSG_FAMILY_REVOKED "refresh token was revoked"
+
+/* Which losers were reuse and which lost the write depends on how the
+ * threads interleave; what is asserted is what follows from each case. */
 static void test_refresh_race(void **state)
 {
 	struct afx *f = *state;
+	const struct fa_authz_client *c = fa_authz_client_get(f->az, "flytectl");
 	struct racer r[NTHREADS];
 	struct fa_authz_grant g0, next;
 	struct fa_err err;
-	int winner = -1;
+	int rounds_revoked = 0, rounds_intact = 0, all_reused = 0, all_lost_write = 0;
 
 	fa_authz_set_clock(f->az, NULL, NULL);
-	for (int round = 0; round < 3; round++) {
+	for (int round = 0; round < 12; round++) {
+		int winner = -1, reused = 0, lost_write = 0, saw_revoked = 0;
+		int64_t rts;
+
 		start(f, &g0);
+		rts = afx_count(f, FA_KIND_RT);
 		assert_int_equal(race(f, refresh_racer, g0.refresh_token, NULL, r), 1);
 		for (int i = 0; i < NTHREADS; i++) {
-			if (r[i].rc == FA_OK)
+			if (r[i].rc == FA_OK) {
 				winner = i;
+				assert_int_equal(strlen(r[i].g.refresh_token), FA_TOKEN_CHARS);
+				continue;
+			}
+			/* A loser never gets a token. */
+			assert_null(r[i].g.access_token);
+			assert_string_equal(r[i].g.refresh_token, "");
+			if (strcmp(r[i].msg, MSG_REUSED) == 0)
+				reused++;
+			else if (strcmp(r[i].msg, MSG_LOST_WRITE) == 0)
+				lost_write++;
+			else if (strcmp(r[i].msg, MSG_FAMILY_REVOKED) == 0)
+				saw_revoked++;
+			else
+				fail_msg("unexpected refresh error: %s", r[i].msg);
 		}
-		/* The family is intact for the winner: its refresh token rotates
-		 * and its access token is live. */
+		assert_int_equal(reused + lost_write + saw_revoked, NTHREADS - 1);
+		all_reused += reused;
+		all_lost_write += lost_write;
+		/* Never two new refresh tokens: exactly one record was added. */
+		assert_int_equal(afx_count(f, FA_KIND_RT), rts + 1);
 		fa_err_clear(&err);
-		assert_int_equal(fa_authz_grant_refresh(f->az, fa_authz_client_get(f->az, "flytectl"),
-							r[winner].g.refresh_token, NULL, &next,
-							&err), FA_OK);
-		{
-			json_t *o = NULL;
-
-			assert_int_equal(fa_authz_introspect(f->az, r[winner].g.access_token, NULL, &o,
-							     &err), FA_OK);
-			assert_true(json_is_true(json_object_get(o, "active")));
-			json_decref(o);
+		if (reused > 0) {
+			/* A loser read the token spent: reuse, the family is
+			 * revoked and the winner's new refresh token refused. */
+			assert_int_equal(fa_authz_grant_refresh(f->az, c, r[winner].g.refresh_token,
+								NULL, &next, &err), FA_EDENIED);
+			assert_string_equal(err.oauth_error, "invalid_grant");
+			assert_non_null(strstr(err.msg, "revoked"));
+			assert_false(active(f, r[winner].g.access_token));
+			rounds_revoked++;
+		} else {
+			/* Every loser read the token active and lost the
+			 * version-checked write: a true race, the family is intact
+			 * for the winner (nobody revoked it, so nobody saw it
+			 * revoked either). */
+			assert_int_equal(saw_revoked, 0);
+			assert_int_equal(fa_authz_grant_refresh(f->az, c, r[winner].g.refresh_token,
+								NULL, &next, &err), FA_OK);
+			assert_true(active(f, r[winner].g.access_token));
+			assert_true(active(f, next.refresh_token));
+			rounds_intact++;
 		}
 		fa_authz_grant_cleanup(&next);
 		for (int i = 0; i < NTHREADS; i++)
 			fa_authz_grant_cleanup(&r[i].g);
 		fa_authz_grant_cleanup(&g0);
 	}
+	print_message("refresh race: %d rounds revoked by a reuse, %d intact; losers: %d read it "
+		      "spent, %d lost the write\n", rounds_revoked, rounds_intact, all_reused,
+		      all_lost_write);
 }
 
 static void test_code_race(void **state)

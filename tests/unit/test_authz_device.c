@@ -2,8 +2,9 @@
  * logic, on a real SQLite store with a fake clock: the state machine
  * (PENDING -> APPROVED -> REDEEMED, DENIED, EXPIRED), slow_down arithmetic,
  * the user code alphabet and its normalisation, the wrong-code throttle,
- * the verification form's CSRF tokens, client binding, and eight threads
- * polling one approved code (exactly one gets tokens).
+ * the verification form's CSRF tokens, client binding, replay of a
+ * redeemed device code (revokes what it issued, test_device_code_replay),
+ * and eight threads polling one approved code (exactly one gets tokens).
  *
  * The HTTP half (the /device page, the login round trip, a real client
  * library polling) is covered by tests/bb/device_flow.test.mjs against the
@@ -166,6 +167,19 @@ static json_t *device_rec(struct afx *f, const char *device_code, int64_t *versi
 	assert_int_equal(fa_authz_rec_get(f->az, FA_KIND_DEVICE, key, &rec, version, NULL, &err),
 			 FA_OK);
 	return rec;
+}
+
+static bool introspect_active(struct afx *f, const char *token)
+{
+	json_t *o = NULL;
+	struct fa_err err;
+	bool active;
+
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_introspect(f->az, token, NULL, &o, &err), FA_OK);
+	active = json_is_true(json_object_get(o, "active"));
+	json_decref(o);
+	return active;
 }
 
 /* ---- user codes --------------------------------------------------------------- */
@@ -460,11 +474,15 @@ static void test_pending_approved_redeemed(void **state)
 		fa_err_clear(&err);
 		assert_int_equal(fa_authz_grant_refresh(f->az, afx_client(f, "flytectl"),
 							g.refresh_token, NULL, &g2, &err), FA_OK);
+		assert_true(introspect_active(f, g2.refresh_token));
+		/* Exactly once: presented again, the device code is a replay,
+		 * and what it issued is revoked (SPEC §5). */
+		f->now_ms += 5000;
+		expect_poll(f, "flytectl", da.device_code, "invalid_grant");
+		assert_false(introspect_active(f, g2.refresh_token));
+		assert_false(introspect_active(f, g.access_token));
 		fa_authz_grant_cleanup(&g2);
 	}
-	/* Exactly once. */
-	f->now_ms += 5000;
-	expect_poll(f, "flytectl", da.device_code, "invalid_grant");
 	rec = device_rec(f, da.device_code, NULL);
 	assert_string_equal(fa_authz_jstr(rec, "st"), "redeemed");
 	assert_int_equal(strlen(fa_authz_jstr(rec, "fam")), FA_AUTHZ_FAMILY_ID_LEN);
@@ -473,6 +491,55 @@ static void test_pending_approved_redeemed(void **state)
 	afx_assert_log_clean(f, g.access_token);
 	afx_assert_log_clean(f, g.refresh_token);
 	fa_authz_grant_cleanup(&g);
+}
+
+/* A redeemed device code presented again by its own client revokes the
+ * family it issued -- also after the code's lifespan and tombstone, while
+ * its tokens can still live -- and another client's attempt writes
+ * nothing and revokes nothing. */
+static void test_device_code_replay(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *cli = afx_client(f, "flytectl");
+	struct fa_device_auth da;
+	struct fa_authz_grant g, g2, g3;
+	struct fa_err err;
+	char error[32];
+	int64_t v1 = 0, v2 = 0;
+
+	start(f, "flytectl", "all offline", &da);
+	assert_int_equal(decide(f, da.user_code, SESSION_A, ADDR, true, &err), FA_OK);
+	assert_int_equal(poll(f, "flytectl", da.device_code, &g, error), FA_OK);
+	/* Another client: invalid_grant, no write, the family lives. */
+	json_decref(device_rec(f, da.device_code, &v1));
+	expect_poll(f, "tv", da.device_code, "invalid_grant");
+	json_decref(device_rec(f, da.device_code, &v2));
+	assert_int_equal(v1, v2);
+	assert_true(introspect_active(f, g.access_token));
+	assert_true(introspect_active(f, g.refresh_token));
+	/* Later than lifespan + tombstone, with the refresh token alive. */
+	f->now_ms += (f->az->device_ttl_s + FA_DEVICE_TOMBSTONE_S + 300) * 1000LL;
+	assert_true(f->az->device_ttl_s + FA_DEVICE_TOMBSTONE_S + 300 < f->az->rt_ttl_s);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, cli, g.refresh_token, NULL, &g2, &err), FA_OK);
+	/* The replay by the same client. */
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_device(f->az, cli, da.device_code, &g3, &err), FA_EDENIED);
+	assert_int_equal(err.http, 400);
+	assert_string_equal(err.oauth_error, "invalid_grant");
+	assert_non_null(strstr(err.msg, "tokens it issued are revoked"));
+	assert_null(g3.access_token);
+	assert_false(introspect_active(f, g2.refresh_token));
+	assert_false(introspect_active(f, g2.access_token));
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, cli, g2.refresh_token, NULL, &g3, &err),
+			 FA_EDENIED);
+	assert_string_equal(err.oauth_error, "invalid_grant");
+	fflush(f->logfp);
+	assert_non_null(strstr(f->logbuf, "device code replay"));
+	afx_assert_log_clean(f, da.device_code);
+	fa_authz_grant_cleanup(&g);
+	fa_authz_grant_cleanup(&g2);
 }
 
 static void test_no_refresh_without_offline(void **state)
@@ -820,6 +887,7 @@ struct racer {
 	const char *device_code;
 	enum fa_rc rc;
 	char error[32];
+	char msg[160];
 	struct fa_authz_grant g;
 };
 
@@ -833,6 +901,7 @@ static void *poll_racer(void *arg)
 	r->rc = fa_authz_grant_device(r->f->az, fa_authz_client_get(r->f->az, "flytectl"),
 				      r->device_code, &r->g, &err);
 	snprintf(r->error, sizeof(r->error), "%s", err.oauth_error ? err.oauth_error : "");
+	snprintf(r->msg, sizeof(r->msg), "%s", r->rc == FA_OK ? "" : err.msg);
 	return NULL;
 }
 
@@ -857,12 +926,20 @@ static int race(struct afx *f, const char *device_code, struct racer *r)
 	return wins;
 }
 
+/* Eight polls of one approved code: exactly one gets tokens. A loser that
+ * read the code APPROVED and lost the redemption write is a plain
+ * invalid_grant; one that read it REDEEMED is a replay and revokes the
+ * family -- which of the two happens depends on the interleaving, so the
+ * family's state is asserted from what the losers saw. A later replay
+ * revokes it in any case. */
 static void test_concurrent_redemption(void **state)
 {
 	struct afx *f = *state;
 	struct racer r[NTHREADS];
 	struct fa_device_auth da;
+	struct fa_authz_grant w, g;
 	struct fa_err err;
+	int winner = -1, replays = 0;
 
 	start(f, "flytectl", "all offline", &da);
 	assert_int_equal(decide(f, da.user_code, SESSION_A, ADDR, true, &err), FA_OK);
@@ -871,15 +948,33 @@ static void test_concurrent_redemption(void **state)
 		if (r[i].rc == FA_OK) {
 			assert_non_null(r[i].g.access_token);
 			assert_int_equal(strlen(r[i].g.refresh_token), FA_TOKEN_CHARS);
+			winner = i;
 		} else {
 			assert_string_equal(r[i].error, "invalid_grant");
 			assert_null(r[i].g.access_token);
+			if (strstr(r[i].msg, "tokens it issued are revoked"))
+				replays++;
+			else
+				assert_string_equal(r[i].msg, "device code was already used");
 		}
-		fa_authz_grant_cleanup(&r[i].g);
 	}
+	w = r[winner].g;
 	/* One family, one refresh token. */
 	assert_int_equal(afx_count(f, FA_KIND_FAMILY), 1);
 	assert_int_equal(afx_count(f, FA_KIND_RT), 1);
+	assert_int_equal(introspect_active(f, w.refresh_token), replays == 0);
+	assert_int_equal(introspect_active(f, w.access_token), replays == 0);
+	/* A later replay: invalid_grant, and the winner's tokens are dead. */
+	f->now_ms += 5000;
+	expect_poll(f, "flytectl", da.device_code, "invalid_grant");
+	assert_false(introspect_active(f, w.access_token));
+	assert_false(introspect_active(f, w.refresh_token));
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, afx_client(f, "flytectl"), w.refresh_token,
+						NULL, &g, &err), FA_EDENIED);
+	assert_string_equal(err.oauth_error, "invalid_grant");
+	for (int i = 0; i < NTHREADS; i++)
+		fa_authz_grant_cleanup(&r[i].g);
 }
 
 struct decider {
@@ -994,6 +1089,7 @@ int main(void)
 		T(test_expired),
 		T(test_slow_down_arithmetic),
 		T(test_device_code_other_client),
+		T(test_device_code_replay),
 		T(test_unknown_device_code),
 		T(test_user_code_brute_force),
 		T(test_ipv6_throttle_per_prefix),

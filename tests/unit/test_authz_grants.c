@@ -1,7 +1,9 @@
 /* test_authz_grants.c -- the grant logic of the authorization server against
  * a real SQLite store: client authentication, authorization requests, the
- * code grant with PKCE and its replay (test_code_replay), refresh rotation
- * with narrowing and reuse detection (test_refresh_reuse), client
+ * code grant with PKCE and its replay (test_code_replay, and by another
+ * client: test_code_replay_by_other_client), refresh rotation with
+ * narrowing and reuse detection (test_refresh_reuse,
+ * test_refresh_reuse_immediate), client
  * credentials without store access, introspection, revocation, the pending
  * request's browser binding, the generated flytepropeller secret, and the
  * public documents. Every token is verified with the jose module against
@@ -414,6 +416,65 @@ static void test_code_replay(void **state)
 	fa_authz_grant_cleanup(&g1);
 }
 
+/* A public client_id presenting a confidential client's spent code must not
+ * be able to revoke that client's tokens: the client binding is checked
+ * before the replay, and another client's attempt writes nothing. */
+static void test_code_replay_by_other_client(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *web = afx_client(f, "web");
+	const struct fa_authz_client *cli = afx_client(f, "flytectl");
+	const char *ruri = "https://app.example.com/cb";
+	char code[FA_TOKEN_CHARS + 1];
+	struct fa_authz_grant g1, g2, g3;
+	struct fa_store_rec before, after;
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_err err;
+
+	afx_code(f, "web", ruri, "all offline", CHALLENGE, code);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, web, code, ruri, CHALLENGE_VERIFIER, &g1, &err),
+			 FA_OK);
+	assert_int_equal(strlen(g1.refresh_token), FA_TOKEN_CHARS);
+	assert_int_equal(fa_authz_token_key(code, key), FA_OK);
+	assert_int_equal(fa_store_get(f->st, FA_KIND_CODE, key, f->now_ms / 1000, &before, &err),
+			 FA_OK);
+	/* The attacker holds the spent code and flytectl's public id. */
+	f->now_ms += 5000;
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, cli, code, ruri, CHALLENGE_VERIFIER, &g2, &err),
+			 FA_EDENIED);
+	assert_oauth(&err, 400, "invalid_grant", "issued to another client");
+	assert_null(strstr(err.msg, "revoked"));
+	assert_null(g2.access_token);
+	/* Nothing was written: the code record and the family are untouched,
+	 * and web's tokens live on. */
+	assert_int_equal(fa_store_get(f->st, FA_KIND_CODE, key, f->now_ms / 1000, &after, &err),
+			 FA_OK);
+	assert_int_equal(after.version, before.version);
+	fa_store_rec_cleanup(&before);
+	fa_store_rec_cleanup(&after);
+	fflush(f->logfp);
+	assert_null(strstr(f->logbuf ? f->logbuf : "", "authorization code replay"));
+	assert_true(introspect_active(f, g1.access_token));
+	assert_true(introspect_active(f, g1.refresh_token));
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, web, g1.refresh_token, NULL, &g3, &err),
+			 FA_OK);
+	assert_true(introspect_active(f, g3.refresh_token));
+	/* The same code replayed by its own client still revokes the family. */
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, web, code, ruri, CHALLENGE_VERIFIER, &g2, &err),
+			 FA_EDENIED);
+	assert_oauth(&err, 400, "invalid_grant", "tokens it issued are revoked");
+	assert_false(introspect_active(f, g3.refresh_token));
+	assert_false(introspect_active(f, g3.access_token));
+	assert_false(introspect_active(f, g1.access_token));
+	afx_assert_log_clean(f, code);
+	fa_authz_grant_cleanup(&g1);
+	fa_authz_grant_cleanup(&g3);
+}
+
 static void test_code_bindings(void **state)
 {
 	struct afx *f = *state;
@@ -617,7 +678,7 @@ static void test_refresh_reuse(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_grant_refresh(f->az, c, g0.refresh_token, NULL, &g1, &err), FA_OK);
 	/* A thief replays the spent token later: the whole family dies. */
-	f->now_ms += FA_AUTHZ_REFRESH_RACE_MS + 1;
+	f->now_ms += 60 * 1000;
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_grant_refresh(f->az, c, g0.refresh_token, NULL, &g2, &err),
 			 FA_EDENIED);
@@ -635,7 +696,10 @@ static void test_refresh_reuse(void **state)
 	fa_authz_grant_cleanup(&g1);
 }
 
-static void test_refresh_race_window(void **state)
+/* A thief who rotates a stolen token first must not keep the family when
+ * the real client presents the old one a moment later: reading the token
+ * as spent is reuse, however soon after the rotation (no time window). */
+static void test_refresh_reuse_immediate(void **state)
 {
 	struct afx *f = *state;
 	const struct fa_authz_client *c = afx_client(f, "flytectl");
@@ -644,18 +708,24 @@ static void test_refresh_race_window(void **state)
 
 	start_family(f, &g0);
 	fa_err_clear(&err);
+	/* RT1 -> RT2 (the thief). */
 	assert_int_equal(fa_authz_grant_refresh(f->az, c, g0.refresh_token, NULL, &g1, &err), FA_OK);
-	/* The losing side of a concurrent refresh arrives just after. */
-	f->now_ms += FA_AUTHZ_REFRESH_RACE_MS - 1;
+	/* RT1 again, at the same millisecond (the real client). */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_grant_refresh(f->az, c, g0.refresh_token, NULL, &g2, &err),
 			 FA_EDENIED);
-	assert_oauth(&err, 400, "invalid_grant", "already used");
-	/* The winner's token is intact. */
-	assert_int_equal(fa_authz_grant_refresh(f->az, c, g1.refresh_token, NULL, &g2, &err), FA_OK);
+	assert_oauth(&err, 400, "invalid_grant", "now revoked");
+	assert_null(g2.access_token);
+	assert_string_equal(g2.refresh_token, "");
+	/* RT2 is refused now, and its access token shows inactive. */
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, c, g1.refresh_token, NULL, &g2, &err),
+			 FA_EDENIED);
+	assert_oauth(&err, 400, "invalid_grant", "revoked");
+	assert_false(introspect_active(f, g1.refresh_token));
+	assert_false(introspect_active(f, g1.access_token));
 	fa_authz_grant_cleanup(&g0);
 	fa_authz_grant_cleanup(&g1);
-	fa_authz_grant_cleanup(&g2);
 }
 
 static void test_refresh_errors(void **state)
@@ -945,8 +1015,20 @@ static void test_documents(void **state)
 		json_object_get(m, "code_challenge_methods_supported"), 0)), "S256");
 	assert_int_equal(json_array_size(json_object_get(m, "code_challenge_methods_supported")), 1);
 	assert_int_equal(json_array_size(json_object_get(m, "response_types_supported")), 1);
-	assert_int_equal(json_array_size(json_object_get(m, "token_endpoint_auth_methods_supported")),
-			 2);
+	/* Public clients authenticate with "none" (RFC 8414 §2); introspection
+	 * is for confidential clients only, revocation for both. */
+	k = json_object_get(m, "token_endpoint_auth_methods_supported");
+	assert_int_equal(json_array_size(k), 3);
+	assert_string_equal(json_string_value(json_array_get(k, 0)), "client_secret_basic");
+	assert_string_equal(json_string_value(json_array_get(k, 1)), "client_secret_post");
+	assert_string_equal(json_string_value(json_array_get(k, 2)), "none");
+	k = json_object_get(m, "introspection_endpoint_auth_methods_supported");
+	assert_int_equal(json_array_size(k), 2);
+	assert_string_equal(json_string_value(json_array_get(k, 0)), "client_secret_basic");
+	assert_string_equal(json_string_value(json_array_get(k, 1)), "client_secret_post");
+	k = json_object_get(m, "revocation_endpoint_auth_methods_supported");
+	assert_int_equal(json_array_size(k), 3);
+	assert_string_equal(json_string_value(json_array_get(k, 2)), "none");
 	assert_true(json_is_true(json_object_get(m, "authorization_response_iss_parameter_supported")));
 	assert_null(json_object_get(m, "device_authorization_endpoint"));
 	assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 4);
@@ -1118,6 +1200,7 @@ int main(void)
 		T(test_authorize_audience),
 		T(test_code_flow),
 		T(test_code_replay),
+		T(test_code_replay_by_other_client),
 		T(test_code_bindings),
 		T(test_pkce_downgrade),
 		T(test_code_expired),
@@ -1126,7 +1209,7 @@ int main(void)
 		T(test_refresh_rotation),
 		T(test_refresh_scope_widening),
 		T(test_refresh_reuse),
-		T(test_refresh_race_window),
+		T(test_refresh_reuse_immediate),
 		T(test_refresh_errors),
 		T(test_client_credentials),
 		T(test_client_credentials_audience),
