@@ -381,4 +381,123 @@ const char *fa_config_samesite_str(enum fa_config_samesite s);
 const char *fa_config_sig_alg_str(enum fa_config_sig_alg a);
 const char *fa_config_db_str(enum fa_config_db d);
 
+/* ======================================================================
+ * client configuration
+ *
+ * The `admin:` section of a flytectl / flytekit config file
+ * (~/.flyte/config.yaml), read by `flyteauth login|token|whoami|logout` and
+ * the client library (src/client/client.h). Keys as flyteidl's admin client
+ * spells them (flyteidl/clients/go/admin/config.go), matched
+ * case-insensitively: endpoint, insecure, insecureSkipVerify,
+ * caCertFilePath, authType, clientId, clientSecretLocation,
+ * clientSecretEnvVar, scopes, audience, useAudienceFromAdmin, tokenUrl,
+ * authorizationHeader, command, pkceConfig.{timeout,refreshTime},
+ * deviceFlowConfig.{timeout,pollInterval,refreshTime}, httpProxyURL. The
+ * admin keys flyteauth has no use for (maxRetries, perRetryTimeout,
+ * proxyCommand, ...) are accepted and ignored; any other key under admin is
+ * an error with a "did you mean". Other top-level sections of a flytectl
+ * config (logger, storage, console, files, ...) are ignored. The loader
+ * reports problems as "FILE:LINE:COL: message" through struct
+ * fa_config_diag, like the server config. It does not read the environment
+ * (FLYTE_CREDENTIALS_*, FLYTE_PLATFORM_*): the client layers those on top.
+ * ====================================================================== */
+
+/* admin.authType. Go spellings (Pkce, ClientSecret, DeviceFlow,
+ * ExternalCommand) and flytekit's aliases (standard, pkce, basic,
+ * client_credentials, clientsecret, deviceflow, external_process,
+ * externalcommand), case-insensitive. */
+enum fa_client_auth_type {
+	FA_CLIENT_AUTH_PKCE = 0,              /* the seed's default flow */
+	FA_CLIENT_AUTH_CLIENT_SECRET = 1,
+	FA_CLIENT_AUTH_DEVICE_FLOW = 2,
+	FA_CLIENT_AUTH_EXTERNAL_COMMAND = 3,
+};
+
+/* flyteidl's default admin.clientSecretLocation. */
+#define FA_CLIENT_DEFAULT_SECRET_LOCATION "/etc/secrets/client_secret"
+/* Longest admin.endpoint / FLYTE_PLATFORM_URL, normalized. */
+#define FA_CLIENT_MAX_ENDPOINT 1024
+/* Longest admin.authorizationHeader: header names are short words. */
+#define FA_CLIENT_MAX_HEADER_NAME 128
+/* Items of admin.command: a program and its arguments. */
+#define FA_CLIENT_MAX_COMMAND_ARGS 64
+
+/* Read-only plain data once loaded; every string non-NULL ("" = unset),
+ * owned by the struct; lists are items + count. Defaults in comments. */
+struct fa_client_config {
+	char *path;                         /* file loaded; "" for the defaults */
+	char *endpoint;                     /* as written ("" = none) */
+	bool insecure;                      /* false: https for host:port forms */
+	bool insecure_skip_verify;          /* false */
+	char *ca_cert_file_path;            /* "" = system CAs */
+	enum fa_client_auth_type auth_type; /* Pkce */
+	char *client_id;                    /* "" = discovered / flow default */
+	char *client_secret_location;       /* FA_CLIENT_DEFAULT_SECRET_LOCATION */
+	char *client_secret_env_var;        /* "" = none */
+	struct fa_config_list scopes;       /* none = discovered */
+	char *audience;
+	bool use_audience_from_admin;       /* false */
+	char *token_url;                    /* "" = discovered */
+	char *authorization_header;         /* "" = discovered */
+	struct fa_config_list command;      /* ExternalCommand: argv */
+	int64_t pkce_timeout_ms;            /* pkceConfig.timeout, 2m */
+	int64_t pkce_refresh_time_ms;       /* pkceConfig.refreshTime, 5m */
+	int64_t device_timeout_ms;          /* deviceFlowConfig.timeout, 10m */
+	int64_t device_poll_interval_ms;    /* deviceFlowConfig.pollInterval, 5s */
+	int64_t device_refresh_time_ms;     /* deviceFlowConfig.refreshTime, 5m */
+	char *http_proxy_url;               /* "" = libcurl's default (env) */
+	struct fa_config_pos endpoint_pos;
+	struct fa_config_pos insecure_pos;
+	struct fa_config_pos auth_type_pos;
+	struct fa_config_pos client_id_pos;
+	struct fa_config_pos client_secret_location_pos;
+	struct fa_config_pos client_secret_env_var_pos;
+	struct fa_config_pos scopes_pos;
+	struct fa_config_pos audience_pos;
+	struct fa_config_pos token_url_pos;
+	struct fa_config_pos authorization_header_pos;
+	struct fa_config_pos command_pos;
+	struct fa_config_pos ca_cert_file_path_pos;
+	struct fa_config_pos http_proxy_url_pos;
+	struct fa_arena *mem_;              /* private: owns everything above */
+};
+
+/* The defaults (no file). NULL on allocation failure. */
+struct fa_client_config *fa_client_config_new_defaults(void);
+
+/* Loads and validates a client config file. On FA_OK *out is new (free with
+ * fa_client_config_free) and diag may hold warnings and notes. On failure
+ * *out is NULL, diag (may be NULL) holds every error line and err the first:
+ *   FA_ENOTFOUND  the file does not exist
+ *   FA_EIO        it cannot be read
+ *   FA_ETOOBIG    it is larger than FA_MAX_CONFIG_FILE
+ *   FA_ECONFIG    it has errors ("FILE:LINE:COL: ...")
+ *   FA_ENOMEM     allocation failed */
+enum fa_rc fa_client_config_load(const char *path, struct fa_config_diag *diag,
+				 struct fa_client_config **out, struct fa_err *err) FA_WUR;
+/* The same from memory; `name` names it in messages (data need not be
+ * NUL-terminated). */
+enum fa_rc fa_client_config_load_buffer(const char *name, const void *data, size_t len,
+					struct fa_config_diag *diag,
+					struct fa_client_config **out, struct fa_err *err) FA_WUR;
+void fa_client_config_free(struct fa_client_config *cc);    /* NULL: no-op */
+
+/* Parses an authType value (any spelling above). FA_EINVAL otherwise, with
+ * a message listing the accepted values. */
+enum fa_rc fa_client_auth_type_parse(const char *s, enum fa_client_auth_type *out,
+				     struct fa_err *err) FA_WUR;
+/* The Go spelling ("Pkce", "ClientSecret", ...); never NULL. */
+const char *fa_client_auth_type_str(enum fa_client_auth_type t);
+
+/* Turns an endpoint as Flyte writes it -- "dns:///host:port", "host:port",
+ * "host", "http://host[:port][/path]" or "https://..." -- into the base URL
+ * the client talks to: scheme://host[:port][/path], no trailing '/'. The
+ * forms without a scheme get http when `insecure`, else https. Refused
+ * (FA_EINVAL, message says why): spaces or control bytes, credentials
+ * (user@host), a query or fragment, a scheme other than http(s)/dns, a bad
+ * port; FA_ETOOBIG past FA_CLIENT_MAX_ENDPOINT or `cap`. `url` is always
+ * NUL-terminated ("" on failure). */
+enum fa_rc fa_client_endpoint_parse(const char *endpoint, bool insecure, char *url,
+				    size_t cap, struct fa_err *err) FA_WUR;
+
 #endif
