@@ -217,6 +217,42 @@ static void check_client(struct cfg_ctx *c, size_t i)
 	check_grants(c, cl);
 }
 
+/* uri without the port when it is an http loopback URI (RFC 8252 §7.3: the
+ * authorization server accepts any port there), else uri itself; into out. */
+static void loopback_portless(const char *uri, char *out, size_t cap)
+{
+	static const char *const hosts[] = { "localhost", "127.0.0.1", "[::1]" };
+	const char *rest = uri + 7, *port, *end;
+
+	snprintf(out, cap, "%s", uri);
+	if (strncmp(uri, "http://", 7) != 0)
+		return;
+	for (size_t i = 0; i < ARRAY_LEN(hosts); i++) {
+		size_t hl = strlen(hosts[i]);
+
+		if (strncmp(rest, hosts[i], hl) != 0 || rest[hl] != ':')
+			continue;
+		port = rest + hl + 1;
+		end = port + strspn(port, "0123456789");
+		if (end != port && (*end == '/' || *end == '?' || *end == '\0'))
+			snprintf(out, cap, "http://%s%s", hosts[i], end);
+		return;
+	}
+}
+
+static bool redirect_registered(const struct fa_config_list *l, const char *uri)
+{
+	char want[FA_MAX_REDIRECT_URI + 1], have[FA_MAX_REDIRECT_URI + 1];
+
+	loopback_portless(uri, want, sizeof(want));
+	for (size_t i = 0; i < l->count; i++) {
+		loopback_portless(l->items[i], have, sizeof(have));
+		if (strcmp(have, want) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void check_self(struct cfg_ctx *c)
 {
 	const struct fa_config *cfg = c->cfg;
@@ -235,7 +271,7 @@ static void check_self(struct cfg_ctx *c)
 			     "auth.appAuth.thirdPartyConfig.flyteClient.clientId \"%s\" is not one of "
 			     "the static clients: flytectl logins will be refused",
 			     cfg_quote(fc_id, strlen(fc_id), q, sizeof(q)));
-	else if (*fc_uri && !list_has(&fc->redirect_uris, fc_uri))
+	else if (*fc_uri && !redirect_registered(&fc->redirect_uris, fc_uri))
 		cfg_warn_pos(c, &cfg->auth.app_auth.third_party.flyte_client.client_id_pos,
 			     "auth.appAuth.thirdPartyConfig.flyteClient.redirectUri is not one of the "
 			     "redirect_uris of static client %s: flytectl logins will be refused",

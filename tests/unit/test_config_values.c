@@ -457,6 +457,14 @@ static void test_flyte_client_must_exist(void **state)
 		       "      flyteClient: {redirectUri: 'http://localhost:1/cb'}\n",
 		       "t.yaml: warning: auth.appAuth.thirdPartyConfig.flyteClient.redirectUri is not one of "
 		       "the redirect_uris of static client flytectl: flytectl logins will be refused");
+	/* Loopback redirect URIs match on any port (RFC 8252 §7.3): no warning. */
+	{
+		struct loaded l;
+
+		load_clean(&l, QUIET "auth:\n  appAuth:\n    thirdPartyConfig:\n"
+			   "      flyteClient: {redirectUri: 'http://localhost:8123/callback'}\n");
+		unload(&l);
+	}
 }
 
 static void test_too_many_list_items(void **state)
