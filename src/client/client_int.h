@@ -144,8 +144,6 @@ enum fa_rc cl_resp_json(const struct cl_resp *resp, const char *what, json_t **o
 			struct fa_err *err) FA_WUR;
 /* Appends name=value (percent-encoded, '&'-separated) to a form. */
 enum fa_rc cl_form_add(struct fa_buf *b, const char *name, const char *value) FA_WUR;
-/* Percent-encodes s into b (RFC 3986 unreserved kept). */
-enum fa_rc cl_url_encode(struct fa_buf *b, const char *s) FA_WUR;
 /* Copies a server-provided text (error_description) for a message:
  * printable ASCII only, at most cap-1 bytes. */
 void cl_sanitize(const char *in, char *out, size_t cap);

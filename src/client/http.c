@@ -29,29 +29,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static bool unreserved(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-' || ch == '.' || ch == '_' || ch == '~';
-}
-
-enum fa_rc cl_url_encode(struct fa_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	enum fa_rc rc = FA_OK;
-
-	for (; *s && rc == FA_OK; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (unreserved(ch)) {
-			rc = fa_buf_appendc(b, (char)ch);
-		} else {
-			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-			rc = fa_buf_append(b, e, 3);
-		}
-	}
-	return rc;
-}
-
 enum fa_rc cl_form_add(struct fa_buf *b, const char *name, const char *value)
 {
 	enum fa_rc rc = FA_OK;
@@ -59,11 +36,11 @@ enum fa_rc cl_form_add(struct fa_buf *b, const char *name, const char *value)
 	if (b->len)
 		rc = fa_buf_appendc(b, '&');
 	if (rc == FA_OK)
-		rc = cl_url_encode(b, name);
+		rc = fa_buf_append_pct(b, name, NULL);
 	if (rc == FA_OK)
 		rc = fa_buf_appendc(b, '=');
 	if (rc == FA_OK)
-		rc = cl_url_encode(b, value);
+		rc = fa_buf_append_pct(b, value, NULL);
 	return rc;
 }
 
@@ -89,11 +66,11 @@ static enum fa_rc basic_header(const char *id, const char *secret, struct fa_buf
 	enum fa_rc rc;
 
 	fa_buf_init(&raw, 4 * (FA_MAX_ID + FA_MAX_PASSWORD));
-	rc = cl_url_encode(&raw, id);
+	rc = fa_buf_append_pct(&raw, id, NULL);
 	if (rc == FA_OK)
 		rc = fa_buf_appendc(&raw, ':');
 	if (rc == FA_OK)
-		rc = cl_url_encode(&raw, secret);
+		rc = fa_buf_append_pct(&raw, secret, NULL);
 	if (rc == FA_OK) {
 		b64 = fa_b64_encode_dup(raw.data, raw.len, FA_B64_STD);
 		if (!b64)
