@@ -327,33 +327,36 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 
 /* Refresh families (family.c). A family is everything one authorization
  * code led to: its refresh tokens (one live at a time) and access tokens. */
-struct fa_family_new {
-	const char *client_id;
-	const json_t *user;              /* filtered claims */
-	int64_t auth_time;
-	const struct fa_scope *scope;    /* granted at the code */
-	const json_t *aud;
-};
 
 /* Revokes family `id` (idempotent; a missing family is not an error).
  * `why` goes into the record and the log line. */
 enum fa_rc fa_authz_family_revoke(struct fa_authz *az, const char *id, const char *why,
 				  struct fa_err *err) FA_WUR;
 
-/* Creates family `family_id` (from fa_authz_family_id_new) and mints its
- * first tokens: an access token with at_scope, and a refresh token when the
- * client has the refresh_token grant and fam->scope has offline access.
- * `ops` (n_ops, at most 2) are the caller's writes (the code's UPDATE) that
- * commit in the same transaction. Store errors are returned as the store
- * gave them (FA_ECONFLICT / FA_ENOTFOUND: the caller's op lost a race). */
-enum fa_rc fa_authz_family_start(struct fa_authz *az, const struct fa_authz_client *c,
-				 const struct fa_family_new *fam, const struct fa_scope *at_scope,
-				 const struct fa_store_op *ops, size_t n_ops,
-				 const char *family_id, struct fa_authz_grant *out,
-				 struct fa_err *err) FA_WUR;
+/* A single-use record being redeemed into a new family: an authorization
+ * code (grant.c) or an approved device code (device.c). Strings borrowed. */
+struct fa_authz_redeem {
+	const char *kind;        /* its store kind: FA_KIND_CODE, FA_KIND_DEVICE */
+	const char *key;         /* its store key */
+	int64_t version;         /* as read: the REDEEMED write is checked against it */
+	int64_t expires_at;      /* its store expiry as read */
+	const char *damaged;     /* 500 message when its scope or user is unusable */
+	const char *used;        /* 400 message when a concurrent redemption won */
+};
 
-/* Writes a new family id into out. */
-enum fa_rc fa_authz_family_id_new(char out[FA_AUTHZ_FAMILY_ID_LEN + 1]) FA_WUR;
+/* Redeems rec, which the caller read as redeemable by client c and whose
+ * bindings it checked: starts a family from rec's "scp", "user",
+ * "auth_time" and "aud" (resolved by fa_authz_audience) and mints its first
+ * tokens, and in the same transaction writes rec back with "st": "redeemed"
+ * and "fam": the family's id (rec is changed in place), version-checked,
+ * and kept at least as long as those tokens can live, so that a replay can
+ * still revoke them.
+ * Errors: FA_ESTORE 500 r->damaged; the audience's 400; FA_EDENIED 400
+ * invalid_grant r->used when another redemption wrote first (a race, not a
+ * replay: nothing changes); 500 when minting or the store fails. */
+enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_client *c,
+				  json_t *rec, const struct fa_authz_redeem *r,
+				  struct fa_authz_grant *out, struct fa_err *err) FA_WUR;
 
 /* ---- authorize (authorize.c) ----------------------------------------- */
 

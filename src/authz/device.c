@@ -24,7 +24,7 @@
  *      committed with the DELETE of the user code's index, so a code can be
  *      neither decided twice nor found again.
  *  (5) APPROVED -> REDEEMED happens once: a version-checked UPDATE committed
- *      with the token family it starts (fa_authz_family_start), so of
+ *      with the token family it starts (fa_authz_family_redeem), so of
  *      concurrent polls exactly one gets tokens. A poll that read the code
  *      APPROVED and lost that write is the losing side of a true race:
  *      plain invalid_grant, nothing written. A poll by the code's own client
@@ -85,11 +85,6 @@
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
-}
-
-static int64_t max64(int64_t a, int64_t b)
-{
-	return a > b ? a : b;
 }
 
 /* ---- user codes ------------------------------------------------------------ */
@@ -607,57 +602,19 @@ static enum fa_rc dc_refused(struct fa_err *err, const char *error, const char *
 	return fa_err_oauth(err, FA_EDENIED, 400, error, "%s", msg);
 }
 
-/* APPROVED -> REDEEMED together with the family of the first tokens. */
+/* APPROVED -> REDEEMED together with the family of the first tokens
+ * (invariant 5): a poll that read the code APPROVED and lost that write to
+ * another poll gets DC_USED, and nothing changes. */
 static enum fa_rc redeem(struct fa_authz *az, const struct fa_authz_client *c, const char *key,
 			 json_t *rec, int64_t version, int64_t store_exp,
 			 struct fa_authz_grant *out, struct fa_err *err)
 {
-	char fam_id[FA_AUTHZ_FAMILY_ID_LEN + 1];
-	struct fa_family_new fn;
-	struct fa_store_op op;
-	struct fa_scope scope;
-	json_t *aud = NULL;
-	char *value = NULL;
-	int64_t now = fa_authz_now(az);
-	enum fa_rc rc;
-
-	if (fa_scope_parse(fa_authz_jstr(rec, "scp"), &scope, err) != FA_OK ||
-	    !json_is_object(json_object_get(rec, "user")) ||
-	    fa_authz_family_id_new(fam_id) != FA_OK)
-		return fa_err_oauth(err, FA_ESTORE, 500, "server_error", "a stored device code is "
-				    "damaged");
-	rc = fa_authz_audience(az, c, fa_authz_jstr(rec, "aud"), &aud, err);
-	if (rc != FA_OK)
-		return rc;
-	fn = (struct fa_family_new){
-		.client_id = c->id,
-		.user = json_object_get(rec, "user"),
-		.auth_time = fa_authz_jint(rec, "auth_time"),
-		.scope = &scope,
-		.aud = aud,
+	const struct fa_authz_redeem r = {
+		.kind = FA_KIND_DEVICE, .key = key, .version = version, .expires_at = store_exp,
+		.damaged = "a stored device code is damaged", .used = DC_USED,
 	};
-	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
-	    json_object_set_new(rec, "fam", json_string(fam_id)) != 0 ||
-	    !(value = fa_authz_json_dump(rec))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
-		goto out;
-	}
-	/* Invariant 5: the REDEEMED record outlives the first tokens of the
-	 * family, so that a replay can still revoke them. */
-	op = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = FA_KIND_DEVICE, .key = key,
-				   .value = value,
-				   .expires_at = max64(store_exp,
-						       now + max64(az->rt_ttl_s, az->at_ttl_s)),
-				   .expect_version = version };
-	rc = fa_authz_family_start(az, c, &fn, &scope, &op, 1, fam_id, out, err);
-	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
-		/* Invariant 5: this poll read the code APPROVED and lost the
-		 * write to another poll: a race, not a replay; nothing changes. */
-		rc = dc_refused(err, "invalid_grant", DC_USED);
-out:
-	json_decref(aud);
-	free(value);
-	return rc;
+
+	return fa_authz_family_redeem(az, c, rec, &r, out, err);
 }
 
 /* A poll by its own client that read the code REDEEMED (invariant 5): one

@@ -8,7 +8,7 @@
  *
  * Invariants
  *  (1) A family is created by exactly one code redemption, in the same
- *      transaction that marks the code REDEEMED (fa_authz_family_start).
+ *      transaction that marks the code REDEEMED (fa_authz_family_redeem).
  *  (2) At most one refresh token of a family is ACTIVE: rotation marks the
  *      presented token SPENT and inserts its successor in one
  *      fa_store_apply, version-checked on the token AND on the family, so
@@ -40,13 +40,13 @@
  *      last rotation.
  *
  * Refresh token states and the calls that move them:
- *    ABSENT -> ACTIVE          [fa_authz_family_start, fa_authz_grant_refresh
+ *    ABSENT -> ACTIVE          [fa_authz_family_redeem, fa_authz_grant_refresh
  *                               (the successor)]
  *    ACTIVE -> SPENT           [fa_authz_grant_refresh]
  *    SPENT  -> REVOKED-FAMILY  [fa_authz_grant_refresh reading it SPENT]
  *    any    -> EXPIRED         [time]
  * Family states:
- *    ABSENT  -> ACTIVE         [fa_authz_family_start]
+ *    ABSENT  -> ACTIVE         [fa_authz_family_redeem]
  *    ACTIVE  -> ACTIVE(v+1)    [fa_authz_grant_refresh]
  *    ACTIVE  -> REVOKED        [fa_authz_family_revoke: refresh reuse, code
  *                               replay, RFC 7009 revocation]
@@ -67,7 +67,17 @@ static int64_t max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
-enum fa_rc fa_authz_family_id_new(char out[FA_AUTHZ_FAMILY_ID_LEN + 1])
+/* What a new family keeps (invariant 6). Pointers borrowed. */
+struct family_new {
+	const char *client_id;
+	const json_t *user;              /* filtered claims */
+	int64_t auth_time;
+	const struct fa_scope *scope;    /* granted at the code */
+	const json_t *aud;
+};
+
+/* Writes a new family id into out. */
+static enum fa_rc family_id_new(char out[FA_AUTHZ_FAMILY_ID_LEN + 1])
 {
 	unsigned char r[FA_AUTHZ_FAMILY_ID_LEN / 2];
 	enum fa_rc rc = fa_rand_bytes(r, sizeof(r));
@@ -197,11 +207,17 @@ static void mint_cleanup(struct mint *m)
 	memset(m, 0, sizeof(*m));
 }
 
-enum fa_rc fa_authz_family_start(struct fa_authz *az, const struct fa_authz_client *c,
-				 const struct fa_family_new *fn, const struct fa_scope *at_scope,
-				 const struct fa_store_op *ops, size_t n_ops,
-				 const char *family_id, struct fa_authz_grant *out,
-				 struct fa_err *err)
+/* Creates family `family_id` (from family_id_new) and mints its first
+ * tokens: an access token with at_scope, and a refresh token when the
+ * client has the refresh_token grant and fn->scope has offline access.
+ * `ops` (n_ops, at most 2) are the caller's writes (the code's UPDATE) that
+ * commit in the same transaction. Store errors are returned as the store
+ * gave them (FA_ECONFLICT / FA_ENOTFOUND: the caller's op lost a race). */
+static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client *c,
+			       const struct family_new *fn, const struct fa_scope *at_scope,
+			       const struct fa_store_op *ops, size_t n_ops,
+			       const char *family_id, struct fa_authz_grant *out,
+			       struct fa_err *err)
 {
 	struct fa_store_op all[5];
 	char scope[FA_MAX_SCOPE + 1];
@@ -252,6 +268,58 @@ out:
 	mint_cleanup(&m);
 	free(fam_value);
 	json_decref(fam);
+	return rc;
+}
+
+enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_client *c,
+				  json_t *rec, const struct fa_authz_redeem *r,
+				  struct fa_authz_grant *out, struct fa_err *err)
+{
+	char fam_id[FA_AUTHZ_FAMILY_ID_LEN + 1];
+	struct family_new fn;
+	struct fa_store_op op;
+	struct fa_scope scope;
+	json_t *aud = NULL;
+	char *value = NULL;
+	int64_t now = fa_authz_now(az);
+	enum fa_rc rc;
+
+	if (fa_scope_parse(fa_authz_jstr(rec, "scp"), &scope, err) != FA_OK ||
+	    !json_is_object(json_object_get(rec, "user")) ||
+	    family_id_new(fam_id) != FA_OK)
+		return fa_err_oauth(err, FA_ESTORE, 500, "server_error", "%s", r->damaged);
+	rc = fa_authz_audience(az, c, fa_authz_jstr(rec, "aud"), &aud, err);
+	if (rc != FA_OK)
+		return rc;
+	fn = (struct family_new){
+		.client_id = c->id,
+		.user = json_object_get(rec, "user"),
+		.auth_time = fa_authz_jint(rec, "auth_time"),
+		.scope = &scope,
+		.aud = aud,
+	};
+	/* -> REDEEMED, remembering the family for replay detection. */
+	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
+	    json_object_set_new(rec, "fam", json_string(fam_id)) != 0 ||
+	    !(value = fa_authz_json_dump(rec))) {
+		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		goto out;
+	}
+	/* The REDEEMED record outlives the first tokens of the family, so that
+	 * a replay can still revoke them. */
+	op = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = r->kind, .key = r->key,
+				   .value = value,
+				   .expires_at = max64(r->expires_at,
+						       now + max64(az->rt_ttl_s, az->at_ttl_s)),
+				   .expect_version = r->version };
+	rc = family_start(az, c, &fn, &scope, &op, 1, fam_id, out, err);
+	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
+		/* This request read the record redeemable and lost the write to
+		 * a concurrent redemption: a race, not a replay; nothing changes. */
+		rc = fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", r->used);
+out:
+	json_decref(aud);
+	free(value);
 	return rc;
 }
 

@@ -21,11 +21,6 @@
 
 #define CODE_INVALID "authorization code is invalid or expired"
 
-static int64_t max64(int64_t a, int64_t b)
-{
-	return a > b ? a : b;
-}
-
 static enum fa_rc code_invalid(struct fa_err *err, const char *msg)
 {
 	return fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", msg);
@@ -75,13 +70,9 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 			       struct fa_err *err)
 {
 	char key[2 * FA_SHA256_LEN + 1];
-	char fam_id[FA_AUTHZ_FAMILY_ID_LEN + 1];
-	struct fa_scope scope;
-	struct fa_family_new fn;
-	struct fa_store_op op;
-	json_t *rec = NULL, *aud = NULL;
-	char *value = NULL;
-	int64_t ver = 0, exp = 0, now = fa_authz_now(az);
+	struct fa_authz_redeem r;
+	json_t *rec = NULL;
+	int64_t ver = 0, exp = 0;
 	enum fa_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -119,43 +110,13 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 	rc = check_bindings(rec, redirect_uri, code_verifier, err);
 	if (rc != FA_OK)
 		goto out;
-	rc = fa_scope_parse(fa_authz_jstr(rec, "scp"), &scope, err);
-	if (rc == FA_OK)
-		rc = fa_authz_family_id_new(fam_id);
-	if (rc != FA_OK) {
-		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error", "a stored code is damaged");
-		goto out;
-	}
-	rc = fa_authz_audience(az, c, fa_authz_jstr(rec, "aud"), &aud, err);
-	if (rc != FA_OK)
-		goto out;
-	fn = (struct fa_family_new){
-		.client_id = c->id,
-		.user = json_object_get(rec, "user"),
-		.auth_time = fa_authz_jint(rec, "auth_time"),
-		.scope = &scope,
-		.aud = aud,
-	};
-	/* ISSUED -> REDEEMED, remembering the family for replay detection;
-	 * kept as long as the first tokens of the family can live. */
-	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
-	    json_object_set_new(rec, "fam", json_string(fam_id)) != 0 ||
-	    !(value = fa_authz_json_dump(rec))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
-		goto out;
-	}
-	op = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = FA_KIND_CODE, .key = key,
-				   .value = value,
-				   .expires_at = max64(exp, now + max64(az->rt_ttl_s, az->at_ttl_s)),
-				   .expect_version = ver };
-	rc = fa_authz_family_start(az, c, &fn, &scope, &op, 1, fam_id, out, err);
-	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
-		/* Lost the race to a concurrent redemption of the same code. */
-		rc = code_invalid(err, "authorization code was already used");
+	r = (struct fa_authz_redeem){ .kind = FA_KIND_CODE, .key = key, .version = ver,
+				      .expires_at = exp, .damaged = "a stored code is damaged",
+				      .used = "authorization code was already used" };
+	/* ISSUED -> REDEEMED with the family of the first tokens. */
+	rc = fa_authz_family_redeem(az, c, rec, &r, out, err);
 out:
-	json_decref(aud);
 	json_decref(rec);
-	free(value);
 	return rc;
 }
 

@@ -1,7 +1,7 @@
 /* base.h -- the ground every flyteauth module stands on: error codes and the
  * caller-owned error record, logging, bounded buffers, a capped arena,
- * base64/base64url, randomness, constant-time comparison, SHA-256, time,
- * Go-style durations and strict number parsing.
+ * base64/base64url, randomness, constant-time comparison, SHA-256, bounded
+ * whole-file reads, time, Go-style durations and strict number parsing.
  *
  * Nothing here knows about HTTP, OAuth or the store. Crypto comes from
  * OpenSSL; nothing here implements a hash or cipher itself.
@@ -195,6 +195,26 @@ char *fa_strndup(const char *s, size_t n);
 enum fa_rc fa_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out) FA_WUR;
 /* Writes lower-case hex of n bytes into out (2n+1 bytes). */
 void fa_hex(const void *in, size_t n, char *out);
+
+/* ---- files ------------------------------------------------------------------ */
+
+/* Reads the rest of the open file fd (left open; the caller's) into memory,
+ * at most max bytes; EINTR is retried. A file is never trusted to be as
+ * long as stat says: reading stops one byte past max, and that byte makes
+ * it FA_ETOOBIG (so pipes such as /dev/stdin work too).
+ * On FA_OK *data is malloc'd and NUL-terminated (the NUL not counted in
+ * *len; "" for an empty file, never NULL); the caller frees it, zeroing it
+ * first when it may hold secrets. On failure *data is NULL, *len 0, and
+ * whatever was read is zeroed and freed: FA_ETOOBIG (more than max bytes),
+ * FA_EIO (read failed; *saved_errno gets errno), FA_ENOMEM, FA_EINVAL (max
+ * over SIZE_MAX - 2). saved_errno may be NULL; it is 0 unless set. */
+enum fa_rc fa_fd_read(int fd, size_t max, char **data, size_t *len, int *saved_errno) FA_WUR;
+/* fa_fd_read of the file at path, opened O_RDONLY | O_CLOEXEC (symlinks are
+ * followed and any file type is read; callers with stricter rules open the
+ * file themselves). An open failure is FA_ENOTFOUND for ENOENT and FA_EIO
+ * otherwise, with errno in *saved_errno. */
+enum fa_rc fa_file_read(const char *path, size_t max, char **data, size_t *len,
+			int *saved_errno) FA_WUR;
 
 /* ---- time ------------------------------------------------------------------- */
 

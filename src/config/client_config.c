@@ -12,12 +12,9 @@
  * arena is the client config's own, so nothing of the server config is
  * built or touched. */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config/config_int.h"
 
@@ -577,54 +574,6 @@ out:
 	return rc;
 }
 
-/* Bounded read: one byte past the cap tells a file that is too large
- * without trusting stat (and works for pipes). */
-static enum fa_rc read_bounded(const char *path, char **data, size_t *len, int *saved)
-{
-	size_t cap = (size_t)FA_MAX_CONFIG_FILE + 1, n = 0;
-	char *buf = NULL;
-	int fd = -1;
-	enum fa_rc rc = FA_OK;
-
-	*data = NULL;
-	*len = 0;
-	*saved = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*saved = errno;
-		rc = errno == ENOENT ? FA_ENOTFOUND : FA_EIO;
-		goto out;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		rc = FA_ENOMEM;
-		goto out;
-	}
-	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			*saved = errno;
-			rc = FA_EIO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*data = buf;
-	*len = n;
-	buf = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (buf)
-		fa_memzero(buf, n);
-	free(buf);
-	return rc;
-}
-
 enum fa_rc fa_client_config_load(const char *path, struct fa_config_diag *diag,
 				 struct fa_client_config **out, struct fa_err *err)
 {
@@ -634,16 +583,9 @@ enum fa_rc fa_client_config_load(const char *path, struct fa_config_diag *diag,
 	enum fa_rc rc;
 
 	*out = NULL;
-	rc = read_bounded(path, &data, &len, &e);
-	if (rc == FA_ENOTFOUND || rc == FA_EIO) {
-		struct cfg_ctx c;
-
-		memset(&c, 0, sizeof(c));
-		c.file = path;
-		c.diag = diag;
-		if (diag)
-			cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "cannot read the file: %s", strerror(e));
-		rc = fa_err_set(err, rc, "%s: cannot read the file: %s", path, strerror(e));
+	rc = fa_file_read(path, FA_MAX_CONFIG_FILE, &data, &len, &e);
+	if (rc == FA_ENOTFOUND || rc == FA_EIO || rc == FA_ETOOBIG) {
+		rc = cfg_report_unreadable(path, rc, e, diag, err);
 		goto out;
 	}
 	if (rc != FA_OK) {

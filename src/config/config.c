@@ -5,12 +5,9 @@
  * owns one capped arena holding every string and array, so freeing is one
  * call and zeroes everything (inline secrets, database passwords). It does
  * not read secrets or contact anything: later layers do. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config/config_int.h"
 
@@ -237,55 +234,6 @@ out:
 	return rc;
 }
 
-/* Reads at most FA_MAX_CONFIG_FILE + 1 bytes: one more than allowed tells a
- * file that is too large without trusting its size from stat (and works for
- * pipes such as /dev/stdin). */
-static enum fa_rc read_file(const char *path, char **data, size_t *len, int *saved_errno)
-{
-	size_t cap = (size_t)FA_MAX_CONFIG_FILE + 1, n = 0;
-	char *buf = NULL;
-	int fd = -1;
-	enum fa_rc rc = FA_OK;
-
-	*data = NULL;
-	*len = 0;
-	*saved_errno = 0;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = FA_ENOMEM;
-		goto out;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*saved_errno = errno;
-		rc = FA_EIO;
-		goto out;
-	}
-	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			*saved_errno = errno;
-			rc = FA_EIO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*data = buf;
-	*len = n;
-	buf = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (buf)
-		fa_memzero(buf, n);   /* a partial read may hold secrets */
-	free(buf);
-	return rc;
-}
-
 enum fa_rc fa_config_load(const char *path, struct fa_config_diag *diag,
 			  struct fa_config **out, struct fa_err *err)
 {
@@ -295,16 +243,10 @@ enum fa_rc fa_config_load(const char *path, struct fa_config_diag *diag,
 	enum fa_rc rc;
 
 	*out = NULL;
-	rc = read_file(path, &data, &len, &e);
-	if (rc == FA_EIO) {
-		struct cfg_ctx c;
-
-		memset(&c, 0, sizeof(c));
-		c.file = path;
-		c.diag = diag;
-		if (diag)
-			cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "cannot read the file: %s", strerror(e));
-		rc = fa_err_set(err, FA_EIO, "%s: cannot read the file: %s", path, strerror(e));
+	rc = fa_file_read(path, FA_MAX_CONFIG_FILE, &data, &len, &e);
+	if (rc == FA_ENOTFOUND || rc == FA_EIO || rc == FA_ETOOBIG) {
+		/* The server's config must exist: a missing one is a read error. */
+		rc = cfg_report_unreadable(path, rc == FA_ETOOBIG ? rc : FA_EIO, e, diag, err);
 		goto out;
 	}
 	if (rc != FA_OK) {

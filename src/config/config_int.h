@@ -106,6 +106,13 @@ void cfg_note_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *
 const char *cfg_quote(const char *s, size_t n, char *buf, size_t cap);
 /* First error line of this load (for struct fa_err), or NULL. */
 const char *cfg_diag_first_error(const struct fa_config_diag *d, size_t from);
+/* What fa_config_load and fa_client_config_load say about a file that
+ * fa_file_read could not read: rc FA_EIO or FA_ENOTFOUND (e: its errno) or
+ * FA_ETOOBIG (over FA_MAX_CONFIG_FILE, in the words the _load_buffer
+ * functions use). One error line without a position goes into diag (may be
+ * NULL), the same text into err; returns rc. */
+enum fa_rc cfg_report_unreadable(const char *path, enum fa_rc rc, int e,
+				 struct fa_config_diag *diag, struct fa_err *err);
 
 /* ---- YAML tree (yaml.c) ---------------------------------------------------------- */
 

@@ -75,6 +75,26 @@ const char *cfg_diag_first_error(const struct fa_config_diag *d, size_t from)
 	return NULL;
 }
 
+enum fa_rc cfg_report_unreadable(const char *path, enum fa_rc rc, int e,
+				 struct fa_config_diag *diag, struct fa_err *err)
+{
+	struct cfg_ctx c;
+
+	memset(&c, 0, sizeof(c));
+	c.file = path;
+	c.diag = diag;
+	if (rc == FA_ETOOBIG) {
+		if (diag)
+			cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "file is larger than %d bytes",
+				   FA_MAX_CONFIG_FILE);
+		return fa_err_set(err, rc, "%s: file is larger than %d bytes", path,
+				  FA_MAX_CONFIG_FILE);
+	}
+	if (diag)
+		cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "cannot read the file: %s", strerror(e));
+	return fa_err_set(err, rc, "%s: cannot read the file: %s", path, strerror(e));
+}
+
 /* Appends a line; on allocation failure the line is lost and the load is
  * marked as failed for lack of memory, never silently accepted. */
 static void diag_push(struct cfg_ctx *c, enum fa_config_severity sev, const char *text)

@@ -83,13 +83,13 @@ static enum fa_rc take_value(const char *name, const char *where, const char *v,
 static enum fa_rc read_file(const char *name, const char *path, char **out, size_t *len,
 			    struct fa_err *err)
 {
-	/* One byte past the largest acceptable content tells "too big" apart. */
-	const size_t cap = (size_t)FA_MAX_SECRET + 3;
+	/* The largest acceptable content: a value and its CRLF. */
+	const size_t max = (size_t)FA_MAX_SECRET + 2;
 	enum fa_rc rc = FA_OK;
 	char *buf = NULL;
 	size_t n = 0;
 	struct stat st;
-	int fd;
+	int fd, e = 0;
 
 	/* Symlinks are followed on purpose: Kubernetes mounts a Secret's keys as
 	 * links into a ..data directory. O_NONBLOCK keeps a FIFO from hanging
@@ -105,32 +105,21 @@ static enum fa_rc read_file(const char *name, const char *path, char **out, size
 		rc = fa_err_set(err, FA_EIO, "secret %s: %s is not a regular file", name, path);
 		goto out;
 	}
-	if (st.st_size > (off_t)cap) {
+	/* fstat's size spares reading a huge file; fa_fd_read still stops one
+	 * byte past max, as the file may grow in between. */
+	rc = st.st_size > (off_t)max ? FA_ETOOBIG : fa_fd_read(fd, max, &buf, &n, &e);
+	if (rc == FA_ETOOBIG) {
 		rc = fa_err_set(err, FA_ETOOBIG, "secret %s (file %s) is larger than %d bytes",
 				name, path, FA_MAX_SECRET);
 		goto out;
 	}
-	buf = malloc(cap);
-	if (buf == NULL) {
+	if (rc == FA_EIO) {
+		rc = fa_err_set(err, FA_EIO, "secret %s: cannot read file %s: %s", name, path,
+				strerror(e));
+		goto out;
+	}
+	if (rc != FA_OK) {
 		rc = fa_err_set(err, FA_ENOMEM, "out of memory reading secret %s", name);
-		goto out;
-	}
-	while (n < cap) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = fa_err_set(err, FA_EIO, "secret %s: cannot read file %s: %s", name,
-					path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n == cap) {
-		rc = fa_err_set(err, FA_ETOOBIG, "secret %s (file %s) is larger than %d bytes",
-				name, path, FA_MAX_SECRET);
 		goto out;
 	}
 	{
@@ -144,7 +133,7 @@ static enum fa_rc read_file(const char *name, const char *path, char **out, size
 	}
 out:
 	if (buf != NULL) {
-		fa_memzero(buf, cap);
+		fa_memzero(buf, n);
 		free(buf);
 	}
 	close(fd);

@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import * as client from 'openid-client';
 import { calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 
+import { Jar, browse, submitLogin } from './lib/browser.mjs';
 import { run, startServer, tempDir } from './lib/server.mjs';
 
 const WEB_SECRET = 'web secret+%:/&=x';       // needs form-urlencoding inside Basic
@@ -86,43 +87,7 @@ auth:
 `;
 }
 
-// ---- a cookie jar and a manual redirect walker (what a browser does) ------
-
-class Jar {
-  constructor() { this.c = new Map(); }
-  store(res) {
-    for (const sc of res.headers.getSetCookie()) {
-      const nv = sc.split(';')[0];
-      const i = nv.indexOf('=');
-      const name = nv.slice(0, i).trim();
-      const value = nv.slice(i + 1);
-      if (/;\s*max-age=0/i.test(sc) || value === '') this.c.delete(name);
-      else this.c.set(name, value);
-    }
-  }
-  header() { return [...this.c].map(([n, v]) => `${n}=${v}`).join('; '); }
-}
-
-async function browse(url, jar, init = {}) {
-  const headers = { ...(init.headers || {}) };
-  if (jar.c.size) headers.cookie = jar.header();
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  jar.store(res);
-  return res;
-}
-
-function unescapeHtml(s) {
-  return s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<')
-    .replaceAll('&gt;', '>').replaceAll('&amp;', '&');
-}
-
-function hiddenInputs(html) {
-  const out = {};
-  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    out[m[1]] = unescapeHtml(m[2]);
-  }
-  return out;
-}
+// ---- a manual redirect walker (what a browser does) ------------------------
 
 // Follows an authorize URL the way a browser would, logging in through the
 // local login form when asked; returns the final redirect to the client.
@@ -131,15 +96,7 @@ async function authorize(srv, authUrl, jar = new Jar(), password = ALICE_PASSWOR
   assert.equal(res.status, 302, `authorize: ${res.status} ${await res.clone().text()}`);
   let loc = new URL(res.headers.get('location'), srv.url);
   if (loc.origin === srv.url && loc.pathname === '/login') {
-    res = await browse(loc, jar);
-    assert.equal(res.status, 200);
-    const form = hiddenInputs(await res.text());
-    assert.ok(form.csrf_token, 'login form has a csrf_token');
-    res = await browse(`${srv.url}/login`, jar, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...form, username: 'alice', password }).toString(),
-    });
+    res = await submitLogin(loc, jar, 'alice', password);
     assert.ok([302, 303].includes(res.status), `login: ${res.status}`);
     loc = new URL(res.headers.get('location'), srv.url);
     assert.equal(loc.pathname, '/oauth2/authorize_callback');
@@ -393,7 +350,7 @@ describe('authz (Self authorization server)', () => {
   test('authorization code + PKCE through the login form, then refresh, introspect, revoke', async () => {
     const jar = new Jar();
     const { tokens } = await cliTokens(jar);
-    assert.ok(jar.c.has('flyteauth_authreq'), 'the binding cookie was set');
+    assert.ok(jar.cookies.has('flyteauth_authreq'), 'the binding cookie was set');
     assert.equal(tokens.scope, 'all offline');
     assert.ok(tokens.refresh_token);
     const claims = await verify(tokens.access_token);
@@ -627,13 +584,8 @@ describe('authz (Self authorization server)', () => {
     assert.doesNotMatch(setCookie, /Secure/i, 'insecureCookieHeader: true');
     // Log in with a different browser and open the first browser's link.
     const other = new Jar();
-    const page = await browse(`${srv.url}/login?redirect_url=${encodeURIComponent(cb)}`, other);
-    const form = hiddenInputs(await page.text());
-    const done = await browse(`${srv.url}/login`, other, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...form, username: 'alice', password: ALICE_PASSWORD }).toString(),
-    });
+    const done = await submitLogin(`${srv.url}/login?redirect_url=${encodeURIComponent(cb)}`,
+      other, 'alice', ALICE_PASSWORD);
     assert.ok([302, 303].includes(done.status));
     const cbRes = await browse(new URL(done.headers.get('location'), srv.url), other);
     assert.equal(cbRes.status, 400);

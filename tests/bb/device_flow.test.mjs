@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
+import { Jar, browse, hiddenInputs, submitLogin, unescapeHtml } from './lib/browser.mjs';
 import { run, sleep, startServer } from './lib/server.mjs';
 
 const ALICE_PASSWORD = 'correct horse battery staple';
@@ -74,43 +75,7 @@ auth:
 `;
 }
 
-// ---- a cookie jar and the scripted user --------------------------------------
-
-class Jar {
-  constructor() { this.c = new Map(); }
-  store(res) {
-    for (const sc of res.headers.getSetCookie()) {
-      const nv = sc.split(';')[0];
-      const i = nv.indexOf('=');
-      const name = nv.slice(0, i).trim();
-      const value = nv.slice(i + 1);
-      if (/;\s*max-age=0/i.test(sc) || value === '') this.c.delete(name);
-      else this.c.set(name, value);
-    }
-  }
-  header() { return [...this.c].map(([n, v]) => `${n}=${v}`).join('; '); }
-}
-
-async function browse(url, jar, init = {}) {
-  const headers = { ...(init.headers || {}) };
-  if (jar.c.size) headers.cookie = jar.header();
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  jar.store(res);
-  return res;
-}
-
-function unescapeHtml(s) {
-  return s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<')
-    .replaceAll('&gt;', '>').replaceAll('&amp;', '&');
-}
-
-function hiddenInputs(html) {
-  const out = {};
-  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    out[m[1]] = unescapeHtml(m[2]);
-  }
-  return out;
-}
+// ---- the scripted user ---------------------------------------------------------
 
 function codeField(html) {
   const m = /<input id="user_code" name="user_code"[^>]* value="([^"]*)">/.exec(html);
@@ -134,11 +99,7 @@ async function loginVia(srv, url, jar, user = 'alice', password = ALICE_PASSWORD
   assert.equal(loc.pathname, '/login');
   const back = loc.searchParams.get('redirect_url');
   assert.match(back, /^\/device(\?user_code=|$)/);
-  res = await browse(loc, jar);
-  assert.equal(res.status, 200);
-  const login = hiddenInputs(await res.text());
-  assert.ok(login.csrf_token);
-  res = await browse(`${srv.url}/login`, jar, form({ ...login, username: user, password }));
+  res = await submitLogin(loc, jar, user, password);
   assert.equal(res.status, 303, `login: ${res.status}`);
   assert.equal(res.headers.get('location'), back);
   res = await browse(new URL(back, srv.url), jar);

@@ -68,33 +68,10 @@ static char *dfx_yaml(const char *lifespan)
 
 static struct afx *dfx_new(const char *lifespan)
 {
-	struct afx *f = calloc(1, sizeof(*f));
-	struct fa_err err;
-	char *yaml;
+	char *yaml = dfx_yaml(lifespan);
+	struct afx *f = afx_new_yaml(yaml, 1700000000000LL);
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_device.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/flyteauth.db", f->dir);
-	f->logfp = open_memstream(&f->logbuf, &f->loglen);
-	assert_non_null(f->logfp);
-	f->log.fp = f->logfp;
-	f->log.min = FA_LOG_DEBUG;
-	fa_err_clear(&err);
-	assert_int_equal(fa_store_open_sqlite(f->path, &f->log, &f->st, &err), FA_OK);
-	yaml = dfx_yaml(lifespan);
-	fa_err_clear(&err);
-	if (fa_config_load_buffer("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, &err) != FA_OK)
-		fail_msg("config: %s", err.msg);
 	free(yaml);
-	assert_int_equal(fa_jwk_generate("ES256", &f->key, &err), FA_OK);
-	assert_int_equal(fa_jwks_new(&f->jwks, &err), FA_OK);
-	assert_int_equal(fa_jwks_add(f->jwks, f->key, &err), FA_OK);
-	f->now_ms = 1700000000000LL;
-	fa_err_clear(&err);
-	f->az = afx_authz(f, &f->generated, &err);
-	if (!f->az)
-		fail_msg("authz: %s", err.msg);
 	return f;
 }
 

@@ -11,7 +11,6 @@
 #ifndef TEST_AUTHZ_FIXTURE_H
 #define TEST_AUTHZ_FIXTURE_H
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "authz/authz_int.h"
+#include "fa_test.h"
 #include "identity/identity.h"
 
 /* ---- identity stand-ins ------------------------------------------------ */
@@ -71,24 +70,6 @@ struct afx {
 static inline int64_t afx_clock(void *arg)
 {
 	return ((struct afx *)arg)->now_ms;
-}
-
-static inline void afx_rm_tree(const char *dir)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 static inline char *afx_hash(const char *secret)
@@ -181,35 +162,37 @@ static inline struct fa_authz *afx_authz(struct afx *f, char **generated, struct
 	return az;
 }
 
-static inline struct afx *afx_new(bool with_clients)
+/* The fixture over a config (YAML text), with the clock at now_ms. */
+static inline struct afx *afx_new_yaml(const char *yaml, int64_t now_ms)
 {
 	struct afx *f = calloc(1, sizeof(*f));
 	struct fa_err err;
-	char *yaml;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_authz.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	fa_test_tmpdir(f->dir, sizeof(f->dir), "test_authz");
 	snprintf(f->path, sizeof(f->path), "%s/flyteauth.db", f->dir);
-	f->logfp = open_memstream(&f->logbuf, &f->loglen);
-	assert_non_null(f->logfp);
-	f->log.fp = f->logfp;
-	f->log.min = FA_LOG_DEBUG;
-	fa_err_clear(&err);
-	assert_int_equal(fa_store_open_sqlite(f->path, &f->log, &f->st, &err), FA_OK);
-	yaml = afx_yaml(with_clients);
+	f->logfp = fa_test_log_open(&f->log, &f->logbuf, &f->loglen);
+	f->st = fa_test_store_open(f->path, &f->log);
 	fa_err_clear(&err);
 	if (fa_config_load_buffer("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, &err) != FA_OK)
 		fail_msg("config: %s", err.msg);
-	free(yaml);
 	assert_int_equal(fa_jwk_generate("ES256", &f->key, &err), FA_OK);
 	assert_int_equal(fa_jwks_new(&f->jwks, &err), FA_OK);
 	assert_int_equal(fa_jwks_add(f->jwks, f->key, &err), FA_OK);
-	f->now_ms = fa_now_ms();
+	f->now_ms = now_ms;
 	fa_err_clear(&err);
 	f->az = afx_authz(f, &f->generated, &err);
 	if (!f->az)
 		fail_msg("authz: %s", err.msg);
+	return f;
+}
+
+static inline struct afx *afx_new(bool with_clients)
+{
+	char *yaml = afx_yaml(with_clients);
+	struct afx *f = afx_new_yaml(yaml, fa_now_ms());
+
+	free(yaml);
 	return f;
 }
 
@@ -239,7 +222,7 @@ static inline int afx_teardown(void **state)
 	fa_store_free(f->st);
 	fclose(f->logfp);
 	free(f->logbuf);
-	afx_rm_tree(f->dir);
+	fa_test_rmdir(f->dir);
 	free(f);
 	return 0;
 }

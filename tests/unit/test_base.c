@@ -1,15 +1,21 @@
 /* test_base.c -- base module: buffers, arena, base64, hashing, comparison,
- * number and duration parsing. */
+ * number and duration parsing, bounded file reads. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/base.h"
+#include "fa_test.h"
 
 static void test_buf_bounded(void **state)
 {
@@ -210,6 +216,111 @@ static void test_buf_escapes(void **state)
 	fa_buf_cleanup(&b);
 }
 
+/* Writes n bytes of 'x' to dir/name; returns the path in out. */
+static void write_xs(const char *dir, const char *name, size_t n, char *out, size_t cap)
+{
+	FILE *fp;
+
+	assert_true((size_t)snprintf(out, cap, "%s/%s", dir, name) < cap);
+	fp = fopen(out, "wb");
+	assert_non_null(fp);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(fputc('x', fp), 'x');
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_file_read(void **state)
+{
+	char dir[64], exact[80], over[80], empty[80], path[128];
+	char *data = NULL;
+	size_t len = 99;
+	int e = -1;
+
+	(void)state;
+	fa_test_tmpdir(dir, sizeof(dir), "test_base");
+	write_xs(dir, "exact", 100, exact, sizeof(exact));
+	write_xs(dir, "over", 101, over, sizeof(over));
+	write_xs(dir, "empty", 0, empty, sizeof(empty));
+
+	/* Exactly max bytes: all of them, NUL-terminated. */
+	assert_int_equal(fa_file_read(exact, 100, &data, &len, &e), FA_OK);
+	assert_int_equal(len, 100);
+	assert_int_equal(e, 0);
+	assert_int_equal(data[0], 'x');
+	assert_int_equal(data[99], 'x');
+	assert_int_equal(data[100], '\0');
+	free(data);
+
+	/* One byte more: refused, nothing handed back. */
+	assert_int_equal(fa_file_read(over, 100, &data, &len, &e), FA_ETOOBIG);
+	assert_null(data);
+	assert_int_equal(len, 0);
+	assert_int_equal(fa_file_read(over, 101, &data, &len, NULL), FA_OK);
+	assert_int_equal(len, 101);
+	free(data);
+
+	/* An empty file is "", never NULL. */
+	assert_int_equal(fa_file_read(empty, 100, &data, &len, &e), FA_OK);
+	assert_non_null(data);
+	assert_string_equal(data, "");
+	assert_int_equal(len, 0);
+	free(data);
+	assert_int_equal(fa_file_read(exact, 0, &data, &len, &e), FA_ETOOBIG);
+	assert_null(data);
+
+	/* Missing: FA_ENOTFOUND with ENOENT; other open or read failures are
+	 * FA_EIO with their errno. */
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(fa_file_read(path, 100, &data, &len, &e), FA_ENOTFOUND);
+	assert_int_equal(e, ENOENT);
+	assert_null(data);
+	snprintf(path, sizeof(path), "%s/x", exact);
+	assert_int_equal(fa_file_read(path, 100, &data, &len, &e), FA_EIO);
+	assert_int_equal(e, ENOTDIR);
+	assert_int_equal(fa_file_read(dir, 100, &data, &len, &e), FA_EIO);
+	assert_int_equal(e, EISDIR);
+	assert_null(data);
+	assert_int_equal(len, 0);
+
+	fa_test_rmdir(dir);
+}
+
+static void test_fd_read(void **state)
+{
+	int p[2], e = -1;
+	char *data = NULL;
+	size_t len = 0;
+
+	(void)state;
+	/* A pipe has no size: the cap is found by reading. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "0123456789", 10), 10);
+	assert_int_equal(close(p[1]), 0);
+	assert_int_equal(fa_fd_read(p[0], 10, &data, &len, &e), FA_OK);
+	assert_int_equal(len, 10);
+	assert_string_equal(data, "0123456789");
+	free(data);
+	/* The descriptor stays open: it is the caller's. */
+	assert_true(fcntl(p[0], F_GETFD) != -1);
+	assert_int_equal(close(p[0]), 0);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "0123456789A", 11), 11);
+	assert_int_equal(close(p[1]), 0);
+	assert_int_equal(fa_fd_read(p[0], 10, &data, &len, &e), FA_ETOOBIG);
+	assert_null(data);
+	assert_int_equal(len, 0);
+	assert_int_equal(close(p[0]), 0);
+
+	/* A read error keeps its errno; a cap that cannot be allocated is
+	 * refused before anything is read. */
+	assert_int_equal(fa_fd_read(-1, 10, &data, &len, &e), FA_EIO);
+	assert_int_equal(e, EBADF);
+	assert_null(data);
+	assert_int_equal(fa_fd_read(-1, SIZE_MAX, &data, &len, &e), FA_EINVAL);
+	assert_null(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_err_and_strlcpy),
 		cmocka_unit_test(test_buf_escapes),
+		cmocka_unit_test(test_file_read),
+		cmocka_unit_test(test_fd_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 
+#include "fa_test.h"
 #include "gate/gate_int.h"
 #include "identity_gate_harness.h"
 
@@ -97,9 +98,7 @@ static int fx_setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->logfp = open_memstream(&f->logbuf, &f->loglen);
-	f->log.fp = f->logfp;
-	f->log.min = FA_LOG_DEBUG;
+	f->logfp = fa_test_log_open(&f->log, &f->logbuf, &f->loglen);
 	assert_int_equal(fa_jwk_generate("RS256", &f->key, NULL), FA_OK);
 	assert_int_equal(fa_jwk_generate("ES256", &f->other, NULL), FA_OK);
 	assert_int_equal(fa_jwks_new(&f->keys, NULL), FA_OK);

@@ -7,7 +7,6 @@
  * test_identity_login.c. Every test works in its own mkdtemp() directory,
  * removed afterwards.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fa_test.h"
 #include "http/http_int.h"
 #include "identity/identity_int.h"
 
@@ -38,38 +37,16 @@ struct fx {
 	FILE *logfp;
 };
 
-static void rm_tree(const char *dir)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	char path[128];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_identity.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->logfp = open_memstream(&f->logbuf, &f->loglen);
-	assert_non_null(f->logfp);
-	f->log.fp = f->logfp;
-	f->log.min = FA_LOG_DEBUG;
+	fa_test_tmpdir(f->dir, sizeof(f->dir), "test_identity");
+	f->logfp = fa_test_log_open(&f->log, &f->logbuf, &f->loglen);
 	snprintf(path, sizeof(path), "%s/db", f->dir);
-	assert_int_equal(fa_store_open_sqlite(path, &f->log, &f->st, NULL), FA_OK);
+	f->st = fa_test_store_open(path, &f->log);
 	*state = f;
 	return 0;
 }
@@ -82,7 +59,7 @@ static int fx_teardown(void **state)
 	fa_store_free(f->st);
 	fclose(f->logfp);
 	free(f->logbuf);
-	rm_tree(f->dir);
+	fa_test_rmdir(f->dir);
 	free(f);
 	return 0;
 }

@@ -7,7 +7,6 @@
  * test_store_concurrency.c. Every test works in its own mkdtemp() directory,
  * removed afterwards.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "fa_test.h"
 #include "store/store.h"
 
 #define T0 1700000000LL   /* a fixed "now" */
@@ -34,35 +33,14 @@ struct fx {
 	struct fa_store *st;
 };
 
-static void rm_tree(const char *dir)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	fa_test_tmpdir(f->dir, sizeof(f->dir), "test_store");
 	snprintf(f->path, sizeof(f->path), "%s/flyteauth.db", f->dir);
-	f->log.fp = open_memstream(&f->logbuf, &f->loglen);
-	assert_non_null(f->log.fp);
-	f->log.min = FA_LOG_DEBUG;
+	fa_test_log_open(&f->log, &f->logbuf, &f->loglen);
 	*state = f;
 	return 0;
 }
@@ -74,7 +52,7 @@ static int fx_teardown(void **state)
 	fa_store_free(f->st);
 	fclose(f->log.fp);
 	free(f->logbuf);
-	rm_tree(f->dir);
+	fa_test_rmdir(f->dir);
 	free(f);
 	return 0;
 }
@@ -82,10 +60,7 @@ static int fx_teardown(void **state)
 /* Opens the store at f->path, asserting success. */
 static void fx_open(struct fx *f)
 {
-	struct fa_err err;
-
-	assert_int_equal(fa_store_open_sqlite(f->path, &f->log, &f->st, &err), FA_OK);
-	assert_non_null(f->st);
+	f->st = fa_test_store_open(f->path, &f->log);
 }
 
 static struct fa_store_op op_insert(const char *kind, const char *key, const char *value,

@@ -1,13 +1,12 @@
 /* test_store_concurrency.c -- the store under threads, as the HTTP thread
  * pool uses it: racing version-checked updates (exactly one winner),
  * racing refresh rotations and deletes, exact counters, two store objects
- * on one file (two server instances), and a throughput check that two
- * threads doing get/apply do not serialize badly.
+ * on one file (two server instances), and two threads doing get/apply on
+ * their own keys without a failure.
  *
  * Threads only record results; all asserts run on the main thread (cmocka
  * is not thread-safe). Each test uses its own mkdtemp() directory.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "fa_test.h"
 #include "store/store.h"
 
 #define T0 1700000000LL
@@ -32,34 +31,14 @@ struct fx {
 	struct fa_store *st;
 };
 
-static void rm_tree(const char *dir)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct fa_err err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store_conc.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	fa_test_tmpdir(f->dir, sizeof(f->dir), "test_store_conc");
 	snprintf(f->path, sizeof(f->path), "%s/flyteauth.db", f->dir);
-	assert_int_equal(fa_store_open_sqlite(f->path, NULL, &f->st, &err), FA_OK);
+	f->st = fa_test_store_open(f->path, NULL);
 	*state = f;
 	return 0;
 }
@@ -69,7 +48,7 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 
 	fa_store_free(f->st);
-	rm_tree(f->dir);
+	fa_test_rmdir(f->dir);
 	free(f);
 	return 0;
 }
@@ -425,15 +404,12 @@ static int64_t bench_run(struct fa_store *st, int nthreads)
 	return fa_mono_ms() - start + 1;
 }
 
-/* SQLite runs one writer at a time by design, so two threads doing
- * get+apply cannot be twice as fast; what must not happen is a collapse
- * (waits that sleep in SQLite's busy handler, a connection that never comes
- * back to the pool and makes callers wait out the busy timeout). Reads run
- * in parallel. The bound is loose because CI machines are noisy: twice the
- * work on two threads must take less than six times as long as one thread.
- * Measured on a 2-vCPU VM, release build: 1 thread ~15-24k get+apply/s,
- * 2 threads ~15-16k/s; apply p50 18 us (1 thread) / 79 us (2 threads). */
-static void test_two_threads_do_not_serialize_badly(void **state)
+/* Two threads doing get+apply on their own keys, as token requests do:
+ * every operation succeeds (a connection that never came back to the pool
+ * would show up as a failed call after the busy timeout). How fast this is
+ * is a benchmark's question, not a unit test's: the numbers are printed for
+ * reading, never asserted (speed is measured in bench/). */
+static void test_two_threads_get_apply(void **state)
 {
 	struct fx *f = *state;
 	int64_t t1, t2;
@@ -445,14 +421,10 @@ static void test_two_threads_do_not_serialize_badly(void **state)
 			snprintf(key, sizeof(key), "t%d-k%d", i, k);
 			insert(f->st, "rt", key, "{}");
 		}
-	(void)bench_run(f->st, 2);   /* warm up: connections and statements */
 	t1 = bench_run(f->st, 1);
 	t2 = bench_run(f->st, 2);
-	printf("# store bench: 1 thread %d get+apply in %lld ms (%.0f/s); "
-	       "2 threads %d in %lld ms (%.0f/s)\n",
-	       BENCH_OPS, (long long)t1, BENCH_OPS * 1000.0 / (double)t1,
-	       2 * BENCH_OPS, (long long)t2, 2 * BENCH_OPS * 1000.0 / (double)t2);
-	assert_true(t2 < 6 * t1);
+	printf("# store: 1 thread %d get+apply in %lld ms; 2 threads %d in %lld ms\n",
+	       BENCH_OPS, (long long)t1, 2 * BENCH_OPS, (long long)t2);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -466,7 +438,7 @@ int main(void)
 		T(test_delete_race),
 		T(test_two_instances_race),
 		T(test_counter_exact),
-		T(test_two_threads_do_not_serialize_badly),
+		T(test_two_threads_get_apply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,8 @@
 // answered 200.
 import { appendFileSync } from 'node:fs';
 
+import { Jar, browse, submitLogin } from './browser.mjs';
+
 const start = process.argv[2];
 const user = process.env.BB_USER ?? 'alice';
 const password = process.env.BB_PASSWORD ?? '';
@@ -19,59 +21,29 @@ function log(line) {
   if (logFile) appendFileSync(logFile, `${line}\n`);
 }
 
-const cookies = new Map();
+const jar = new Jar();
 
-function remember(res) {
-  for (const sc of res.headers.getSetCookie()) {
-    const nv = sc.split(';')[0];
-    const i = nv.indexOf('=');
-    const name = nv.slice(0, i).trim();
-    const value = nv.slice(i + 1);
-    if (/;\s*max-age=0/i.test(sc) || value === '') cookies.delete(name);
-    else cookies.set(name, value);
-  }
-}
-
-async function browse(url, init = {}) {
-  const headers = { ...(init.headers || {}) };
+// One request, logged. Cookies belong to the server, never to the CLI's
+// loopback listener.
+async function step(url, j, init = {}) {
   const u = new URL(url);
-  // Cookies belong to the server, never to the CLI's loopback listener.
-  if (cookies.size && u.pathname !== '/callback') {
-    headers.cookie = [...cookies].map(([n, v]) => `${n}=${v}`).join('; ');
-  }
-  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  remember(res);
+  const res = await browse(url, u.pathname === '/callback' ? null : j, init);
   log(`${init.method || 'GET'} ${u.origin}${u.pathname} -> ${res.status}`);
   return res;
 }
 
-function hiddenInputs(html) {
-  const out = {};
-  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    out[m[1]] = m[2].replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<')
-      .replaceAll('&gt;', '>').replaceAll('&amp;', '&');
-  }
-  return out;
-}
-
 async function main() {
-  let res = await browse(start);
+  let res = await step(start, jar);
   let loc = new URL(res.headers.get('location'), start);
   if (loc.pathname === '/login') {
-    res = await browse(loc.href);
-    const form = hiddenInputs(await res.text());
-    res = await browse(new URL('/login', loc).href, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...form, username: user, password }).toString(),
-    });
+    res = await submitLogin(loc, jar, user, password, step);
     if (![302, 303].includes(res.status)) throw new Error(`login answered ${res.status}`);
     loc = new URL(res.headers.get('location'), loc);
-    res = await browse(loc.href);
+    res = await step(loc.href, jar);
     loc = new URL(res.headers.get('location'), loc);
   }
   // The last hop: the CLI's listener on the redirect URI.
-  res = await browse(loc.href);
+  res = await step(loc.href, jar);
   const body = await res.text();
   log(`listener said: ${body.replace(/<[^>]*>/g, '').trim()}`);
   process.exit(res.status === 200 ? 0 : 1);

@@ -1,10 +1,15 @@
 // identity.mjs -- helpers for the identity and gate black-box tests: a
 // server config with local users and static clients, its secret files made
-// here (the same shapes `flyteauth secrets init` writes), a cookie jar, the
-// login form driven the way a script drives it, and tokens.
+// here (the same shapes `flyteauth secrets init` writes), the login form
+// driven the way a script drives it (on browser.mjs), and tokens.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { browse, loginFields, submitLogin } from './browser.mjs';
 import { run, startServer } from './server.mjs';
+
+// The cookie jar these tests use lives with the rest of the scripted
+// browser.
+export { Jar } from './browser.mjs';
 
 export const PASSWORD = 'correct-horse-battery';
 export const CLIENT_SECRET = 'propeller-secret-0123456789';
@@ -60,67 +65,32 @@ export async function startIdentityServer(opts = {}) {
   return srv;
 }
 
-// A cookie jar for one origin, fed from fetch responses.
-export class Jar {
-  constructor() { this.cookies = new Map(); this.lines = new Map(); }
-
-  update(res) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      this.lines.set(name, line);
-      if (/;\s*Max-Age=0(;|$)/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return res;
-  }
-
-  header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  get(name) { return this.cookies.get(name); }
-
-  headers(extra = {}) {
-    const h = { ...extra };
-    if (this.cookies.size) h.cookie = this.header();
-    return h;
-  }
-}
-
-export function formValue(html, name) {
-  const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
-  assert.ok(m, `form field ${name} in ${html.slice(0, 200)}`);
-  return m[1].replaceAll('&amp;', '&');
-}
-
 // GET /login (optionally ?redirect_url=...) -> { res, html, csrf, redirect }.
 export async function getForm(url, jar, redirectUrl) {
-  const q = redirectUrl === undefined ? '' : `?redirect_url=${encodeURIComponent(redirectUrl)}`;
-  const res = jar.update(await fetch(`${url}/login${q}`, { headers: jar.headers(), redirect: 'manual' }));
+  const res = await browse(loginUrl(url, redirectUrl), jar);
   const html = await res.text();
   if (res.status !== 200) return { res, html };
-  return { res, html, csrf: formValue(html, 'csrf_token'), redirect: formValue(html, 'redirect_url') };
+  const fields = loginFields(html);
+  return { res, html, csrf: fields.csrf_token, redirect: fields.redirect_url };
 }
 
+// POST /login with exactly `fields` (the tests of its refusals).
 export async function postLogin(url, jar, fields) {
-  return jar.update(await fetch(`${url}/login`, {
+  return browse(`${url}/login`, jar, {
     method: 'POST',
-    headers: jar.headers({ 'content-type': 'application/x-www-form-urlencoded' }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(fields).toString(),
-    redirect: 'manual',
-  }));
+  });
 }
 
 // The whole form round trip: returns the POST response.
 export async function login(url, jar, username, password, redirectUrl) {
-  const form = await getForm(url, jar, redirectUrl);
-  assert.equal(form.res.status, 200, form.html);
-  return postLogin(url, jar, {
-    username, password, csrf_token: form.csrf, redirect_url: form.redirect,
-  });
+  return submitLogin(loginUrl(url, redirectUrl), jar, username, password);
+}
+
+function loginUrl(url, redirectUrl) {
+  const q = redirectUrl === undefined ? '' : `?redirect_url=${encodeURIComponent(redirectUrl)}`;
+  return `${url}/login${q}`;
 }
 
 // client_credentials through the real token endpoint (client_secret_basic).
