@@ -113,7 +113,7 @@ static void observe(const char *var, const struct fa_client_config *cc, char *ou
 	}
 	assert_int_equal(cl_settings_resolve(cc, &s, &err), FA_OK);
 	if (!strcmp(var, "FLYTE_PLATFORM_URL") || !strcmp(var, "FLYTE_PLATFORM_INSECURE"))
-		snprintf(out, cap, "%s", s.base_url);
+		assert_true(snprintf(out, cap, "%s", s.base_url) < (int)cap);
 	else if (!strcmp(var, "FLYTE_PLATFORM_AUTH"))
 		snprintf(out, cap, "%s", s.platform_auth ? "yes" : "no");
 	else if (!strcmp(var, "FLYTE_CREDENTIALS_AUTH_MODE"))
