@@ -11,8 +11,17 @@ export const BIN = process.env.FLYTEAUTH_BIN;
 export const BUILD = process.env.FLYTEAUTH_BUILD;
 if (!BIN) throw new Error('FLYTEAUTH_BIN is not set (run through `make test`)');
 
+// Every temp dir a test file makes is removed when its process exits, so
+// none is left behind (they hold generated keys and databases).
+const made = [];
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'fa-bb-') {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 export async function freePort() {
