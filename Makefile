@@ -37,3 +37,8 @@ test: unit bb
 
 clean:
 	rm -rf build
+
+# Side by side with node-oidc-provider and glewlwyd on this machine; see
+# bench/README.md. Writes bench/results/<date>.json. About 5 minutes.
+bench: release test-deps
+	FLYTEAUTH_BIN=$(CURDIR)/$(BUILD_RELEASE)/flyteauth bench/run

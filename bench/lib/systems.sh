@@ -1,0 +1,152 @@
+# systems.sh -- sets up and starts the three systems of bench/run, each on
+# its own free 127.0.0.1 port with its state in the run's temp dir $WORK,
+# each with the equivalent confidential client $CLIENT_ID / $CLIENT_SECRET
+# (client_secret_basic, client_credentials, scope `all`) and RS256 JWT
+# access tokens. Sourced, never run. Every start goes through start_server
+# (common.sh), so the EXIT trap stops it.
+# shellcheck disable=SC2034 # the FA_/OP_/GL_ variables are read by bench/run
+
+# ---- flyteauth -------------------------------------------------------------
+
+# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH -> YAML on stdout.
+# A Self authorization server on SQLite, the bench's confidential client,
+# flytectl (public, PKCE) for the login and device flows, one local user.
+flyteauth_config() {
+	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5
+	cat <<EOF
+server:
+  httpPort: $port
+  bindAddress: 127.0.0.1
+  security: {secure: false, insecureCookieHeader: true}
+database: {sqlite: {file: $dir/flyteauth.db}}
+secrets: {secrets-prefix: $dir, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
+auth:
+  authorizedUris: [http://127.0.0.1:$port]
+  userAuth:
+    localUsers:
+      - {username: $USER_NAME, passwordHash: "$user_hash", name: Bench User, email: bench@example.com}
+  appAuth:
+    authServerType: Self
+    selfAuthServer:
+      issuer: http://127.0.0.1:$port
+      tokenSigningAlgorithm: $alg
+      devicePollInterval: 1s
+      staticClients:
+        $CLIENT_ID:
+          id: $CLIENT_ID
+          client_secret: "$client_hash"
+          redirect_uris: [http://localhost:3846/callback]
+          grant_types: [client_credentials]
+          response_types: [token]
+          scopes: [all]
+          public: false
+        flytectl:
+          id: flytectl
+          redirect_uris: [$REDIRECT_URI]
+          grant_types: [authorization_code, refresh_token, "urn:ietf:params:oauth:grant-type:device_code"]
+          response_types: [code]
+          scopes: [all, offline]
+          public: true
+EOF
+}
+
+# start_flyteauth NAME ALG -- sets FA_URL, FA_PID, FA_FIRST_START_MS (a
+# fresh state dir: the database is created and per-installation secrets are
+# generated) and FA_STARTUP_MS / FA_STARTUP_RUNS (the median of 5 restarts
+# on that state, the usual case).
+# Secrets from `flyteauth secrets init`; for ES256 the token key secret is
+# replaced by an EC P-256 key from openssl.
+start_flyteauth() {
+	local name=$1 alg=$2 dir="$WORK/$1" port
+	mkdir -p "$dir"
+	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
+	if [ "$alg" = ES256 ]; then
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+			-out "$dir/token_rsa_key.pem" 2>/dev/null
+		chmod 600 "$dir/token_rsa_key.pem"
+	fi
+	port=$(free_port)
+	flyteauth_config "$dir" "$port" "$alg" "$FA_CLIENT_HASH" "$FA_USER_HASH" >"$dir/config.yaml"
+	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
+		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+	FA_FIRST_START_MS=$STARTUP_MS
+	stop_server "$SERVER_PID"
+	start_timed "$name" "http://127.0.0.1:$port/healthcheck" 5 -- \
+		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+	FA_URL="http://127.0.0.1:$port"
+	FA_PID=$SERVER_PID
+	FA_STARTUP_MS=$STARTUP_MS
+	FA_STARTUP_RUNS=$STARTUP_RUNS
+}
+
+# ---- node-oidc-provider ------------------------------------------------------
+
+# start_oidc_provider -- sets OP_URL, OP_PID, OP_STARTUP_MS (median of 3).
+start_oidc_provider() {
+	local port
+	port=$(free_port)
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+		-out "$WORK/oidc-provider-key.pem" 2>/dev/null
+	PORT=$port KEY="$WORK/oidc-provider-key.pem" NODE_ENV=production \
+		start_timed oidc-provider "http://127.0.0.1:$port/healthcheck" 3 -- \
+		node "$BENCH_DIR/peers/oidc-provider.mjs"
+	OP_URL="http://127.0.0.1:$port"
+	OP_PID=$SERVER_PID
+	OP_STARTUP_MS=$STARTUP_MS
+	OP_STARTUP_RUNS=$STARTUP_RUNS
+}
+
+# ---- glewlwyd ------------------------------------------------------------------
+
+# start_glewlwyd -- sets GL_URL, GL_PID, GL_STARTUP_MS (median of 3 starts
+# on its initialised database), then configures it
+# through its admin API (the packaged admin/password of the init script):
+# the OIDC plugin "oidc" (RS256, client_credentials, introspection by a
+# bearer token with scope `introspect`), the scopes, and the client.
+start_glewlwyd() {
+	local dir="$WORK/glewlwyd" port api jar
+	mkdir -p "$dir"
+	zcat /usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz | sqlite3 "$dir/glewlwyd.db"
+	port=$(free_port)
+	sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" \
+		"$BENCH_DIR/peers/glewlwyd.conf.in" >"$dir/glewlwyd.conf"
+	start_timed glewlwyd "http://127.0.0.1:$port/config" 3 -- \
+		glewlwyd --config="$dir/glewlwyd.conf"
+	GL_URL="http://127.0.0.1:$port"
+	GL_PID=$SERVER_PID
+	GL_STARTUP_MS=$STARTUP_MS
+	GL_STARTUP_RUNS=$STARTUP_RUNS
+
+	api="$GL_URL/api"
+	jar="$dir/admin.cookies"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/key.pem" 2>/dev/null
+	openssl pkey -in "$dir/key.pem" -pubout -out "$dir/pub.pem" 2>/dev/null
+	gl_admin() { # METHOD PATH JSON
+		local code
+		code=$(curl -s -o "$dir/admin.out" -w '%{http_code}' -b "$jar" -c "$jar" \
+			-X "$1" -H 'content-type: application/json' -d "$3" "$api$2")
+		[ "$code" = 200 ] || die "glewlwyd admin $1 $2: HTTP $code $(head -c 300 "$dir/admin.out")"
+	}
+	gl_admin POST /auth/ '{"username":"admin","password":"password"}'
+	gl_admin POST /scope/ '{"name":"all","display_name":"all","description":"Flyte blanket scope","password_required":false,"scheme":{}}'
+	gl_admin POST /scope/ '{"name":"introspect","display_name":"introspect","description":"token introspection","password_required":false,"scheme":{}}'
+	gl_admin POST /mod/plugin/ "$(jq -n --rawfile key "$dir/key.pem" --rawfile cert "$dir/pub.pem" \
+		--arg iss "$api/oidc" '{
+		module: "oidc", name: "oidc", display_name: "OpenID Connect",
+		parameters: {
+			iss: $iss, "jwt-type": "rsa", "jwt-key-size": "256", key: $key, cert: $cert,
+			"access-token-duration": 1800, "refresh-token-duration": 3600, "code-duration": 300,
+			"refresh-token-rolling": true, "allow-non-oidc": true,
+			"auth-type-code-enabled": true, "auth-type-token-enabled": false,
+			"auth-type-none-enabled": false, "auth-type-password-enabled": false,
+			"auth-type-client-enabled": true, "auth-type-refresh-enabled": true,
+			"introspection-revocation-allowed": true,
+			"introspection-revocation-auth-scope": ["introspect"],
+			scope: [{name: "all", "refresh-token-rolling": true}]
+		}}')"
+	gl_admin POST /client/ "$(jq -n --arg id "$CLIENT_ID" --arg pw "$CLIENT_SECRET" '{
+		client_id: $id, name: $id, confidential: true, password: $pw, enabled: true,
+		scope: ["all", "introspect"], authorization_type: ["client_credentials"],
+		token_endpoint_auth_method: ["client_secret_basic"], redirect_uri: []}')"
+	rm -f "$jar"
+}

@@ -1,0 +1,37 @@
+-- request.lua -- the one wrk script of the benchmark. It shapes every request
+-- from the environment (so one script serves every scenario and every
+-- system) and, when wrk is done, prints one JSON line with what bench/run
+-- records. It never inspects response bodies: correctness of each scenario
+-- is checked once with curl before the load starts; under load, wrk counts
+-- every non-2xx/3xx status as an error and bench/run rejects a run with any.
+--
+-- Env:
+--   BENCH_METHOD   GET (default) or POST
+--   BENCH_BODY     request body (POST), already form-encoded
+--   BENCH_AUTH     value of the Authorization header, if any
+--                  (Basic client credentials, or Bearer <access token>)
+
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+local auth = os.getenv("BENCH_AUTH")
+
+wrk.method = method
+if auth and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
+if method == "POST" then
+  wrk.body = body or ""
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+
+-- One JSON line, prefixed so bench/run can find it among wrk's own output.
+-- Latencies are in microseconds; duration in microseconds.
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
