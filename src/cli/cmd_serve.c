@@ -28,7 +28,7 @@
 #include "secrets/secrets.h"
 #include "store/store.h"
 
-#define SERVE_USAGE "flyteauth serve [--config FILE]"
+#define SERVE_USAGE "flyteauth serve [--config FILE] [--listen ADDR:PORT]"
 /* Expired records deleted per purge tick: bounded so a backlog never holds
  * the store for long; ticks repeat until the backlog is gone. */
 #define PURGE_BATCH 1000
@@ -37,6 +37,10 @@
 struct serve {
 	struct fa_log log;
 	struct fa_config *cfg;
+	/* Where to listen: server.bindAddress and httpPort, unless --listen or
+	 * FLYTEAUTH_LISTEN says otherwise. */
+	char listen_addr[64];
+	int listen_port;
 	char state_dir[1024];     /* "" unless running on embedded defaults */
 	char db_path[1024];
 	struct fa_secret_source secrets;
@@ -177,7 +181,7 @@ static int derive_issuer(struct serve *s)
 	if (iss[0])
 		n = snprintf(s->issuer, sizeof(s->issuer), "%s", iss);
 	else
-		n = snprintf(s->issuer, sizeof(s->issuer), "http://localhost:%d", c->server.http_port);
+		n = snprintf(s->issuer, sizeof(s->issuer), "http://localhost:%d", s->listen_port);
 	if (n < 0 || (size_t)n >= sizeof(s->issuer))
 		return fa_cli_fail("serve: the issuer URL is too long");
 	if (!iss[0] && c->source != FA_CONFIG_SOURCE_DEFAULTS)
@@ -314,9 +318,8 @@ static int start_http(struct serve *s)
 	struct fa_err err;
 
 	memset(&o, 0, sizeof(o));
-	o.bind_addr = strcmp(c->server.bind_address, "localhost") == 0 ? "127.0.0.1"
-								       : c->server.bind_address;
-	o.port = (uint16_t)c->server.http_port;
+	o.bind_addr = strcmp(s->listen_addr, "localhost") == 0 ? "127.0.0.1" : s->listen_addr;
+	o.port = (uint16_t)s->listen_port;
 	o.routes = base_routes;
 	o.n_routes = ARRAY_LEN(base_routes);
 	o.app = s;
@@ -341,7 +344,7 @@ static int start_http(struct serve *s)
 	s->http = fa_http_start(&o, &err);
 	if (!s->http)
 		return fa_cli_fail("serve: cannot listen on %s:%d: %s", o.bind_addr,
-				   c->server.http_port, err.msg);
+				   s->listen_port, err.msg);
 	if (!c->server.security.secure && !is_loopback(o.bind_addr))
 		fa_log(&s->log, FA_LOG_WARN,
 		       "serving plain HTTP on %s:%u: terminate TLS in front of flyteauth "
@@ -349,6 +352,55 @@ static int start_http(struct serve *s)
 	fa_log(&s->log, FA_LOG_INFO, "listening on %s://%s:%u", c->server.security.secure ? "https" : "http",
 	       o.bind_addr, fa_http_port(s->http));
 	return FA_EXIT_OK;
+}
+
+/* --listen / FLYTEAUTH_LISTEN: "ADDR:PORT", "[V6ADDR]:PORT", ":PORT" or
+ * "PORT" (the address then stays as configured). The address itself is
+ * checked by the HTTP layer when it binds. */
+static int parse_listen(struct serve *s, const char *what, const char *v)
+{
+	const char *colon = strrchr(v, ':'), *port = v;
+	size_t alen = 0;
+	uint64_t p;
+
+	if (colon) {
+		port = colon + 1;
+		alen = (size_t)(colon - v);
+		if (alen >= 2 && v[0] == '[' && v[alen - 1] == ']') {
+			v++;
+			alen -= 2;
+		} else if (memchr(v, ':', alen)) {
+			return fa_cli_fail("serve: %s: write an IPv6 address in brackets, "
+					   "e.g. [::1]:8088", what);
+		}
+	}
+	if (fa_parse_u64(port, strlen(port), 65535, &p) != FA_OK || p == 0)
+		return fa_cli_fail("serve: %s: expected ADDR:PORT with a port in 1..65535", what);
+	if (alen >= sizeof(s->listen_addr))
+		return fa_cli_fail("serve: %s: the address is too long", what);
+	if (alen) {
+		memcpy(s->listen_addr, v, alen);
+		s->listen_addr[alen] = '\0';
+	}
+	s->listen_port = (int)p;
+	return FA_EXIT_OK;
+}
+
+/* The configured address and port, then FLYTEAUTH_LISTEN, then --listen. */
+static int choose_listen(struct serve *s, const char *flag)
+{
+	const char *env = getenv("FLYTEAUTH_LISTEN");
+	int rc;
+
+	if (fa_strlcpy(s->listen_addr, s->cfg->server.bind_address, sizeof(s->listen_addr)) != FA_OK)
+		return fa_cli_fail("serve: server.bindAddress is too long");
+	s->listen_port = s->cfg->server.http_port;
+	if (env && *env) {
+		rc = parse_listen(s, "FLYTEAUTH_LISTEN", env);
+		if (rc != FA_EXIT_OK)
+			return rc;
+	}
+	return flag ? parse_listen(s, "--listen", flag) : FA_EXIT_OK;
 }
 
 static void purge_expired(struct serve *s)
@@ -401,7 +453,7 @@ static void serve_cleanup(struct serve *s)
 int fa_cli_serve(int argc, char **argv)
 {
 	struct serve s;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *listen = NULL;
 	sigset_t set;
 	int rc;
 
@@ -415,7 +467,11 @@ int fa_cli_serve(int argc, char **argv)
 			       "  --config FILE  a flyteadmin config or a flyte-binary/flyte-core Helm\n"
 			       "                 values file; without it, the development server on\n"
 			       "                 http://localhost:8088 with state in\n"
-			       "                 $XDG_STATE_HOME/flyteauth (~/.local/state/flyteauth)\n",
+			       "                 $XDG_STATE_HOME/flyteauth (~/.local/state/flyteauth)\n"
+			       "  --listen ADDR:PORT\n"
+			       "                 listen there instead of server.bindAddress and\n"
+			       "                 server.httpPort (also FLYTEAUTH_LISTEN; the flag wins);\n"
+			       "                 \"PORT\" or \":PORT\" keeps the address\n",
 			       SERVE_USAGE);
 			return FA_EXIT_OK;
 		}
@@ -423,6 +479,12 @@ int fa_cli_serve(int argc, char **argv)
 			if (++i >= argc)
 				return fa_cli_usage_error(SERVE_USAGE, "--config needs a file");
 			config_path = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--listen") == 0) {
+			if (++i >= argc)
+				return fa_cli_usage_error(SERVE_USAGE, "--listen needs ADDR:PORT");
+			listen = argv[i];
 			continue;
 		}
 		return fa_cli_usage_error(SERVE_USAGE, "unknown argument '%s'", argv[i]);
@@ -437,6 +499,8 @@ int fa_cli_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = load_config(&s, config_path);
+	if (rc == FA_EXIT_OK)
+		rc = choose_listen(&s, listen);
 	if (rc == FA_EXIT_OK)
 		rc = open_store(&s);
 	if (rc == FA_EXIT_OK)

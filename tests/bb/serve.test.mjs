@@ -4,10 +4,9 @@
 // never holds a secret, and a clean stop on SIGTERM.
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { DEV_PORT, rawRequest, run, startServer, statusOf, tempDir } from './lib/server.mjs';
+import { freePort, rawRequest, run, startServer, statusOf, tempDir } from './lib/server.mjs';
 
 const CONFIG = `
 server:
@@ -20,20 +19,29 @@ secrets:
   secrets-prefix: DIR
 `;
 
-async function portIsFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
+test('--listen and FLYTEAUTH_LISTEN: bad values are refused before anything starts', async () => {
+  for (const [args, env, re] of [
+    [['--listen', '127.0.0.1:0'], {}, /--listen: expected ADDR:PORT with a port in 1\.\.65535/],
+    [['--listen', '127.0.0.1:70000'], {}, /--listen: expected ADDR:PORT/],
+    [['--listen', '::1:8088'], {}, /--listen: write an IPv6 address in brackets/],
+    [[], { FLYTEAUTH_LISTEN: 'localhost:http' }, /FLYTEAUTH_LISTEN: expected ADDR:PORT/],
+  ]) {
+    const dir = tempDir();
+    const r = await run(['serve', ...args], { env: { HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...env } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /listening/);
+  }
+  const r = await run(['serve', '--listen']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--listen needs ADDR:PORT/);
+});
 
-test('development server: embedded defaults on 127.0.0.1:8088, secrets generated once', async (t) => {
-  if (!(await portIsFree(DEV_PORT))) assert.fail(`port ${DEV_PORT} is in use; the dev-server test needs it`);
+test('development server: embedded defaults on loopback, secrets generated once', async (t) => {
   const srv = await startServer();
   let firstKey;
   try {
-    const r = await fetch(`http://127.0.0.1:${DEV_PORT}/healthcheck`);
+    const r = await fetch(`http://127.0.0.1:${srv.port}/healthcheck`);
     assert.equal(r.status, 200);
     assert.equal(await r.text(), 'OK\n');
     const state = path.join(srv.dir, 'state', 'flyteauth');
@@ -44,7 +52,10 @@ test('development server: embedded defaults on 127.0.0.1:8088, secrets generated
     assert.equal(statSync(state).mode & 0o777, 0o700);
     firstKey = readFileSync(path.join(state, 'token_rsa_key.pem'), 'utf8');
     assert.match(firstKey, /^-----BEGIN RSA PRIVATE KEY-----/);
-    assert.match(srv.stderr, /listening on http:\/\/127\.0\.0\.1:8088/);
+    assert.match(srv.stderr, new RegExp(`listening on http://127\\.0\\.0\\.1:${srv.port}`));
+    // The issuer follows the port actually served.
+    const md = await (await fetch(`${srv.url}/.well-known/oauth-authorization-server`)).json();
+    assert.equal(md.issuer, `http://localhost:${srv.port}`);
     // First start: the development user and the flytepropeller secret, once, on stdout only.
     assert.match(srv.stdout, /development user: flyte\npassword: [A-Za-z0-9_-]{16,}\n/);
     assert.match(srv.stdout, /generated confidential client: flytepropeller\nclient secret: [A-Za-z0-9_-]{32,}\n/);
@@ -57,8 +68,9 @@ test('development server: embedded defaults on 127.0.0.1:8088, secrets generated
   }
   t.diagnostic('restart with the same state dir');
   const { spawn } = await import('node:child_process');
-  const again = spawn(process.env.FLYTEAUTH_BIN, ['serve'], {
-    env: { ...process.env, HOME: srv.dir, XDG_STATE_HOME: path.join(srv.dir, 'state') },
+  const port2 = await freePort();
+  const again = spawn(process.env.FLYTEAUTH_BIN, ['serve', '--listen', `127.0.0.1:${port2}`], {
+    env: { ...process.env, HOME: srv.dir, XDG_STATE_HOME: path.join(srv.dir, 'state'), FLYTEAUTH_LISTEN: '127.0.0.1:1' },
   });
   let err = '';
   let out = '';
@@ -66,7 +78,8 @@ test('development server: embedded defaults on 127.0.0.1:8088, secrets generated
   again.stdout.on('data', (d) => { out += d; });
   try {
     for (let i = 0; i < 300 && !/listening/.test(err); i++) await new Promise((r) => setTimeout(r, 20));
-    assert.match(err, /listening/);
+    // --listen beats FLYTEAUTH_LISTEN.
+    assert.match(err, new RegExp(`listening on http://127\\.0\\.0\\.1:${port2}`));
     assert.doesNotMatch(err, /generated server secrets/);
     assert.doesNotMatch(out, /password|client secret/);
     const key = readFileSync(path.join(srv.dir, 'state', 'flyteauth', 'token_rsa_key.pem'), 'utf8');

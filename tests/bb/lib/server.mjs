@@ -61,8 +61,8 @@ export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
 
 // Starts `flyteauth serve`. `config` is YAML text (PORT is replaced by the
 // chosen port, DIR by a fresh temp dir); with config === null the server
-// runs on its embedded defaults with HOME pointed at the temp dir.
-export const DEV_PORT = 8088;
+// runs on its embedded defaults with HOME pointed at the temp dir, on a free
+// port given by FLYTEAUTH_LISTEN (so a `make run` on 8088 does not matter).
 
 // With config, the four server secrets are generated into DIR first
 // (`secrets: false` skips that).
@@ -72,8 +72,7 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     const r = await run(['secrets', 'init', '-p', dir]);
     if (r.code !== 0) throw new Error(`secrets init: ${r.stderr}`);
   }
-  // The development server (no config) always listens on 8088.
-  const port = config === null ? DEV_PORT : await freePort();
+  const port = await freePort();
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(path.join(dir, name), content, { mode: 0o600 });
   }
@@ -83,8 +82,9 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     writeFileSync(cfgPath, config.replaceAll('PORT', String(port)).replaceAll('DIR', dir));
     argv.push('--config', cfgPath);
   }
+  const listen = config === null ? { FLYTEAUTH_LISTEN: `127.0.0.1:${port}` } : {};
   const child = spawn(BIN, argv, {
-    env: { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...env },
+    env: { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...listen, ...env },
     cwd: dir,
   });
   const srv = {
