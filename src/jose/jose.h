@@ -1,13 +1,20 @@
 /* jose.h -- the whole interface of flyteauth's JOSE layer: JSON Web Keys
- * (RFC 7517/7518/8037) for RSA, EC P-256 and Ed25519, key sets, RFC 7638
+ * (RFC 7517/7518/8037) for RSA, EC P-256/P-384 and Ed25519, key sets, RFC 7638
  * thumbprints, compact JWS signing and verification (RFC 7515) and JWT claim
- * checks (RFC 7519, RFC 8725, RFC 9068).
+ * checks (RFC 7519, RFC 8725, RFC 9068), plus the bounded JSON loader every
+ * parser of untrusted JSON uses.
  *
  * The shape follows libjwt v3: a key is bound to exactly one algorithm when it
- * is created (RS256 for RSA, ES256 for P-256, EdDSA for Ed25519), and a token
- * is accepted only when its `alg` header names that very algorithm. The
- * algorithm is never chosen from the token. `none` and the HMAC algorithms
- * cannot be represented, so no key and no caller can ever ask for them.
+ * is created, and a token is accepted only when its `alg` header names that
+ * very algorithm. The algorithm is never chosen from the token. Which alg a
+ * key gets: the one its creator names (fa_jwk_generate, fa_jwk_from_pem_alg),
+ * else the JWK's own "alg" member when it fits the key (RSA: RS256/384/512 or
+ * PS256/384/512; EC P-256: ES256; EC P-384: ES384; OKP Ed25519: EdDSA), else
+ * the default of its type: EC and OKP keys have only one, RSA keys get the
+ * caller's RSA default (RS256 unless a caller says otherwise, e.g. from an
+ * IdP's id_token_signing_alg_values_supported). `none` and the HMAC
+ * algorithms cannot be represented, so no key and no caller can ever ask for
+ * them.
  * Verification always has keys and an allowlist; there is no "verify without
  * a key" path. This layer does no I/O: fetching a JWKS or reading a key file
  * is the caller's job. JWE is not supported.
@@ -65,55 +72,78 @@
 
 /* ---- algorithms and key types -------------------------------------------- */
 
-/* The signature algorithms we implement. There is deliberately no value for
- * "none" or HS*: an unsigned or symmetric token cannot be asked for. */
+/* The signature algorithms we implement (RFC 7518 §3, RFC 8037 §3.1).
+ * There is deliberately no value for "none" or HS*: an unsigned or symmetric
+ * token cannot be asked for. Values are never renumbered. RSA keys are
+ * 2048..8192 bits for every RSA alg. */
 enum fa_jws_alg {
-	FA_JWS_RS256 = 1,   /* RSASSA-PKCS1-v1_5 with SHA-256, RSA >= 2048 bits */
+	FA_JWS_RS256 = 1,   /* RSASSA-PKCS1-v1_5 with SHA-256 */
 	FA_JWS_ES256 = 2,   /* ECDSA P-256 with SHA-256, raw R||S signature */
 	FA_JWS_EDDSA = 3,   /* Ed25519 (RFC 8037) */
+	FA_JWS_RS384 = 4,   /* RSASSA-PKCS1-v1_5 with SHA-384 */
+	FA_JWS_RS512 = 5,   /* RSASSA-PKCS1-v1_5 with SHA-512 */
+	FA_JWS_PS256 = 6,   /* RSASSA-PSS, SHA-256, MGF1 SHA-256, 32-byte salt */
+	FA_JWS_PS384 = 7,   /* RSASSA-PSS, SHA-384, MGF1 SHA-384, 48-byte salt */
+	FA_JWS_PS512 = 8,   /* RSASSA-PSS, SHA-512, MGF1 SHA-512, 64-byte salt */
+	FA_JWS_ES384 = 9,   /* ECDSA P-384 with SHA-384, raw R||S signature */
 };
 
 /* Allowlist bits for enum fa_jws_alg. */
 #define FA_JWS_ALG_BIT(a) (1u << (unsigned)(a))
+#define FA_JWS_ALGS_RSA \
+	(FA_JWS_ALG_BIT(FA_JWS_RS256) | FA_JWS_ALG_BIT(FA_JWS_RS384) | \
+	 FA_JWS_ALG_BIT(FA_JWS_RS512) | FA_JWS_ALG_BIT(FA_JWS_PS256) | \
+	 FA_JWS_ALG_BIT(FA_JWS_PS384) | FA_JWS_ALG_BIT(FA_JWS_PS512))
 #define FA_JWS_ALGS_ALL \
-	(FA_JWS_ALG_BIT(FA_JWS_RS256) | FA_JWS_ALG_BIT(FA_JWS_ES256) | FA_JWS_ALG_BIT(FA_JWS_EDDSA))
+	(FA_JWS_ALGS_RSA | FA_JWS_ALG_BIT(FA_JWS_ES256) | FA_JWS_ALG_BIT(FA_JWS_ES384) | \
+	 FA_JWS_ALG_BIT(FA_JWS_EDDSA))
 
 enum fa_jwk_kty {
 	FA_JWK_RSA = 1,
-	FA_JWK_EC = 2,      /* crv P-256 only */
+	FA_JWK_EC = 2,      /* crv P-256 (ES256) or P-384 (ES384) */
 	FA_JWK_OKP = 3,     /* crv Ed25519 only */
 };
 
-/* "RS256" | "ES256" | "EdDSA"; never NULL ("?" for a value out of range). */
+/* "RS256" | "RS384" | ... | "EdDSA"; never NULL ("?" for a value out of
+ * range). */
 const char *fa_jws_alg_name(enum fa_jws_alg alg);
-/* Exact, case-sensitive match of "RS256" | "ES256" | "EdDSA" (RFC 7515
- * §4.1.1: alg is case-sensitive). "none" and "HS*" get FA_EDENIED with a
- * message saying why; anything else FA_EUNSUPPORTED. */
+/* Exact, case-sensitive match of an alg name above (RFC 7515 §4.1.1: alg is
+ * case-sensitive). "none" and "HS*" get FA_EDENIED with a message saying
+ * why; anything else FA_EUNSUPPORTED. */
 enum fa_rc fa_jws_alg_parse(const char *name, enum fa_jws_alg *out, struct fa_err *err) FA_WUR;
+/* True when alg is an RSA algorithm (RS* or PS*). */
+bool fa_jws_alg_is_rsa(enum fa_jws_alg alg);
 
 /* ---- one key ----------------------------------------------------------- */
 
 /* Opaque, immutable, reference-counted. */
 struct fa_jwk;
 
-/* Generates a fresh key for alg "RS256" (RSA-2048), "ES256" (P-256) or
- * "EdDSA" (Ed25519). *out gets a new key (fa_jwk_free) whose kid is its
- * thumbprint. */
+/* Generates a fresh key pinned to alg: any RSA alg (RSA-2048), "ES256"
+ * (P-256), "ES384" (P-384) or "EdDSA" (Ed25519). *out gets a new key
+ * (fa_jwk_free) whose kid is its thumbprint. */
 enum fa_rc fa_jwk_generate(const char *alg, struct fa_jwk **out, struct fa_err *err) FA_WUR;
 
 /* Imports one PEM key: private keys in PKCS#8 ("PRIVATE KEY"), PKCS#1
  * ("RSA PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"), public keys in SPKI
  * ("PUBLIC KEY"). Encrypted PEM is refused (no passphrase prompt).
- * len <= FA_MAX_SECRET. The kid is the thumbprint. */
+ * len <= FA_MAX_SECRET. The kid is the thumbprint. The key gets the default
+ * alg of its type (RSA: RS256). */
 enum fa_rc fa_jwk_from_pem(const char *pem, size_t len, struct fa_jwk **out,
 			   struct fa_err *err) FA_WUR;
+/* As fa_jwk_from_pem, pinned to alg, which must fit the key (an RSA alg for
+ * an RSA key, ES256 for P-256, ES384 for P-384, EdDSA for Ed25519; else
+ * FA_EUNSUPPORTED). */
+enum fa_rc fa_jwk_from_pem_alg(const char *pem, size_t len, enum fa_jws_alg alg,
+			       struct fa_jwk **out, struct fa_err *err) FA_WUR;
 
 /* Imports a JWK object (borrowed; not kept). Private members (d, and for RSA
  * p q dp dq qi) are imported when present; private RSA keys must carry either
  * d alone or all CRT members, and any private key must match its public part.
  * A given "kid" (string, <= FA_JOSE_MAX_KID) is kept, else the kid is the
- * thumbprint. A given "alg" must be the key's pinned alg; "use" must be "sig"
- * when present. */
+ * thumbprint. A given "alg" pins the key when it fits the key's type and
+ * curve (else FA_EUNSUPPORTED); without one an RSA key is pinned to RS256.
+ * "use" must be "sig" when present. */
 enum fa_rc fa_jwk_from_json(const json_t *jwk, struct fa_jwk **out, struct fa_err *err) FA_WUR;
 
 /* As fa_jwk_from_json, from JSON text (len <= FA_MAX_JWKS; duplicate members
@@ -128,7 +158,8 @@ struct fa_jwk *fa_jwk_dup(const struct fa_jwk *key);
  * cleared by OpenSSL). NULL is a no-op. */
 void fa_jwk_free(struct fa_jwk *key);
 
-/* Public JWK: {"kty","kid","alg","use":"sig", then n,e | crv,x,y | crv,x}.
+/* Public JWK: {"kty","kid","alg","use":"sig", then n,e | crv,x,y | crv,x}
+ * ("alg" is the pinned one, so a verifier elsewhere pins it too).
  * Never a private member. *out is a new json_t (json_decref). */
 enum fa_rc fa_jwk_public_json(const struct fa_jwk *key, json_t **out, struct fa_err *err) FA_WUR;
 
@@ -142,6 +173,8 @@ enum fa_rc fa_jwk_private_pem_dup(const struct fa_jwk *key, char **pem, size_t *
 enum fa_jws_alg fa_jwk_alg(const struct fa_jwk *key);
 enum fa_jwk_kty fa_jwk_kty(const struct fa_jwk *key);
 const char *fa_jwk_kty_name(const struct fa_jwk *key);     /* "RSA" | "EC" | "OKP" */
+/* "P-256" | "P-384" | "Ed25519", or NULL for RSA. */
+const char *fa_jwk_crv(const struct fa_jwk *key);
 const char *fa_jwk_kid(const struct fa_jwk *key);
 /* RFC 7638 thumbprint (SHA-256, base64url, FA_JWK_THUMBPRINT_LEN chars),
  * computed once when the key was made. */
@@ -167,12 +200,19 @@ enum fa_rc fa_jwks_add(struct fa_jwks *set, const struct fa_jwk *key, struct fa_
  * FA_JOSE_MAX_KEYS entries). Only public parts are imported: a verifier never
  * needs a private member, so one that leaked into a JWKS is ignored.
  * Entries we cannot use are skipped, not fatal: other kty/crv, "use":"enc",
- * an "alg" that is not the key's pinned one, key_ops without sign/verify,
- * RSA outside FA_JOSE_RSA_MIN_BITS..FA_JOSE_RSA_MAX_BITS. A malformed member
- * of a supported key fails the whole document. A set with no usable key is
- * still returned (count 0). */
+ * an "alg" we do not implement or that does not fit the key, key_ops
+ * without sign/verify, RSA outside FA_JOSE_RSA_MIN_BITS..FA_JOSE_RSA_MAX_BITS.
+ * A malformed member of a supported key fails the whole document. A set with
+ * no usable key is still returned (count 0). RSA keys without "alg" are
+ * pinned to RS256. */
 enum fa_rc fa_jwks_parse(const char *json, size_t len, struct fa_jwks **out,
 			 struct fa_err *err) FA_WUR;
+/* As fa_jwks_parse, with RSA keys that carry no "alg" pinned to rsa_default
+ * (an RSA alg; FA_EINVAL otherwise). An issuer that signs with PS256 and
+ * publishes its keys without "alg" is verified by pinning PS256 here, once,
+ * from configuration or its metadata, never from a token. */
+enum fa_rc fa_jwks_parse_rsa(const char *json, size_t len, enum fa_jws_alg rsa_default,
+			     struct fa_jwks **out, struct fa_err *err) FA_WUR;
 
 /* New reference to the set, which is now frozen; free with fa_jwks_free. */
 struct fa_jwks *fa_jwks_dup(const struct fa_jwks *set);
@@ -269,5 +309,16 @@ enum fa_rc fa_jwt_verify(const struct fa_jwks *keys, const struct fa_jwt_rules *
  * caller that verified the JWS itself). header and claims are borrowed. */
 enum fa_rc fa_jwt_claims_check(const struct fa_jwt_rules *rules, const json_t *header,
 			       const json_t *claims, struct fa_err *err) FA_WUR;
+
+/* ---- bounded JSON ------------------------------------------------------ */
+
+/* json_loadb with JSON_REJECT_DUPLICATES after a scan that bounds nesting to
+ * max_depth (jansson's own limit is 2048 levels, deep enough to exhaust a
+ * stack in its recursive parser and in json_decref). The top level must be
+ * an object. what names the document in messages ("JWKS", "JWS header"...);
+ * a message never quotes the input, only a position. *out is a new
+ * reference on FA_OK, NULL otherwise. The caller bounds len. */
+enum fa_rc fa_jose_json_load(const char *buf, size_t len, size_t max_depth, const char *what,
+			     json_t **out, struct fa_err *err) FA_WUR;
 
 #endif

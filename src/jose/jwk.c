@@ -1,10 +1,12 @@
 /* jwk.c -- one signing key: its life cycle (generate, PEM import, dup/free),
- * the binding of key type to exactly one algorithm, the RFC 7638 thumbprint,
+ * the binding of a key to exactly one algorithm, the RFC 7638 thumbprint,
  * and export (public JWK, private PKCS#8 PEM).
  *
  * Every key, however it was made, goes through fa_jose_key_wrap, the one
  * place that decides whether a key is acceptable (RSA 2048..8192 bits with a
- * sane exponent, EC on P-256, Ed25519) and which algorithm it is pinned to.
+ * sane exponent, EC on P-256 or P-384, Ed25519) and which algorithm it is
+ * pinned to: the creator's choice when it fits the key, else the only one
+ * of its curve, else RS256 for RSA.
  * After that the key never changes, which is what lets many threads sign and
  * verify with it at once without locks. JWK JSON import lives in
  * jwk_json.c; signatures in jws.c.
@@ -25,17 +27,27 @@
  * them itself for moduli over 3072 bits. */
 #define RSA_MAX_E_BITS 64
 
+/* Every alg we implement, by its RFC 7518 name. */
+static const struct {
+	enum fa_jws_alg alg;
+	const char *name;
+} alg_names[] = {
+	{ FA_JWS_RS256, "RS256" }, { FA_JWS_RS384, "RS384" }, { FA_JWS_RS512, "RS512" },
+	{ FA_JWS_PS256, "PS256" }, { FA_JWS_PS384, "PS384" }, { FA_JWS_PS512, "PS512" },
+	{ FA_JWS_ES256, "ES256" }, { FA_JWS_ES384, "ES384" }, { FA_JWS_EDDSA, "EdDSA" },
+};
+
 const char *fa_jws_alg_name(enum fa_jws_alg alg)
 {
-	switch (alg) {
-	case FA_JWS_RS256:
-		return "RS256";
-	case FA_JWS_ES256:
-		return "ES256";
-	case FA_JWS_EDDSA:
-		return "EdDSA";
-	}
+	for (size_t i = 0; i < ARRAY_LEN(alg_names); i++)
+		if (alg_names[i].alg == alg)
+			return alg_names[i].name;
 	return "?";
+}
+
+bool fa_jws_alg_is_rsa(enum fa_jws_alg alg)
+{
+	return (FA_JWS_ALGS_RSA & FA_JWS_ALG_BIT(alg)) != 0;
 }
 
 enum fa_rc fa_jws_alg_parse(const char *name, enum fa_jws_alg *out, struct fa_err *err)
@@ -44,25 +56,24 @@ enum fa_rc fa_jws_alg_parse(const char *name, enum fa_jws_alg *out, struct fa_er
 
 	if (!name)
 		return fa_err_set(err, FA_EINVAL, "alg is missing");
+	for (size_t i = 0; i < ARRAY_LEN(alg_names); i++) {
+		if (strcmp(name, alg_names[i].name) == 0) {
+			*out = alg_names[i].alg;
+			return FA_OK;
+		}
+	}
 	fa_jose_safe_str(name, safe, sizeof(safe));
-	if (strcmp(name, "RS256") == 0)
-		*out = FA_JWS_RS256;
-	else if (strcmp(name, "ES256") == 0)
-		*out = FA_JWS_ES256;
-	else if (strcmp(name, "EdDSA") == 0)
-		*out = FA_JWS_EDDSA;
-	else if (fa_str_ieq(name, "none"))
+	if (fa_str_ieq(name, "none"))
 		/* An unsigned token proves nothing (RFC 8725 §3.1). */
 		return fa_err_set(err, FA_EDENIED, "alg none (unsigned token) is never accepted");
-	else if (strncmp(name, "HS", 2) == 0)
+	if (strncmp(name, "HS", 2) == 0)
 		/* HMAC keyed with a public key is the classic confusion attack. */
 		return fa_err_set(err, FA_EDENIED,
 				  "symmetric alg %s is never accepted: keys are asymmetric",
 				  safe);
-	else
-		return fa_err_set(err, FA_EUNSUPPORTED,
-				  "alg \"%s\" is not supported (RS256, ES256, EdDSA)", safe);
-	return FA_OK;
+	return fa_err_set(err, FA_EUNSUPPORTED,
+			  "alg \"%s\" is not supported (RS256/384/512, PS256/384/512, ES256, "
+			  "ES384, EdDSA)", safe);
 }
 
 void fa_jose_safe_str(const char *s, char *out, size_t outcap)
@@ -109,7 +120,7 @@ static enum fa_rc get_bn(EVP_PKEY *pkey, const char *param, BIGNUM **bn, struct 
 	return FA_OK;
 }
 
-static enum fa_rc wrap_rsa(struct fa_jwk *k, struct fa_err *err)
+static enum fa_rc wrap_rsa(struct fa_jwk *k, enum fa_jws_alg alg, struct fa_err *err)
 {
 	BIGNUM *n = NULL, *e = NULL;
 	int bits = EVP_PKEY_get_bits(k->pkey);
@@ -137,7 +148,12 @@ static enum fa_rc wrap_rsa(struct fa_jwk *k, struct fa_err *err)
 				RSA_MAX_E_BITS);
 		goto out;
 	}
-	k->alg = FA_JWS_RS256;
+	if (alg && !fa_jws_alg_is_rsa(alg)) {
+		rc = fa_err_set(err, FA_EUNSUPPORTED, "an RSA key cannot be used for %s",
+				fa_jws_alg_name(alg));
+		goto out;
+	}
+	k->alg = alg ? alg : FA_JWS_RS256;
 	k->sig_len = (size_t)EVP_PKEY_get_size(k->pkey);
 	if ((rc = bn_b64(n, 0, &k->pub[0], err)) != FA_OK ||
 	    (rc = bn_b64(e, 0, &k->pub[1], err)) != FA_OK)
@@ -148,10 +164,21 @@ out:
 	return rc;
 }
 
-static enum fa_rc wrap_ec(struct fa_jwk *k, struct fa_err *err)
+/* The curves we accept, by OpenSSL's group names, with their alg. */
+static const struct {
+	const char *group, *nist, *crv;
+	enum fa_jws_alg alg;
+	size_t coord;
+	size_t sig_len;
+} curves[] = {
+	{ "prime256v1", "P-256", "P-256", FA_JWS_ES256, 32, FA_JOSE_EC_SIG_LEN },
+	{ "secp384r1", "P-384", "P-384", FA_JWS_ES384, 48, FA_JOSE_ES384_SIG_LEN },
+};
+
+static enum fa_rc wrap_ec(struct fa_jwk *k, enum fa_jws_alg alg, struct fa_err *err)
 {
 	char group[64];
-	size_t glen = 0;
+	size_t glen = 0, c;
 	BIGNUM *x = NULL, *y = NULL;
 	enum fa_rc rc;
 
@@ -160,19 +187,30 @@ static enum fa_rc wrap_ec(struct fa_jwk *k, struct fa_err *err)
 		rc = fa_err_set(err, FA_EUNSUPPORTED, "EC key has no named curve");
 		goto out;
 	}
-	if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0) {
+	for (c = 0; c < ARRAY_LEN(curves); c++)
+		if (strcmp(group, curves[c].group) == 0 || strcmp(group, curves[c].nist) == 0)
+			break;
+	if (c == ARRAY_LEN(curves)) {
 		rc = fa_err_set(err, FA_EUNSUPPORTED,
-				"EC curve %.40s is not supported (only P-256 for ES256)", group);
+				"EC curve %.40s is not supported (P-256 for ES256, P-384 for ES384)",
+				group);
+		goto out;
+	}
+	/* One curve, one hash: ES384 on P-256 is not a thing (RFC 7518 §3.4). */
+	if (alg && alg != curves[c].alg) {
+		rc = fa_err_set(err, FA_EUNSUPPORTED, "an EC %s key cannot be used for %s",
+				curves[c].crv, fa_jws_alg_name(alg));
 		goto out;
 	}
 	if ((rc = get_bn(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x, err)) != FA_OK ||
 	    (rc = get_bn(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y, err)) != FA_OK)
 		goto out;
-	k->alg = FA_JWS_ES256;
-	k->sig_len = FA_JOSE_EC_SIG_LEN;
-	/* RFC 7518 §6.2.1.2: coordinates are always the full 32 bytes. */
-	if ((rc = bn_b64(x, 32, &k->pub[0], err)) != FA_OK ||
-	    (rc = bn_b64(y, 32, &k->pub[1], err)) != FA_OK)
+	k->alg = curves[c].alg;
+	k->crv = curves[c].crv;
+	k->sig_len = curves[c].sig_len;
+	/* RFC 7518 §6.2.1.2: coordinates are always full length. */
+	if ((rc = bn_b64(x, curves[c].coord, &k->pub[0], err)) != FA_OK ||
+	    (rc = bn_b64(y, curves[c].coord, &k->pub[1], err)) != FA_OK)
 		goto out;
 out:
 	BN_free(x);
@@ -180,14 +218,18 @@ out:
 	return rc;
 }
 
-static enum fa_rc wrap_ed25519(struct fa_jwk *k, struct fa_err *err)
+static enum fa_rc wrap_ed25519(struct fa_jwk *k, enum fa_jws_alg alg, struct fa_err *err)
 {
 	unsigned char pub[32];
 	size_t n = sizeof(pub);
 
+	if (alg && alg != FA_JWS_EDDSA)
+		return fa_err_set(err, FA_EUNSUPPORTED, "an Ed25519 key cannot be used for %s",
+				  fa_jws_alg_name(alg));
 	if (!EVP_PKEY_get_raw_public_key(k->pkey, pub, &n) || n != sizeof(pub))
 		return fa_err_set(err, FA_ECRYPTO, "cannot read the Ed25519 public key");
 	k->alg = FA_JWS_EDDSA;
+	k->crv = "Ed25519";
 	k->sig_len = FA_JOSE_EC_SIG_LEN;
 	k->pub[0] = fa_b64_encode_dup(pub, n, FA_B64_URL | FA_B64_NOPAD);
 	if (!k->pub[0])
@@ -210,8 +252,8 @@ static enum fa_rc thumbprint(struct fa_jwk *k, struct fa_err *err)
 				    k->pub[0]);
 		break;
 	case FA_JWK_EC:
-		rc = fa_buf_appendf(&b, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-				    k->pub[0], k->pub[1]);
+		rc = fa_buf_appendf(&b, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+				    k->crv, k->pub[0], k->pub[1]);
 		break;
 	case FA_JWK_OKP:
 		rc = fa_buf_appendf(&b, "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"%s\"}",
@@ -238,7 +280,7 @@ out:
 }
 
 enum fa_rc fa_jose_key_wrap(EVP_PKEY *pkey, bool has_private, const char *kid,
-			    struct fa_jwk **out, struct fa_err *err)
+			    enum fa_jws_alg alg, struct fa_jwk **out, struct fa_err *err)
 {
 	struct fa_jwk *k = NULL;
 	enum fa_rc rc;
@@ -260,18 +302,18 @@ enum fa_rc fa_jose_key_wrap(EVP_PKEY *pkey, bool has_private, const char *kid,
 	k->has_private = has_private;
 	if (EVP_PKEY_is_a(k->pkey, "RSA")) {
 		k->kty = FA_JWK_RSA;
-		rc = wrap_rsa(k, err);
+		rc = wrap_rsa(k, alg, err);
 	} else if (EVP_PKEY_is_a(k->pkey, "EC")) {
 		k->kty = FA_JWK_EC;
-		rc = wrap_ec(k, err);
+		rc = wrap_ec(k, alg, err);
 	} else if (EVP_PKEY_is_a(k->pkey, "ED25519")) {
 		k->kty = FA_JWK_OKP;
-		rc = wrap_ed25519(k, err);
+		rc = wrap_ed25519(k, alg, err);
 	} else {
 		const char *name = EVP_PKEY_get0_type_name(k->pkey);
 
 		rc = fa_err_set(err, FA_EUNSUPPORTED,
-				"key type %.32s is not supported (RSA, EC P-256, Ed25519)",
+				"key type %.32s is not supported (RSA, EC P-256/P-384, Ed25519)",
 				name ? name : "unknown");
 	}
 	if (rc != FA_OK)
@@ -304,10 +346,18 @@ enum fa_rc fa_jwk_generate(const char *alg, struct fa_jwk **out, struct fa_err *
 		return rc;
 	switch (a) {
 	case FA_JWS_RS256:
+	case FA_JWS_RS384:
+	case FA_JWS_RS512:
+	case FA_JWS_PS256:
+	case FA_JWS_PS384:
+	case FA_JWS_PS512:
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)FA_JOSE_RSA_MIN_BITS);
 		break;
 	case FA_JWS_ES256:
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		break;
+	case FA_JWS_ES384:
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
 		break;
 	case FA_JWS_EDDSA:
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -317,7 +367,7 @@ enum fa_rc fa_jwk_generate(const char *alg, struct fa_jwk **out, struct fa_err *
 		ERR_clear_error();
 		return fa_err_set(err, FA_ECRYPTO, "%s key generation failed", fa_jws_alg_name(a));
 	}
-	return fa_jose_key_wrap(pkey, true, NULL, out, err);
+	return fa_jose_key_wrap(pkey, true, NULL, a, out, err);
 }
 
 /* Never prompt for a passphrase: a server must not block on a terminal. */
@@ -332,6 +382,12 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 
 enum fa_rc fa_jwk_from_pem(const char *pem, size_t len, struct fa_jwk **out,
 			   struct fa_err *err)
+{
+	return fa_jwk_from_pem_alg(pem, len, 0, out, err);
+}
+
+enum fa_rc fa_jwk_from_pem_alg(const char *pem, size_t len, enum fa_jws_alg alg,
+			       struct fa_jwk **out, struct fa_err *err)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -373,7 +429,7 @@ enum fa_rc fa_jwk_from_pem(const char *pem, size_t len, struct fa_jwk **out,
 				"not a PEM private key (PKCS#8, PKCS#1, SEC1) or public key (SPKI)");
 		goto out;
 	}
-	rc = fa_jose_key_wrap(pkey, priv, NULL, out, err);
+	rc = fa_jose_key_wrap(pkey, priv, NULL, alg, out, err);
 	pkey = NULL;
 out:
 	ERR_clear_error();
@@ -430,12 +486,12 @@ enum fa_rc fa_jwk_public_json(const struct fa_jwk *key, json_t **out, struct fa_
 		bad |= set_str(o, "e", key->pub[1]);
 		break;
 	case FA_JWK_EC:
-		bad |= set_str(o, "crv", "P-256");
+		bad |= set_str(o, "crv", key->crv);
 		bad |= set_str(o, "x", key->pub[0]);
 		bad |= set_str(o, "y", key->pub[1]);
 		break;
 	case FA_JWK_OKP:
-		bad |= set_str(o, "crv", "Ed25519");
+		bad |= set_str(o, "crv", key->crv);
 		bad |= set_str(o, "x", key->pub[0]);
 		break;
 	}
@@ -511,6 +567,11 @@ const char *fa_jwk_kty_name(const struct fa_jwk *key)
 		return "OKP";
 	}
 	return "?";
+}
+
+const char *fa_jwk_crv(const struct fa_jwk *key)
+{
+	return key->crv;
 }
 
 const char *fa_jwk_kid(const struct fa_jwk *key)

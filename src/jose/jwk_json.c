@@ -1,8 +1,8 @@
 /* jwk_json.c -- JSON Web Key import (RFC 7517, RFC 7518 §6, RFC 8037 §2)
- * and the bounded JSON loader the whole module uses.
+ * and the bounded JSON loader the whole module (and the remote module) uses.
  *
  * A JWK object is checked member by member: unknown or unusable key kinds
- * (other kty/crv, "use":"enc", an alg that is not the key's pinned one) are
+ * (other kty/crv, "use":"enc", an alg that does not fit the key) are
  * reported as FA_EUNSUPPORTED so that a JWKS parser can skip them, while a
  * supported key with a malformed member is FA_EINVAL. Members are strict
  * unpadded base64url of bounded size; EC coordinates must be full-length and
@@ -24,7 +24,7 @@
  * but some issuers emit it; the value, and so the thumbprint, is the same). */
 #define RSA_MEMBER_MAX (FA_JOSE_RSA_MAX_BITS / 8 + 1)
 #define RSA_E_MAX 16
-#define P256_LEN 32
+#define EC_COORD_MAX 48      /* P-384 */
 #define ED25519_LEN 32
 
 /* ---- bounded JSON ------------------------------------------------------ */
@@ -269,10 +269,17 @@ out:
 	return rc;
 }
 
-static enum fa_rc import_ec(const json_t *o, bool priv, EVP_PKEY **pkey, struct fa_err *err)
+/* An EC JWK's curve: its "crv" name and coordinate size. */
+struct ec_curve {
+	const char *crv;
+	size_t coord;
+};
+
+static enum fa_rc import_ec(const json_t *o, const struct ec_curve *cv, bool priv,
+			    EVP_PKEY **pkey, struct fa_err *err)
 {
-	unsigned char pt[1 + 2 * P256_LEN], d[P256_LEN];
-	size_t xl, yl, dl = 0;
+	unsigned char pt[1 + 2 * EC_COORD_MAX], d[EC_COORD_MAX];
+	size_t xl, yl, dl = 0, n = cv->coord;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	BIGNUM *bn = NULL;
 	enum fa_rc rc;
@@ -282,14 +289,14 @@ static enum fa_rc import_ec(const json_t *o, bool priv, EVP_PKEY **pkey, struct 
 		goto out;
 	}
 	pt[0] = 0x04;   /* uncompressed point: 04 || x || y */
-	if ((rc = fixed_member(o, "x", true, pt + 1, P256_LEN, &xl, err)) != FA_OK ||
-	    (rc = fixed_member(o, "y", true, pt + 1 + P256_LEN, P256_LEN, &yl, err)) != FA_OK)
+	if ((rc = fixed_member(o, "x", true, pt + 1, n, &xl, err)) != FA_OK ||
+	    (rc = fixed_member(o, "y", true, pt + 1 + n, n, &yl, err)) != FA_OK)
 		goto out;
-	if (priv && (rc = fixed_member(o, "d", false, d, P256_LEN, &dl, err)) != FA_OK)
+	if (priv && (rc = fixed_member(o, "d", false, d, n, &dl, err)) != FA_OK)
 		goto out;
 	priv = priv && dl != 0;
-	if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt)) ||
+	if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, cv->crv, 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * n) ||
 	    (priv && !push_bn(bld, OSSL_PKEY_PARAM_PRIV_KEY, d, dl, true, &bn))) {
 		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
 		goto out;
@@ -359,12 +366,24 @@ static enum fa_rc pairwise_check(const struct fa_jwk *k, struct fa_err *err)
 
 /* ---- one JWK ------------------------------------------------------------- */
 
-/* Checks kty/crv/use/key_ops/alg; *kty and *alg tell what to import. */
-static enum fa_rc classify(const json_t *o, enum fa_jwk_kty *kty, struct fa_err *err)
+static const struct ec_curve ec_curves[] = { { "P-256", 32 }, { "P-384", 48 } };
+
+/* What classify found: the key kind, its curve, the alg to pin. */
+struct jwk_kind {
+	enum fa_jwk_kty kty;
+	const struct ec_curve *ec;
+	enum fa_jws_alg alg;
+};
+
+/* Checks kty/crv/use/key_ops/alg and decides the pinned alg: the JWK's own
+ * "alg" when it fits the key, else the only alg of the curve, else
+ * rsa_default for RSA. */
+static enum fa_rc classify(const json_t *o, enum fa_jws_alg rsa_default, struct jwk_kind *kind,
+			   struct fa_err *err)
 {
 	const char *s, *crv, *alg, *use;
 	const json_t *ops = json_object_get(o, "key_ops");
-	enum fa_jws_alg pinned, given;
+	enum fa_jws_alg given;
 	char safe[48];
 	enum fa_rc rc;
 
@@ -377,21 +396,25 @@ static enum fa_rc classify(const json_t *o, enum fa_jwk_kty *kty, struct fa_err 
 	    (rc = opt_str(o, "use", &use, err)) != FA_OK)
 		return rc;
 	fa_jose_safe_str(s, safe, sizeof(safe));
+	kind->ec = NULL;
 	if (strcmp(s, "RSA") == 0) {
-		*kty = FA_JWK_RSA;
-		pinned = FA_JWS_RS256;
+		kind->kty = FA_JWK_RSA;
+		kind->alg = rsa_default;
 	} else if (strcmp(s, "EC") == 0) {
-		*kty = FA_JWK_EC;
-		pinned = FA_JWS_ES256;
+		kind->kty = FA_JWK_EC;
 		if (!crv)
 			return fa_err_set(err, FA_EINVAL, "EC JWK has no crv");
+		for (size_t i = 0; i < ARRAY_LEN(ec_curves); i++)
+			if (strcmp(crv, ec_curves[i].crv) == 0)
+				kind->ec = &ec_curves[i];
 		fa_jose_safe_str(crv, safe, sizeof(safe));
-		if (strcmp(crv, "P-256") != 0)
+		if (!kind->ec)
 			return fa_err_set(err, FA_EUNSUPPORTED,
-					  "EC curve %s is not supported (only P-256)", safe);
+					  "EC curve %s is not supported (P-256, P-384)", safe);
+		kind->alg = kind->ec->coord == 32 ? FA_JWS_ES256 : FA_JWS_ES384;
 	} else if (strcmp(s, "OKP") == 0) {
-		*kty = FA_JWK_OKP;
-		pinned = FA_JWS_EDDSA;
+		kind->kty = FA_JWK_OKP;
+		kind->alg = FA_JWS_EDDSA;
 		if (!crv)
 			return fa_err_set(err, FA_EINVAL, "OKP JWK has no crv");
 		fa_jose_safe_str(crv, safe, sizeof(safe));
@@ -426,22 +449,30 @@ static enum fa_rc classify(const json_t *o, enum fa_jwk_kty *kty, struct fa_err 
 					  "JWK key_ops allow neither sign nor verify");
 	}
 	if (alg) {
-		/* The key, not the document, decides the algorithm: an RSA key
-		 * labelled PS256 or RS512 is not ours to use as RS256. */
-		if (fa_jws_alg_parse(alg, &given, NULL) != FA_OK || given != pinned) {
-			fa_jose_safe_str(alg, safe, sizeof(safe));
+		/* The document may name the key's alg, but only one the key can
+		 * have: an EC P-256 key labelled ES384, or an RSA key labelled
+		 * ES256, is not a key we can use. */
+		bool fits;
+		/* RSA has no crv; EC and OKP keys name theirs. */
+		const char *curve = kind->kty == FA_JWK_RSA ? "" : crv;
+
+		fa_jose_safe_str(alg, safe, sizeof(safe));
+		if (fa_jws_alg_parse(alg, &given, NULL) != FA_OK)
+			return fa_err_set(err, FA_EUNSUPPORTED, "JWK alg %s is not supported", safe);
+		fits = kind->kty == FA_JWK_RSA ? fa_jws_alg_is_rsa(given) : given == kind->alg;
+		if (!fits)
 			return fa_err_set(err, FA_EUNSUPPORTED,
-					  "JWK alg %s does not match %s, the only alg for this key type",
-					  safe, fa_jws_alg_name(pinned));
-		}
+					  "JWK alg %s does not match the %s%s%s key it labels", safe,
+					  curve, curve[0] ? " " : "", s);
+		kind->alg = given;
 	}
 	return FA_OK;
 }
 
-enum fa_rc fa_jose_jwk_import(const json_t *jwk, bool public_only, struct fa_jwk **out,
-			      struct fa_err *err)
+enum fa_rc fa_jose_jwk_import(const json_t *jwk, bool public_only, enum fa_jws_alg rsa_default,
+			      struct fa_jwk **out, struct fa_err *err)
 {
-	enum fa_jwk_kty kty = FA_JWK_RSA;
+	struct jwk_kind kind = { FA_JWK_RSA, NULL, FA_JWS_RS256 };
 	const char *kid;
 	EVP_PKEY *pkey = NULL;
 	bool priv = false;
@@ -450,14 +481,17 @@ enum fa_rc fa_jose_jwk_import(const json_t *jwk, bool public_only, struct fa_jwk
 	*out = NULL;
 	if (!json_is_object(jwk))
 		return fa_err_set(err, FA_EINVAL, "JWK is not a JSON object");
-	if ((rc = classify(jwk, &kty, err)) != FA_OK || (rc = opt_str(jwk, "kid", &kid, err)) != FA_OK)
+	if (!fa_jws_alg_is_rsa(rsa_default))
+		return fa_err_set(err, FA_EINVAL, "the default alg of RSA keys must be an RSA alg");
+	if ((rc = classify(jwk, rsa_default, &kind, err)) != FA_OK ||
+	    (rc = opt_str(jwk, "kid", &kid, err)) != FA_OK)
 		return rc;
-	switch (kty) {
+	switch (kind.kty) {
 	case FA_JWK_RSA:
 		rc = import_rsa(jwk, !public_only, &pkey, err);
 		break;
 	case FA_JWK_EC:
-		rc = import_ec(jwk, !public_only, &pkey, err);
+		rc = import_ec(jwk, kind.ec, !public_only, &pkey, err);
 		break;
 	case FA_JWK_OKP:
 		rc = import_okp(jwk, !public_only, &pkey, err);
@@ -466,7 +500,7 @@ enum fa_rc fa_jose_jwk_import(const json_t *jwk, bool public_only, struct fa_jwk
 	if (rc != FA_OK)
 		return rc;
 	priv = !public_only && has_member(jwk, "d");
-	if ((rc = fa_jose_key_wrap(pkey, priv, kid, out, err)) != FA_OK)
+	if ((rc = fa_jose_key_wrap(pkey, priv, kid, kind.alg, out, err)) != FA_OK)
 		return rc;
 	if (priv && (rc = pairwise_check(*out, err)) != FA_OK) {
 		fa_jwk_free(*out);
@@ -477,7 +511,7 @@ enum fa_rc fa_jose_jwk_import(const json_t *jwk, bool public_only, struct fa_jwk
 
 enum fa_rc fa_jwk_from_json(const json_t *jwk, struct fa_jwk **out, struct fa_err *err)
 {
-	return fa_jose_jwk_import(jwk, false, out, err);
+	return fa_jose_jwk_import(jwk, false, FA_JWS_RS256, out, err);
 }
 
 enum fa_rc fa_jwk_parse(const char *json, size_t len, struct fa_jwk **out, struct fa_err *err)

@@ -66,6 +66,12 @@ enum fa_rc fa_jwks_add(struct fa_jwks *set, const struct fa_jwk *key, struct fa_
 enum fa_rc fa_jwks_parse(const char *json, size_t len, struct fa_jwks **out,
 			 struct fa_err *err)
 {
+	return fa_jwks_parse_rsa(json, len, FA_JWS_RS256, out, err);
+}
+
+enum fa_rc fa_jwks_parse_rsa(const char *json, size_t len, enum fa_jws_alg rsa_default,
+			     struct fa_jwks **out, struct fa_err *err)
+{
 	struct fa_jwks *s = NULL;
 	json_t *doc = NULL;
 	const json_t *keys, *entry;
@@ -81,6 +87,10 @@ enum fa_rc fa_jwks_parse(const char *json, size_t len, struct fa_jwks **out,
 	}
 	if (len > FA_MAX_JWKS) {
 		rc = fa_err_set(err, FA_ETOOBIG, "JWKS is larger than %d bytes", FA_MAX_JWKS);
+		goto out;
+	}
+	if (!fa_jws_alg_is_rsa(rsa_default)) {
+		rc = fa_err_set(err, FA_EINVAL, "the default alg of RSA keys must be an RSA alg");
 		goto out;
 	}
 	if ((rc = fa_jose_json_load(json, len, FA_MAX_JSON_DEPTH, "JWKS", &doc, err)) != FA_OK)
@@ -99,7 +109,7 @@ enum fa_rc fa_jwks_parse(const char *json, size_t len, struct fa_jwks **out,
 		goto out;
 	json_array_foreach(keys, i, entry) {
 		fa_err_clear(&kerr);
-		rc = fa_jose_jwk_import(entry, true, &k, &kerr);
+		rc = fa_jose_jwk_import(entry, true, rsa_default, &k, &kerr);
 		if (rc == FA_EUNSUPPORTED) {
 			s->skipped++;
 			continue;

@@ -11,7 +11,8 @@
  * refresh its JWKS) is kept apart from "bad signature" (FA_ECRYPTO).
  *
  * Signatures come from OpenSSL's EVP_DigestSign/Verify on the key parsed
- * once at load; ES256 is converted between DER and the JOSE raw R||S form.
+ * once at load (PSS with the salt as long as the hash); ECDSA signatures are
+ * converted between DER and the JOSE raw R||S form.
  * Signing allocates the output token and OpenSSL's per-call context; nothing
  * else.
  */
@@ -21,28 +22,65 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "jose/jose_int.h"
 
 #define B64 (FA_B64_URL | FA_B64_NOPAD)
-/* DER ECDSA-Sig-Value for P-256: 2 + 2 * (2 + 33) bytes at most. */
-#define ES256_DER_MAX 72
+/* DER ECDSA-Sig-Value: 3-byte SEQUENCE header + 2 * (2 + 49) for P-384. */
+#define ECDSA_DER_MAX 112
 /* Decoded header: 3/4 of the largest token. */
 #define HEADER_MAX (FA_MAX_TOKEN / 4 * 3)
 
 /* ---- raw signatures ------------------------------------------------------ */
 
+/* The digest of alg; NULL for Ed25519, which is "pure" (hashes internally). */
+static const char *alg_md(enum fa_jws_alg alg)
+{
+	switch (alg) {
+	case FA_JWS_RS256:
+	case FA_JWS_PS256:
+	case FA_JWS_ES256:
+		return "SHA256";
+	case FA_JWS_RS384:
+	case FA_JWS_PS384:
+	case FA_JWS_ES384:
+		return "SHA384";
+	case FA_JWS_RS512:
+	case FA_JWS_PS512:
+		return "SHA512";
+	case FA_JWS_EDDSA:
+		return NULL;
+	}
+	return NULL;
+}
+
+static bool alg_is_pss(enum fa_jws_alg alg)
+{
+	return alg == FA_JWS_PS256 || alg == FA_JWS_PS384 || alg == FA_JWS_PS512;
+}
+
+static bool alg_is_ecdsa(enum fa_jws_alg alg)
+{
+	return alg == FA_JWS_ES256 || alg == FA_JWS_ES384;
+}
+
 static EVP_MD_CTX *md_ctx(const struct fa_jwk *key, bool sign)
 {
-	/* Ed25519 is "pure": it hashes internally, so no digest is named. */
-	const char *md = key->alg == FA_JWS_EDDSA ? NULL : "SHA256";
+	const char *md = alg_md(key->alg);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
 	int ok;
 
 	if (!ctx)
 		return NULL;
-	ok = sign ? EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, key->pkey, NULL)
-		  : EVP_DigestVerifyInit_ex(ctx, NULL, md, NULL, NULL, key->pkey, NULL);
+	ok = sign ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, key->pkey, NULL)
+		  : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key->pkey, NULL);
+	/* RFC 7518 §3.5: MGF1 with the same hash (OpenSSL's default) and a
+	 * salt as long as the hash, required exactly when verifying. */
+	if (ok == 1 && alg_is_pss(key->alg))
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
 	if (ok != 1) {
 		EVP_MD_CTX_free(ctx);
 		return NULL;
@@ -50,26 +88,27 @@ static EVP_MD_CTX *md_ctx(const struct fa_jwk *key, bool sign)
 	return ctx;
 }
 
-static enum fa_rc der_to_raw(const unsigned char *der, size_t len, unsigned char *raw,
+/* DER ECDSA-Sig-Value to JOSE's R||S, each half n bytes (RFC 7518 §3.4). */
+static enum fa_rc der_to_raw(const unsigned char *der, size_t len, size_t n, unsigned char *raw,
 			     struct fa_err *err)
 {
 	const unsigned char *p = der;
 	ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
 	enum fa_rc rc = FA_OK;
 
-	if (!s || BN_bn2binpad(ECDSA_SIG_get0_r(s), raw, 32) != 32 ||
-	    BN_bn2binpad(ECDSA_SIG_get0_s(s), raw + 32, 32) != 32)
-		rc = fa_err_set(err, FA_ECRYPTO, "cannot convert the ES256 signature");
+	if (!s || BN_bn2binpad(ECDSA_SIG_get0_r(s), raw, (int)n) != (int)n ||
+	    BN_bn2binpad(ECDSA_SIG_get0_s(s), raw + n, (int)n) != (int)n)
+		rc = fa_err_set(err, FA_ECRYPTO, "cannot convert the ECDSA signature");
 	ECDSA_SIG_free(s);
 	return rc;
 }
 
-/* *der is malloc'd by OpenSSL (OPENSSL_free). */
-static enum fa_rc raw_to_der(const unsigned char *raw, unsigned char **der, int *len,
+/* R||S (2n bytes) to DER; *der is malloc'd by OpenSSL (OPENSSL_free). */
+static enum fa_rc raw_to_der(const unsigned char *raw, size_t n, unsigned char **der, int *len,
 			     struct fa_err *err)
 {
 	ECDSA_SIG *s = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(raw, 32, NULL), *sv = BN_bin2bn(raw + 32, 32, NULL);
+	BIGNUM *r = BN_bin2bn(raw, (int)n, NULL), *sv = BN_bin2bn(raw + n, (int)n, NULL);
 	enum fa_rc rc = FA_OK;
 
 	*der = NULL;
@@ -81,7 +120,7 @@ static enum fa_rc raw_to_der(const unsigned char *raw, unsigned char **der, int 
 	}
 	*len = i2d_ECDSA_SIG(s, der);
 	if (*len <= 0)
-		rc = fa_err_set(err, FA_ECRYPTO, "cannot encode the ES256 signature");
+		rc = fa_err_set(err, FA_ECRYPTO, "cannot encode the ECDSA signature");
 out:
 	ECDSA_SIG_free(s);
 	return rc;
@@ -90,7 +129,8 @@ out:
 enum fa_rc fa_jose_sign_raw(const struct fa_jwk *key, const void *input, size_t len,
 			    unsigned char *sig, size_t *siglen, struct fa_err *err)
 {
-	unsigned char der[ES256_DER_MAX];
+	unsigned char der[ECDSA_DER_MAX];
+	bool ecdsa = alg_is_ecdsa(key->alg);
 	EVP_MD_CTX *ctx = NULL;
 	size_t n;
 	enum fa_rc rc = FA_OK;
@@ -106,15 +146,15 @@ enum fa_rc fa_jose_sign_raw(const struct fa_jwk *key, const void *input, size_t 
 				fa_jws_alg_name(key->alg));
 		goto out;
 	}
-	n = key->alg == FA_JWS_ES256 ? sizeof(der) : FA_JOSE_MAX_SIG_LEN;
-	if (EVP_DigestSign(ctx, key->alg == FA_JWS_ES256 ? der : sig, &n, input, len) != 1) {
+	n = ecdsa ? sizeof(der) : FA_JOSE_MAX_SIG_LEN;
+	if (EVP_DigestSign(ctx, ecdsa ? der : sig, &n, input, len) != 1) {
 		rc = fa_err_set(err, FA_ECRYPTO, "%s signing failed", fa_jws_alg_name(key->alg));
 		goto out;
 	}
-	if (key->alg == FA_JWS_ES256) {
-		if ((rc = der_to_raw(der, n, sig, err)) != FA_OK)
+	if (ecdsa) {
+		if ((rc = der_to_raw(der, n, key->sig_len / 2, sig, err)) != FA_OK)
 			goto out;
-		n = FA_JOSE_EC_SIG_LEN;
+		n = key->sig_len;
 	}
 	*siglen = n;
 out:
@@ -131,14 +171,14 @@ enum fa_rc fa_jose_verify_raw(const struct fa_jwk *key, const void *input, size_
 	int derlen = 0;
 	enum fa_rc rc = FA_OK;
 
-	/* RFC 7518 §3.3/§3.4, RFC 8037 §3.1: the length is fixed by the key. */
+	/* RFC 7518 §3.3-§3.5, RFC 8037 §3.1: the length is fixed by the key. */
 	if (siglen != key->sig_len) {
 		rc = fa_err_set(err, FA_EINVAL, "%s signature must be %zu bytes, not %zu",
 				fa_jws_alg_name(key->alg), key->sig_len, siglen);
 		goto out;
 	}
-	if (key->alg == FA_JWS_ES256) {
-		if ((rc = raw_to_der(sig, &der, &derlen, err)) != FA_OK)
+	if (alg_is_ecdsa(key->alg)) {
+		if ((rc = raw_to_der(sig, siglen / 2, &der, &derlen, err)) != FA_OK)
 			goto out;
 		sig = der;
 		siglen = (size_t)derlen;

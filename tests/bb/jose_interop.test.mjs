@@ -1,9 +1,11 @@
 // jose_interop.test.mjs -- flyteauth's JOSE layer (src/jose, driven through
-// tests/tools/jose_tool) against the npm `jose` library, for RS256, ES256
-// and EdDSA: tokens signed by npm jose verify in ours and ours in npm jose
-// (with the public JWK we export), keys cross over as PEM and JWK, our kid
-// equals jose.calculateJwkThumbprint, and tampered, alg-confused and
-// unsigned tokens are refused by ours.
+// tests/tools/jose_tool) against the npm `jose` library, for every alg we
+// implement (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA): tokens
+// signed by npm jose verify in ours and ours in npm jose (with the public JWK
+// we export), keys cross over as PEM and JWK, our kid equals
+// jose.calculateJwkThumbprint, and tampered, alg-confused and unsigned
+// tokens are refused by ours, including genuine signatures of another alg
+// made with the very key pair a key is pinned for.
 //
 // Run: FLYTEAUTH_BUILD=/tmp/build-x node --test tests/bb/jose_interop.test.mjs
 import { spawnSync } from 'node:child_process';
@@ -34,9 +36,12 @@ function file(content) {
   return p;
 }
 
-// Runs jose_tool: { code, stdout, stderr }.
+// Runs jose_tool: { code, stdout, stderr }. pin.alg, when set, is passed as
+// --alg: keys that name no alg (PEM, bare JWK) are pinned to it.
+const pin = { alg: null };
 function tool(...args) {
-  const r = spawnSync(TOOL, args, { encoding: 'utf8', timeout: 30000 });
+  const argv = pin.alg ? ['--alg', pin.alg, ...args] : args;
+  const r = spawnSync(TOOL, argv, { encoding: 'utf8', timeout: 30000 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -63,8 +68,13 @@ const claims = () => ({
   exp: Math.floor(Date.now() / 1000) + 600,
 });
 
-for (const alg of ['RS256', 'ES256', 'EdDSA']) {
+const ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
+
+for (const alg of ALGS) {
   describe(`${alg} interop`, () => {
+    before(() => { pin.alg = alg; });
+    after(() => { pin.alg = null; });
+
     test('npm jose signs, flyteauth verifies', async () => {
       const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true });
       const jwk = await jose.exportJWK(publicKey);
@@ -186,7 +196,7 @@ for (const alg of ['RS256', 'ES256', 'EdDSA']) {
       // Our own token with its header alg rewritten.
       const token = toolOk('sign', pem, file('{"sub":"alice"}')).trim();
       const [, p, s] = token.split('.');
-      for (const a of ['HS256', 'none', other, 'RS512', 'PS256']) {
+      for (const a of ['HS256', 'none', other, 'RS512', 'PS256', 'ES384'].filter((x) => x !== alg)) {
         const h = Buffer.from(JSON.stringify({ alg: a, kid: ourJwk.kid })).toString('base64url');
         const r = tool('verify', jwks, file(`${h}.${p}.${s}`));
         assert.equal(r.code, 1, `alg ${a} accepted`);
@@ -194,3 +204,40 @@ for (const alg of ['RS256', 'ES256', 'EdDSA']) {
     });
   });
 }
+
+describe('a key is pinned to one alg, whatever the token says', () => {
+  test('an RS256-pinned key refuses PS256 and RS384 tokens signed by its own private key', async () => {
+    const pem = file(toolOk('generate', 'RS256'));
+    const ourJwk = JSON.parse(toolOk('jwk', pem));
+    assert.equal(ourJwk.alg, 'RS256');
+    const jwks = file(toolOk('jwks', pem));
+    for (const a of ['PS256', 'RS384', 'PS512', 'RS512']) {
+      const key = await jose.importPKCS8(readFileSync(pem, 'utf8'), a);
+      const token = await new jose.SignJWT(claims()).setProtectedHeader({ alg: a, kid: ourJwk.kid }).sign(key);
+      // The signature is genuine: npm jose verifies it with our public key.
+      await jose.jwtVerify(token, await jose.importJWK({ ...ourJwk, alg: a }, a), { algorithms: [a] });
+      rejects(jwks, token, new RegExp(`alg ${a} is not the alg RS256 of key`));
+      // Pinned to that alg, the same public key accepts it.
+      pin.alg = a;
+      try {
+        const pinned = file(JSON.stringify({ keys: [{ ...ourJwk, alg: undefined }] }));
+        assert.equal(JSON.parse(toolOk('verify', pinned, file(token))).sub, 'alice');
+      } finally {
+        pin.alg = null;
+      }
+    }
+  });
+
+  test('an EC P-256 key refuses an ES384 token naming its kid', async () => {
+    const pem = file(toolOk('generate', 'ES256'));
+    const ourJwk = JSON.parse(toolOk('jwk', pem));
+    const jwks = file(toolOk('jwks', pem));
+    const p384 = await jose.generateKeyPair('ES384', { extractable: true });
+    const token = await new jose.SignJWT(claims()).setProtectedHeader({ alg: 'ES384', kid: ourJwk.kid }).sign(p384.privateKey);
+    rejects(jwks, token, /alg ES384 is not the alg ES256 of key/);
+    // A P-256 JWK that claims ES384 is not a usable key at all.
+    const r = tool('verify', file(JSON.stringify({ ...ourJwk, alg: 'ES384' })), file(token));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /JWK alg ES384 does not match the P-256 EC key it labels/);
+  });
+});

@@ -1,8 +1,9 @@
 /* fuzz_jose_jws.c -- libFuzzer target for compact JWS/JWT verification, the
  * parser every bearer token from the network goes through. The input is the
  * token; the keys are fixed public keys (RFC 7515 A.2 RSA, A.3 P-256,
- * RFC 8037 Ed25519), so the header, key selection, signature and claim code
- * all run. It must never crash, leak or accept a token it cannot verify.
+ * RFC 8037 Ed25519, RFC 7520 §3.4 RSA pinned to PS384), so the header, key
+ * selection, signature (PKCS#1 v1.5, PSS, ECDSA, EdDSA) and claim code all
+ * run. It must never crash, leak or accept a token it cannot verify.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +21,12 @@ static const char keys[] =
 	"RWyuXpoQ\"},"
 	"{\"kty\":\"EC\",\"kid\":\"ec\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
 	"\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"},"
-	"{\"kty\":\"OKP\",\"kid\":\"ed\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}"
+	"{\"kty\":\"OKP\",\"kid\":\"ed\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"},"
+	"{\"kty\":\"RSA\",\"kid\":\"bilbo.baggins@hobbiton.example\",\"alg\":\"PS384\",\"e\":\"AQAB\","
+	"\"n\":\"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJ"
+	"mSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfH"
+	"d1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2"
+	"BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\"}"
 	"]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

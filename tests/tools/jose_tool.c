@@ -3,15 +3,20 @@
  * against the npm `jose` library. It is a test tool, not a product command:
  * it reads files given on the command line and prints results on stdout.
  *
- *   jose_tool generate <RS256|ES256|EdDSA>         private key, PKCS#8 PEM
+ *   jose_tool [--alg ALG] <command> ...
+ *   jose_tool generate <ALG>                       private key, PKCS#8 PEM
  *   jose_tool jwk <key-file>                       public JWK
  *   jose_tool thumbprint <key-file>                RFC 7638 thumbprint
  *   jose_tool jwks <key-file>...                   {"keys":[...]} (public)
  *   jose_tool sign <key-file> <payload-file> [typ] compact JWS
  *   jose_tool verify <jwks-or-jwk-file> <token-file>  payload bytes
  *
- * A key file holds PEM or one JWK (JSON). Exit 0 on success, 1 on failure
- * with "jose_tool: <message>" on stderr, 2 on bad usage.
+ * A key file holds PEM or one JWK (JSON). --alg pins every key loaded from a
+ * PEM file, or from a JWK without "alg", to ALG (fa_jwk_from_pem_alg; for a
+ * JWKS, the RSA default of fa_jwks_parse_rsa), as a deployment pins the alg
+ * of its keys; without it a key gets its type's default (RSA: RS256).
+ * Exit 0 on success, 1 on failure with "jose_tool: <message>" on stderr, 2
+ * on bad usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +25,7 @@
 #include "jose/jose.h"
 
 static const char usage[] =
-	"usage: jose_tool generate ALG | jwk KEY | thumbprint KEY | jwks KEY... |\n"
+	"usage: jose_tool [--alg ALG] generate ALG | jwk KEY | thumbprint KEY | jwks KEY... |\n"
 	"       sign KEY PAYLOAD [TYP] | verify JWKS TOKEN\n";
 
 static int fail(const struct fa_err *e)
@@ -71,7 +76,33 @@ static bool is_json(const char *s)
 	return *s == '{';
 }
 
-static enum fa_rc load_key(const char *path, struct fa_jwk **key, struct fa_err *err)
+/* One JWK, with "alg" set to pin (--alg, or 0) when it names none. */
+static enum fa_rc parse_jwk(const char *text, size_t len, enum fa_jws_alg pin,
+			    struct fa_jwk **key, struct fa_err *err)
+{
+	json_t *o;
+	enum fa_rc rc;
+
+	if (!pin)
+		return fa_jwk_parse(text, len, key, err);
+	if ((rc = fa_jose_json_load(text, len, FA_MAX_JSON_DEPTH, "JWK", &o, err)) != FA_OK)
+		return rc;
+	if (!json_object_get(o, "alg"))
+		json_object_set_new(o, "alg", json_string(fa_jws_alg_name(pin)));
+	rc = fa_jwk_from_json(o, key, err);
+	json_decref(o);
+	return rc;
+}
+
+static enum fa_rc parse_key(const char *text, size_t len, enum fa_jws_alg pin,
+			    struct fa_jwk **key, struct fa_err *err)
+{
+	return is_json(text) ? parse_jwk(text, len, pin, key, err)
+			     : fa_jwk_from_pem_alg(text, len, pin, key, err);
+}
+
+static enum fa_rc load_key(const char *path, enum fa_jws_alg pin, struct fa_jwk **key,
+			   struct fa_err *err)
 {
 	char *text;
 	size_t len;
@@ -79,14 +110,15 @@ static enum fa_rc load_key(const char *path, struct fa_jwk **key, struct fa_err 
 
 	if (rc != FA_OK)
 		return rc;
-	rc = is_json(text) ? fa_jwk_parse(text, len, key, err) : fa_jwk_from_pem(text, len, key, err);
+	rc = parse_key(text, len, pin, key, err);
 	fa_memzero(text, len);
 	free(text);
 	return rc;
 }
 
 /* A JWKS document, or a single JWK made into a set of one. */
-static enum fa_rc load_set(const char *path, struct fa_jwks **set, struct fa_err *err)
+static enum fa_rc load_set(const char *path, enum fa_jws_alg pin, struct fa_jwks **set,
+			   struct fa_err *err)
 {
 	struct fa_jwk *k = NULL;
 	char *text;
@@ -97,10 +129,11 @@ static enum fa_rc load_set(const char *path, struct fa_jwks **set, struct fa_err
 	if (rc != FA_OK)
 		return rc;
 	if (is_json(text) && strstr(text, "\"keys\"")) {
-		rc = fa_jwks_parse(text, len, set, err);
+		rc = fa_jwks_parse_rsa(text, len, pin && fa_jws_alg_is_rsa(pin) ? pin : FA_JWS_RS256,
+				       set, err);
 		goto out;
 	}
-	rc = is_json(text) ? fa_jwk_parse(text, len, &k, err) : fa_jwk_from_pem(text, len, &k, err);
+	rc = parse_key(text, len, pin, &k, err);
 	if (rc == FA_OK && (rc = fa_jwks_new(set, err)) == FA_OK && (rc = fa_jwks_add(*set, k, err)) != FA_OK) {
 		fa_jwks_free(*set);
 		*set = NULL;
@@ -128,12 +161,12 @@ static int cmd_generate(const char *alg, struct fa_err *e)
 	return 0;
 }
 
-static int cmd_jwk(const char *path, bool thumb, struct fa_err *e)
+static int cmd_jwk(const char *path, enum fa_jws_alg pin, bool thumb, struct fa_err *e)
 {
 	struct fa_jwk *k;
 	json_t *j;
 
-	if (load_key(path, &k, e) != FA_OK)
+	if (load_key(path, pin, &k, e) != FA_OK)
 		return fail(e);
 	if (thumb) {
 		printf("%s\n", fa_jwk_thumbprint(k));
@@ -149,7 +182,7 @@ static int cmd_jwk(const char *path, bool thumb, struct fa_err *e)
 	return 0;
 }
 
-static int cmd_jwks(int n, char **paths, struct fa_err *e)
+static int cmd_jwks(int n, char **paths, enum fa_jws_alg pin, struct fa_err *e)
 {
 	struct fa_jwks *s;
 	struct fa_jwk *k;
@@ -159,7 +192,7 @@ static int cmd_jwks(int n, char **paths, struct fa_err *e)
 	if (fa_jwks_new(&s, e) != FA_OK)
 		return fail(e);
 	for (int i = 0; i < n; i++) {
-		if (load_key(paths[i], &k, e) != FA_OK)
+		if (load_key(paths[i], pin, &k, e) != FA_OK)
 			goto out;
 		if (fa_jwks_add(s, k, e) != FA_OK) {
 			fa_jwk_free(k);
@@ -178,14 +211,14 @@ out:
 }
 
 static int cmd_sign(const char *key_path, const char *payload_path, const char *typ,
-		    struct fa_err *e)
+		    enum fa_jws_alg pin, struct fa_err *e)
 {
 	struct fa_jwk *k = NULL;
 	char *payload = NULL, *tok = NULL;
 	size_t len;
 	int rc = 1;
 
-	if (load_key(key_path, &k, e) != FA_OK ||
+	if (load_key(key_path, pin, &k, e) != FA_OK ||
 	    read_file(payload_path, FA_MAX_TOKEN, &payload, &len, e) != FA_OK ||
 	    fa_jws_sign(k, typ, NULL, payload, len, &tok, e) != FA_OK)
 		goto out;
@@ -198,7 +231,8 @@ out:
 	return rc ? fail(e) : 0;
 }
 
-static int cmd_verify(const char *set_path, const char *token_path, struct fa_err *e)
+static int cmd_verify(const char *set_path, const char *token_path, enum fa_jws_alg pin,
+		      struct fa_err *e)
 {
 	struct fa_jwks *s = NULL;
 	struct fa_jws j = { 0 };
@@ -206,7 +240,7 @@ static int cmd_verify(const char *set_path, const char *token_path, struct fa_er
 	size_t len;
 	int rc = 1;
 
-	if (load_set(set_path, &s, e) != FA_OK ||
+	if (load_set(set_path, pin, &s, e) != FA_OK ||
 	    read_file(token_path, FA_MAX_TOKEN + 2, &tok, &len, e) != FA_OK)
 		goto out;
 	while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r'))
@@ -225,21 +259,29 @@ out:
 int main(int argc, char **argv)
 {
 	struct fa_err e;
-	const char *cmd = argc > 1 ? argv[1] : "";
+	enum fa_jws_alg pin = 0;   /* --alg: the pin for keys that name no alg */
+	const char *cmd;
 
 	fa_err_clear(&e);
+	if (argc > 2 && strcmp(argv[1], "--alg") == 0) {
+		if (fa_jws_alg_parse(argv[2], &pin, &e) != FA_OK)
+			return fail(&e);
+		argc -= 2;
+		argv += 2;
+	}
+	cmd = argc > 1 ? argv[1] : "";
 	if (strcmp(cmd, "generate") == 0 && argc == 3)
 		return cmd_generate(argv[2], &e);
 	if (strcmp(cmd, "jwk") == 0 && argc == 3)
-		return cmd_jwk(argv[2], false, &e);
+		return cmd_jwk(argv[2], pin, false, &e);
 	if (strcmp(cmd, "thumbprint") == 0 && argc == 3)
-		return cmd_jwk(argv[2], true, &e);
+		return cmd_jwk(argv[2], pin, true, &e);
 	if (strcmp(cmd, "jwks") == 0 && argc >= 3)
-		return cmd_jwks(argc - 2, argv + 2, &e);
+		return cmd_jwks(argc - 2, argv + 2, pin, &e);
 	if (strcmp(cmd, "sign") == 0 && (argc == 4 || argc == 5))
-		return cmd_sign(argv[2], argv[3], argc == 5 ? argv[4] : NULL, &e);
+		return cmd_sign(argv[2], argv[3], argc == 5 ? argv[4] : NULL, pin, &e);
 	if (strcmp(cmd, "verify") == 0 && argc == 4)
-		return cmd_verify(argv[2], argv[3], &e);
+		return cmd_verify(argv[2], argv[3], pin, &e);
 	fputs(usage, stderr);
 	return 2;
 }

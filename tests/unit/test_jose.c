@@ -275,8 +275,110 @@ static void test_generate_roundtrip(void **state)
 {
 	(void)state;
 	roundtrip_alg("RS256", FA_JWS_RS256, "RSA");
+	roundtrip_alg("RS384", FA_JWS_RS384, "RSA");
+	roundtrip_alg("RS512", FA_JWS_RS512, "RSA");
+	roundtrip_alg("PS256", FA_JWS_PS256, "RSA");
+	roundtrip_alg("PS384", FA_JWS_PS384, "RSA");
+	roundtrip_alg("PS512", FA_JWS_PS512, "RSA");
 	roundtrip_alg("ES256", FA_JWS_ES256, "EC");
+	roundtrip_alg("ES384", FA_JWS_ES384, "EC");
 	roundtrip_alg("EdDSA", FA_JWS_EDDSA, "OKP");
+}
+
+/* Where a key's alg comes from: the JWK's "alg" when it fits, else the
+ * curve, else the caller's RSA default; never from a token. */
+static void test_jwk_alg_binding(void **state)
+{
+	static const char *const rsa_algs[] = { "RS256", "RS384", "RS512", "PS256", "PS384", "PS512" };
+	struct fa_jwk *k, *p384;
+	struct fa_jwks *s;
+	struct fa_err e;
+	json_t *j;
+	char buf[2048], *pem;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(rsa_algs); i++) {
+		enum fa_jws_alg a;
+
+		snprintf(buf, sizeof(buf), "{\"kty\":\"RSA\",\"alg\":\"%s\",\"n\":\"" RFC7638_N
+			 "\",\"e\":\"AQAB\"}", rsa_algs[i]);
+		k = parse_ok(buf);
+		assert_int_equal(fa_jws_alg_parse(rsa_algs[i], &a, &e), FA_OK);
+		assert_true(fa_jws_alg_is_rsa(a));
+		assert_int_equal(fa_jwk_alg(k), a);
+		assert_null(fa_jwk_crv(k));
+		/* The alg is not part of the thumbprint (RFC 7638 §3.2). */
+		assert_string_equal(fa_jwk_thumbprint(k), RFC7638_THUMB);
+		assert_int_equal(fa_jwk_public_json(k, &j, &e), FA_OK);
+		assert_string_equal(member(j, "alg"), rsa_algs[i]);
+		json_decref(j);
+		fa_jwk_free(k);
+	}
+	assert_false(fa_jws_alg_is_rsa(FA_JWS_ES256));
+	assert_false(fa_jws_alg_is_rsa(FA_JWS_EDDSA));
+
+	/* A JWKS whose RSA keys carry no alg: the caller's default pins them,
+	 * a key that names its alg keeps it. */
+	snprintf(buf, sizeof(buf), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"" RFC7638_N
+		 "\",\"e\":\"AQAB\"},{\"kty\":\"RSA\",\"kid\":\"b\",\"alg\":\"RS512\",\"n\":\""
+		 RFC7638_N "\",\"e\":\"AQAB\"},{\"kty\":\"EC\",\"kid\":\"c\",\"crv\":\"P-256\",\"x\":\""
+		 RFC7515_EC_X "\",\"y\":\"" RFC7515_EC_Y "\"}]}");
+	assert_int_equal(fa_jwks_parse_rsa(buf, strlen(buf), FA_JWS_PS256, &s, &e), FA_OK);
+	assert_int_equal(fa_jwk_alg(fa_jwks_find(s, "a")), FA_JWS_PS256);
+	assert_int_equal(fa_jwk_alg(fa_jwks_find(s, "b")), FA_JWS_RS512);
+	assert_int_equal(fa_jwk_alg(fa_jwks_find(s, "c")), FA_JWS_ES256);
+	fa_jwks_free(s);
+	assert_int_equal(fa_jwks_parse(buf, strlen(buf), &s, &e), FA_OK);
+	assert_int_equal(fa_jwk_alg(fa_jwks_find(s, "a")), FA_JWS_RS256);
+	fa_jwks_free(s);
+	/* The RSA default must be an RSA alg. */
+	expect_err(fa_jwks_parse_rsa(buf, strlen(buf), FA_JWS_ES256, &s, &e), &e, FA_EINVAL,
+		   "must be an RSA alg");
+	assert_null(s);
+
+	/* P-384: generated, exported with crv P-384, reimported as ES384. */
+	assert_int_equal(fa_jwk_generate("ES384", &p384, &e), FA_OK);
+	assert_string_equal(fa_jwk_crv(p384), "P-384");
+	assert_int_equal(fa_jwk_public_json(p384, &j, &e), FA_OK);
+	assert_string_equal(member(j, "crv"), "P-384");
+	assert_int_equal(strlen(member(j, "x")), 64);   /* 48 bytes, unpadded */
+	assert_int_equal(strlen(member(j, "y")), 64);
+	json_object_del(j, "alg");
+	pem = json_dumps(j, JSON_COMPACT);
+	k = parse_ok(pem);
+	assert_int_equal(fa_jwk_alg(k), FA_JWS_ES384);
+	assert_string_equal(fa_jwk_thumbprint(k), fa_jwk_thumbprint(p384));
+	fa_jwk_free(k);
+	free(pem);
+	/* A P-384 key labelled ES256 is not usable. */
+	json_object_set_new(j, "alg", json_string("ES256"));
+	pem = json_dumps(j, JSON_COMPACT);
+	parse_fails(pem, FA_EUNSUPPORTED, "JWK alg ES256 does not match the P-384 EC key it labels");
+	free(pem);
+	/* Coordinates of P-256 size on a P-384 key are malformed. */
+	json_object_set_new(j, "x", json_string(RFC7515_EC_X));
+	json_object_del(j, "alg");
+	pem = json_dumps(j, JSON_COMPACT);
+	parse_fails(pem, FA_EINVAL, "member \"x\" must be 48 bytes");
+	free(pem);
+	json_decref(j);
+
+	/* PEM with an explicit alg: RSA takes any RSA alg; P-384 only ES384. */
+	assert_int_equal(fa_jwk_private_pem_dup(p384, &pem, &len, &e), FA_OK);
+	assert_int_equal(fa_jwk_from_pem_alg(pem, len, FA_JWS_ES384, &k, &e), FA_OK);
+	assert_int_equal(fa_jwk_alg(k), FA_JWS_ES384);
+	fa_jwk_free(k);
+	assert_int_equal(fa_jwk_from_pem(pem, len, &k, &e), FA_OK);
+	assert_int_equal(fa_jwk_alg(k), FA_JWS_ES384);
+	fa_jwk_free(k);
+	expect_err(fa_jwk_from_pem_alg(pem, len, FA_JWS_ES256, &k, &e), &e, FA_EUNSUPPORTED,
+		   "an EC P-384 key cannot be used for ES256");
+	expect_err(fa_jwk_from_pem_alg(pem, len, FA_JWS_PS256, &k, &e), &e, FA_EUNSUPPORTED,
+		   "cannot be used for PS256");
+	assert_null(k);
+	fa_free_secret(pem);
+	fa_jwk_free(p384);
 }
 
 static void test_generate_rejects(void **state)
@@ -287,7 +389,7 @@ static void test_generate_rejects(void **state)
 	(void)state;
 	expect_err(fa_jwk_generate("none", &k, &e), &e, FA_EDENIED, "alg none");
 	expect_err(fa_jwk_generate("HS256", &k, &e), &e, FA_EDENIED, "symmetric alg HS256");
-	expect_err(fa_jwk_generate("PS256", &k, &e), &e, FA_EUNSUPPORTED, "not supported");
+	expect_err(fa_jwk_generate("ES512", &k, &e), &e, FA_EUNSUPPORTED, "not supported");
 	/* alg names are case-sensitive (RFC 7515 §4.1.1). */
 	expect_err(fa_jwk_generate("rs256", &k, &e), &e, FA_EUNSUPPORTED, "not supported");
 	assert_null(k);
@@ -341,10 +443,10 @@ static void test_pem_rejects(void **state)
 	EVP_PKEY_free(pk);
 
 	/* Wrong curve. */
-	pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
 	pem = pem_of(pk, 0);
 	expect_err(fa_jwk_from_pem(pem, strlen(pem), &k, &e), &e, FA_EUNSUPPORTED,
-		   "EC curve secp384r1 is not supported");
+		   "EC curve secp521r1 is not supported");
 	free(pem);
 	EVP_PKEY_free(pk);
 
@@ -383,8 +485,8 @@ static void test_jwk_rejects_kind(void **state)
 	parse_fails("{\"kty\":7}", FA_EINVAL, "\"kty\" must be a string");
 	parse_fails("{\"kty\":\"oct\",\"k\":\"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ\"}", FA_EUNSUPPORTED,
 		    "kty oct is not supported");
-	parse_fails("{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"}", FA_EUNSUPPORTED,
-		    "EC curve P-384 is not supported");
+	parse_fails("{\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"AA\",\"y\":\"AA\"}", FA_EUNSUPPORTED,
+		    "EC curve P-521 is not supported");
 	parse_fails("{\"kty\":\"EC\",\"x\":\"AA\",\"y\":\"AA\"}", FA_EINVAL, "EC JWK has no crv");
 	parse_fails("{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"" RFC8037_X "\"}", FA_EUNSUPPORTED,
 		    "OKP curve X25519 is not supported");
@@ -396,13 +498,19 @@ static void test_jwk_rejects_kind(void **state)
 		    FA_EUNSUPPORTED, "key_ops allow neither sign nor verify");
 	parse_fails("{\"kty\":\"RSA\",\"key_ops\":\"verify\",\"n\":\"" RFC7638_N "\",\"e\":\"AQAB\"}",
 		    FA_EINVAL, "key_ops must be an array");
-	/* The key decides the algorithm: an RSA key may not claim ES256 or PS256. */
-	parse_fails("{\"kty\":\"RSA\",\"alg\":\"PS256\",\"n\":\"" RFC7638_N "\",\"e\":\"AQAB\"}",
-		    FA_EUNSUPPORTED, "JWK alg PS256 does not match RS256");
+	/* The key bounds the algorithm: an RSA key may not claim ES256, a
+	 * P-256 key may not claim ES384, nobody may claim none or HS256. */
 	parse_fails("{\"kty\":\"RSA\",\"alg\":\"ES256\",\"n\":\"" RFC7638_N "\",\"e\":\"AQAB\"}",
-		    FA_EUNSUPPORTED, "JWK alg ES256 does not match RS256");
+		    FA_EUNSUPPORTED, "JWK alg ES256 does not match the RSA key it labels");
+	parse_fails("{\"kty\":\"RSA\",\"alg\":\"HS256\",\"n\":\"" RFC7638_N "\",\"e\":\"AQAB\"}",
+		    FA_EUNSUPPORTED, "JWK alg HS256 is not supported");
+	parse_fails("{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES384\",\"x\":\"" RFC7515_EC_X
+		    "\",\"y\":\"" RFC7515_EC_Y "\"}",
+		    FA_EUNSUPPORTED, "JWK alg ES384 does not match the P-256 EC key it labels");
 	parse_fails("{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"none\",\"x\":\"" RFC8037_X "\"}",
-		    FA_EUNSUPPORTED, "does not match EdDSA");
+		    FA_EUNSUPPORTED, "JWK alg none is not supported");
+	parse_fails("{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"ES256\",\"x\":\"" RFC8037_X "\"}",
+		    FA_EUNSUPPORTED, "does not match the Ed25519 OKP key");
 	parse_fails("[1]", FA_EINVAL, "JWK is not a JSON object");
 }
 
@@ -528,7 +636,7 @@ static void test_jwks_parse_skips(void **state)
 		"{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"%s\",\"e\":\"AQAB\"},"
 		"{\"kty\":\"RSA\",\"alg\":\"RS384\",\"n\":\"%s\",\"e\":\"AQAB\"},"
 		"{\"kty\":\"RSA\",\"kid\":\"weak\",\"n\":\"%s\",\"e\":\"AQAB\"},"
-		"{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"},"
+		"{\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"AA\",\"y\":\"AA\"},"
 		"{\"kty\":\"EC\",\"kid\":\"ec\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"},"
 		"{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"%s\"},"
 		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"x5c\":[\"MIIB\"]}"
@@ -536,15 +644,17 @@ static void test_jwks_parse_skips(void **state)
 		RFC7515_RSA_N, RFC7515_RSA_D, RFC7515_RSA_CRT, RFC7638_N, RFC7638_N, weak_n,
 		RFC7515_EC_X, RFC7515_EC_Y, RFC8037_X, RFC8037_X), FA_OK);
 	assert_int_equal(fa_jwks_parse(b.data, b.len, &s, &e), FA_OK);
-	assert_int_equal(fa_jwks_count(s), 3);
-	assert_int_equal(fa_jwks_skipped(s), 6);
+	assert_int_equal(fa_jwks_count(s), 4);
+	assert_int_equal(fa_jwks_skipped(s), 5);
 	k = fa_jwks_find(s, "rsa");
 	assert_non_null(k);
 	assert_ptr_equal(k, fa_jwks_key_get(s, 0));
 	/* A private member in a published set is never imported. */
 	assert_false(fa_jwk_has_private(k));
 	assert_int_equal(fa_jwk_alg(fa_jwks_find(s, "ec")), FA_JWS_ES256);
-	assert_ptr_equal(fa_jwks_find(s, RFC8037_THUMB), fa_jwks_key_get(s, 2));
+	/* An RSA key labelled RS384 is pinned to RS384. */
+	assert_int_equal(fa_jwk_alg(fa_jwks_key_get(s, 1)), FA_JWS_RS384);
+	assert_ptr_equal(fa_jwks_find(s, RFC8037_THUMB), fa_jwks_key_get(s, 3));
 	assert_null(fa_jwks_find(s, "weak"));
 	/* The same weak key given alone is refused with the reason. */
 	fa_buf_reset(&b);
@@ -552,7 +662,7 @@ static void test_jwks_parse_skips(void **state)
 			 FA_OK);
 	parse_fails(b.data, FA_EUNSUPPORTED, "RSA key of 1024 bits is too small (minimum 2048)");
 	assert_null(fa_jwks_find(s, "nope"));
-	assert_null(fa_jwks_key_get(s, 3));
+	assert_null(fa_jwks_key_get(s, 4));
 	fa_jwks_free(s);
 	fa_buf_cleanup(&b);
 	free(weak_n);
@@ -666,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_rfc7515_private_keys),
 		cmocka_unit_test(test_generate_roundtrip),
 		cmocka_unit_test(test_generate_rejects),
+		cmocka_unit_test(test_jwk_alg_binding),
 		cmocka_unit_test(test_pem_formats),
 		cmocka_unit_test(test_pem_rejects),
 		cmocka_unit_test(test_jwk_rejects_kind),
