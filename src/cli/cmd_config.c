@@ -3,20 +3,19 @@
  * By default it checks the file alone: YAML shape, keys, types, values,
  * printed as FILE:LINE:COL lines, then "configuration OK" and a short
  * explanation. --online also loads every secret the configuration needs and
- * reaches the IdP's discovery document and the external authorization
- * server's metadata and JWKS, so that a deployment fails here rather than at
- * the first login.
+ * fetches, through the remote module, the IdP's discovery document and the
+ * external authorization server's metadata, validated as `serve` will
+ * (issuer, required members, https endpoints), and their JWKS, so that a
+ * deployment fails here rather than at the first login.
  */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "remote/remote.h"
 
 #define CONFIG_USAGE "flyteauth config check [--config FILE] [--online]"
-/* A remote metadata fetch may take this long before the check fails. */
-#define FETCH_TIMEOUT_S 10L
 
 struct check {
 	const struct fa_config *cfg;
@@ -100,164 +99,132 @@ static void check_secrets(struct check *c)
 	}
 }
 
-struct body {
-	struct fa_buf buf;
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+/* The metadata at url, checked as fa_discovery_parse does, with the issuer
+ * mismatch explained in the config's terms. NULL when reported. */
+static struct fa_discovery *fetch_metadata(struct check *c, const struct fa_remote *r,
+					   enum fa_discovery_kind kind, const char *expected,
+					   const char *url, const char *key,
+					   const struct fa_config_pos *pos, const char *what)
 {
-	struct body *b = ud;
-
-	if (fa_buf_append(&b->buf, p, size * n) != FA_OK) {
-		b->too_big = true;
-		return 0;
-	}
-	return size * n;
-}
-
-/* GETs url and parses it as a JSON object. NULL on failure (reported). */
-static json_t *fetch_json(struct check *c, const char *url, const struct fa_config_pos *pos,
-			  const char *what)
-{
-	CURL *h = curl_easy_init();
-	struct body b;
-	char cerr[CURL_ERROR_SIZE] = "";
-	long status = 0;
+	struct fa_remote_resp resp;
+	struct fa_discovery *d = NULL;
+	struct fa_err err;
 	json_t *doc = NULL;
-	json_error_t jerr;
-	CURLcode rc;
+	const char *issuer;
 
-	if (!h) {
-		problem(c, pos, "cannot fetch %s: out of memory", what);
+	fa_err_clear(&err);
+	if (fa_remote_get_json(r, url, FA_MAX_JWKS, what, NULL, &doc, &resp, &err) != FA_OK) {
+		problem(c, pos, "cannot %s %s at %s", err.rc == FA_ENET ? "reach" : "use", what,
+			err.msg);
 		return NULL;
 	}
-	fa_buf_init(&b.buf, FA_MAX_JWKS);
-	b.too_big = false;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, FETCH_TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "flyteauth/" FA_VERSION);
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (b.too_big)
-		problem(c, pos, "%s at %s is larger than %d bytes", what, url, FA_MAX_JWKS);
-	else if (rc != CURLE_OK)
-		problem(c, pos, "cannot reach %s at %s: %s", what, url,
-			cerr[0] ? cerr : curl_easy_strerror(rc));
-	else if (status != 200)
-		problem(c, pos, "%s at %s answered HTTP %ld", what, url, status);
-	else if (!(doc = json_loadb(fa_buf_str(&b.buf), b.buf.len, JSON_REJECT_DUPLICATES, &jerr)) ||
-		 !json_is_object(doc)) {
-		problem(c, pos, "%s at %s is not a JSON object", what, url);
-		json_decref(doc);
-		doc = NULL;
-	}
-	fa_buf_cleanup(&b.buf);
-	curl_easy_cleanup(h);
-	return doc;
+	issuer = json_string_value(json_object_get(doc, "issuer"));
+	if (issuer && !fa_discovery_issuer_matches(expected, issuer, NULL))
+		problem(c, pos, "the %s at %s says its issuer is \"%s\"; set %s to exactly that",
+			kind == FA_DISCOVERY_OIDC ? "IdP" : "authorization server", expected, issuer,
+			key);
+	else if (fa_discovery_parse(kind, expected, url, resp.body, resp.len, 0, &d, &err) != FA_OK)
+		problem(c, pos, "%s", err.msg);
+	json_decref(doc);
+	fa_remote_resp_cleanup(&resp);
+	return d;
 }
 
-static const char *doc_str(const json_t *doc, const char *name)
+/* The signing keys at d's jwks_uri; -1 when reported. */
+static long count_keys(struct check *c, const struct fa_remote *r, const struct fa_discovery *d,
+		       const struct fa_config_pos *pos)
 {
-	const char *s = json_string_value(json_object_get(doc, name));
+	struct fa_remote_jwks_opts o = { .rsa_alg = fa_discovery_rsa_alg(d) };
+	struct fa_remote_jwks *ks = NULL;
+	struct fa_jwks *set = NULL;
+	struct fa_err err;
+	long n = -1;
 
-	return s && s[0] ? s : NULL;
-}
-
-static bool same_issuer(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	/* Tolerate one trailing slash, as Okta and Entra ID issuers differ on it. */
-	if (la && a[la - 1] == '/')
-		la--;
-	if (lb && b[lb - 1] == '/')
-		lb--;
-	return la == lb && strncmp(a, b, la) == 0;
-}
-
-static void join_url(char *out, size_t cap, const char *base, const char *path)
-{
-	size_t lb = strlen(base);
-	bool slash_b = lb && base[lb - 1] == '/';
-
-	if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0)
-		snprintf(out, cap, "%s", path);
+	fa_err_clear(&err);
+	if (fa_remote_jwks_new(r, d->jwks_uri, &o, &ks, &err) != FA_OK ||
+	    fa_remote_jwks_get(ks, &set, &err) != FA_OK)
+		problem(c, pos, "JWKS: %s", err.msg);
+	else if (fa_jwks_count(set) == 0)
+		problem(c, pos, "JWKS at %s has no usable signing key", d->jwks_uri);
 	else
-		snprintf(out, cap, "%.*s/%s", (int)(slash_b ? lb - 1 : lb), base,
-			 path[0] == '/' ? path + 1 : path);
+		n = (long)fa_jwks_count(set);
+	fa_jwks_free(set);
+	fa_remote_jwks_free(ks);
+	return n;
 }
 
-static void check_idp(struct check *c)
+static void check_idp(struct check *c, const struct fa_remote *r)
 {
 	const __typeof__(c->cfg->auth.user_auth.open_id) *oid = &c->cfg->auth.user_auth.open_id;
-	char url[2048];
-	json_t *doc;
+	char url[FA_REMOTE_MAX_URL + 1];
+	struct fa_discovery *d;
+	struct fa_err err;
+	long keys;
 
 	if (!oid->base_url[0])
 		return;
-	join_url(url, sizeof(url), oid->base_url, ".well-known/openid-configuration");
-	doc = fetch_json(c, url, &oid->base_url_pos, "the IdP's discovery document");
-	if (!doc)
+	fa_err_clear(&err);
+	if (fa_discovery_url(FA_DISCOVERY_OIDC, oid->base_url, url, sizeof(url), &err) != FA_OK) {
+		problem(c, &oid->base_url_pos, "%s", err.msg);
 		return;
-	if (!doc_str(doc, "issuer") || !same_issuer(doc_str(doc, "issuer"), oid->base_url))
-		problem(c, &oid->base_url_pos, "the IdP at %s says its issuer is \"%s\"; set "
-			"openId.baseUrl to exactly that", oid->base_url,
-			doc_str(doc, "issuer") ? doc_str(doc, "issuer") : "");
-	else if (!doc_str(doc, "authorization_endpoint") || !doc_str(doc, "token_endpoint") ||
-		 !doc_str(doc, "jwks_uri"))
-		problem(c, &oid->base_url_pos, "the IdP's discovery document at %s lacks "
-			"authorization_endpoint, token_endpoint or jwks_uri", url);
-	else
-		printf("IdP %s: reachable, issuer matches\n", oid->base_url);
-	json_decref(doc);
+	}
+	d = fetch_metadata(c, r, FA_DISCOVERY_OIDC, oid->base_url, url, "openId.baseUrl",
+			   &oid->base_url_pos, "the IdP's discovery document");
+	if (!d)
+		return;
+	keys = count_keys(c, r, d, &oid->base_url_pos);
+	if (keys > 0)
+		printf("IdP %s: reachable, issuer matches, %ld signing key(s)%s\n", oid->base_url,
+		       keys, d->issuer_is_template ? " (multi-tenant: the issuer follows each "
+		       "token's tid)" : "");
+	fa_discovery_free(d);
 }
 
-static void check_external_as(struct check *c)
+static void check_external_as(struct check *c, const struct fa_remote *r)
 {
 	const __typeof__(c->cfg->auth.app_auth.external) *ext = &c->cfg->auth.app_auth.external;
-	char url[2048];
-	json_t *doc, *jwks_doc;
-	const char *jwks_uri;
+	char url[FA_REMOTE_MAX_URL + 1];
+	struct fa_discovery *d;
+	long keys;
 
 	if (c->cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_EXTERNAL)
 		return;
-	join_url(url, sizeof(url), ext->base_url,
-		 ext->metadata_url[0] ? ext->metadata_url : ".well-known/oauth-authorization-server");
-	doc = fetch_json(c, url, &ext->metadata_url_pos, "the external authorization server's metadata");
-	if (!doc)
+	if (fa_remote_url_join(ext->base_url, ext->metadata_url[0] ? ext->metadata_url :
+			       ".well-known/oauth-authorization-server", url, sizeof(url)) != FA_OK) {
+		problem(c, &ext->metadata_url_pos, "metadata URL is longer than %d bytes",
+			FA_REMOTE_MAX_URL);
 		return;
-	jwks_uri = doc_str(doc, "jwks_uri");
-	if (!doc_str(doc, "issuer") || !jwks_uri) {
-		problem(c, &ext->metadata_url_pos, "metadata at %s lacks issuer or jwks_uri", url);
-	} else if ((jwks_doc = fetch_json(c, jwks_uri, &ext->metadata_url_pos,
-					  "the external authorization server's JWKS"))) {
-		char *text = json_dumps(jwks_doc, JSON_COMPACT);
-		struct fa_jwks *set = NULL;
-		struct fa_err err;
-
-		fa_err_clear(&err);
-		if (!text || fa_jwks_parse(text, strlen(text), &set, &err) != FA_OK)
-			problem(c, &ext->metadata_url_pos, "JWKS at %s: %s", jwks_uri,
-				text ? err.msg : "out of memory");
-		else if (fa_jwks_count(set) == 0)
-			problem(c, &ext->metadata_url_pos, "JWKS at %s has no usable signing key", jwks_uri);
-		else
-			printf("external authorization server %s: reachable, %zu signing key(s)\n",
-			       doc_str(doc, "issuer"), fa_jwks_count(set));
-		fa_jwks_free(set);
-		free(text);
-		json_decref(jwks_doc);
 	}
-	json_decref(doc);
+	d = fetch_metadata(c, r, FA_DISCOVERY_OAUTH, ext->base_url, url,
+			   "externalAuthServer.baseUrl", &ext->metadata_url_pos,
+			   "the external authorization server's metadata");
+	if (!d)
+		return;
+	keys = count_keys(c, r, d, &ext->metadata_url_pos);
+	if (keys > 0)
+		printf("external authorization server %s: reachable, %ld signing key(s)\n",
+		       d->issuer, keys);
+	fa_discovery_free(d);
+}
+
+/* The remote checks, on one outbound HTTP client. */
+static void check_remote(struct check *c)
+{
+	struct fa_remote *r = NULL;
+	struct fa_err err;
+
+	if (!c->cfg->auth.user_auth.open_id.base_url[0] &&
+	    c->cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_EXTERNAL)
+		return;
+	fa_err_clear(&err);
+	if (fa_remote_new(NULL, &r, &err) != FA_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		c->errors++;
+		return;
+	}
+	check_idp(c, r);
+	check_external_as(c, r);
+	fa_remote_free(r);
 }
 
 static int config_check(const char *path, bool online)
@@ -293,11 +260,8 @@ static int config_check(const char *path, bool online)
 	c.cfg = cfg;
 	if (online) {
 		fa_cli_secret_source(cfg, &c.src, c.inl);
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		check_secrets(&c);
-		check_idp(&c);
-		check_external_as(&c);
-		curl_global_cleanup();
+		check_remote(&c);
 	}
 	if (c.errors) {
 		fa_config_free(cfg);

@@ -1,0 +1,43 @@
+/* remote_int.h -- what the files of src/remote/ share with each other and
+ * with nobody else: the body of struct fa_remote and the URL splitter.
+ * Other modules include only remote.h.
+ */
+#ifndef FA_REMOTE_INT_H
+#define FA_REMOTE_INT_H
+
+#include <openssl/x509.h>
+
+#include "remote/remote.h"
+
+/* A redacted URL in a message: leaves room for the cause in struct
+ * fa_err's 160 bytes. */
+#define FA_REMOTE_SHOWN_URL 96
+
+struct fa_remote {
+	char *proxy_url;                /* NULL: none given */
+	char *system_ca_file;           /* NULL: libcurl's built-in bundle */
+	STACK_OF(X509) *extra_cas;      /* from opts->ca_file; NULL: none */
+	long connect_timeout_ms;
+	long timeout_ms;
+};
+
+/* An absolute URL cut into borrowed pieces (not NUL-terminated). */
+struct rm_url {
+	bool https;
+	const char *host;               /* without brackets for IPv6 */
+	size_t host_len;
+	const char *authority;          /* host[:port] as written */
+	size_t authority_len;
+	const char *path;               /* "" when absent; up to '?' or '#' */
+	size_t path_len;
+	bool has_query;
+	bool has_fragment;
+	bool has_userinfo;
+};
+
+/* Splits url (http:// or https:// in lower case, a non-empty host).
+ * FA_EINVAL otherwise; it does not check the other rules of
+ * fa_remote_url_check. */
+enum fa_rc rm_url_split(const char *url, struct rm_url *out) FA_WUR;
+
+#endif
