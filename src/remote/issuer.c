@@ -72,7 +72,7 @@ static enum fa_rc load(void *ctx, const atomic_bool *cancel, void **out, struct 
 		return rc;
 	/* A key set failure is logged by the set and retried on use; the
 	 * document itself is good. */
-	if (keyset_for(iss, d, &ks, NULL) == FA_OK && fa_remote_jwks_get(ks, &set, NULL) == FA_OK)
+	if (keyset_for(iss, d, &ks, NULL) == FA_OK && rm_jwks_get(ks, cancel, &set, NULL) == FA_OK)
 		fa_jwks_free(set);
 	fa_remote_jwks_free(ks);
 	if (iss->on_update)

@@ -107,7 +107,8 @@ const char *fa_remote_jwks_uri(const struct fa_remote_jwks *ks)
 }
 
 /* GET and parse, without the lock. */
-static enum fa_rc load(const struct fa_remote_jwks *ks, struct fa_jwks **out, struct fa_err *err)
+static enum fa_rc load(const struct fa_remote_jwks *ks, const atomic_bool *cancel,
+		       struct fa_jwks **out, struct fa_err *err)
 {
 	struct fa_remote_resp resp;
 	char shown[FA_REMOTE_SHOWN_URL];
@@ -116,7 +117,7 @@ static enum fa_rc load(const struct fa_remote_jwks *ks, struct fa_jwks **out, st
 	enum fa_rc rc;
 
 	*out = NULL;
-	rc = fa_remote_get_json(ks->r, ks->uri, ks->max_bytes, "JWKS", NULL, &doc, &resp, err);
+	rc = fa_remote_get_json(ks->r, ks->uri, ks->max_bytes, "JWKS", cancel, &doc, &resp, err);
 	json_decref(doc);
 	if (rc != FA_OK)
 		return rc;
@@ -131,7 +132,7 @@ static enum fa_rc load(const struct fa_remote_jwks *ks, struct fa_jwks **out, st
 }
 
 /* One fetch by this thread (invariant 2). Called and returns with mu held. */
-static void do_fetch(struct fa_remote_jwks *ks)
+static void do_fetch(struct fa_remote_jwks *ks, const atomic_bool *cancel)
 {
 	struct fa_jwks *fresh = NULL;
 	struct fa_err e;
@@ -143,7 +144,7 @@ static void do_fetch(struct fa_remote_jwks *ks)
 	ks->st.fetches++;
 	pthread_mutex_unlock(&ks->mu);
 	fa_err_clear(&e);
-	rc = load(ks, &fresh, &e);
+	rc = load(ks, cancel, &fresh, &e);
 	pthread_mutex_lock(&ks->mu);
 	if (rc == FA_OK) {
 		fa_jwks_free(ks->set);
@@ -161,8 +162,10 @@ static void do_fetch(struct fa_remote_jwks *ks)
 		ks->failing = false;
 	} else {
 		ks->st.failures++;
-		/* One line per new failure, not one per retry. */
-		if (ks->log && (!ks->failing || strcmp(e.msg, ks->last_err.msg) != 0))
+		/* One line per new failure, not one per retry; none for a
+		 * fetch cancelled because its holder stops. */
+		if (ks->log && !(cancel && atomic_load(cancel)) &&
+		    (!ks->failing || strcmp(e.msg, ks->last_err.msg) != 0))
 			fa_log_warnx(ks->log, "cannot load JWKS: %s (%s)", e.msg,
 				     ks->set ? "keeping the keys loaded before" : "no keys yet");
 		ks->last_err = e;
@@ -190,6 +193,12 @@ static bool may_fetch(const struct fa_remote_jwks *ks, int64_t now)
 enum fa_rc fa_remote_jwks_get(struct fa_remote_jwks *ks, struct fa_jwks **out,
 			      struct fa_err *err)
 {
+	return rm_jwks_get(ks, NULL, out, err);
+}
+
+enum fa_rc rm_jwks_get(struct fa_remote_jwks *ks, const atomic_bool *cancel, struct fa_jwks **out,
+		       struct fa_err *err)
+{
 	int64_t now;
 	enum fa_rc rc = FA_OK;
 
@@ -200,9 +209,9 @@ enum fa_rc fa_remote_jwks_get(struct fa_remote_jwks *ks, struct fa_jwks **out,
 		if (ks->fetching)
 			wait_fetch(ks);
 		else if (may_fetch(ks, now))
-			do_fetch(ks);
+			do_fetch(ks, cancel);
 	} else if (now - ks->loaded_ms >= ks->max_age_ms && !ks->fetching && may_fetch(ks, now)) {
-		do_fetch(ks);   /* invariant 4: only this caller waits */
+		do_fetch(ks, cancel);   /* invariant 4: only this caller waits */
 	}
 	if (ks->set) {
 		*out = fa_jwks_dup(ks->set);
@@ -229,7 +238,7 @@ static enum fa_rc refetch_for_kid(struct fa_remote_jwks *ks, struct fa_jwks **se
 		wait_fetch(ks);
 	} else if (ks->set == seen && may_fetch(ks, fa_mono_ms())) {
 		ks->st.kid_refetches++;
-		do_fetch(ks);
+		do_fetch(ks, NULL);
 	}
 	if (ks->set == seen || !ks->set) {
 		/* Nothing newer: fail closed without another request. */

@@ -40,4 +40,9 @@ struct rm_url {
  * fa_remote_url_check. */
 enum fa_rc rm_url_split(const char *url, struct rm_url *out) FA_WUR;
 
+/* fa_remote_jwks_get whose fetch, if it makes one, stops when *cancel is
+ * set (the issuer's holder warms a key set and must stop promptly). */
+enum fa_rc rm_jwks_get(struct fa_remote_jwks *ks, const atomic_bool *cancel, struct fa_jwks **out,
+		       struct fa_err *err) FA_WUR;
+
 #endif

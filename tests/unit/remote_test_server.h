@@ -14,7 +14,8 @@
  *   /common/v2.0/.well-known/openid-configuration  the same
  *
  * Header only (static inline), as fa_test.h. Also a throwaway CA and server
- * certificate made with the openssl command line, for the TLS tests.
+ * certificate made with the openssl command line, for the TLS tests, and
+ * the assertion every remote test uses on a failure's code and message.
  */
 #ifndef REMOTE_TEST_SERVER_H
 #define REMOTE_TEST_SERVER_H
@@ -38,6 +39,17 @@
 #include "base/base.h"
 
 #define RTS_BIG (300 * 1024)
+
+/* rc is want and the message holds sub (printed when not). */
+static inline void expect_err(enum fa_rc rc, const struct fa_err *e, enum fa_rc want,
+			      const char *sub)
+{
+	if (rc != want || !strstr(e->msg, sub))
+		print_error("got rc %d (%s) msg \"%s\"; want rc %d with \"%s\"\n", rc, fa_rc_str(rc),
+			    e->msg, want, sub);
+	assert_int_equal(rc, want);
+	assert_non_null(strstr(e->msg, sub));
+}
 
 struct rts {
 	struct MHD_Daemon *d;

@@ -7,30 +7,13 @@
  * hardening, the RSA default alg, the token issuer of a template, the
  * filtered copy, and reference counting.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "remote_test_server.h"
 
 #include "remote/remote.h"
 
 #define ISS "https://idp.example.com"
 #define WK ISS "/.well-known/openid-configuration"
 #define TID "72f988bf-86f1-41af-91ab-2d7cd011db47"
-
-static void expect_err(enum fa_rc rc, const struct fa_err *e, enum fa_rc want, const char *sub)
-{
-	if (rc != want || !strstr(e->msg, sub))
-		print_error("got rc %d (%s) msg \"%s\"; want rc %d with \"%s\"\n", rc, fa_rc_str(rc),
-			    e->msg, want, sub);
-	assert_int_equal(rc, want);
-	assert_non_null(strstr(e->msg, sub));
-}
 
 /* ---- URLs ----------------------------------------------------------------- */
 
@@ -233,6 +216,17 @@ static char *doc_text(const char *issuer, const char *jwks_uri, const char *extr
 	return s;
 }
 
+/* doc_text as a JSON object to edit. */
+static json_t *doc_json(void)
+{
+	char *t = doc_text(ISS, ISS "/jwks", "");
+	json_t *o = json_loads(t, 0, NULL);
+
+	assert_non_null(o);
+	free(t);
+	return o;
+}
+
 static struct fa_discovery *parse_ok(enum fa_discovery_kind kind, const char *expected,
 				     const char *text)
 {
@@ -332,13 +326,10 @@ static void test_discovery_required(void **state)
 		"authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
 		"subject_types_supported", "id_token_signing_alg_values_supported",
 	};
-	json_t *base;
+	json_t *base = doc_json();
 	char *t;
 
 	(void)state;
-	t = doc_text(ISS, ISS "/jwks", "");
-	base = json_loads(t, 0, NULL);
-	free(t);
 	for (size_t i = 0; i < ARRAY_LEN(oidc_required); i++) {
 		json_t *o = json_deep_copy(base);
 		char want[128];
@@ -396,13 +387,10 @@ static void test_discovery_types(void **state)
 		{ "scopes_supported", "[\"openid\",7]", "scopes_supported must hold strings" },
 		{ "claims_supported", "[\"\"]", "claims_supported must hold strings of 1 to 256" },
 	};
-	json_t *base;
+	json_t *base = doc_json();
 	char *t;
 
 	(void)state;
-	t = doc_text(ISS, ISS "/jwks", "");
-	base = json_loads(t, 0, NULL);
-	free(t);
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		json_t *o = json_deep_copy(base);
 

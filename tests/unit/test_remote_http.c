@@ -11,15 +11,6 @@
 
 #include "remote/remote.h"
 
-static void expect_err(enum fa_rc rc, const struct fa_err *e, enum fa_rc want, const char *sub)
-{
-	if (rc != want || !strstr(e->msg, sub))
-		print_error("got rc %d (%s) msg \"%s\"; want rc %d with \"%s\"\n", rc, fa_rc_str(rc),
-			    e->msg, want, sub);
-	assert_int_equal(rc, want);
-	assert_non_null(strstr(e->msg, sub));
-}
-
 struct fix {
 	struct rts *s;
 	struct fa_remote *r;

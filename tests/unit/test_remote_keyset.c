@@ -14,15 +14,6 @@
 
 #define WINDOW_MS 400
 
-static void expect_err(enum fa_rc rc, const struct fa_err *e, enum fa_rc want, const char *sub)
-{
-	if (rc != want || !strstr(e->msg, sub))
-		print_error("got rc %d (%s) msg \"%s\"; want rc %d with \"%s\"\n", rc, fa_rc_str(rc),
-			    e->msg, want, sub);
-	assert_int_equal(rc, want);
-	assert_non_null(strstr(e->msg, sub));
-}
-
 /* A log written to memory. */
 struct memlog {
 	struct fa_log log;
@@ -461,6 +452,20 @@ static enum fa_rc source_load(void *ctx, const atomic_bool *cancel, void **out, 
 
 static const struct fa_remote_holder_ops source_ops = { source_load, cell_dup, cell_free };
 
+/* Starts a holder on src that logs into m. */
+static struct fa_remote_holder *start_logged(struct source *src, struct fa_remote_holder_opts *o,
+					     struct memlog *m)
+{
+	struct fa_remote_holder *h = NULL;
+	struct fa_err e;
+
+	pthread_mutex_init(&src->mu, NULL);
+	memlog_open(m);
+	o->log = &m->log;
+	assert_int_equal(fa_remote_holder_start(&source_ops, src, o, NULL, &h, &e), FA_OK);
+	return h;
+}
+
 static int source_calls(struct source *s)
 {
 	int n;
@@ -476,17 +481,13 @@ static void test_holder_backoff(void **state)
 	struct source src = { .fail = 3 };
 	struct fa_remote_holder_opts o = { .what = "the test document", .first_delay_ms = 60,
 					   .max_delay_ms = 120 };
-	struct fa_remote_holder *h;
-	struct fa_remote_holder_stats st;
 	struct memlog m;
+	struct fa_remote_holder *h = start_logged(&src, &o, &m);
+	struct fa_remote_holder_stats st;
 	struct fa_err e;
 	void *v = NULL;
 
 	(void)state;
-	pthread_mutex_init(&src.mu, NULL);
-	memlog_open(&m);
-	o.log = &m.log;
-	assert_int_equal(fa_remote_holder_start(&source_ops, &src, &o, NULL, &h, &e), FA_OK);
 	assert_int_equal(fa_remote_holder_wait(h, 2000), FA_HOLDER_LOADING);
 	expect_err(fa_remote_holder_get(h, &v, &e), &e, FA_ENET, "http://src/doc: Connection refused");
 	for (int i = 0; i < 300 && fa_remote_holder_get(h, &v, NULL) != FA_OK; i++)
@@ -522,17 +523,13 @@ static void test_holder_gives_up(void **state)
 	struct source src = { .fail = 100 };
 	struct fa_remote_holder_opts o = { .what = "the metadata", .first_delay_ms = 20,
 					   .max_attempts = 3 };
-	struct fa_remote_holder *h;
-	struct fa_remote_holder_stats st;
 	struct memlog m;
+	struct fa_remote_holder *h = start_logged(&src, &o, &m);
+	struct fa_remote_holder_stats st;
 	struct fa_err e;
 	void *v = NULL;
 
 	(void)state;
-	pthread_mutex_init(&src.mu, NULL);
-	memlog_open(&m);
-	o.log = &m.log;
-	assert_int_equal(fa_remote_holder_start(&source_ops, &src, &o, NULL, &h, &e), FA_OK);
 	for (int i = 0; i < 300; i++) {
 		fa_remote_holder_stats(h, &st);
 		if (st.state == FA_HOLDER_FAILED)
@@ -746,6 +743,36 @@ static void test_issuer_down_at_start(void **state)
 	fa_remote_issuer_free(iss);
 }
 
+/* Stopping an issuer aborts the key set fetch its holder is making. */
+static void test_issuer_stops_during_warmup(void **state)
+{
+	struct fix *f = *state;
+	struct fa_remote_issuer_opts o = { .kind = FA_DISCOVERY_OIDC };
+	struct fa_remote_issuer *iss;
+	struct fa_err e;
+	int64_t t0;
+
+	o.issuer = f->iss;
+	pthread_mutex_lock(&f->s->mu);
+	f->s->delay_ms = 4000;
+	snprintf(f->s->disc, sizeof(f->s->disc),
+		 "{\"issuer\":\"%s\",\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":"
+		 "\"%s/token\",\"jwks_uri\":\"%s/slow\",\"response_types_supported\":[\"code\"],"
+		 "\"subject_types_supported\":[\"public\"],"
+		 "\"id_token_signing_alg_values_supported\":[\"RS256\"]}", f->iss, f->iss, f->iss, f->iss);
+	pthread_mutex_unlock(&f->s->mu);
+	assert_int_equal(fa_remote_issuer_start(f->r, &o, &iss, &e), FA_OK);
+	for (int hits = 0; hits == 0; rts_sleep_ms(10)) {
+		pthread_mutex_lock(&f->s->mu);
+		hits = f->s->disc_hits;
+		pthread_mutex_unlock(&f->s->mu);
+	}
+	rts_sleep_ms(200);   /* now inside the key set fetch */
+	t0 = fa_mono_ms();
+	fa_remote_issuer_free(iss);
+	assert_true(fa_mono_ms() - t0 < 2500);
+}
+
 static void test_issuer_entra_template(void **state)
 {
 	static const char tid[] = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -827,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_holder_stop_cancels),
 		cmocka_unit_test_setup_teardown(test_issuer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_down_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issuer_stops_during_warmup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_issuer_entra_template, setup, teardown),
 	};
 
