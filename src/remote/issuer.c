@@ -107,7 +107,7 @@ enum fa_rc fa_remote_issuer_start(const struct fa_remote *r, const struct fa_rem
 {
 	struct fa_remote_holder_opts ho = { 0 };
 	struct fa_remote_issuer *iss;
-	char url[FA_REMOTE_MAX_URL + 1], shown[FA_REMOTE_SHOWN_URL], what[FA_REMOTE_SHOWN_URL + 64];
+	char url[FA_REMOTE_MAX_URL + 1], what[128];
 	struct fa_discovery *initial = NULL;
 	enum fa_rc rc;
 
@@ -139,9 +139,9 @@ enum fa_rc fa_remote_issuer_start(const struct fa_remote *r, const struct fa_rem
 		issuer_destroy(iss);
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	}
-	fa_remote_url_redact(url, shown, sizeof(shown));
-	snprintf(what, sizeof(what), "%s's %s at %s", opts->what ? opts->what : "the IdP",
-		 opts->kind == FA_DISCOVERY_OIDC ? "discovery document" : "metadata", shown);
+	/* The URL comes with every error message; the name alone here. */
+	snprintf(what, sizeof(what), "%s's %s", opts->what ? opts->what : "the IdP",
+		 opts->kind == FA_DISCOVERY_OIDC ? "discovery document" : "metadata");
 	ho.what = what;
 	ho.first_delay_ms = opts->first_delay_ms;
 	ho.max_delay_ms = opts->max_delay_ms;

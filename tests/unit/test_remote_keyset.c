@@ -716,9 +716,8 @@ static void test_issuer_down_at_start(void **state)
 	expect_err(fa_remote_issuer_discovery(iss, &d, &e), &e, FA_ENET, want);
 	good = token(f->k1, f->iss, NULL);
 	expect_err(issuer_verify(iss, good, &e), &e, FA_ENET, "answered HTTP 503");
-	snprintf(want, sizeof(want), "cannot load the IdP's discovery document at %s/.well-known/"
-		 "openid-configuration: %s/.well-known/openid-configuration: answered HTTP 503; "
-		 "none loaded yet, retrying in 50ms", f->iss, f->iss);
+	snprintf(want, sizeof(want), "cannot load the IdP's discovery document: %s/.well-known/"
+		 "openid-configuration: answered HTTP 503; none loaded yet, retrying in 50ms", f->iss);
 	rts_sleep_ms(300);
 	assert_int_equal(memlog_count(&m, want), 1);
 	assert_int_equal(memlog_count(&m, "cannot load"), 1);
@@ -729,7 +728,7 @@ static void test_issuer_down_at_start(void **state)
 	assert_non_null(d);
 	fa_discovery_free(d);
 	assert_int_equal(issuer_verify(iss, good, &e), FA_OK);
-	assert_int_equal(memlog_count(&m, "loaded the IdP's discovery document at"), 1);
+	assert_int_equal(memlog_count(&m, "loaded the IdP's discovery document after"), 1);
 	fa_remote_issuer_free(iss);
 	memlog_close(&m);
 	free(good);
