@@ -26,8 +26,10 @@ debug: test-deps
 run: release
 	./$(BUILD_RELEASE)/flyteauth serve
 
+# FA_TEST_REQUIRE_PG: test-deps installed PostgreSQL's server, so the
+# store's PostgreSQL tests must run here, never skip.
 unit: debug
-	cd $(BUILD_DEBUG) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DEBUG) && FA_TEST_REQUIRE_PG=1 ctest --output-on-failure -j $(JOBS)
 
 bb: debug
 	FLYTEAUTH_BIN=$(CURDIR)/$(BUILD_DEBUG)/flyteauth FLYTEAUTH_BUILD=$(CURDIR)/$(BUILD_DEBUG) \

@@ -6,7 +6,9 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-dev
 libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
-TEST="libcmocka-dev nodejs npm curl"
+# postgresql: the server binaries (initdb, postgres) for the store's tests
+# and the several-instances black-box test, which run throwaway clusters.
+TEST="libcmocka-dev nodejs npm curl postgresql"
 
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"

@@ -59,6 +59,7 @@ enum sq_stmt {
 	ST_INCR,
 	ST_PURGE,
 	ST_COUNT,
+	ST_PING,
 	ST_N
 };
 
@@ -99,6 +100,8 @@ static const char *const sq_sql[ST_N] = {
 	[ST_PURGE] = "DELETE FROM records WHERE rowid IN (SELECT rowid FROM records"
 		     " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
 	[ST_COUNT] = "SELECT count(*) FROM records WHERE kind = ?1 AND expires_at > ?2",
+	/* Readiness: the file is open and its table readable. */
+	[ST_PING] = "SELECT 1 FROM records LIMIT 1",
 };
 
 struct sq_conn {
@@ -652,6 +655,29 @@ static enum fa_rc sq_count(void *impl, const char *kind, int64_t now, int64_t *n
 	return sq_call(impl, false, body_count, &a, err);
 }
 
+static enum fa_rc body_ping(struct sq_conn *c, void *arg, struct fa_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum fa_rc rc;
+	int src;
+
+	(void)arg;
+	if ((rc = sq_prepare(c, ST_PING, &st, err)) != FA_OK)
+		goto out;
+	src = sqlite3_step(st);
+	if (src != SQLITE_ROW && src != SQLITE_DONE)
+		rc = sq_fail(c, src, "ping", err);
+out:
+	if (st)
+		sqlite3_reset(st);
+	return rc;
+}
+
+static enum fa_rc sq_ping(void *impl, struct fa_err *err)
+{
+	return sq_call(impl, false, body_ping, NULL, err);
+}
+
 static void sq_free(void *impl)
 {
 	struct sq_store *s = impl;
@@ -679,6 +705,7 @@ static const struct fa_store_ops sq_ops = {
 	.incr = sq_incr,
 	.purge = sq_purge,
 	.count = sq_count,
+	.ping = sq_ping,
 	.free = sq_free,
 };
 
@@ -889,7 +916,7 @@ enum fa_rc fa_store_open_sqlite(const char *path, const struct fa_log *log,
 	    (rc = sq_enable_wal(s, &s->conn[0], err)) != FA_OK)
 		goto out;
 	s->slot[0] = SLOT_IDLE;
-	rc = fa_store_new(&sq_ops, s, out, err);
+	rc = fa_store_new(&sq_ops, s, log, out, err);
 	s = NULL;   /* fa_store_new owns it now, even on failure */
 out:
 	sq_free(s);

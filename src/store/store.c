@@ -2,24 +2,43 @@
  * argument (kind, key, value, times, op shapes) against the rules in
  * store.h and then dispatches to the backend through struct fa_store_ops.
  *
- * It holds no SQL and no state besides the backend pointer: backends trust
- * what reaches them, so every rule lives here once and both backends behave
- * the same on bad input. Values are checked to be strict UTF-8 without NUL
- * because PostgreSQL's TEXT refuses anything else; refusing it here keeps
- * SQLite from accepting what a later move to PostgreSQL could not hold.
+ * It holds no SQL. Backends trust what reaches them, so every rule lives
+ * here once and both backends behave the same on bad input. Values are
+ * checked to be strict UTF-8 without NUL so that a value one backend takes
+ * can always move to the other.
+ *
+ * Its one piece of state is the health of the database: a failing database
+ * (FA_ESTORE) is logged here, once when failures start, at most once a
+ * minute while they last (with how many calls failed meanwhile), and once
+ * when a call works again. A database that is down fails every request;
+ * logging each of those would bury the one line that says why.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
 
+/* How often a lasting failure is logged again. */
+#define STORE_FAIL_LOG_MS 60000
+
 struct fa_store {
 	const struct fa_store_ops *ops;
 	void *impl;
+	const struct fa_log *log;
+	/* Read without the lock on every call, so that a healthy store never
+	 * takes it. */
+	atomic_bool failing;
+	pthread_mutex_t mu;          /* guards the three below */
+	int64_t failing_since_ms;
+	int64_t logged_ms;
+	uint64_t failed_calls;       /* since the last line about them */
 };
 
 enum fa_rc fa_store_new(const struct fa_store_ops *ops, void *impl,
-			struct fa_store **out, struct fa_err *err)
+			const struct fa_log *log, struct fa_store **out,
+			struct fa_err *err)
 {
 	struct fa_store *st = NULL;
 	enum fa_rc rc = FA_OK;
@@ -27,7 +46,7 @@ enum fa_rc fa_store_new(const struct fa_store_ops *ops, void *impl,
 	if (out)
 		*out = NULL;
 	if (!ops || !ops->name || !ops->get || !ops->apply || !ops->incr ||
-	    !ops->purge || !ops->count || !ops->free || !out) {
+	    !ops->purge || !ops->count || !ops->ping || !ops->free || !out) {
 		rc = fa_err_set(err, FA_EINVAL, "store: incomplete backend");
 		goto out;
 	}
@@ -36,8 +55,15 @@ enum fa_rc fa_store_new(const struct fa_store_ops *ops, void *impl,
 		rc = fa_err_set(err, FA_ENOMEM, "store: out of memory");
 		goto out;
 	}
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		FA_FREE(st);
+		rc = fa_err_set(err, FA_ENOMEM, "store: cannot create a lock");
+		goto out;
+	}
+	atomic_init(&st->failing, false);
 	st->ops = ops;
 	st->impl = impl;
+	st->log = log;
 	impl = NULL;
 	*out = st;
 out:
@@ -51,7 +77,43 @@ void fa_store_free(struct fa_store *st)
 	if (!st)
 		return;
 	st->ops->free(st->impl);
+	pthread_mutex_destroy(&st->mu);
 	free(st);
+}
+
+/* Called after every backend call with its result. */
+static enum fa_rc health(struct fa_store *st, enum fa_rc rc, const struct fa_err *err)
+{
+	const char *why = err && err->msg[0] ? err->msg : fa_rc_str(rc);
+	int64_t now;
+
+	if (rc != FA_ESTORE && !atomic_load_explicit(&st->failing, memory_order_relaxed))
+		return rc;
+	pthread_mutex_lock(&st->mu);
+	now = fa_mono_ms();
+	if (rc == FA_ESTORE && !atomic_load(&st->failing)) {
+		fa_log(st->log, FA_LOG_ERROR, "store (%s) failed: %s; requests that need it "
+		       "answer 503 until it works again", st->ops->name, why);
+		atomic_store(&st->failing, true);
+		st->failing_since_ms = st->logged_ms = now;
+		st->failed_calls = 0;
+	} else if (rc == FA_ESTORE) {
+		st->failed_calls++;
+		if (now - st->logged_ms >= STORE_FAIL_LOG_MS) {
+			fa_log(st->log, FA_LOG_ERROR, "store (%s) still failing after %lld s "
+			       "(%llu more failed calls): %s", st->ops->name,
+			       (long long)((now - st->failing_since_ms) / 1000),
+			       (unsigned long long)st->failed_calls, why);
+			st->logged_ms = now;
+			st->failed_calls = 0;
+		}
+	} else if (atomic_load(&st->failing)) {
+		fa_log(st->log, FA_LOG_WARN, "store (%s) works again after %lld s of failures",
+		       st->ops->name, (long long)((now - st->failing_since_ms) / 1000));
+		atomic_store(&st->failing, false);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 const char *fa_store_backend_name(const struct fa_store *st)
@@ -230,11 +292,17 @@ static enum fa_rc check_op(const struct fa_store_op *op, size_t i, int64_t now,
 
 /* ---- dispatch --------------------------------------------------------------- */
 
+/* Each call fills a local error record when the caller passed none: the
+ * health log needs the backend's message either way. */
+
 enum fa_rc fa_store_get(struct fa_store *st, const char *kind, const char *key,
 			int64_t now, struct fa_store_rec *out, struct fa_err *err)
 {
+	struct fa_err own;
 	enum fa_rc rc;
 
+	if (!err)
+		err = &own;
 	fa_err_clear(err);
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -244,7 +312,7 @@ enum fa_rc fa_store_get(struct fa_store *st, const char *kind, const char *key,
 	    (rc = check_key("store get", key, err)) != FA_OK ||
 	    (rc = check_now("store get", now, err)) != FA_OK)
 		return rc;
-	rc = st->ops->get(st->impl, kind, key, now, out, err);
+	rc = health(st, st->ops->get(st->impl, kind, key, now, out, err), err);
 	if (rc != FA_OK)
 		fa_store_rec_cleanup(out);
 	return rc;
@@ -253,9 +321,12 @@ enum fa_rc fa_store_get(struct fa_store *st, const char *kind, const char *key,
 enum fa_rc fa_store_apply(struct fa_store *st, const struct fa_store_op *ops,
 			  size_t n, int64_t now, struct fa_err *err)
 {
+	struct fa_err own;
 	enum fa_rc rc;
 	size_t i;
 
+	if (!err)
+		err = &own;
 	fa_err_clear(err);
 	if (!st || (n > 0 && !ops))
 		return fa_err_set(err, FA_EINVAL, "store apply: no store or ops");
@@ -271,14 +342,17 @@ enum fa_rc fa_store_apply(struct fa_store *st, const struct fa_store_op *ops,
 	for (i = 0; i < n; i++)
 		if ((rc = check_op(&ops[i], i, now, err)) != FA_OK)
 			return rc;
-	return st->ops->apply(st->impl, ops, n, now, err);
+	return health(st, st->ops->apply(st->impl, ops, n, now, err), err);
 }
 
 enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
 			 int64_t ttl_s, int64_t now, int64_t *count, struct fa_err *err)
 {
+	struct fa_err own;
 	enum fa_rc rc;
 
+	if (!err)
+		err = &own;
 	fa_err_clear(err);
 	if (count)
 		*count = 0;
@@ -293,14 +367,17 @@ enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
 	if (ttl_s > FA_STORE_MAX_TTL_S)
 		return fa_err_set(err, FA_ETOOBIG, "store incr: ttl is over %lld seconds",
 				  (long long)FA_STORE_MAX_TTL_S);
-	return st->ops->incr(st->impl, kind, key, ttl_s, now, count, err);
+	return health(st, st->ops->incr(st->impl, kind, key, ttl_s, now, count, err), err);
 }
 
 enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 			  size_t *deleted, struct fa_err *err)
 {
+	struct fa_err own;
 	enum fa_rc rc;
 
+	if (!err)
+		err = &own;
 	fa_err_clear(err);
 	if (deleted)
 		*deleted = 0;
@@ -313,14 +390,17 @@ enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 	if (limit > FA_STORE_MAX_PURGE)
 		return fa_err_set(err, FA_ETOOBIG, "store purge: limit is over %d",
 				  FA_STORE_MAX_PURGE);
-	return st->ops->purge(st->impl, now, limit, deleted, err);
+	return health(st, st->ops->purge(st->impl, now, limit, deleted, err), err);
 }
 
 enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 			  int64_t *n, struct fa_err *err)
 {
+	struct fa_err own;
 	enum fa_rc rc;
 
+	if (!err)
+		err = &own;
 	fa_err_clear(err);
 	if (n)
 		*n = 0;
@@ -329,5 +409,22 @@ enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 	if ((rc = check_kind("store count", kind, err)) != FA_OK ||
 	    (rc = check_now("store count", now, err)) != FA_OK)
 		return rc;
-	return st->ops->count(st->impl, kind, now, n, err);
+	return health(st, st->ops->count(st->impl, kind, now, n, err), err);
+}
+
+bool fa_store_unavailable(const struct fa_err *err)
+{
+	return err && err->rc == FA_ESTORE && (err->http == 0 || err->http == 503);
+}
+
+enum fa_rc fa_store_ping(struct fa_store *st, struct fa_err *err)
+{
+	struct fa_err own;
+
+	if (!err)
+		err = &own;
+	fa_err_clear(err);
+	if (!st)
+		return fa_err_set(err, FA_EINVAL, "store ping: no store");
+	return health(st, st->ops->ping(st->impl, err), err);
 }

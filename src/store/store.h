@@ -5,12 +5,21 @@
  * It holds authorization codes, refresh tokens and their families, device
  * codes, login sessions, revoked token ids and login-throttle counters, but
  * knows nothing of them: the OAuth rules live once above it (authz,
- * identity), and each backend (SQLite now, PostgreSQL later) stays small.
+ * identity), and each backend (SQLite for one server, PostgreSQL for
+ * several instances sharing one database) stays small.
  * It never sees a raw token (keys are normally hex SHA-256 of one), never
  * interprets a value, and never logs a key or a value.
  *
- * One struct fa_store may be used from many threads at once (the SQLite
- * backend runs up to 8 calls in parallel; more wait for a connection).
+ * One struct fa_store may be used from many threads at once (each backend
+ * keeps a pool of connections; a call waits when all are busy).
+ *
+ * FA_ESTORE from any call means the database failed or cannot be reached
+ * (down, restarting, refusing us): an apply that returns it wrote nothing
+ * (except when the answer to its COMMIT was lost, which no client of any
+ * database can tell apart), and callers answer 503 temporarily_unavailable.
+ * The store logs such failures itself, once when they start, at most once
+ * a minute while they last, and once when the database works again, so
+ * callers need not (and must not, per request) log them.
  *
  * Invariants
  *  (1) A record at or past its expires_at is absent for every operation:
@@ -31,6 +40,10 @@
  *      by exactly N.
  *  (6) Nothing reaches a backend unvalidated: kind, key, value, times and op
  *      shapes are checked here (store.c), and bad input changes nothing.
+ *  (7) Every backend keeps (1)-(6) with several processes on one database
+ *      (the SQLite file's lock; PostgreSQL transactions), so a record
+ *      written by one server instance is seen, versioned and raced exactly
+ *      as by another.
  *
  * States of one record and the calls that move it:
  *    ABSENT   -> LIVE(1)    [fa_store_apply INSERT, fa_store_incr]
@@ -129,11 +142,62 @@ struct fa_store_op {
 enum fa_rc fa_store_open_sqlite(const char *path, const struct fa_log *log,
 				struct fa_store **out, struct fa_err *err) FA_WUR;
 
+/* PostgreSQL connection settings: flyteadmin's database.postgres keys.
+ * Strings are borrowed for the call; NULL or "" leaves a setting to libpq
+ * (its environment variables and defaults). */
+struct fa_store_pg_opts {
+	const char *host;           /* name, address, or a unix socket directory */
+	int port;                   /* 0: libpq's default; else 1..65535 */
+	const char *dbname;
+	const char *user;
+	const char *password;       /* used when password_path is not set */
+	/* A file holding the password (a mounted secret); read once at open,
+	 * surrounding whitespace trimmed, at most FA_STORE_PG_MAX_PASSWORD
+	 * bytes. It wins over `password`. */
+	const char *password_path;
+	/* More libpq keyword=value pairs or a postgresql:// URI, e.g.
+	 * "sslmode=require". A keyword given here overrides the same setting
+	 * above and flyteauth's defaults (connect_timeout=5, TCP keepalives,
+	 * application_name=flyteauth), as flyteadmin appends it to its DSN. */
+	const char *options;
+	/* Connections: one per server thread, plus one for the purge loop.
+	 * 0: FA_STORE_PG_DEFAULT_POOL; at most FA_STORE_PG_MAX_POOL. */
+	unsigned pool_size;
+};
+
+/* A password file's size cap: generated passwords are tens of bytes. */
+#define FA_STORE_PG_MAX_PASSWORD 1024
+/* Any other setting (host, dbname, user, password): libpq has no limit, and
+ * a kilobyte is far beyond any real one. */
+#define FA_STORE_PG_MAX_SETTING 1024
+/* The options string (several keyword=value pairs). */
+#define FA_STORE_PG_MAX_OPTIONS 4096
+/* Connections of one store: the HTTP layer's most threads (64) plus the
+ * purge loop. */
+#define FA_STORE_PG_MAX_POOL 65
+#define FA_STORE_PG_DEFAULT_POOL 8
+
+/* Connects to PostgreSQL and brings flyteauth's two tables
+ * (flyteauth_records, flyteauth_schema) up to date in one transaction under
+ * an advisory lock, so that several instances starting at once migrate
+ * once; the others wait for it and find the schema current. The database
+ * may hold other programs' tables (flyteadmin's): flyteauth's are
+ * prefixed. Nothing is ever logged of the password. `log` as for SQLite.
+ * On success *out is a store to release with fa_store_free.
+ * Errors: FA_EINVAL/FA_ETOOBIG (a setting; the options string is not
+ * libpq's syntax), FA_ENOTFOUND/FA_EIO (the password file), FA_EUNSUPPORTED
+ * (a newer schema), FA_ESTORE (cannot connect, not allowed to create the
+ * tables), FA_ENOMEM. */
+enum fa_rc fa_store_open_postgres(const struct fa_store_pg_opts *opts,
+				  const struct fa_log *log, struct fa_store **out,
+				  struct fa_err *err) FA_WUR;
+
 /* Closes every connection and frees the store. NULL is a no-op. No call on
  * the store may be running or follow. */
 void fa_store_free(struct fa_store *st);
 
-/* Static name of the backend ("sqlite"), for logs and metrics; never NULL. */
+/* Static name of the backend ("sqlite", "postgres"), for logs and
+ * metrics; never NULL. */
 const char *fa_store_backend_name(const struct fa_store *st);
 
 /* ---- records ------------------------------------------------------------ */
@@ -178,6 +242,20 @@ enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 			  int64_t *n, struct fa_err *err) FA_WUR;
 
+/* true when err holds the store's own failure: FA_ESTORE with no HTTP
+ * status, or the 503 a layer above already mapped it to. Layers that find
+ * a stored record damaged say FA_ESTORE with http 500 instead, so that an
+ * outage (retry later) and corrupt data (a bug) stay apart. */
+bool fa_store_unavailable(const struct fa_err *err);
+
+/* Readiness: one round trip to the database (a trivial query on a pooled
+ * connection). FA_OK when the store can serve requests now; FA_ESTORE
+ * otherwise. While the database is down this answers at once (the backend
+ * tries to reconnect at most about once a second), so a load balancer may
+ * call it as often as it likes; the call after the database is back
+ * reconnects: no restart is needed. */
+enum fa_rc fa_store_ping(struct fa_store *st, struct fa_err *err) FA_WUR;
+
 /* ---- backend interface ------------------------------------------------- */
 
 /* What a backend implements. The generic layer (store.c) has validated every
@@ -201,13 +279,17 @@ struct fa_store_ops {
 			    size_t *deleted, struct fa_err *err);
 	enum fa_rc (*count)(void *impl, const char *kind, int64_t now,
 			    int64_t *n, struct fa_err *err);
+	enum fa_rc (*ping)(void *impl, struct fa_err *err);
 	void (*free)(void *impl);   /* must accept what the opener made */
 };
 
 /* Wraps a backend in a store. `ops` is borrowed (a static table with every
  * function set); `impl` moves to the store, which releases it with
- * ops->free -- also when this call fails. Errors: FA_EINVAL, FA_ENOMEM. */
+ * ops->free -- also when this call fails. `log` (borrowed, must outlive the
+ * store; NULL: stderr) gets the store's failure and recovery lines.
+ * Errors: FA_EINVAL, FA_ENOMEM. */
 enum fa_rc fa_store_new(const struct fa_store_ops *ops, void *impl,
-			struct fa_store **out, struct fa_err *err) FA_WUR;
+			const struct fa_log *log, struct fa_store **out,
+			struct fa_err *err) FA_WUR;
 
 #endif

@@ -269,6 +269,11 @@ static enum fa_rc col_count(void *impl, const char *kind, int64_t now, int64_t *
 	return fa_store_count(((struct collider *)impl)->real, kind, now, n, err);
 }
 
+static enum fa_rc col_ping(void *impl, struct fa_err *err)
+{
+	return fa_store_ping(((struct collider *)impl)->real, err);
+}
+
 static void col_free(void *impl)
 {
 	(void)impl;   /* the collider lives on the test's stack */
@@ -276,7 +281,7 @@ static void col_free(void *impl)
 
 static const struct fa_store_ops collider_ops = {
 	.name = "collider", .get = col_get, .apply = col_apply, .incr = col_incr,
-	.purge = col_purge, .count = col_count, .free = col_free,
+	.purge = col_purge, .count = col_count, .ping = col_ping, .free = col_free,
 };
 
 static void test_user_code_collision_redrawn(void **state)
@@ -288,7 +293,7 @@ static void test_user_code_collision_redrawn(void **state)
 	struct fa_err err;
 
 	fa_err_clear(&err);
-	assert_int_equal(fa_store_new(&collider_ops, &col, &wrapped, &err), FA_OK);
+	assert_int_equal(fa_store_new(&collider_ops, &col, NULL, &wrapped, &err), FA_OK);
 	f->az->store = wrapped;
 	/* Three taken codes in a row: the fourth draw is stored. */
 	start(f, "tv", NULL, &da);

@@ -1,11 +1,13 @@
 /* test_store_concurrency.c -- the store under threads, as the HTTP thread
- * pool uses it: racing version-checked updates (exactly one winner),
- * racing refresh rotations and deletes, exact counters, two store objects
- * on one file (two server instances), and two threads doing get/apply on
- * their own keys without a failure.
+ * pool uses it, against both backends (store_backends.h): racing
+ * version-checked updates (exactly one winner), racing refresh rotations
+ * and deletes, exact counters, two and three store objects on one database
+ * (server instances: the in-process locks no longer order them, the
+ * database does), and two threads doing get/apply on their own keys
+ * without a failure.
  *
  * Threads only record results; all asserts run on the main thread (cmocka
- * is not thread-safe). Each test uses its own mkdtemp() directory.
+ * is not thread-safe). Each test starts from an empty database.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,40 +20,11 @@
 
 #include <cmocka.h>
 
-#include "fa_test.h"
-#include "store/store.h"
+#include "store_backends.h"
 
 #define T0 1700000000LL
 #define NTHREADS 8
 #define ROUNDS 40
-
-struct fx {
-	char dir[64];
-	char path[128];
-	struct fa_store *st;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	fa_test_tmpdir(f->dir, sizeof(f->dir), "test_store_conc");
-	snprintf(f->path, sizeof(f->path), "%s/flyteauth.db", f->dir);
-	f->st = fa_test_store_open(f->path, NULL);
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	fa_store_free(f->st);
-	fa_test_rmdir(f->dir);
-	free(f);
-	return 0;
-}
 
 static void insert(struct fa_store *st, const char *kind, const char *key, const char *value)
 {
@@ -181,9 +154,11 @@ static int race(struct fa_store **stores, int nstores, enum race kind, const cha
 /* Invariant 3 (attack: code replay from several connections at once). */
 static void test_code_race_exactly_one_wins(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	int round, conflicts, others;
 	char key[32];
+
+	sfx_open(f);
 
 	for (round = 0; round < ROUNDS; round++) {
 		snprintf(key, sizeof(key), "code%d", round);
@@ -199,9 +174,11 @@ static void test_code_race_exactly_one_wins(void **state)
  * version; never two winners. */
 static void test_code_race_read_check_update(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	int round, conflicts, others;
 	char key[32];
+
+	sfx_open(f);
 
 	for (round = 0; round < ROUNDS; round++) {
 		snprintf(key, sizeof(key), "code%d", round);
@@ -217,11 +194,13 @@ static void test_code_race_read_check_update(void **state)
  * the losers' new tokens are rolled back with their failed update. */
 static void test_refresh_rotation_race(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	int round, conflicts, others;
 	int64_t n;
 	char key[32];
 	struct fa_err err;
+
+	sfx_open(f);
 
 	for (round = 0; round < ROUNDS; round++) {
 		snprintf(key, sizeof(key), "rt%d", round);
@@ -237,9 +216,11 @@ static void test_refresh_rotation_race(void **state)
 
 static void test_delete_race(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	int round, conflicts, others;
 	char key[32];
+
+	sfx_open(f);
 
 	for (round = 0; round < ROUNDS; round++) {
 		snprintf(key, sizeof(key), "s%d", round);
@@ -250,27 +231,36 @@ static void test_delete_race(void **state)
 	}
 }
 
-/* Two store objects on one file behave like two server instances: the
- * in-process write mutex no longer orders them, SQLite's lock does. */
-static void test_two_instances_race(void **state)
+/* Three store objects on one database behave like three server
+ * instances: the in-process locks no longer order them, the database does
+ * (SQLite's file lock; PostgreSQL's row locks and SERIALIZABLE). Codes and
+ * refresh rotations raced across them: one winner each. */
+static void test_three_instances_race(void **state)
 {
-	struct fx *f = *state;
-	struct fa_store *stores[2];
+	struct sfx *f = *state;
+	struct fa_store *stores[3];
 	int round, conflicts, others;
-	struct fa_err err;
 	char key[32];
 
+	sfx_open(f);
 	stores[0] = f->st;
-	assert_int_equal(fa_store_open_sqlite(f->path, NULL, &stores[1], &err), FA_OK);
+	stores[1] = sfx_open_another(f, NULL);
+	stores[2] = sfx_open_another(f, NULL);
 	for (round = 0; round < ROUNDS; round++) {
 		snprintf(key, sizeof(key), "code%d", round);
 		insert(f->st, "code", key, "unused");
-		assert_int_equal(race(stores, 2, RACE_UPDATE, key, &conflicts, &others), 1);
+		assert_int_equal(race(stores, 3, RACE_UPDATE, key, &conflicts, &others), 1);
 		assert_int_equal(conflicts, NTHREADS - 1);
 		assert_int_equal(others, 0);
 		assert_int_equal(version_of(stores[1], "code", key), 2);
+		snprintf(key, sizeof(key), "rt%d", round);
+		insert(stores[2], "rt", key, "live");
+		assert_int_equal(race(stores, 3, RACE_ROTATE, key, &conflicts, &others), 1);
+		assert_int_equal(conflicts, NTHREADS - 1);
+		assert_int_equal(others, 0);
 	}
 	fa_store_free(stores[1]);
+	fa_store_free(stores[2]);
 }
 
 /* ---- counters ---------------------------------------------------------------------- */
@@ -304,24 +294,28 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Invariant 5: NTHREADS x INCRS increments give exactly that count, and
- * every caller saw a distinct value. */
+/* Invariant 5: NTHREADS x INCRS increments, from threads spread over two
+ * store objects (instances), give exactly that count, and every caller saw
+ * a distinct value. */
 static void test_counter_exact(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	struct counter *c = calloc(NTHREADS, sizeof(*c));
 	int64_t *all = calloc(NTHREADS * INCRS, sizeof(*all));
 	pthread_t th[NTHREADS];
 	pthread_barrier_t go;
+	struct fa_store *other;
 	struct fa_err err;
 	int64_t last;
 	int i, j;
 
 	assert_non_null(c);
 	assert_non_null(all);
+	sfx_open(f);
+	other = sfx_open_another(f, NULL);
 	assert_int_equal(pthread_barrier_init(&go, NULL, NTHREADS), 0);
 	for (i = 0; i < NTHREADS; i++) {
-		c[i].st = f->st;
+		c[i].st = i % 2 ? other : f->st;
 		c[i].go = &go;
 		assert_int_equal(pthread_create(&th[i], NULL, counter_main, &c[i]), 0);
 	}
@@ -338,6 +332,7 @@ static void test_counter_exact(void **state)
 	assert_int_equal(fa_store_incr(f->st, "throttle", "user:alice", 300, T0, &last, &err),
 			 FA_OK);
 	assert_int_equal(last, NTHREADS * INCRS + 1);
+	fa_store_free(other);
 	free(all);
 	free(c);
 }
@@ -411,10 +406,12 @@ static int64_t bench_run(struct fa_store *st, int nthreads)
  * reading, never asserted (speed is measured in bench/). */
 static void test_two_threads_get_apply(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	int64_t t1, t2;
 	char key[32];
 	int i, k;
+
+	sfx_open(f);
 
 	for (i = 0; i < 2; i++)
 		for (k = 0; k < 16; k++) {
@@ -423,11 +420,11 @@ static void test_two_threads_get_apply(void **state)
 		}
 	t1 = bench_run(f->st, 1);
 	t2 = bench_run(f->st, 2);
-	printf("# store: 1 thread %d get+apply in %lld ms; 2 threads %d in %lld ms\n",
-	       BENCH_OPS, (long long)t1, 2 * BENCH_OPS, (long long)t2);
+	printf("# store (%s): 1 thread %d get+apply in %lld ms; 2 threads %d in %lld ms\n",
+	       sfx_name(f), BENCH_OPS, (long long)t1, 2 * BENCH_OPS, (long long)t2);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define T(fn) SUITE_TEST(fn)
 
 int main(void)
 {
@@ -436,10 +433,10 @@ int main(void)
 		T(test_code_race_read_check_update),
 		T(test_refresh_rotation_race),
 		T(test_delete_race),
-		T(test_two_instances_race),
+		T(test_three_instances_race),
 		T(test_counter_exact),
 		T(test_two_threads_get_apply),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_SUITE_BOTH(tests);
 }
