@@ -369,11 +369,15 @@ static enum fa_rc wrong_code(struct fa_authz *az, const char *skey, const char *
 	char sid[9];
 
 	fa_err_clear(&e);
+	/* A wrong code that cannot be counted is refused as unavailable: the
+	 * throttle fails closed. */
 	if (fa_store_incr(az->store, FA_KIND_DEVICE, skey, FA_DEVICE_THROTTLE_WINDOW_S, now, &n,
 			  &e) != FA_OK ||
 	    fa_store_incr(az->store, FA_KIND_DEVICE, akey, FA_DEVICE_THROTTLE_WINDOW_S, now, &n,
-			  &e) != FA_OK)
-		fa_log(az->log, FA_LOG_ERROR, "cannot count a wrong device user code: %s", e.msg);
+			  &e) != FA_OK) {
+		*err = e;
+		return fa_authz_store_fail(az, e.rc, err, "counting a wrong device user code");
+	}
 	fa_log_id(session, strlen(session), sid);
 	fa_log(az->log, FA_LOG_WARN, "wrong device user code entered (session %s, address %s)", sid,
 	       addr);

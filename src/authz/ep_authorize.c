@@ -92,6 +92,13 @@ static void fail(struct fa_authz *az, struct fa_resp *resp, const struct fa_auth
 		error_page(resp, 400, err->msg[0] ? err->msg : "Invalid authorization request.");
 		return;
 	}
+	if (fa_store_unavailable(err)) {
+		/* RFC 6749 §4.1.2.1: the store is down (and logged that); the
+		 * client may send the user again. */
+		redirect_back(az, resp, areq, NULL, "temporarily_unavailable",
+			      "the server is temporarily unavailable; try again later");
+		return;
+	}
 	if (err->http == 0 || err->http >= 500) {
 		fa_log(az->log, FA_LOG_ERROR, "authorize: %s", err->msg);
 		redirect_back(az, resp, areq, NULL, "server_error", "internal error");
@@ -231,7 +238,10 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 	if (rc != FA_OK) {
 		/* Not a redirect: a pending request that is unknown or bound to
 		 * another browser must not reach the client. */
-		if (err.http >= 500 || err.http == 0)
+		if (fa_store_unavailable(&err))
+			error_page(resp, 503, "The sign-in service is temporarily unavailable; "
+				   "try again in a moment.");
+		else if (err.http >= 500 || err.http == 0)
 			error_page(resp, 500, "The sign-in request could not be read; try again.");
 		else if (rc == FA_EDENIED)
 			error_page(resp, 400, "This sign-in was started in another browser. Start "

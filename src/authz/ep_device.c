@@ -77,9 +77,15 @@ static enum fa_rc hidden(struct fa_buf *b, const char *name, const char *value)
 	return rc;
 }
 
+/* 503 while the store is down (it logged that), else 500. */
 static void fail500(struct fa_authz *az, struct fa_resp *resp, const char *what,
 		    const struct fa_err *err)
 {
+	if (fa_store_unavailable(err)) {
+		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "the device page is temporarily unavailable; try again later");
+		return;
+	}
 	fa_log(az->log, FA_LOG_ERROR, "device page: %s: %s", what, err ? err->msg : "");
 	fa_resp_oauth_error(resp, 500, "server_error", "the device page is unavailable; try again");
 }

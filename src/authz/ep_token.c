@@ -18,6 +18,11 @@ void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct
 	int status = err->http ? err->http : 500;
 	const char *code = err->oauth_error ? err->oauth_error : "server_error";
 
+	if (status == 503 && fa_store_unavailable(err)) {
+		/* The store is down: already logged by it; the client may retry. */
+		fa_resp_oauth_error(resp, 503, "temporarily_unavailable", err->msg);
+		return;
+	}
 	if (status >= 500) {
 		if (err->http == 0)
 			fa_log(az->log, FA_LOG_ERROR, "authorization server: %s", err->msg);

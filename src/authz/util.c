@@ -1,7 +1,7 @@
 /* util.c -- small helpers the grant files share: the server clock (which
  * tests replace), reading one of our own JSON records from the store,
  * naming a token in the store by its SHA-256, mapping a store failure to a
- * 500, and filtering a user object down to the claims a token may carry.
+ * 503 (the database is unavailable) or a 500 (anything else), and filtering a user object down to the claims a token may carry.
  *
  * Nothing here speaks HTTP, and no helper ever puts a token, code or secret
  * into a log line or an error message.
@@ -35,6 +35,14 @@ enum fa_rc fa_authz_token_key(const char *token, char key[2 * FA_SHA256_LEN + 1]
 enum fa_rc fa_authz_store_fail(struct fa_authz *az, enum fa_rc rc, struct fa_err *err,
 			       const char *what)
 {
+	/* The database is down or refusing us: nothing was written, the
+	 * client may retry. The store logs the outage itself (once, not per
+	 * request), so this is only a debug line. */
+	if (rc == FA_ESTORE && (!err || fa_store_unavailable(err))) {
+		fa_log(az->log, FA_LOG_DEBUG, "%s: %s", what, err ? err->msg : fa_rc_str(rc));
+		return fa_err_oauth(err, rc, 503, "temporarily_unavailable",
+				    "the server cannot reach its store; try again later");
+	}
 	/* err->msg may name a store op index; it never holds a key or value. */
 	fa_log(az->log, FA_LOG_ERROR, "%s: %s", what, err ? err->msg : fa_rc_str(rc));
 	return fa_err_oauth(err, rc, 500, "server_error", "the server could not complete the "
@@ -57,7 +65,8 @@ enum fa_rc fa_authz_rec_get(struct fa_authz *az, const char *kind, const char *k
 	if (*out == NULL || !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		rc = fa_err_set(err, FA_ESTORE, "a %s record is not a JSON object", kind);
+		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
+				  "a %s record is not a JSON object", kind);
 		goto out;
 	}
 	if (version)

@@ -208,7 +208,13 @@ enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *er
 			return fa_err_oauth(err, FA_EDENIED, 401, NULL, "authentication required");
 		}
 		if (rc != FA_OK) {
-			err->http = 500;
+			/* The session store is down: 503, the client may retry. */
+			if (rc == FA_ESTORE && err->http == 0) {
+				err->http = 503;
+				err->oauth_error = "temporarily_unavailable";
+			} else {
+				err->http = 500;
+			}
 			return rc;
 		}
 	} else {

@@ -321,6 +321,13 @@ static bool authenticate(struct fa_req *req)
 	if (rc == FA_OK)
 		return false;
 	status = err.http;
+	if (status == 503) {
+		/* What authentication needs (the session store) is down; the
+		 * callback's owner logged that. */
+		fa_resp_oauth_error(&req->resp, 503, "temporarily_unavailable",
+				    "authentication is temporarily unavailable; try again later");
+		return true;
+	}
 	if (status != 400 && status != 401 && status != 403)
 		status = (rc == FA_EDENIED || rc == FA_EEXPIRED) ? 401 : 500;
 	if (status == 500) {

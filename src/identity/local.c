@@ -86,7 +86,8 @@ static enum fa_rc dev_user_load(struct fa_identity *id, struct fa_local_user *u,
 	doc = json_loadb(rec.value, rec.len, JSON_REJECT_DUPLICATES, NULL);
 	if (fa_secret_hash_parse(json_string_value(json_object_get(doc, "password_hash")),
 				 u->hash, NULL) != FA_OK)
-		rc = fa_err_set(err, FA_ESTORE, "the development user's record is malformed");
+		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
+				  "the development user's record is malformed");
 out:
 	fa_memzero(password, sizeof(password));
 	free(value);
@@ -210,8 +211,15 @@ static const char page_fmt[] =
 	"<button type=\"submit\">Sign in</button>\n"
 	"</form></main></body></html>\n";
 
+/* 503 while the store is down (it logged that; the user may retry), else
+ * 500. */
 static void fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
 {
+	if (fa_store_unavailable(e)) {
+		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "login is temporarily unavailable; try again later");
+		return;
+	}
 	fa_log_warnx(id->log, "identity: login failed internally: %s: %s", fa_rc_str(e->rc),
 		     e->msg);
 	fa_resp_oauth_error(resp, 500, "server_error", "login is unavailable");

@@ -55,6 +55,12 @@ void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app)
 			fa_resp_oauth_error(resp, 500, "server_error", "cannot redirect");
 		return;
 	}
+	if (fa_store_unavailable(&e)) {
+		/* The store logged the outage; the user may retry. */
+		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "login is temporarily unavailable; try again later");
+		return;
+	}
 	if (e.rc != FA_ENOTFOUND) {
 		fa_log_warnx(id->log, "identity: session lookup failed: %s", e.msg);
 		fa_resp_oauth_error(resp, 500, "server_error", "login is unavailable");
@@ -85,6 +91,13 @@ void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app)
 	fa_err_clear(&e);
 	if (fa_identity_session_end(id, req, resp, &e) != FA_OK ||
 	    fa_resp_redirect(resp, 302, target, &e) != FA_OK) {
+		/* Not logged out: the session lives on until the store is back
+		 * and the user logs out again, or until it expires. */
+		if (fa_store_unavailable(&e)) {
+			fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
+					    "logout is temporarily unavailable; try again later");
+			return;
+		}
 		fa_log_warnx(id->log, "identity: logout failed: %s: %s", fa_rc_str(e.rc), e.msg);
 		fa_resp_oauth_error(resp, 500, "server_error", "logout failed");
 	}

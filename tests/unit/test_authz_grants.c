@@ -5,10 +5,12 @@
  * narrowing and reuse detection (test_refresh_reuse,
  * test_refresh_reuse_immediate), client
  * credentials without store access, introspection, revocation, the pending
- * request's browser binding, the generated flytepropeller secret, and the
- * public documents. Every token is verified with the jose module against
+ * request's browser binding, the generated flytepropeller secret, the
+ * public documents, and a store outage (503 temporarily_unavailable, nothing
+ * half-written, logged once by the store). Every token is verified with the jose module against
  * the published keys.
  */
+#include "fa_test_outage.h"
 #include "test_authz_fixture.h"
 
 static void assert_oauth(const struct fa_err *err, int http, const char *code, const char *msg)
@@ -1167,6 +1169,66 @@ static void test_signing_key_not_published(void **state)
 	fa_jwk_free(other);
 }
 
+/* ---- a store outage ------------------------------------------------------ */
+
+/* While the database is down every grant that needs it answers 503
+ * temporarily_unavailable and writes nothing: the code and the refresh
+ * token presented during the outage still work afterwards. The store logs
+ * the outage once; authz adds no error line per request. */
+static void test_store_outage(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	struct fa_test_outage o = { .real = f->st };
+	struct fa_store *wrapped;
+	char code[FA_TOKEN_CHARS + 1];
+	struct fa_authz_grant g, g0;
+	struct fa_err err;
+	json_t *out = NULL;
+	const char *p;
+	int lines = 0;
+
+	start_family(f, &g0);
+	afx_code(f, "flytectl", "http://localhost:53593/callback", "all offline", CHALLENGE, code);
+	wrapped = fa_test_outage_wrap(&o, &f->log);
+	f->az->store = wrapped;
+	o.down = true;
+	for (int i = 0; i < 3; i++) {
+		fa_err_clear(&err);
+		assert_int_equal(fa_authz_grant_code(f->az, c, code, "http://localhost:53593/callback",
+						     CHALLENGE_VERIFIER, &g, &err), FA_ESTORE);
+		assert_oauth(&err, 503, "temporarily_unavailable", "try again later");
+		fa_err_clear(&err);
+		assert_int_equal(fa_authz_grant_refresh(f->az, c, g0.refresh_token, NULL, &g, &err),
+				 FA_ESTORE);
+		assert_oauth(&err, 503, "temporarily_unavailable", NULL);
+		fa_err_clear(&err);
+		assert_int_equal(fa_authz_introspect(f->az, g0.refresh_token, NULL, &out, &err),
+				 FA_ESTORE);
+		assert_oauth(&err, 503, "temporarily_unavailable", NULL);
+		assert_null(out);
+	}
+	fflush(f->logfp);
+	for (p = f->logbuf; (p = strstr(p, "store (outage) failed: postgres db:5432/flyte: "
+				  "connection refused")) != NULL; p++)
+		lines++;
+	assert_int_equal(lines, 1);
+	assert_null(strstr(f->logbuf, " error reading"));
+	/* Back: nothing was spent while it was down. */
+	o.down = false;
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, c, code, "http://localhost:53593/callback",
+					     CHALLENGE_VERIFIER, &g, &err), FA_OK);
+	fa_authz_grant_cleanup(&g);
+	assert_int_equal(fa_authz_grant_refresh(f->az, c, g0.refresh_token, NULL, &g, &err), FA_OK);
+	fa_authz_grant_cleanup(&g);
+	fa_authz_grant_cleanup(&g0);
+	fflush(f->logfp);
+	assert_non_null(strstr(f->logbuf, "store (outage) works again"));
+	f->az->store = f->st;
+	fa_store_free(wrapped);
+}
+
 static void test_routes(void **state)
 {
 	const struct fa_route *r;
@@ -1221,6 +1283,7 @@ int main(void)
 		T(test_documents),
 		T(test_bad_client_config),
 		T(test_signing_key_not_published),
+		T(test_store_outage),
 		cmocka_unit_test(test_generated_client_secret),
 		cmocka_unit_test(test_routes),
 	};

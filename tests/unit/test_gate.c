@@ -699,8 +699,14 @@ static void test_session_fallback(void **state)
 	/* A bad token is not rescued by a session. */
 	expect_invalid_token(f, "a.b.c", "\"error\":\"invalid_token\"");
 	assert_int_equal(f->session_calls, 1);
-	/* The session source failing is a 500, not an anonymous pass. */
+	/* The session store down is a 503 (try again later), never an
+	 * anonymous pass; any other failure of the session source a 500. */
 	f->session_rc = FA_ESTORE;
+	r = get_me(f, NULL, NULL);
+	assert_int_equal(resp_status(r), 503);
+	assert_non_null(strstr(resp_body(r), "\"error\":\"temporarily_unavailable\""));
+	harness_done(r);
+	f->session_rc = FA_ENOMEM;
 	r = get_me(f, NULL, NULL);
 	assert_int_equal(resp_status(r), 500);
 	harness_done(r);

@@ -3,8 +3,9 @@
  * real SQLite store: the login form and its round trip with cookies, cookie
  * flags, CSRF refusals, identical answers for a wrong password and an
  * unknown user, the throttle, open redirects, sessions (fixation, expiry,
- * tampering), logout, /.well-known/openid-configuration, and that no
- * password, cookie or session id reaches the log.
+ * tampering), logout, /.well-known/openid-configuration, a store outage
+ * (503, and the session outlives it), and that no password, cookie or
+ * session id reaches the log.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fa_test.h"
+#include "fa_test_outage.h"
 #include "identity/identity_int.h"
 #include "identity_gate_harness.h"
 
@@ -479,6 +481,53 @@ static void test_login_missing_fields(void **state)
 	}
 }
 
+/* The store goes down: sign-in, the "already logged in" check and logout
+ * answer 503 temporarily_unavailable (fail closed: no store, no password
+ * check), nothing is logged per request, and once it is back the session
+ * started before the outage still works. */
+static void test_store_outage(void **state)
+{
+	struct fx *f = *state;
+	struct fa_test_outage o = { .real = f->st };
+	struct jar j = { 0 }, k = { 0 };
+	const char *hdr[2];
+	struct fa_req *r;
+	char tok[64], body[256];
+
+	f->st = fa_test_outage_wrap(&o, &f->log);
+	fx_start(f, NULL, NULL);
+	r = login(f, &j, "alice", PASSWORD, NULL);
+	assert_int_equal(resp_status(r), 303);
+	harness_done(r);
+	get_form(f, &k, NULL, tok, sizeof(tok));
+	o.down = true;
+	snprintf(body, sizeof(body), "csrf_token=%s&username=bob&password=%s", tok, PASSWORD);
+	r = post_login(f, &k, body, NULL);
+	assert_int_equal(resp_status(r), 503);
+	assert_non_null(strstr(resp_body(r), "\"error\":\"temporarily_unavailable\""));
+	assert_null(resp_set_cookie(r, FA_IDENTITY_SESSION_COOKIE));
+	harness_done(r);
+	hdr[0] = jar_header(&j);
+	hdr[1] = NULL;
+	r = harness_call(&f->h, "GET", "/login", hdr, NULL, NULL);
+	assert_int_equal(resp_status(r), 503);
+	harness_done(r);
+	r = harness_call(&f->h, "GET", "/logout", hdr, NULL, NULL);
+	assert_int_equal(resp_status(r), 503);
+	assert_null(resp_set_cookie(r, FA_IDENTITY_SESSION_COOKIE));
+	harness_done(r);
+	fflush(f->logfp);
+	assert_null(strstr(f->logbuf, "login failed internally"));
+	assert_null(strstr(f->logbuf, "session lookup failed"));
+	assert_non_null(strstr(f->logbuf, "store (outage) failed: "));
+	o.down = false;
+	json_decref(session_user(f, &j, FA_OK));
+	fa_identity_free(f->id);
+	f->id = NULL;
+	fa_store_free(f->st);
+	f->st = o.real;
+}
+
 static void test_login_throttle(void **state)
 {
 	struct fx *f = *state;
@@ -741,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_login_form_expired, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_missing_fields, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_throttle, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_outage, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_open_redirect, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_session_fixation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_session_cookie_checks, fx_setup, fx_teardown),
