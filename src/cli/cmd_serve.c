@@ -2,6 +2,11 @@
  * loads the keys, wires the modules' route tables into the HTTP layer and
  * runs until SIGTERM or SIGINT, purging expired state once a minute.
  *
+ * The store is SQLite (database.sqlite, the default) or PostgreSQL
+ * (database.postgres: several instances share it behind one load
+ * balancer). GET /healthcheck is liveness and never touches the store;
+ * GET /readyz answers 503 while the store cannot serve.
+ *
  * With no --config it is the development server: the embedded defaults on
  * http://localhost:8088 (loopback only), state (SQLite file and generated
  * secrets) under $XDG_STATE_HOME/flyteauth or ~/.local/state/flyteauth.
@@ -43,6 +48,7 @@ struct serve {
 	int listen_port;
 	char state_dir[1024];     /* "" unless running on embedded defaults */
 	char db_path[1024];
+	unsigned threads;         /* HTTP workers; the PostgreSQL pool follows */
 	struct fa_secret_source secrets;
 	struct fa_secret_inline inl[FA_CONFIG_MAX_INLINE_SECRETS];
 	struct fa_store *store;
@@ -64,9 +70,30 @@ static void healthcheck(struct fa_req *req, struct fa_resp *resp, void *app)
 		fa_resp_oauth_error(resp, 500, "server_error", NULL);
 }
 
+/* SPEC §4: ready when the store answers (one round trip; while the
+ * database is down the store answers at once, see fa_store_ping). A load
+ * balancer takes an instance out of rotation on 503 and back on 200;
+ * /healthcheck stays 200 so the instance is not restarted for an outage
+ * that is not its own. */
+static void readyz(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	struct serve *s = app;
+	struct fa_err err;
+	bool ready;
+
+	(void)req;
+	fa_err_clear(&err);
+	ready = fa_store_ping(s->store, &err) == FA_OK;
+	if (fa_resp_body(resp, ready ? 200 : 503, "text/plain; charset=utf-8",
+			 ready ? "ready\n" : "store unavailable\n", ready ? 6 : 18, NULL) != FA_OK)
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+}
+
 static const struct fa_route base_routes[] = {
 	{ "GET", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
 	{ "HEAD", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
+	{ "GET", "/readyz", readyz, FA_R_PUBLIC, 0 },
+	{ "HEAD", "/readyz", readyz, FA_R_PUBLIC, 0 },
 };
 
 static int mkdir_p(char *path, mode_t mode)
@@ -156,16 +183,43 @@ static int load_config(struct serve *s, const char *path)
 	return FA_EXIT_OK;
 }
 
+/* One worker per CPU, as the HTTP layer would choose; the PostgreSQL pool
+ * gets one connection per worker plus one for the purge loop, so a request
+ * never waits for a connection. */
+static void choose_threads(struct serve *s)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	s->threads = cpus > 0 ? (unsigned)cpus : 1;
+	if (s->threads > FA_HTTP_MAX_THREADS)
+		s->threads = FA_HTTP_MAX_THREADS;
+}
+
 static int open_store(struct serve *s)
 {
+	const struct fa_config *c = s->cfg;
+	struct fa_store_pg_opts pg;
 	struct fa_err err;
 
 	fa_err_clear(&err);
-	if (s->cfg->database.kind != FA_CONFIG_DB_SQLITE)
-		return fa_cli_fail("serve: database.postgres is not supported yet by this build; "
-				   "use database.sqlite");
-	if (fa_store_open_sqlite(s->db_path, &s->log, &s->store, &err) != FA_OK)
-		return fa_cli_fail("serve: opening the store %s: %s", s->db_path, err.msg);
+	if (c->database.kind == FA_CONFIG_DB_SQLITE) {
+		if (fa_store_open_sqlite(s->db_path, &s->log, &s->store, &err) != FA_OK)
+			return fa_cli_fail("serve: opening the store %s: %s", s->db_path, err.msg);
+		return FA_EXIT_OK;
+	}
+	memset(&pg, 0, sizeof(pg));
+	pg.host = c->database.postgres.host;
+	pg.port = c->database.postgres.port;
+	pg.dbname = c->database.postgres.dbname;
+	pg.user = c->database.postgres.username;
+	pg.password = c->database.postgres.password;
+	pg.password_path = c->database.postgres.password_path;
+	pg.options = c->database.postgres.options;
+	pg.pool_size = s->threads + 1;
+	/* The message names host, port and database, never the password. */
+	if (fa_store_open_postgres(&pg, &s->log, &s->store, &err) != FA_OK)
+		return fa_cli_fail("serve: opening the store (database.postgres): %s", err.msg);
+	fa_log(&s->log, FA_LOG_INFO, "store: postgres, %u connections", pg.pool_size);
 	return FA_EXIT_OK;
 }
 
@@ -323,6 +377,7 @@ static int start_http(struct serve *s)
 	o.routes = base_routes;
 	o.n_routes = ARRAY_LEN(base_routes);
 	o.app = s;
+	o.threads = s->threads;
 	o.route_sets = s->sets;
 	o.n_route_sets = s->n_sets;
 	if (s->gate) {
@@ -501,6 +556,7 @@ int fa_cli_serve(int argc, char **argv)
 	rc = load_config(&s, config_path);
 	if (rc == FA_EXIT_OK)
 		rc = choose_listen(&s, listen);
+	choose_threads(&s);
 	if (rc == FA_EXIT_OK)
 		rc = open_store(&s);
 	if (rc == FA_EXIT_OK)

@@ -44,6 +44,11 @@ test('development server: embedded defaults on loopback, secrets generated once'
     const r = await fetch(`http://127.0.0.1:${srv.port}/healthcheck`);
     assert.equal(r.status, 200);
     assert.equal(await r.text(), 'OK\n');
+    // SPEC §4: ready when the store answers.
+    const ready = await fetch(`${srv.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(await ready.text(), 'ready\n');
+    assert.equal((await fetch(`${srv.url}/readyz`, { method: 'HEAD' })).status, 200);
     const state = path.join(srv.dir, 'state', 'flyteauth');
     for (const f of ['claim_symmetric_key', 'cookie_hash_key', 'cookie_block_key', 'token_rsa_key.pem', 'flyteauth.db']) {
       const st = statSync(path.join(state, f));
