@@ -83,15 +83,45 @@ cpu_ticks() {
 	echo $(( ${12} + ${13} ))
 }
 
-# "TID TICKS" per thread of PID (utime + stime of /proc/PID/task/TID/stat).
-thread_ticks() {
-	local t stat rest
-	for t in /proc/"$1"/task/*; do
-		stat=$(cat "$t/stat" 2>/dev/null) || continue
+# CPU ticks of several servers, PIDS given as "PID[,PID...]" (the
+# instances of one system).
+pids_ticks() {
+	local pid sum=0 t
+	for pid in ${1//,/ }; do
+		t=$(cpu_ticks "$pid") || t=0
+		sum=$((sum + t))
+	done
+	echo "$sum"
+}
+
+# CPU ticks of PID and its children (PostgreSQL: the postmaster and one
+# backend per connection). A child born during a run counts from 0.
+tree_ticks() {
+	local root=$1 sum=0 stat rest p
+	for p in /proc/[0-9]*; do
+		stat=$(cat "$p/stat" 2>/dev/null) || continue
 		rest=${stat##*) }
 		# shellcheck disable=SC2086 # split into fields on purpose
 		set -- $rest
-		echo "${t##*/} $(( ${12} + ${13} ))"
+		# field 4 (ppid) is $2 here; utime and stime are ${12} and ${13}.
+		if [ "${p#/proc/}" = "$root" ] || [ "$2" = "$root" ]; then
+			sum=$((sum + ${12} + ${13}))
+		fi
+	done
+	echo "$sum"
+}
+
+# "TID TICKS" per thread of PIDS (utime + stime of /proc/PID/task/TID/stat).
+thread_ticks() {
+	local t stat rest pid
+	for pid in ${1//,/ }; do
+		for t in /proc/"$pid"/task/*; do
+			stat=$(cat "$t/stat" 2>/dev/null) || continue
+			rest=${stat##*) }
+			# shellcheck disable=SC2086 # split into fields on purpose
+			set -- $rest
+			echo "${t##*/} $(( ${12} + ${13} ))"
+		done
 	done
 }
 
@@ -130,8 +160,16 @@ wait_quiet() {
 	done
 }
 
-# VmHWM (peak RSS) and VmRSS of PID in kB.
-vm_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# VmHWM (peak RSS) and VmRSS of PID in kB; of several PIDS ("P,P"), the
+# largest.
+vm_kb() {
+	local pid v max=0
+	for pid in ${1//,/ }; do
+		v=$(awk -v k="$2:" '$1 == k { print $2 }' "/proc/$pid/status")
+		[ "${v:-0}" -gt "$max" ] && max=$v
+	done
+	echo "$max"
+}
 
 CLK_TCK=$(getconf CLK_TCK)
 NPROC=$(nproc)

@@ -21,7 +21,9 @@
  *                 "p99_us":..,"errors":{..,"status":<failed flows>},..}
  * and the first failure's reason on stderr.
  *
- * Usage: flows login|device URL SECONDS WORKERS
+ * Usage: flows login|device URL[,URL...] SECONDS WORKERS
+ * With several URLs (the instances of one system) worker i uses URL i mod
+ * n for all its flows, as a load balancer spreading connections would.
  * Env: BENCH_USER, BENCH_PASSWORD, BENCH_PUBLIC_CLIENT, BENCH_REDIRECT_URI.
  * Build: cc -O2 flows.c -o flows -lcurl -lcrypto -lpthread (bench/run does).
  */
@@ -45,14 +47,19 @@
 #define MAX_BODY (256 * 1024)
 #define MAX_FORM 8192
 
+#define MAX_BASES 16
+
 struct settings {
-	const char *mode, *base, *user, *password, *client, *redirect;
+	const char *mode, *user, *password, *client, *redirect;
+	char *bases[MAX_BASES];
+	int n_bases;
 	double seconds;
 	struct timespec end;
 };
 
 struct worker {
 	const struct settings *s;
+	const char *base;    /* the instance this worker talks to */
 	pthread_t thread;
 	CURL *h;
 	char *body;          /* last response body, NUL-terminated */
@@ -108,7 +115,7 @@ static bool http(struct worker *w, const char *url, const char *form)
 	CURLcode rc;
 
 	if (url[0] == '/')
-		snprintf(full, sizeof(full), "%s%s", w->s->base, url);
+		snprintf(full, sizeof(full), "%s%s", w->base, url);
 	else
 		snprintf(full, sizeof(full), "%s", url);
 	w->body_len = 0;
@@ -431,11 +438,13 @@ int main(int argc, char **argv)
 	const char *first_error = NULL;
 
 	if (argc != 5 || (strcmp(argv[1], "login") != 0 && strcmp(argv[1], "device") != 0)) {
-		fprintf(stderr, "usage: flows login|device URL SECONDS WORKERS\n");
+		fprintf(stderr, "usage: flows login|device URL[,URL...] SECONDS WORKERS\n");
 		return 2;
 	}
 	s.mode = argv[1];
-	s.base = argv[2];
+	for (char *save = NULL, *b = strtok_r(argv[2], ",", &save); b && s.n_bases < MAX_BASES;
+	     b = strtok_r(NULL, ",", &save))
+		s.bases[s.n_bases++] = b;
 	s.seconds = strtod(argv[3], NULL);
 	nw = (int)strtod(argv[4], NULL);
 	s.user = getenv("BENCH_USER");
@@ -443,7 +452,7 @@ int main(int argc, char **argv)
 	s.client = getenv("BENCH_PUBLIC_CLIENT");
 	s.redirect = getenv("BENCH_REDIRECT_URI");
 	if (s.seconds <= 0 || nw <= 0 || nw > 256 || !s.user || !s.password || !s.client ||
-	    !s.redirect) {
+	    !s.redirect || s.n_bases == 0) {
 		fprintf(stderr, "flows: bad arguments or BENCH_* environment missing\n");
 		return 2;
 	}
@@ -463,6 +472,7 @@ int main(int argc, char **argv)
 		struct worker *w = &ws[i];
 
 		w->s = &s;
+		w->base = s.bases[i % s.n_bases];
 		w->body = malloc(MAX_BODY + 1);
 		w->h = curl_easy_init();
 		if (!w->body || !w->h)

@@ -6,13 +6,24 @@
 # ticks of /proc/stat minus those two): a busy neighbour shows there
 # instead of silently lowering the numbers. It also records which share of
 # the server's CPU its busiest thread took: a server whose connections all
-# landed on one worker thread shows ~100% there. Sourced, never run.
+# landed on one worker thread shows ~100% there. A system of several
+# instances is measured as one: PIDS is "PID,PID,..." and its CPU is the
+# sum. With BENCH_DB_PID set (the PostgreSQL postmaster), the database's
+# CPU seconds (postmaster and backends) are recorded too. Sourced, never
+# run.
 
 # Loaders: called as LOADER SECONDS ARGS...; print a "BENCH_RESULT {json}"
 # line. wrk takes its request shape from BENCH_METHOD/BENCH_BODY/BENCH_AUTH
 # (wrk/request.lua), which the caller puts in front of `measure`.
 load_wrk() {
 	wrk -t1 -c"$WRK_CONNS" -d"${1}s" --timeout 10s -s "$BENCH_DIR/wrk/request.lua" "$2"
+}
+# Several instances, as a load balancer spreads connections: one wrk thread
+# per address of BENCH_ADDRS (wrk/request.lua), WRK_CONNS connections in all.
+load_wrk_spread() { # SECONDS URL (BENCH_ADDRS set)
+	local n
+	n=$(tr ',' '\n' <<<"$BENCH_ADDRS" | grep -c .)
+	wrk -t"$n" -c"$WRK_CONNS" -d"${1}s" --timeout 10s -s "$BENCH_DIR/wrk/request.lua" "$2"
 }
 load_flow() { # SECONDS MODE URL
 	BENCH_USER=$USER_NAME BENCH_PASSWORD=$USER_PASSWORD BENCH_PUBLIC_CLIENT=flytectl \
@@ -26,22 +37,26 @@ unavailable() {
 		'{system: $s, scenario: $c, unavailable: $r}' >>"$RESULTS"
 }
 
-# measure SYSTEM SCENARIO PID LOADER ARGS...
+# measure SYSTEM SCENARIO PIDS LOADER ARGS...
 # A run with any failed request (non-2xx, socket error, timeout) is recorded
 # with its errors; the report does not rank such a scenario.
 measure() {
 	local system=$1 scenario=$2 pid=$3 loader=$4 rep=1 t0 t1 m0 m1 line cpu machine loader_cpu other
-	local th0 th1
+	local th0 th1 d0=0 d1=0 db=null p
 	local TIMEFORMAT='%U %S'
 	shift 4
 	say "$system / $scenario: warm-up ${WARMUP}s, then $REPS x ${DURATION}s"
 	"$loader" "$WARMUP" "$@" >"$WORK/load.out" 2>&1 || true
 	while [ "$rep" -le "$REPS" ]; do
-		kill -0 "$pid" 2>/dev/null || { unavailable "$system" "$scenario" "server exited"; return 0; }
-		t0=$(cpu_ticks "$pid") m0=$(machine_ticks) th0=$(thread_ticks "$pid")
+		for p in ${pid//,/ }; do
+			kill -0 "$p" 2>/dev/null || { unavailable "$system" "$scenario" "server exited"; return 0; }
+		done
+		[ -n "${BENCH_DB_PID:-}" ] && d0=$(tree_ticks "$BENCH_DB_PID")
+		t0=$(pids_ticks "$pid") m0=$(machine_ticks) th0=$(thread_ticks "$pid")
 		# The loader's own CPU (user sys) comes from bash's `time`.
 		{ time "$loader" "$DURATION" "$@" >"$WORK/load.out" 2>"$WORK/load.err"; } 2>"$WORK/load.time" || true
-		t1=$(cpu_ticks "$pid") m1=$(machine_ticks) th1=$(thread_ticks "$pid")
+		t1=$(pids_ticks "$pid") m1=$(machine_ticks) th1=$(thread_ticks "$pid")
+		[ -n "${BENCH_DB_PID:-}" ] && d1=$(tree_ticks "$BENCH_DB_PID")
 		line=$(sed -n 's/^BENCH_RESULT //p' "$WORK/load.out")
 		if [ -z "$line" ]; then
 			unavailable "$system" "$scenario" "load generator failed: $(head -c 300 "$WORK/load.err")"
@@ -51,7 +66,11 @@ measure() {
 		cpu=$(awk -v d=$((t1 - t0)) -v h="$CLK_TCK" 'BEGIN { printf "%.3f", d / h }')
 		machine=$(awk -v d=$((m1 - m0)) -v h="$CLK_TCK" 'BEGIN { printf "%.3f", d / h }')
 		loader_cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$WORK/load.time")
-		other=$(awk -v m="$machine" -v c="$cpu" -v l="$loader_cpu" 'BEGIN { o = m - c - l; printf "%.3f", (o < 0 ? 0 : o) }')
+		[ -n "${BENCH_DB_PID:-}" ] &&
+			db=$(awk -v d=$((d1 - d0)) -v h="$CLK_TCK" 'BEGIN { printf "%.3f", d / h }')
+		# The database works for the server: it is not "other".
+		other=$(awk -v m="$machine" -v c="$cpu" -v l="$loader_cpu" -v db="${db/null/0}" \
+			'BEGIN { o = m - c - l - db; printf "%.3f", (o < 0 ? 0 : o) }')
 		# Another process took more than 10% of the machine: redo the run
 		# once it is quiet again, while the wait budget lasts.
 		if awk -v o="$other" -v d="$DURATION" -v n="$NPROC" 'BEGIN { exit !(o > 0.1 * d * n) }' &&
@@ -61,12 +80,13 @@ measure() {
 			continue
 		fi
 		jq -cn --arg s "$system" --arg c "$scenario" --argjson rep "$rep" --argjson cpu "$cpu" \
-			--argjson loader "$loader_cpu" --argjson other "$other" \
+			--argjson loader "$loader_cpu" --argjson other "$other" --argjson db "$db" \
 			--argjson busiest "$(busiest_share "$th0" "$th1" $((t1 - t0)))" \
 			--argjson hwm "$(vm_kb "$pid" VmHWM)" --argjson r "$line" \
 			'{system: $s, scenario: $c, rep: $rep, cpu_s: $cpu, loader_cpu_s: $loader,
-			  other_cpu_s: $other, busiest_thread_share: $busiest, hwm_kb: $hwm} + $r' >>"$RESULTS"
+			  other_cpu_s: $other, db_cpu_s: $db, busiest_thread_share: $busiest,
+			  hwm_kb: $hwm} + $r' >>"$RESULTS"
 		rep=$((rep + 1))
 	done
-	tail -n "$REPS" "$RESULTS" | jq -r '"    \(.requests * 1e6 / .duration_us | floor)/s p50 \(.p50_us)us p99 \(.p99_us)us cpu \(.cpu_s)s (busiest thread \(if .busiest_thread_share then "\(.busiest_thread_share * 100 | floor)%" else "n/a" end)) other \(.other_cpu_s)s errors \(.errors | add)"' >&2
+	tail -n "$REPS" "$RESULTS" | jq -r '"    \(.requests * 1e6 / .duration_us | floor)/s p50 \(.p50_us)us p99 \(.p99_us)us cpu \(.cpu_s)s\(if .db_cpu_s then " db \(.db_cpu_s)s" else "" end) (busiest thread \(if .busiest_thread_share then "\(.busiest_thread_share * 100 | floor)%" else "n/a" end)) other \(.other_cpu_s)s errors \(.errors | add)"' >&2
 }

@@ -48,6 +48,10 @@ for (const row of rows.values()) {
       cpu_s: median(row.runs.map((r) => r.cpu_s)),
       loader_cpu_s: median(row.runs.map((r) => r.loader_cpu_s)),
       other_cpu_s: median(row.runs.map((r) => r.other_cpu_s)),
+      // PostgreSQL's CPU (postmaster and backends), for systems on it.
+      db_cpu_s: median(row.runs.map((r) => (r.db_cpu_s == null ? NaN : r.db_cpu_s))),
+      per_all_cpu_s: median(row.runs.map((r) => (r.db_cpu_s == null ? NaN
+        : r.requests / (r.cpu_s + r.db_cpu_s)))),
       busiest_thread_share: median(row.runs.map((r) => r.busiest_thread_share)),
       // Completed requests per second of server CPU: the per-core rate.
       per_cpu_s: median(row.runs.map((r) => (r.cpu_s > 0 ? r.requests / r.cpu_s : NaN))),
@@ -58,7 +62,8 @@ for (const row of rows.values()) {
   }
   scenarios.push(out);
 }
-const sysOrder = ['flyteauth', 'flyteauth-es256', 'oidc-provider', 'glewlwyd'];
+const sysOrder = ['flyteauth', 'flyteauth-es256', 'flyteauth-pg', 'flyteauth-pg3', 'oidc-provider',
+  'glewlwyd'];
 scenarios.sort((a, b) => sysOrder.indexOf(a.system) - sysOrder.indexOf(b.system) ||
   order.indexOf(a.scenario) - order.indexOf(b.scenario));
 const get = (system, scenario) => {
@@ -71,13 +76,13 @@ const get = (system, scenario) => {
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const mb = (kb) => fmt(kb / 1024, 1);
 const head = ['system', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'CPU s', 'req/CPU-s',
-  'top thread', 'loader CPU s', 'other CPU s'];
+  'top thread', 'db CPU s', 'loader CPU s', 'other CPU s'];
 const table = scenarios.map((s) => (s.unavailable
   ? [s.system, label[s.scenario] ?? s.scenario, `n/a: ${s.unavailable}`]
   : [s.system, label[s.scenario] ?? s.scenario, fmt(s.per_s) + (s.errors ? ` (${s.errors} errors)` : ''),
      fmt(s.p50_ms, 2), fmt(s.p99_ms, 2), mb(s.peak_rss_kb), fmt(s.cpu_s, 2), fmt(s.per_cpu_s),
      Number.isFinite(s.busiest_thread_share) ? `${fmt(100 * s.busiest_thread_share)}%` : '-',
-     fmt(s.loader_cpu_s, 2), fmt(s.other_cpu_s, 2)]));
+     fmt(s.db_cpu_s, 2), fmt(s.loader_cpu_s, 2), fmt(s.other_cpu_s, 2)]));
 const widths = head.map((h, i) => Math.max(h.length, ...table.filter((r) => r.length > 3).map((r) => String(r[i]).length)));
 const line = (cells) => cells.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
 const print = (s = '') => process.stdout.write(`${s}\n`);
@@ -88,6 +93,7 @@ print(`wrk 1 thread ${meta.settings.wrk_connections} connections; login/device $
   `warm-up ${meta.settings.warmup_s}s then median of ${meta.settings.reps} x ${meta.settings.duration_s}s`);
 print('CPU s: the server\'s CPU seconds per run; req/CPU-s: requests per server CPU-second (the per-core rate);');
 print('top thread: the share of the server\'s CPU its busiest thread took (100% = one core did all the work);');
+print('db CPU s: PostgreSQL\'s CPU seconds (flyteauth-pg: 1 instance, flyteauth-pg3: 3 instances, one database);');
 print('loader/other CPU s: the load generator\'s, and every other process\'s, CPU seconds in the same run.');
 if (meta.machine.background_busy_pct_before_run > 10) {
   print(`WARNING: before the run other processes kept ${meta.machine.background_busy_pct_before_run}% of all CPUs busy`);
@@ -131,6 +137,28 @@ for (const [system, scenario, sign, alg] of ceiling) {
   ratios[`${system}_${scenario}_per_core_vs_${alg}_sign`] = v;
   print(`  ${(system + ' ' + label[scenario]).padEnd(46)} ${s ? `${fmt(s.per_cpu_s)} tokens per server CPU-second = ${fmt(100 * v)}% of ${alg} sign/s` : 'n/a'}`);
 }
+
+// ---- PostgreSQL beside SQLite ----------------------------------------------------
+
+print();
+print('PostgreSQL, 1 and 3 instances on one database, beside SQLite (requests per CPU-second:');
+print('flyteauth\'s own CPU, then flyteauth + PostgreSQL):');
+const pgRows = {};
+for (const scenario of ['cc_rs256', 'login']) {
+  const sq = get('flyteauth', scenario);
+  for (const system of ['flyteauth', 'flyteauth-pg', 'flyteauth-pg3']) {
+    const x = get(system, scenario);
+    const name = { flyteauth: 'SQLite', 'flyteauth-pg': 'PostgreSQL x1', 'flyteauth-pg3': 'PostgreSQL x3' }[system];
+    pgRows[`${system}_${scenario}`] = x ? {
+      per_s: x.per_s, per_cpu_s: x.per_cpu_s, per_all_cpu_s: x.per_all_cpu_s ?? null,
+      vs_sqlite_per_cpu_s: sq ? x.per_cpu_s / sq.per_cpu_s : null,
+    } : null;
+    print(`  ${(label[scenario] + ', ' + name).padEnd(42)} ${x ? `${fmt(x.per_s).padStart(6)}/s  ${fmt(x.per_cpu_s).padStart(6)} /CPU-s` +
+      (Number.isFinite(x.per_all_cpu_s) ? `  ${fmt(x.per_all_cpu_s).padStart(6)} /(CPU+db)-s  db ${fmt(x.db_cpu_s, 2)} s` : '') +
+      (sq && system !== 'flyteauth' ? `  = ${fmt(100 * x.per_cpu_s / sq.per_cpu_s)}% of SQLite per CPU-s` : '') : 'n/a'}`);
+  }
+}
+ratios.postgres = pgRows;
 
 // ---- issue-6 targets ------------------------------------------------------------
 

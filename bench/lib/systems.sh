@@ -8,27 +8,31 @@
 
 # ---- flyteauth -------------------------------------------------------------
 
-# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH -> YAML on stdout.
-# A Self authorization server on SQLite, the bench's confidential client,
-# flytectl (public, PKCE) for the login and device flows, one local user.
+# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH [DATABASE [ISSUER_PORT]]
+# -> YAML on stdout. A Self authorization server on SQLite (or the
+# database.* block DATABASE), the bench's confidential client, flytectl
+# (public, PKCE) for the login and device flows, one local user. Instances
+# of one system share ISSUER_PORT (default PORT): one issuer, as behind a
+# load balancer.
 flyteauth_config() {
 	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5
+	local db=${6:-"{sqlite: {file: $dir/flyteauth.db}}"} iport=${7:-$2}
 	cat <<EOF
 server:
   httpPort: $port
   bindAddress: 127.0.0.1
   security: {secure: false, insecureCookieHeader: true}
-database: {sqlite: {file: $dir/flyteauth.db}}
+database: $db
 secrets: {secrets-prefix: $dir, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
 auth:
-  authorizedUris: [http://127.0.0.1:$port]
+  authorizedUris: [http://127.0.0.1:$iport]
   userAuth:
     localUsers:
       - {username: $USER_NAME, passwordHash: "$user_hash", name: Bench User, email: bench@example.com}
   appAuth:
     authServerType: Self
     selfAuthServer:
-      issuer: http://127.0.0.1:$port
+      issuer: http://127.0.0.1:$iport
       tokenSigningAlgorithm: $alg
       devicePollInterval: 1s
       staticClients:
@@ -77,6 +81,68 @@ start_flyteauth() {
 	FA_PID=$SERVER_PID
 	FA_STARTUP_MS=$STARTUP_MS
 	FA_STARTUP_RUNS=$STARTUP_RUNS
+}
+
+# ---- PostgreSQL and flyteauth instances on it ----------------------------------
+
+# start_postgres -- a throwaway PostgreSQL (Debian's) in its own temp dir
+# PG_DIR (the postgres user cannot enter $WORK; bench/run removes both) on
+# a free 127.0.0.1 port, with its default durability (fsync on: what a real
+# deployment pays per commit). As root it runs as the postgres user
+# (setpriv execs in place, so the PID recorded is the postmaster's). Sets
+# PG_PORT, PG_PID and PG_PASSWORD_FILE; stopped by stop_all like the rest.
+start_postgres() {
+	local bin dir as=() i
+	bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+	[ -x "$bin/postgres" ] || die "PostgreSQL server binaries missing (apt-get install postgresql)"
+	PG_DIR=$(mktemp -d /tmp/flyteauth-bench-pg.XXXXXX)
+	dir=$PG_DIR
+	openssl rand -hex 16 >"$dir/pw"
+	chmod 600 "$dir/pw"
+	cp "$dir/pw" "$WORK/pgpass"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R postgres:postgres "$dir"
+		as=(setpriv --reuid=postgres --regid=postgres --init-groups)
+	fi
+	"${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust \
+		--auth-host=scram-sha-256 --pwfile "$dir/pw" -E UTF8 --no-locale \
+		>"$WORK/pg-initdb.log" 2>&1 || die "initdb failed (see $WORK/pg-initdb.log)"
+	PG_PORT=$(free_port)
+	setsid "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" \
+		-c listen_addresses=127.0.0.1 >>"$WORK/pg.log" 2>&1 &
+	PG_PID=$!
+	STARTED_PIDS+=("$PG_PID")
+	for i in $(seq 300); do
+		"$bin/pg_isready" -q -h "$dir" -p "$PG_PORT" && break
+		kill -0 "$PG_PID" 2>/dev/null || die "postgres exited (see $WORK/pg.log)"
+		sleep 0.1
+	done
+	"$bin/pg_isready" -q -h "$dir" -p "$PG_PORT" || die "postgres did not come up"
+	PG_PASSWORD_FILE="$WORK/pgpass"
+	say "postgres up: pid $PG_PID, port $PG_PORT"
+}
+
+# start_flyteauth_pg NAME N -- N instances of flyteauth (RS256) on the
+# PostgreSQL of start_postgres, sharing one secrets dir and one issuer.
+# Sets FAPG_URLS ("URL,URL,..."), FAPG_PIDS ("PID,PID,...") and FAPG_ADDRS
+# ("127.0.0.1:PORT,...").
+start_flyteauth_pg() {
+	local name=$1 n=$2 dir="$WORK/$1" i port first="" db
+	mkdir -p "$dir"
+	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
+	db="{postgres: {host: 127.0.0.1, port: $PG_PORT, dbname: postgres, username: postgres, passwordPath: $PG_PASSWORD_FILE, options: 'sslmode=disable'}}"
+	FAPG_URLS="" FAPG_PIDS="" FAPG_ADDRS=""
+	for ((i = 1; i <= n; i++)); do
+		port=$(free_port)
+		first=${first:-$port}
+		flyteauth_config "$dir" "$port" RS256 "$FA_CLIENT_HASH" "$FA_USER_HASH" "$db" "$first" \
+			>"$dir/config-$i.yaml"
+		start_server "$name-$i" "http://127.0.0.1:$port/readyz" -- \
+			"$FLYTEAUTH_BIN" serve --config "$dir/config-$i.yaml"
+		FAPG_URLS+="${FAPG_URLS:+,}http://127.0.0.1:$port"
+		FAPG_PIDS+="${FAPG_PIDS:+,}$SERVER_PID"
+		FAPG_ADDRS+="${FAPG_ADDRS:+,}127.0.0.1:$port"
+	done
 }
 
 # ---- node-oidc-provider ------------------------------------------------------

@@ -10,6 +10,9 @@
 --   BENCH_BODY     request body (POST), already form-encoded
 --   BENCH_AUTH     value of the Authorization header, if any
 --                  (Basic client credentials, or Bearer <access token>)
+--   BENCH_ADDRS    "host:port,host:port,..." (optional): thread i sends to
+--                  address i, as a load balancer spreads connections over
+--                  instances (run wrk with one thread per address)
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
@@ -22,6 +25,26 @@ end
 if method == "POST" then
   wrk.body = body or ""
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+
+local addrs_env = os.getenv("BENCH_ADDRS")
+local addrs = nil
+local next_thread = 0
+
+-- wrk calls setup once per thread, in one Lua state, before any request.
+function setup(thread)
+  if not addrs_env or addrs_env == "" then
+    return
+  end
+  if not addrs then
+    addrs = {}
+    for hp in string.gmatch(addrs_env, "[^,]+") do
+      local host, port = hp:match("^(.*):(%d+)$")
+      addrs[#addrs + 1] = wrk.lookup(host, port)[1]
+    end
+  end
+  thread.addr = addrs[next_thread % #addrs + 1]
+  next_thread = next_thread + 1
 end
 
 -- One JSON line, prefixed so bench/run can find it among wrk's own output.
