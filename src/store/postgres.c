@@ -62,7 +62,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 
 /* A batch aborted by serialization failures or deadlocks is run this many
  * times in all: racing requests for one token need two; more means heavy
@@ -584,16 +584,10 @@ static enum fa_rc pg_call(struct pg_store *s, enum pg_mode mode, pg_body body, v
 
 /* ---- operations --------------------------------------------------------------------- */
 
-struct get_arg {
-	const char *kind, *key;
-	int64_t now;
-	struct fa_store_rec *out;
-};
-
 static enum fa_rc body_get(struct pg_store *s, struct pg_conn *c, void *arg,
 			   struct fa_err *err)
 {
-	struct get_arg *a = arg;
+	struct fa_store_get_arg *a = arg;
 	char now_s[24];
 	const char *v[3] = { a->kind, a->key, now_s };
 	PGresult *res = NULL;
@@ -637,25 +631,9 @@ out:
 static enum fa_rc pg_get(void *impl, const char *kind, const char *key, int64_t now,
 			 struct fa_store_rec *out, struct fa_err *err)
 {
-	struct get_arg a = { kind, key, now, out };
+	struct fa_store_get_arg a = { kind, key, now, out };
 
 	return pg_call(impl, PM_READ, body_get, &a, err);
-}
-
-struct apply_arg {
-	const struct fa_store_op *ops;
-	size_t n;
-	int64_t now;
-};
-
-static const char *op_name(enum fa_store_op_type t)
-{
-	switch (t) {
-	case FA_STORE_INSERT: return "insert";
-	case FA_STORE_UPDATE: return "update";
-	case FA_STORE_DELETE: return "delete";
-	}
-	return "?";
 }
 
 /* Why did a version-checked UPDATE/DELETE change nothing? Asked inside the
@@ -669,14 +647,7 @@ static enum fa_rc op_miss(struct pg_store *s, struct pg_conn *c, const struct fa
 
 	if ((rc = pg_exec(s, c, PS_PROBE, v, NULL, NULL, &res, "probe", err)) != FA_OK)
 		return rc;
-	if (PQntuples(res) > 0)
-		rc = fa_err_set(err, FA_ECONFLICT, "store op %zu (%s %s): version conflict",
-				i, op_name(op->type), op->kind);
-	else if (op->type == FA_STORE_DELETE && op->if_exists)
-		rc = FA_OK;
-	else
-		rc = fa_err_set(err, FA_ENOTFOUND, "store op %zu (%s %s): no live record",
-				i, op_name(op->type), op->kind);
+	rc = fa_store_op_unchanged(op, i, PQntuples(res) > 0, err);
 	PQclear(res);
 	return rc;
 }
@@ -709,28 +680,26 @@ static enum fa_rc apply_one(struct pg_store *s, struct pg_conn *c, const struct 
 		v[4] = now_s;
 		v[5] = ver_s;
 	}
-	rc = pg_exec(s, c, id, v, lens, fmts, &res, op_name(op->type), err);
+	rc = pg_exec(s, c, id, v, lens, fmts, &res, fa_store_op_name(op->type), err);
 	if (rc != FA_OK) {
 		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return fa_err_set(err, rc, "store op %zu (%s %s): %s", i, op_name(op->type),
-				  op->kind, msg);
+		return fa_store_op_failed(op, i, msg, err);
 	}
 	rows = changed_rows(res);
 	PQclear(res);
 	if (rows == 1)
 		return FA_OK;
 	if (rows != 0)
-		return bad_row(s, c, op_name(op->type), err);
+		return bad_row(s, c, fa_store_op_name(op->type), err);
 	if (op->type == FA_STORE_INSERT)
-		return fa_err_set(err, FA_EEXIST, "store op %zu (insert %s): a live record exists",
-				  i, op->kind);
+		return fa_store_op_unchanged(op, i, true, err);
 	return op_miss(s, c, op, i, now_s, err);
 }
 
 static enum fa_rc body_apply(struct pg_store *s, struct pg_conn *c, void *arg,
 			     struct fa_err *err)
 {
-	struct apply_arg *a = arg;
+	struct fa_store_apply_arg *a = arg;
 	enum fa_rc rc = FA_OK;
 
 	for (size_t i = 0; i < a->n && rc == FA_OK; i++)
@@ -741,21 +710,15 @@ static enum fa_rc body_apply(struct pg_store *s, struct pg_conn *c, void *arg,
 static enum fa_rc pg_apply(void *impl, const struct fa_store_op *ops, size_t n,
 			   int64_t now, struct fa_err *err)
 {
-	struct apply_arg a = { ops, n, now };
+	struct fa_store_apply_arg a = { ops, n, now };
 
 	return pg_call(impl, PM_TXN, body_apply, &a, err);
 }
 
-struct incr_arg {
-	const char *kind, *key;
-	int64_t ttl_s, now;
-	int64_t *count;
-};
-
 static enum fa_rc body_incr(struct pg_store *s, struct pg_conn *c, void *arg,
 			    struct fa_err *err)
 {
-	struct incr_arg *a = arg;
+	struct fa_store_incr_arg *a = arg;
 	char now_s[24], ttl_s[24];
 	const char *v[4] = { a->kind, a->key, now_s, ttl_s };
 	PGresult *res = NULL;
@@ -774,21 +737,15 @@ static enum fa_rc body_incr(struct pg_store *s, struct pg_conn *c, void *arg,
 static enum fa_rc pg_incr(void *impl, const char *kind, const char *key, int64_t ttl_s,
 			  int64_t now, int64_t *count, struct fa_err *err)
 {
-	struct incr_arg a = { kind, key, ttl_s, now, count };
+	struct fa_store_incr_arg a = { kind, key, ttl_s, now, count };
 
 	return pg_call(impl, PM_ONCE, body_incr, &a, err);
 }
 
-struct purge_arg {
-	int64_t now;
-	size_t limit;
-	size_t *deleted;
-};
-
 static enum fa_rc body_purge(struct pg_store *s, struct pg_conn *c, void *arg,
 			     struct fa_err *err)
 {
-	struct purge_arg *a = arg;
+	struct fa_store_purge_arg *a = arg;
 	char now_s[24], lim_s[24];
 	const char *v[2] = { now_s, lim_s };
 	PGresult *res = NULL;
@@ -812,21 +769,15 @@ static enum fa_rc body_purge(struct pg_store *s, struct pg_conn *c, void *arg,
 static enum fa_rc pg_purge(void *impl, int64_t now, size_t limit, size_t *deleted,
 			   struct fa_err *err)
 {
-	struct purge_arg a = { now, limit, deleted };
+	struct fa_store_purge_arg a = { now, limit, deleted };
 
 	return pg_call(impl, PM_READ, body_purge, &a, err);
 }
 
-struct count_arg {
-	const char *kind;
-	int64_t now;
-	int64_t *n;
-};
-
 static enum fa_rc body_count(struct pg_store *s, struct pg_conn *c, void *arg,
 			     struct fa_err *err)
 {
-	struct count_arg *a = arg;
+	struct fa_store_count_arg *a = arg;
 	char now_s[24];
 	const char *v[2] = { a->kind, now_s };
 	PGresult *res = NULL;
@@ -844,7 +795,7 @@ static enum fa_rc body_count(struct pg_store *s, struct pg_conn *c, void *arg,
 static enum fa_rc pg_count(void *impl, const char *kind, int64_t now, int64_t *n,
 			   struct fa_err *err)
 {
-	struct count_arg a = { kind, now, n };
+	struct fa_store_count_arg a = { kind, now, n };
 
 	return pg_call(impl, PM_READ, body_count, &a, err);
 }

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 
 /* Connections: one per server thread (the HTTP pool has 2-8), so a request
  * never waits for a connection in normal operation. */
@@ -366,15 +366,9 @@ static enum fa_rc sq_call(struct sq_store *s, bool write, sq_body body, void *ar
 
 /* ---- operations ----------------------------------------------------------------- */
 
-struct get_arg {
-	const char *kind, *key;
-	int64_t now;
-	struct fa_store_rec *out;
-};
-
 static enum fa_rc body_get(struct sq_conn *c, void *arg, struct fa_err *err)
 {
-	struct get_arg *a = arg;
+	struct fa_store_get_arg *a = arg;
 	sqlite3_stmt *st = NULL;
 	const unsigned char *text;
 	enum fa_rc rc;
@@ -424,25 +418,9 @@ out:
 static enum fa_rc sq_get(void *impl, const char *kind, const char *key, int64_t now,
 			 struct fa_store_rec *out, struct fa_err *err)
 {
-	struct get_arg a = { kind, key, now, out };
+	struct fa_store_get_arg a = { kind, key, now, out };
 
 	return sq_call(impl, false, body_get, &a, err);
-}
-
-struct apply_arg {
-	const struct fa_store_op *ops;
-	size_t n;
-	int64_t now;
-};
-
-static const char *op_name(enum fa_store_op_type t)
-{
-	switch (t) {
-	case FA_STORE_INSERT: return "insert";
-	case FA_STORE_UPDATE: return "update";
-	case FA_STORE_DELETE: return "delete";
-	}
-	return "?";
 }
 
 /* Why did a version-checked UPDATE/DELETE change nothing? */
@@ -459,16 +437,10 @@ static enum fa_rc op_miss(struct sq_conn *c, const struct fa_store_op *op, size_
 	sqlite3_bind_text(st, 2, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
-		rc = fa_err_set(err, FA_ECONFLICT, "store op %zu (%s %s): version conflict",
-				i, op_name(op->type), op->kind);
-	else if (src != SQLITE_DONE)
-		rc = sq_fail(c, src, "probe", err);
-	else if (op->type == FA_STORE_DELETE && op->if_exists)
-		rc = FA_OK;
+	if (src == SQLITE_ROW || src == SQLITE_DONE)
+		rc = fa_store_op_unchanged(op, i, src == SQLITE_ROW, err);
 	else
-		rc = fa_err_set(err, FA_ENOTFOUND, "store op %zu (%s %s): no live record",
-				i, op_name(op->type), op->kind);
+		rc = sq_fail(c, src, "probe", err);
 out:
 	if (st)
 		sqlite3_reset(st);
@@ -504,17 +476,18 @@ static enum fa_rc apply_one(struct sq_conn *c, const struct fa_store_op *op, siz
 	src = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (src != SQLITE_DONE) {
+		char why[sizeof(err->msg)];
+
 		c->busy = sq_is_busy(src);
-		rc = fa_err_set(err, FA_ESTORE, "store op %zu (%s %s): sqlite: %s", i,
-				op_name(op->type), op->kind, sqlite3_errmsg(c->db));
+		snprintf(why, sizeof(why), "sqlite: %s", sqlite3_errmsg(c->db));
+		rc = fa_store_op_failed(op, i, why, err);
 		goto out;
 	}
 	changed = sqlite3_changes(c->db);
 	if (changed == 1)
 		goto out;
 	if (op->type == FA_STORE_INSERT)
-		rc = fa_err_set(err, FA_EEXIST, "store op %zu (insert %s): a live record exists",
-				i, op->kind);
+		rc = fa_store_op_unchanged(op, i, true, err);
 	else
 		rc = op_miss(c, op, i, now, err);
 out:
@@ -523,7 +496,7 @@ out:
 
 static enum fa_rc body_apply(struct sq_conn *c, void *arg, struct fa_err *err)
 {
-	struct apply_arg *a = arg;
+	struct fa_store_apply_arg *a = arg;
 	enum fa_rc rc = FA_OK;
 	size_t i;
 
@@ -535,20 +508,14 @@ static enum fa_rc body_apply(struct sq_conn *c, void *arg, struct fa_err *err)
 static enum fa_rc sq_apply(void *impl, const struct fa_store_op *ops, size_t n,
 			   int64_t now, struct fa_err *err)
 {
-	struct apply_arg a = { ops, n, now };
+	struct fa_store_apply_arg a = { ops, n, now };
 
 	return sq_call(impl, true, body_apply, &a, err);
 }
 
-struct incr_arg {
-	const char *kind, *key;
-	int64_t ttl_s, now;
-	int64_t *count;
-};
-
 static enum fa_rc body_incr(struct sq_conn *c, void *arg, struct fa_err *err)
 {
-	struct incr_arg *a = arg;
+	struct fa_store_incr_arg *a = arg;
 	sqlite3_stmt *st = NULL;
 	enum fa_rc rc;
 	int src;
@@ -577,20 +544,14 @@ out:
 static enum fa_rc sq_incr(void *impl, const char *kind, const char *key, int64_t ttl_s,
 			  int64_t now, int64_t *count, struct fa_err *err)
 {
-	struct incr_arg a = { kind, key, ttl_s, now, count };
+	struct fa_store_incr_arg a = { kind, key, ttl_s, now, count };
 
 	return sq_call(impl, true, body_incr, &a, err);
 }
 
-struct purge_arg {
-	int64_t now;
-	size_t limit;
-	size_t *deleted;
-};
-
 static enum fa_rc body_purge(struct sq_conn *c, void *arg, struct fa_err *err)
 {
-	struct purge_arg *a = arg;
+	struct fa_store_purge_arg *a = arg;
 	sqlite3_stmt *st = NULL;
 	enum fa_rc rc;
 	int src;
@@ -613,20 +574,14 @@ out:
 static enum fa_rc sq_purge(void *impl, int64_t now, size_t limit, size_t *deleted,
 			   struct fa_err *err)
 {
-	struct purge_arg a = { now, limit, deleted };
+	struct fa_store_purge_arg a = { now, limit, deleted };
 
 	return sq_call(impl, true, body_purge, &a, err);
 }
 
-struct count_arg {
-	const char *kind;
-	int64_t now;
-	int64_t *n;
-};
-
 static enum fa_rc body_count(struct sq_conn *c, void *arg, struct fa_err *err)
 {
-	struct count_arg *a = arg;
+	struct fa_store_count_arg *a = arg;
 	sqlite3_stmt *st = NULL;
 	enum fa_rc rc;
 	int src;
@@ -650,7 +605,7 @@ out:
 static enum fa_rc sq_count(void *impl, const char *kind, int64_t now, int64_t *n,
 			   struct fa_err *err)
 {
-	struct count_arg a = { kind, now, n };
+	struct fa_store_count_arg a = { kind, now, n };
 
 	return sq_call(impl, false, body_count, &a, err);
 }

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 
 /* How often a lasting failure is logged again. */
 #define STORE_FAIL_LOG_MS 60000
@@ -130,6 +130,40 @@ void fa_store_rec_cleanup(struct fa_store_rec *rec)
 		free(rec->value);
 	}
 	memset(rec, 0, sizeof(*rec));
+}
+
+/* ---- what backends share ----------------------------------------------------- */
+
+const char *fa_store_op_name(enum fa_store_op_type t)
+{
+	switch (t) {
+	case FA_STORE_INSERT: return "insert";
+	case FA_STORE_UPDATE: return "update";
+	case FA_STORE_DELETE: return "delete";
+	}
+	return "?";
+}
+
+enum fa_rc fa_store_op_unchanged(const struct fa_store_op *op, size_t i, bool live,
+				 struct fa_err *err)
+{
+	if (op->type == FA_STORE_INSERT)
+		return fa_err_set(err, FA_EEXIST, "store op %zu (insert %s): a live record exists",
+				  i, op->kind);
+	if (live)
+		return fa_err_set(err, FA_ECONFLICT, "store op %zu (%s %s): version conflict", i,
+				  fa_store_op_name(op->type), op->kind);
+	if (op->type == FA_STORE_DELETE && op->if_exists)
+		return FA_OK;
+	return fa_err_set(err, FA_ENOTFOUND, "store op %zu (%s %s): no live record", i,
+			  fa_store_op_name(op->type), op->kind);
+}
+
+enum fa_rc fa_store_op_failed(const struct fa_store_op *op, size_t i, const char *why,
+			      struct fa_err *err)
+{
+	return fa_err_set(err, FA_ESTORE, "store op %zu (%s %s): %s", i,
+			  fa_store_op_name(op->type), op->kind, why);
 }
 
 /* ---- validation ------------------------------------------------------------ */
