@@ -34,9 +34,11 @@ static const char *alg_name(enum fa_config_sig_alg a)
 	return "RS256";
 }
 
+/* An `optional` key may be absent or empty (FA_ENOTFOUND): see
+ * fa_secret_get_optional. */
 static enum fa_rc load_pem_key(const struct fa_secret_source *src, const char *name,
-			       const struct fa_config_pos *pos, struct fa_jwk **out,
-			       struct fa_err *err)
+			       bool optional, const struct fa_config_pos *pos,
+			       struct fa_jwk **out, struct fa_err *err)
 {
 	char where[256];
 	char *pem = NULL;
@@ -46,7 +48,8 @@ static enum fa_rc load_pem_key(const struct fa_secret_source *src, const char *n
 
 	fa_config_pos_format(pos, where, sizeof(where));
 	fa_err_clear(&e);
-	rc = fa_secret_get(src, name, &pem, &len, NULL, &e);
+	rc = optional ? fa_secret_get_optional(src, name, &pem, &len, &e)
+		      : fa_secret_get(src, name, &pem, &len, NULL, &e);
 	if (rc != FA_OK)
 		return fa_err_set(err, rc, "%s: %s", where, e.msg);
 	rc = fa_jwk_from_pem(pem, len, out, &e);
@@ -67,7 +70,7 @@ enum fa_rc fa_cli_keys_load(const struct fa_config *cfg, const struct fa_secret_
 	enum fa_rc rc;
 
 	memset(keys, 0, sizeof(*keys));
-	rc = load_pem_key(src, self->token_signing_rsa_key_secret_name,
+	rc = load_pem_key(src, self->token_signing_rsa_key_secret_name, false,
 			  &self->token_signing_rsa_key_secret_name_pos, &keys->signing, err);
 	if (rc != FA_OK)
 		goto out;
@@ -95,7 +98,7 @@ enum fa_rc fa_cli_keys_load(const struct fa_config *cfg, const struct fa_secret_
 		struct fa_err e;
 
 		fa_err_clear(&e);
-		rc = load_pem_key(src, self->old_token_signing_rsa_key_secret_name,
+		rc = load_pem_key(src, self->old_token_signing_rsa_key_secret_name, true,
 				  &self->old_token_signing_rsa_key_secret_name_pos, &old, &e);
 		if (rc == FA_ENOTFOUND) {
 			rc = FA_OK;

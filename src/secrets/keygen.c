@@ -9,7 +9,8 @@
  * `force`, and each file is written to a fresh temp file (O_EXCL|O_NOFOLLOW,
  * so a planted symlink cannot redirect the key) then renamed into place, so
  * a reader never sees half a key. It does not read secrets back or touch
- * any file other than the four names and their temp files.
+ * any file other than the four names and their temp files. The writing and
+ * PEM helpers are shared with rotate.c through secrets_int.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "secrets/secrets.h"
+#include "secrets/secrets_int.h"
 
 static const char *const init_names[] = {
 	FA_SECRET_CLAIM_SYMMETRIC_KEY,
@@ -35,15 +36,6 @@ static const char *const init_names[] = {
 };
 
 #define N_FILES ARRAY_LEN(init_names)
-
-/* One file to write: its content and, once made, its temp name. */
-struct pending {
-	const char *name;
-	char *data;
-	size_t len;
-	char tmp[FA_MAX_SECRET_NAME + 32];
-	bool tmp_made;
-};
 
 const char *const *fa_secret_init_names(size_t *n)
 {
@@ -77,7 +69,7 @@ static enum fa_rc mkdir_p(const char *dir, struct fa_err *err)
 	return FA_OK;
 }
 
-static enum fa_rc gen_b64_key(struct pending *p, size_t nbytes, struct fa_err *err)
+static enum fa_rc gen_b64_key(struct fa_secret_file *p, size_t nbytes, struct fa_err *err)
 {
 	unsigned char key[FA_SECRET_COOKIE_HASH_KEY_LEN];
 	enum fa_rc rc = FA_OK;
@@ -100,19 +92,26 @@ out:
 	return rc;
 }
 
-static enum fa_rc gen_rsa_pem(struct pending *p, struct fa_err *err)
+static enum fa_rc gen_rsa_pem(struct fa_secret_file *p, struct fa_err *err)
+{
+	EVP_PKEY *pkey = EVP_RSA_gen(FA_SECRET_RSA_BITS);
+	enum fa_rc rc;
+
+	if (pkey == NULL)
+		return fa_err_set(err, FA_ECRYPTO, "RSA key generation failed");
+	rc = fa_secret_pem_encode(pkey, p, err);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+enum fa_rc fa_secret_pem_encode(EVP_PKEY *pkey, struct fa_secret_file *p, struct fa_err *err)
 {
 	enum fa_rc rc = FA_OK;
-	EVP_PKEY *pkey = NULL;
 	BIO *bio = NULL;
 	char *mem = NULL;
 	long n;
+	int ok;
 
-	pkey = EVP_RSA_gen(FA_SECRET_RSA_BITS);
-	if (pkey == NULL) {
-		rc = fa_err_set(err, FA_ECRYPTO, "RSA key generation failed");
-		goto out;
-	}
 	/* secmem: OpenSSL wipes the buffer when the BIO is freed. */
 	bio = BIO_new(BIO_s_secmem());
 	if (bio == NULL) {
@@ -120,14 +119,19 @@ static enum fa_rc gen_rsa_pem(struct pending *p, struct fa_err *err)
 		goto out;
 	}
 	/* "traditional" = PKCS#1 RSAPrivateKey, the only form flyteadmin's
-	 * x509.ParsePKCS1PrivateKey accepts (a PKCS#8 key would fail there). */
-	if (PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1) {
-		rc = fa_err_set(err, FA_ECRYPTO, "cannot encode the RSA key as PEM");
+	 * x509.ParsePKCS1PrivateKey accepts (a PKCS#8 key would fail there).
+	 * Other key types have no PKCS#1 form; flyteadmin signs with RSA only. */
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA)
+		ok = PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL);
+	else
+		ok = PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
+	if (ok != 1) {
+		rc = fa_err_set(err, FA_ECRYPTO, "cannot encode the key as PEM");
 		goto out;
 	}
 	n = BIO_get_mem_data(bio, &mem);
 	if (n <= 0 || mem == NULL) {
-		rc = fa_err_set(err, FA_ECRYPTO, "cannot encode the RSA key as PEM");
+		rc = fa_err_set(err, FA_ECRYPTO, "cannot encode the key as PEM");
 		goto out;
 	}
 	p->data = fa_strndup(mem, (size_t)n);
@@ -138,7 +142,6 @@ static enum fa_rc gen_rsa_pem(struct pending *p, struct fa_err *err)
 	p->len = (size_t)n;
 out:
 	BIO_free(bio);
-	EVP_PKEY_free(pkey);
 	return rc;
 }
 
@@ -156,9 +159,8 @@ static enum fa_rc write_all(int fd, const char *p, size_t n)
 	return FA_OK;
 }
 
-/* Writes p->data to a new temp file next to its final name. */
-static enum fa_rc write_temp(int dirfd, const char *dir, struct pending *p,
-			     struct fa_err *err)
+enum fa_rc fa_secret_file_write_temp(int dirfd, const char *dir, struct fa_secret_file *p,
+				     struct fa_err *err)
 {
 	unsigned char rnd[8];
 	char hex[2 * sizeof(rnd) + 1];
@@ -191,13 +193,12 @@ out:
 	return rc;
 }
 
-/* Moves a temp file to its final name. Without force the final name must
- * still be free: renameat2(RENAME_NOREPLACE), or link+unlink where the file
- * system lacks it, so a file created since the up-front check survives. */
-static enum fa_rc install(int dirfd, const char *dir, struct pending *p, bool force,
-			  struct fa_err *err)
+/* Without replace, a file created since the caller's up-front check
+ * survives: the rename itself refuses to clobber it. */
+enum fa_rc fa_secret_file_install(int dirfd, const char *dir, struct fa_secret_file *p,
+				  bool replace, struct fa_err *err)
 {
-	if (force) {
+	if (replace) {
 		if (renameat(dirfd, p->tmp, dirfd, p->name) != 0)
 			return fa_err_set(err, FA_EIO, "cannot replace %s/%s: %s", dir, p->name,
 					  strerror(errno));
@@ -222,9 +223,30 @@ static enum fa_rc install(int dirfd, const char *dir, struct pending *p, bool fo
 			  strerror(errno));
 }
 
+enum fa_rc fa_secret_dir_open(const char *dir, int *dirfd, struct fa_err *err)
+{
+	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return fa_err_set(err, FA_EIO, "cannot open directory %s: %s", dir, strerror(errno));
+	return FA_OK;
+}
+
+void fa_secret_file_cleanup(int dirfd, struct fa_secret_file *f)
+{
+	if (f->tmp_made && dirfd >= 0)
+		(void)unlinkat(dirfd, f->tmp, 0);
+	f->tmp_made = false;
+	if (f->data != NULL) {
+		fa_memzero(f->data, f->len);
+		free(f->data);
+	}
+	f->data = NULL;
+	f->len = 0;
+}
+
 enum fa_rc fa_secret_init_dir(const char *dir, bool force, struct fa_err *err)
 {
-	struct pending files[N_FILES];
+	struct fa_secret_file files[N_FILES];
 	enum fa_rc rc = FA_OK;
 	int dirfd = -1;
 
@@ -237,11 +259,9 @@ enum fa_rc fa_secret_init_dir(const char *dir, bool force, struct fa_err *err)
 	rc = mkdir_p(dir, err);
 	if (rc != FA_OK)
 		goto out;
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		rc = fa_err_set(err, FA_EIO, "cannot open directory %s: %s", dir, strerror(errno));
+	rc = fa_secret_dir_open(dir, &dirfd, err);
+	if (rc != FA_OK)
 		goto out;
-	}
 
 	/* All checks before any write: either every file is new or none is
 	 * written. A dangling symlink counts as existing (lstat semantics). */
@@ -269,20 +289,14 @@ enum fa_rc fa_secret_init_dir(const char *dir, bool force, struct fa_err *err)
 	if (rc == FA_OK)
 		rc = gen_rsa_pem(&files[3], err);
 	for (size_t i = 0; rc == FA_OK && i < N_FILES; i++)
-		rc = write_temp(dirfd, dir, &files[i], err);
+		rc = fa_secret_file_write_temp(dirfd, dir, &files[i], err);
 	for (size_t i = 0; rc == FA_OK && i < N_FILES; i++)
-		rc = install(dirfd, dir, &files[i], force, err);
+		rc = fa_secret_file_install(dirfd, dir, &files[i], force, err);
 	if (rc == FA_OK && fsync(dirfd) != 0)
 		rc = fa_err_set(err, FA_EIO, "cannot sync directory %s: %s", dir, strerror(errno));
 out:
-	for (size_t i = 0; i < N_FILES; i++) {
-		if (files[i].tmp_made)
-			(void)unlinkat(dirfd, files[i].tmp, 0);
-		if (files[i].data != NULL) {
-			fa_memzero(files[i].data, files[i].len);
-			free(files[i].data);
-		}
-	}
+	for (size_t i = 0; i < N_FILES; i++)
+		fa_secret_file_cleanup(dirfd, &files[i]);
 	if (dirfd >= 0)
 		close(dirfd);
 	return rc;

@@ -57,16 +57,18 @@ static size_t trim_newline(const char *s, size_t n)
 }
 
 /* Validates and copies a found value. `where` describes the place for
- * messages ("env FLYTE_SECRET_x", "file /etc/secrets/x"). */
+ * messages ("env FLYTE_SECRET_x", "file /etc/secrets/x"). An empty value
+ * is FA_ENOTFOUND for an `optional` secret, else FA_EINVAL. */
 static enum fa_rc take_value(const char *name, const char *where, const char *v, size_t n,
-			     char **out, size_t *len, struct fa_err *err)
+			     bool optional, char **out, size_t *len, struct fa_err *err)
 {
 	n = trim_newline(v, n);
 	if (n > FA_MAX_SECRET)
 		return fa_err_set(err, FA_ETOOBIG, "secret %s (%s) is larger than %d bytes", name,
 				  where, FA_MAX_SECRET);
 	if (n == 0)
-		return fa_err_set(err, FA_EINVAL, "secret %s (%s) is empty", name, where);
+		return fa_err_set(err, optional ? FA_ENOTFOUND : FA_EINVAL,
+				  "secret %s (%s) is empty", name, where);
 	if (memchr(v, '\0', n) != NULL)
 		return fa_err_set(err, FA_EINVAL, "secret %s (%s) contains a NUL byte", name,
 				  where);
@@ -79,9 +81,10 @@ static enum fa_rc take_value(const char *name, const char *where, const char *v,
 }
 
 /* Reads a regular file of at most FA_MAX_SECRET (+2 for a trailing CRLF)
- * bytes. FA_ENOTFOUND when it does not exist. */
-static enum fa_rc read_file(const char *name, const char *path, char **out, size_t *len,
-			    struct fa_err *err)
+ * bytes. FA_ENOTFOUND with *exists false when it does not exist (err
+ * untouched: the caller names every place it tried). */
+static enum fa_rc read_file(const char *name, const char *path, bool optional, char **out,
+			    size_t *len, bool *exists, struct fa_err *err)
 {
 	/* The largest acceptable content: a value and its CRLF. */
 	const size_t max = (size_t)FA_MAX_SECRET + 2;
@@ -94,10 +97,13 @@ static enum fa_rc read_file(const char *name, const char *path, char **out, size
 	/* Symlinks are followed on purpose: Kubernetes mounts a Secret's keys as
 	 * links into a ..data directory. O_NONBLOCK keeps a FIFO from hanging
 	 * start-up before fstat refuses it. */
+	*exists = true;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
+		if (errno == ENOENT || errno == ENOTDIR) {
+			*exists = false;
 			return FA_ENOTFOUND;
+		}
 		return fa_err_set(err, FA_EIO, "secret %s: cannot open file %s: %s", name, path,
 				  strerror(errno));
 	}
@@ -129,7 +135,7 @@ static enum fa_rc read_file(const char *name, const char *path, char **out, size
 			rc = fa_err_set(err, FA_EINVAL, "secret %s: path too long", name);
 			goto out;
 		}
-		rc = take_value(name, where, buf, n, out, len, err);
+		rc = take_value(name, where, buf, n, optional, out, len, err);
 	}
 out:
 	if (buf != NULL) {
@@ -152,8 +158,9 @@ static const char *inline_value(const struct fa_secret_source *src, const char *
 	return NULL;
 }
 
-enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name, char **out,
-			 size_t *len, enum fa_secret_origin *origin, struct fa_err *err)
+static enum fa_rc lookup(const struct fa_secret_source *src, const char *name, bool optional,
+			 char **out, size_t *len, enum fa_secret_origin *origin,
+			 struct fa_err *err)
 {
 	const char *env_prefix = FA_SECRET_DEFAULT_ENV_PREFIX;
 	const char *dir = FA_SECRET_DEFAULT_PREFIX;
@@ -161,6 +168,7 @@ enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name, c
 	char path[PATH_MAX];
 	const char *v;
 	size_t dirlen;
+	bool exists;
 	enum fa_rc rc;
 	int w;
 
@@ -184,7 +192,7 @@ enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name, c
 	v = inline_value(src, name);
 	if (v != NULL) {
 		size_t n = strnlen(v, (size_t)FA_MAX_SECRET + 3);
-		rc = take_value(name, "inline", v, n, out, len, err);
+		rc = take_value(name, "inline", v, n, optional, out, len, err);
 		if (rc == FA_OK && origin != NULL)
 			*origin = FA_SECRET_FROM_INLINE;
 		return rc;
@@ -202,7 +210,7 @@ enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name, c
 		w = snprintf(where, sizeof(where), "env %s", envname);
 		if (w < 0 || (size_t)w >= sizeof(where))
 			return fa_err_set(err, FA_EINVAL, "secret %s: env var name too long", name);
-		rc = take_value(name, where, v, n, out, len, err);
+		rc = take_value(name, where, v, n, optional, out, len, err);
 		if (rc == FA_OK && origin != NULL)
 			*origin = FA_SECRET_FROM_ENV;
 		return rc;
@@ -216,13 +224,25 @@ enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name, c
 		return fa_err_set(err, FA_EINVAL, "secret %s: secrets-prefix path too long", name);
 	if (dirlen == 1 && dir[0] == '/')
 		memmove(path, path + 1, strlen(path)); /* "//name" -> "/name" */
-	rc = read_file(name, path, out, len, err);
-	if (rc == FA_ENOTFOUND)
+	rc = read_file(name, path, optional, out, len, &exists, err);
+	if (!exists)
 		return fa_err_set(err, FA_ENOTFOUND, "secret %s not found (tried env %s, file %s)",
 				  name, envname, path);
 	if (rc == FA_OK && origin != NULL)
 		*origin = FA_SECRET_FROM_FILE;
 	return rc;
+}
+
+enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name, char **out,
+			 size_t *len, enum fa_secret_origin *origin, struct fa_err *err)
+{
+	return lookup(src, name, false, out, len, origin, err);
+}
+
+enum fa_rc fa_secret_get_optional(const struct fa_secret_source *src, const char *name,
+				  char **out, size_t *len, struct fa_err *err)
+{
+	return lookup(src, name, true, out, len, NULL, err);
 }
 
 enum fa_rc fa_secret_key_decode(const char *name, const char *value, size_t len,

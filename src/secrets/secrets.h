@@ -8,6 +8,8 @@
  *    Flyte's FileEnvSecretManager does it; plus decoding of base64 keys.
  *  - keygen.c: `secrets init`: claim_symmetric_key, cookie_hash_key,
  *    cookie_block_key and token_rsa_key.pem written atomically, mode 0600.
+ *  - rotate.c: `secrets rotate`: the token signing key moves to the old
+ *    slot and a new one takes its place, in one or two steps.
  *  - bcrypt.c: `base64(bcrypt)` (Flyte's form) and raw `$2a$/$2b$/$2y$`
  *    hashes through libxcrypt; the comparison is constant-time.
  *  - cache.c: a bounded, expiring memory of successful checks so machine
@@ -98,6 +100,15 @@ enum fa_rc fa_secret_get(const struct fa_secret_source *src, const char *name,
 			 char **out, size_t *len, enum fa_secret_origin *origin,
 			 struct fa_err *err) FA_WUR;
 
+/* As fa_secret_get(), for a secret a deployment may leave out (the old
+ * token signing key exists only during a key rotation): FA_ENOTFOUND also
+ * when it is set but empty after trimming. A systemd unit cannot leave out
+ * a LoadCredential= file that does not exist (the unit fails to start),
+ * but can default it to a newline with SetCredential=, which is how the
+ * packaged unit says "no old key". */
+enum fa_rc fa_secret_get_optional(const struct fa_secret_source *src, const char *name,
+				  char **out, size_t *len, struct fa_err *err) FA_WUR;
+
 /* Decodes a symmetric key held as base64 (standard or URL alphabet, padded
  * or not) into out, which must hold `want` bytes, and requires exactly
  * `want` decoded bytes. `name` only labels the error message.
@@ -129,6 +140,51 @@ enum fa_rc fa_secret_init_dir(const char *dir, bool force, struct fa_err *err) F
 /* The four file names fa_secret_init_dir() writes, in the order written.
  * Static storage; *n gets the count (4). */
 const char *const *fa_secret_init_names(size_t *n);
+
+/* ---- secrets rotate ------------------------------------------------------ */
+
+/* The type of key a rotation makes. */
+enum fa_secret_key_type {
+	FA_SECRET_KEY_SAME = 0,     /* the current key's: RSA of its modulus size (at
+				     * least FA_SECRET_RSA_BITS), its EC curve, Ed25519 */
+	FA_SECRET_KEY_RSA = 1,      /* RSA, FA_SECRET_RSA_BITS (RS256) */
+	FA_SECRET_KEY_P256 = 2,     /* EC P-256 (ES256) */
+	FA_SECRET_KEY_ED25519 = 3,  /* Ed25519 (EdDSA) */
+};
+
+enum fa_secret_rotate_step {
+	/* old <- current, current <- a new key: for one instance. */
+	FA_SECRET_ROTATE_ONCE = 0,
+	/* old <- a new key; current unchanged: the new key is published and
+	 * accepted everywhere before any instance signs with it. */
+	FA_SECRET_ROTATE_STAGE = 1,
+	/* current <-> old: the staged key signs, the previous one is accepted. */
+	FA_SECRET_ROTATE_PROMOTE = 2,
+};
+
+/* What to rotate. Strings are borrowed; NULL names mean Flyte's defaults
+ * (FA_SECRET_TOKEN_RSA_KEY, FA_SECRET_TOKEN_RSA_KEY_OLD). */
+struct fa_secret_rotation {
+	const char *dir;
+	const char *key_name;
+	const char *old_name;
+	enum fa_secret_key_type type;   /* ignored by PROMOTE */
+	enum fa_secret_rotate_step step;
+	bool force;                     /* ONCE, STAGE: replace an existing old key */
+};
+
+/* Rotates the token signing key in r->dir. The current key must exist and
+ * be a private key (PEM, at most FA_MAX_SECRET bytes; for PROMOTE the old
+ * one too). Without force, an existing old key makes it change nothing:
+ * tokens signed with that key may still be live. Files are written mode
+ * 0600 to temp files and renamed into place, the old slot first, so the
+ * directory holds a usable pair at every instant; on failure no temp file
+ * is left and an old key this call created is removed again.
+ * Errors: FA_EEXIST (old key present), FA_ENOTFOUND (no current key, or
+ * no old key to promote), FA_EINVAL (bad name, not a private key PEM),
+ * FA_EUNSUPPORTED (a key type it cannot renew: name one), FA_EIO,
+ * FA_ECRYPTO, FA_ENOMEM. Messages name files, never key material. */
+enum fa_rc fa_secret_rotate(const struct fa_secret_rotation *r, struct fa_err *err) FA_WUR;
 
 /* ---- bcrypt -------------------------------------------------------------- */
 
