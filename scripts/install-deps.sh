@@ -8,7 +8,7 @@ BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-
 libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
-TEST="libcmocka-dev nodejs npm curl postgresql"
+TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base"
 
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"

@@ -20,7 +20,6 @@
 
 struct client_cmd {
 	const char *name;
-	const char *what;
 	bool interactive;       /* may run a flow even off a terminal */
 	int (*run)(struct fa_client *c, const char *name);
 };
@@ -119,34 +118,20 @@ static int client_main(const struct client_cmd *cmd, int argc, char **argv)
 	struct fa_client *c = NULL;
 	struct fa_config_diag *diag;
 	struct fa_err err;
-	char usage[128];
 	bool tty = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
 	int code;
 
 	memset(&o, 0, sizeof(o));
-	snprintf(usage, sizeof(usage), "flyteauth %s [--config FILE]", cmd->name);
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: %s\n\n%s\n\n"
-			       "  --config FILE  client config (default: $FLYTECTL_CONFIG, then\n"
-			       "                 ~/.flyte/config.yaml); its admin: section\n"
-			       "\nThe environment overrides the file: FLYTE_PLATFORM_URL,\n"
-			       "FLYTE_PLATFORM_INSECURE, FLYTE_CREDENTIALS_AUTH_MODE, _CLIENT_ID,\n"
-			       "_CLIENT_SECRET, _OAUTH_SCOPES, _AUTHORIZATION_METADATA_KEY, each also\n"
-			       "as <NAME>_FROM_ENV_VAR=OTHER or <NAME>_FROM_FILE=/path.\n"
-			       "\nPkce starts $BROWSER (else xdg-open or open when there is a display)\n"
-			       "and always prints the URL. Tokens are cached per endpoint in\n"
-			       "$XDG_CACHE_HOME/flyteauth (else ~/.cache/flyteauth).\n",
-			       usage, cmd->what);
-			return FA_EXIT_OK;
-		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return fa_cli_help(cmd->name);
 		if (strcmp(argv[i], "--config") == 0) {
 			if (++i >= argc)
-				return fa_cli_usage_error(usage, "--config needs a file");
+				return fa_cli_usage_fail(cmd->name, "--config needs a file");
 			o.config_path = argv[i];
 			continue;
 		}
-		return fa_cli_usage_error(usage, "unknown option '%s'", argv[i]);
+		return fa_cli_usage_fail(cmd->name, "unknown option '%s'", argv[i]);
 	}
 	diag = fa_config_diag_new();
 	if (!diag)
@@ -176,40 +161,28 @@ static int client_main(const struct client_cmd *cmd, int argc, char **argv)
 
 int fa_cli_login(int argc, char **argv)
 {
-	static const struct client_cmd c = {
-		"login", "Runs the configured auth flow now, caches the tokens and shows who you are.",
-		true, run_login,
-	};
+	static const struct client_cmd c = { "login", true, run_login };
 
 	return client_main(&c, argc, argv);
 }
 
 int fa_cli_token(int argc, char **argv)
 {
-	static const struct client_cmd c = {
-		"token", "Prints a valid access token (only the token), refreshing it silently.",
-		false, run_token,
-	};
+	static const struct client_cmd c = { "token", false, run_token };
 
 	return client_main(&c, argc, argv);
 }
 
 int fa_cli_whoami(int argc, char **argv)
 {
-	static const struct client_cmd c = {
-		"whoami", "Prints who the token belongs to (the server's /me), as JSON.",
-		false, run_whoami,
-	};
+	static const struct client_cmd c = { "whoami", false, run_whoami };
 
 	return client_main(&c, argc, argv);
 }
 
 int fa_cli_logout(int argc, char **argv)
 {
-	static const struct client_cmd c = {
-		"logout", "Revokes the refresh token and deletes the cached tokens.",
-		false, run_logout,
-	};
+	static const struct client_cmd c = { "logout", false, run_logout };
 
 	return client_main(&c, argc, argv);
 }

@@ -15,7 +15,6 @@
 #include "cli/cli.h"
 #include "remote/remote.h"
 
-#define CONFIG_USAGE "flyteauth config check [--config FILE] [--online]"
 
 struct check {
 	const struct fa_config *cfg;
@@ -282,29 +281,21 @@ int fa_cli_config(int argc, char **argv)
 	bool online = false, have_check = false;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: %s\n\n"
-			       "Checks a server configuration: a flyteadmin config file or a\n"
-			       "flyte-binary / flyte-core Helm values file.\n\n"
-			       "  --config FILE  the file to check (default: the built-in defaults)\n"
-			       "  --online       also load every secret it names and reach the IdP\n"
-			       "                 and the external authorization server\n",
-			       CONFIG_USAGE);
-			return FA_EXIT_OK;
-		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return fa_cli_help("config check");
 		if (strcmp(argv[i], "check") == 0 && !have_check) {
 			have_check = true;
 		} else if (strcmp(argv[i], "--online") == 0) {
 			online = true;
 		} else if (strcmp(argv[i], "--config") == 0) {
 			if (++i >= argc)
-				return fa_cli_usage_error(CONFIG_USAGE, "--config needs a file");
+				return fa_cli_usage_fail("config check", "--config needs a file");
 			path = argv[i];
 		} else {
-			return fa_cli_usage_error(CONFIG_USAGE, "unknown argument '%s'", argv[i]);
+			return fa_cli_usage_fail("config check", "unknown argument '%s'", argv[i]);
 		}
 	}
 	if (!have_check)
-		return fa_cli_usage_error(CONFIG_USAGE, "missing subcommand 'check'");
+		return fa_cli_usage_fail("config check", "missing subcommand 'check'");
 	return config_check(path, online);
 }

@@ -1,54 +1,26 @@
-/* cmd_secrets.c -- the `secrets init` and `hash-secret` subcommands: thin
- * argument parsing around the secrets module (fa_secret_init_dir and
- * fa_secret_hash). They print file names and hashes, never a secret: the
- * generated keys stay in their files, and the secret given to hash-secret
- * is read without echo from a terminal and wiped after use.
+/* cmd_secrets.c -- the `secrets init`, `secrets rotate` and `hash-secret`
+ * subcommands: thin argument parsing around the secrets module
+ * (fa_secret_init_dir, fa_secret_rotate, fa_secret_hash). They print file
+ * names, key ids and hashes, never a secret: the generated keys stay in
+ * their files, and the secret given to hash-secret is read without echo
+ * from a terminal and wiped after use.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "jose/jose.h"
 #include "secrets/secrets.h"
 
-static const char secrets_usage[] = "flyteauth secrets init [-p DIR] [--force]";
-
-static const char secrets_help[] =
-	"usage: flyteauth secrets init [-p DIR] [--force]\n"
-	"\n"
-	"Generates the secrets a Self authorization server needs, in the formats\n"
-	"flyteadmin reads, and writes them into DIR (default: the current directory,\n"
-	"as `flyteadmin secret init`; DIR is created with mode 0700 if missing):\n"
-	"  claim_symmetric_key   32 random bytes, unpadded base64\n"
-	"  cookie_hash_key       64 random bytes, unpadded base64\n"
-	"  cookie_block_key      32 random bytes, unpadded base64\n"
-	"  token_rsa_key.pem     RSA-2048 private key, PKCS#1 PEM\n"
-	"Each file has mode 0600. Mount DIR at the server's secrets-prefix\n"
-	"(default /etc/secrets).\n"
-	"\n"
-	"  -p, --localPath DIR   directory to write into (default: .)\n"
-	"  -f, --force           replace existing files (otherwise, if any of the\n"
-	"                        four exists, nothing is written)\n"
-	"  -h, --help            show this help\n";
-
-static const char hash_usage[] = "flyteauth hash-secret [--cost N]";
-
-static const char hash_help[] =
-	"usage: flyteauth hash-secret [--cost N]\n"
-	"\n"
-	"Reads a secret and prints base64(bcrypt(secret)) on one line: the value for\n"
-	"a static client's client_secret, Helm's clientSecretHash, or a local user's\n"
-	"passwordHash (the same value as the Python one-liner in Flyte's docs).\n"
-	"The secret is read from standard input (one trailing newline is dropped);\n"
-	"on a terminal it is prompted for twice, without echo.\n"
-	"Secrets longer than 72 bytes are refused: bcrypt would ignore the rest.\n"
-	"\n"
-	"  --cost N     bcrypt cost, 4..31 (default 10)\n"
-	"  -h, --help   show this help\n";
+#define INIT "secrets init"
+#define ROTATE "secrets rotate"
 
 static bool is_help(const char *a)
 {
@@ -90,24 +62,22 @@ static int secrets_init(int argc, char **argv)
 		const char *v = NULL;
 		int m;
 
-		if (is_help(argv[i])) {
-			fputs(secrets_help, stdout);
-			return FA_EXIT_OK;
-		}
+		if (is_help(argv[i]))
+			return fa_cli_help(INIT);
 		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
 			force = true;
 			continue;
 		}
 		m = opt_value(argc, argv, &i, "--localPath", "-p", &v);
 		if (m < 0)
-			return fa_cli_usage_error(secrets_usage, "%s needs a directory", argv[i]);
+			return fa_cli_usage_fail(INIT, "%s needs a directory", argv[i]);
 		if (m > 0) {
 			if (v[0] == '\0')
-				return fa_cli_usage_error(secrets_usage, "the directory is empty");
+				return fa_cli_usage_fail(INIT, "the directory is empty");
 			dir = v;
 			continue;
 		}
-		return fa_cli_usage_error(secrets_usage, "unknown argument \"%s\"", argv[i]);
+		return fa_cli_usage_fail(INIT, "unknown argument \"%s\"", argv[i]);
 	}
 
 	if (fa_secret_init_dir(dir, force, &err) != FA_OK) {
@@ -121,17 +91,141 @@ static int secrets_init(int argc, char **argv)
 	return FA_EXIT_OK;
 }
 
+/* ---- secrets rotate ---------------------------------------------------------- */
+
+/* Prints "DIR/NAME: <alg> key, kid <kid><note>" for a key just written. The
+ * file is read directly, not through the env/file lookup, so an env
+ * variable cannot stand in for it. */
+static void print_key(const char *dir, const char *name, const char *note)
+{
+	char path[PATH_MAX];
+	struct fa_jwk *k = NULL;
+	struct fa_err err;
+	char *pem = NULL;
+	size_t len = 0;
+	int w;
+
+	fa_err_clear(&err);
+	w = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (w > 0 && (size_t)w < sizeof(path) &&
+	    fa_file_read(path, FA_MAX_SECRET, &pem, &len, NULL) == FA_OK &&
+	    fa_jwk_from_pem(pem, len, &k, &err) == FA_OK)
+		printf("%s: %s key, kid %s%s\n", path, fa_jws_alg_name(fa_jwk_alg(k)),
+		       fa_jwk_kid(k), note);
+	else
+		printf("%s%s\n", path, note);
+	fa_jwk_free(k);
+	if (pem != NULL)
+		fa_free_secret(pem);
+}
+
+static int parse_alg(const char *v, enum fa_secret_key_type *t)
+{
+	if (strcasecmp(v, "RS256") == 0)
+		*t = FA_SECRET_KEY_RSA;
+	else if (strcasecmp(v, "ES256") == 0)
+		*t = FA_SECRET_KEY_P256;
+	else if (strcasecmp(v, "EdDSA") == 0)
+		*t = FA_SECRET_KEY_ED25519;
+	else
+		return fa_cli_usage_fail(ROTATE, "--alg must be RS256, ES256 or EdDSA");
+	return FA_EXIT_OK;
+}
+
+static int secrets_rotate(int argc, char **argv)
+{
+	/* The options that take a value, and where each one goes. */
+	static const char *const valued[] = { "--localPath", "--alg", "--key", "--old-key" };
+	struct fa_secret_rotation r;
+	const char *alg = NULL;
+	const char **slot[ARRAY_LEN(valued)] = { &r.dir, &alg, &r.key_name, &r.old_name };
+	struct fa_err err;
+	bool stage = false, promote = false;
+
+	memset(&r, 0, sizeof(r));
+	r.dir = ".";
+	r.key_name = FA_SECRET_TOKEN_RSA_KEY;
+	r.old_name = FA_SECRET_TOKEN_RSA_KEY_OLD;
+	fa_err_clear(&err);
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		size_t k;
+		int m = 0;
+
+		if (is_help(argv[i]))
+			return fa_cli_help(ROTATE);
+		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
+			r.force = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--stage") == 0 || strcmp(argv[i], "--promote") == 0) {
+			*(argv[i][2] == 's' ? &stage : &promote) = true;
+			continue;
+		}
+		for (k = 0; k < ARRAY_LEN(valued) && m == 0; k++)
+			m = opt_value(argc, argv, &i, valued[k], k == 0 ? "-p" : NULL, &v);
+		if (m == 0)
+			return fa_cli_usage_fail(ROTATE, "unknown argument \"%s\"", argv[i]);
+		if (m < 0 || v[0] == '\0')
+			return fa_cli_usage_fail(ROTATE, "%s needs a value", valued[k - 1]);
+		*slot[k - 1] = v;
+	}
+	if (alg != NULL) {
+		int rc = parse_alg(alg, &r.type);
+		if (rc != FA_EXIT_OK)
+			return rc;
+	}
+	if (stage && promote)
+		return fa_cli_usage_fail(ROTATE, "--stage and --promote are two separate steps");
+	if (promote && r.type != FA_SECRET_KEY_SAME)
+		return fa_cli_usage_fail(ROTATE, "--alg goes with --stage: --promote makes no key");
+	r.step = stage ? FA_SECRET_ROTATE_STAGE :
+		 promote ? FA_SECRET_ROTATE_PROMOTE : FA_SECRET_ROTATE_ONCE;
+
+	if (fa_secret_rotate(&r, &err) != FA_OK) {
+		if (err.rc == FA_EEXIST)
+			return fa_cli_fail("%s (they verify until they expire, accessTokenLifespan "
+					   "after the restart that retired the key); delete it once "
+					   "they have, or use --force to drop it now", err.msg);
+		return fa_cli_fail("%s", err.msg);
+	}
+	switch (r.step) {
+	case FA_SECRET_ROTATE_ONCE:
+		print_key(r.dir, r.old_name, ": the previous key, still accepted");
+		print_key(r.dir, r.key_name, ": the new signing key");
+		printf("Restart flyteauth to sign with the new key. Delete %s/%s once the tokens "
+		       "it signed have expired (accessTokenLifespan, 30m by default).\n", r.dir,
+		       r.old_name);
+		break;
+	case FA_SECRET_ROTATE_STAGE:
+		print_key(r.dir, r.key_name, ": the signing key, unchanged");
+		print_key(r.dir, r.old_name, ": the new key, staged (accepted, not yet used)");
+		printf("Copy %s to every instance and restart each; then run "
+		       "`flyteauth secrets rotate --promote`.\n", r.dir);
+		break;
+	case FA_SECRET_ROTATE_PROMOTE:
+		print_key(r.dir, r.old_name, ": the previous key, still accepted");
+		print_key(r.dir, r.key_name, ": the new signing key");
+		printf("Copy %s to every instance and restart each. Delete %s/%s once the "
+		       "tokens it signed have expired (accessTokenLifespan, 30m by default).\n",
+		       r.dir, r.dir, r.old_name);
+		break;
+	}
+	return FA_EXIT_OK;
+}
+
 int fa_cli_secrets(int argc, char **argv)
 {
 	if (argc < 2)
-		return fa_cli_usage_error(secrets_usage, "missing subcommand");
-	if (is_help(argv[1])) {
-		fputs(secrets_help, stdout);
-		return FA_EXIT_OK;
-	}
+		return fa_cli_usage_fail("secrets", "missing subcommand: init or rotate");
+	if (is_help(argv[1]))
+		return fa_cli_help("secrets");
 	if (strcmp(argv[1], "init") == 0)
 		return secrets_init(argc - 1, argv + 1);
-	return fa_cli_usage_error(secrets_usage, "unknown subcommand \"%s\"", argv[1]);
+	if (strcmp(argv[1], "rotate") == 0)
+		return secrets_rotate(argc - 1, argv + 1);
+	return fa_cli_usage_fail("secrets", "unknown subcommand \"%s\": init or rotate",
+				 argv[1]);
 }
 
 /* ---- hash-secret ----------------------------------------------------------- */
@@ -214,8 +308,8 @@ static int parse_cost(const char *v, unsigned *cost)
 
 	if (fa_parse_u64(v, strlen(v), FA_BCRYPT_COST_MAX, &c) != FA_OK ||
 	    c < FA_BCRYPT_COST_MIN)
-		return fa_cli_usage_error(hash_usage, "--cost must be a number from %d to %d",
-					  FA_BCRYPT_COST_MIN, FA_BCRYPT_COST_MAX);
+		return fa_cli_usage_fail("hash-secret", "--cost must be a number from %d to %d",
+					 FA_BCRYPT_COST_MIN, FA_BCRYPT_COST_MAX);
 	*cost = (unsigned)c;
 	return FA_EXIT_OK;
 }
@@ -234,20 +328,18 @@ int fa_cli_hash_secret(int argc, char **argv)
 		const char *v = NULL;
 		int m;
 
-		if (is_help(argv[i])) {
-			fputs(hash_help, stdout);
-			return FA_EXIT_OK;
-		}
+		if (is_help(argv[i]))
+			return fa_cli_help("hash-secret");
 		m = opt_value(argc, argv, &i, "--cost", NULL, &v);
 		if (m < 0)
-			return fa_cli_usage_error(hash_usage, "--cost needs a number");
+			return fa_cli_usage_fail("hash-secret", "--cost needs a number");
 		if (m > 0) {
 			ret = parse_cost(v, &cost);
 			if (ret != FA_EXIT_OK)
 				return ret;
 			continue;
 		}
-		return fa_cli_usage_error(hash_usage, "unknown argument \"%s\"", argv[i]);
+		return fa_cli_usage_fail("hash-secret", "unknown argument \"%s\"", argv[i]);
 	}
 
 	if (isatty(STDIN_FILENO)) {

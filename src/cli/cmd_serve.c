@@ -33,7 +33,6 @@
 #include "secrets/secrets.h"
 #include "store/store.h"
 
-#define SERVE_USAGE "flyteauth serve [--config FILE] [--listen ADDR:PORT]"
 /* Expired records deleted per purge tick: bounded so a backlog never holds
  * the store for long; ticks repeat until the backlog is gone. */
 #define PURGE_BATCH 1000
@@ -516,33 +515,21 @@ int fa_cli_serve(int argc, char **argv)
 	s.log.fp = stderr;
 	s.log.min = FA_LOG_INFO;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: %s\n\n"
-			       "Runs the flyteauth server.\n\n"
-			       "  --config FILE  a flyteadmin config or a flyte-binary/flyte-core Helm\n"
-			       "                 values file; without it, the development server on\n"
-			       "                 http://localhost:8088 with state in\n"
-			       "                 $XDG_STATE_HOME/flyteauth (~/.local/state/flyteauth)\n"
-			       "  --listen ADDR:PORT\n"
-			       "                 listen there instead of server.bindAddress and\n"
-			       "                 server.httpPort (also FLYTEAUTH_LISTEN; the flag wins);\n"
-			       "                 \"PORT\" or \":PORT\" keeps the address\n",
-			       SERVE_USAGE);
-			return FA_EXIT_OK;
-		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return fa_cli_help("serve");
 		if (strcmp(argv[i], "--config") == 0) {
 			if (++i >= argc)
-				return fa_cli_usage_error(SERVE_USAGE, "--config needs a file");
+				return fa_cli_usage_fail("serve", "--config needs a file");
 			config_path = argv[i];
 			continue;
 		}
 		if (strcmp(argv[i], "--listen") == 0) {
 			if (++i >= argc)
-				return fa_cli_usage_error(SERVE_USAGE, "--listen needs ADDR:PORT");
+				return fa_cli_usage_fail("serve", "--listen needs ADDR:PORT");
 			listen = argv[i];
 			continue;
 		}
-		return fa_cli_usage_error(SERVE_USAGE, "unknown argument '%s'", argv[i]);
+		return fa_cli_usage_fail("serve", "unknown argument '%s'", argv[i]);
 	}
 
 	/* Block the stop signals before any thread starts, so that the HTTP

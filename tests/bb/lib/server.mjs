@@ -65,14 +65,16 @@ export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
 // port given by FLYTEAUTH_LISTEN (so a `make run` on 8088 does not matter).
 
 // With config, the four server secrets are generated into DIR first
-// (`secrets: false` skips that).
-export async function startServer({ config = null, env = {}, files = {}, args = [], secrets = true } = {}) {
+// (`secrets: false` skips that). `port` restarts a server on the port (and
+// so the issuer) it had.
+export async function startServer({ config = null, env = {}, files = {}, args = [], secrets = true,
+  port = null } = {}) {
   const dir = tempDir();
   if (config !== null && secrets) {
     const r = await run(['secrets', 'init', '-p', dir]);
     if (r.code !== 0) throw new Error(`secrets init: ${r.stderr}`);
   }
-  const port = await freePort();
+  port ??= await freePort();
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(path.join(dir, name), content, { mode: 0o600 });
   }
