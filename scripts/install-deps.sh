@@ -2,6 +2,11 @@
 # Installs the Debian packages flyteauth builds and tests with. Idempotent:
 # does nothing when all are present. As root it runs apt-get; otherwise it
 # prints the exact command to run.
+#   install-deps.sh            build dependencies
+#   install-deps.sh --test     build and test dependencies
+#   install-deps.sh --runtime  what the built binary needs to run (the
+#                              container image installs exactly this)
+#   add --list to print the packages, one a line, instead of installing
 set -eu
 
 BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-dev
@@ -9,9 +14,26 @@ libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrenco
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
 TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base"
+# The packages of the binary's shared libraries (tests/bb/packaging.test.mjs
+# checks this list against the libraries the binary links), CA certificates
+# for TLS to an IdP, and curl for the container's HEALTHCHECK.
+RUNTIME="libc6 libcrypt1 libssl3 libmicrohttpd12 libjansson4 libyaml-0-2 libsqlite3-0
+libpq5 libcurl4 libqrencode4 ca-certificates curl"
 
 want="$BUILD"
-[ "${1:-}" = "--test" ] && want="$BUILD $TEST"
+list=false
+for arg in "$@"; do
+	case "$arg" in
+	--test) want="$BUILD $TEST" ;;
+	--runtime) want="$RUNTIME" ;;
+	--list) list=true ;;
+	*) echo "install-deps.sh: unknown argument $arg" >&2; exit 2 ;;
+	esac
+done
+if $list; then
+	for p in $want; do echo "$p"; done
+	exit 0
+fi
 
 missing=""
 for p in $want; do
