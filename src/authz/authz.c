@@ -127,7 +127,7 @@ static enum fa_rc client_build(struct fa_authz *az, const struct fa_config_clien
 	if (fa_scope_from_list(cc->scopes.items, cc->scopes.count, &c->scopes, &e) != FA_OK)
 		return cfg_err(err, &cc->pos, "scopes: ", cc->key, e.msg);
 	for (size_t i = 0; i < cc->redirect_uris.count; i++) {
-		if (!fa_redirect_uri_ok(cc->redirect_uris.items[i]))
+		if (!fa_url_redirect_ok(cc->redirect_uris.items[i]))
 			return cfg_err(err, &cc->pos, "redirect_uris: not an absolute http(s) URL "
 				       "without fragment or userinfo: ", cc->key,
 				       cc->redirect_uris.items[i]);

@@ -133,18 +133,12 @@ enum fa_rc fa_pkce_verify(const char *challenge, const char *verifier,
 /* base64url(SHA-256(verifier)) into out (for tests and clients). */
 enum fa_rc fa_pkce_s256(const char *verifier, char out[FA_PKCE_CHALLENGE_LEN + 1]) FA_WUR;
 
-/* ---- redirect URIs (redirect.c) ---------------------------------------- */
+/* ---- redirect URIs (client.c) -------------------------------------------- */
 
-/* Does `requested` match one of the client's registered redirect URIs?
- * Exact byte equality, except that a registered http URI on a loopback
- * host (localhost, 127.0.0.1, [::1]) matches the same URI with any port
- * (RFC 8252 §7.3): scheme, host, path and query must still be identical.
- * A requested URI with a fragment, userinfo, control characters or over
- * FA_MAX_REDIRECT_URI bytes never matches. */
+/* Does `requested` match one of the client's registered redirect URIs, by
+ * base's one rule (fa_url_redirect_match: exact, or any port on a loopback
+ * http URI, RFC 8252 §7.3)? */
 bool fa_redirect_match(const char *requested, char *const *registered, size_t n);
-/* Is `uri` usable as a redirect target at all (absolute http/https, no
- * fragment, no userinfo, printable ASCII, bounded)? */
-bool fa_redirect_uri_ok(const char *uri);
 
 /* ---- clients (client.c) ------------------------------------------------ */
 

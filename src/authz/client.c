@@ -51,15 +51,13 @@ const struct fa_authz_client *fa_authz_client_get(const struct fa_authz *az, con
 	return bsearch(id, az->clients, az->n_clients, sizeof(az->clients[0]), client_cmp);
 }
 
-static int hexval(char c)
+bool fa_redirect_match(const char *requested, char *const *registered, size_t n)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (fa_url_redirect_match(requested, registered[i]))
+			return true;
+	}
+	return false;
 }
 
 /* application/x-www-form-urlencoded decoding of one Basic part (RFC 6749
@@ -68,37 +66,32 @@ static int hexval(char c)
 static enum fa_rc form_decode(const char *s, size_t n, char *out, size_t cap,
 			      struct fa_err *err)
 {
-	size_t w = 0;
+	char buf[FA_AUTHZ_MAX_BASIC + 1];
+	size_t len = 0;
+	enum fa_rc rc = FA_OK;
 
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
-						    "malformed percent-escape in Basic credentials");
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
-						    "malformed percent-escape in Basic credentials");
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f)
-			return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
-					    "control character in Basic credentials");
-		if (w + 1 >= cap)
-			return fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request",
-					    "Basic credentials are too long");
-		out[w++] = (char)c;
+	out[0] = '\0';
+	if (n >= sizeof(buf) || fa_pct_decode(s, n, FA_PCT_PLUS, buf, &len) != FA_OK) {
+		rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				  "malformed percent-escape in Basic credentials");
+		goto out;
 	}
-	out[w] = '\0';
-	return FA_OK;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+					  "control character in Basic credentials");
+			goto out;
+		}
+	}
+	if (len >= cap) {
+		rc = fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request",
+				  "Basic credentials are too long");
+		goto out;
+	}
+	memcpy(out, buf, len + 1);
+out:
+	fa_memzero(buf, sizeof(buf));
+	return rc;
 }
 
 enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],

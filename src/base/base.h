@@ -1,10 +1,13 @@
 /* base.h -- the ground every flyteauth module stands on: error codes and the
  * caller-owned error record, logging, bounded buffers, a capped arena,
- * base64/base64url, randomness, constant-time comparison, SHA-256, bounded
- * whole-file reads, time, Go-style durations and strict number parsing.
+ * base64/base64url, randomness, constant-time comparison, SHA-256, URLs
+ * and percent-decoding, bounded JSON, bounded whole-file reads and writes,
+ * time, Go-style durations and strict number parsing.
  *
- * Nothing here knows about HTTP, OAuth or the store. Crypto comes from
- * OpenSSL; nothing here implements a hash or cipher itself.
+ * Nothing here knows about HTTP requests, OAuth flows or the store; the
+ * URL rules are here because the server, the client and `config check`
+ * must apply the very same ones. Crypto comes from OpenSSL; nothing here
+ * implements a hash or cipher itself.
  */
 #ifndef FA_BASE_H
 #define FA_BASE_H
@@ -195,6 +198,80 @@ char *fa_strndup(const char *s, size_t n);
 enum fa_rc fa_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out) FA_WUR;
 /* Writes lower-case hex of n bytes into out (2n+1 bytes). */
 void fa_hex(const void *in, size_t n, char *out);
+
+/* ---- URLs (url.c) ---------------------------------------------------------- */
+
+/* An absolute http(s) URL split into its parts. Every part points into the
+ * parsed text (nothing is copied or decoded); a part that is absent is NULL
+ * with length 0.
+ *
+ * The grammar is deliberately narrower than RFC 3986, so that no two
+ * readers of a URL we accept can disagree about where it goes: at most
+ * FA_MAX_URL bytes of visible ASCII (no space, control byte, backslash or
+ * non-ASCII byte: browsers strip, fold or re-encode those before parsing),
+ * the scheme http or https (any case), no userinfo ("https://good@evil"),
+ * a host that is a DNS name or IPv4 literal of [A-Za-z0-9._-] (at most
+ * 253 bytes) or a bracketed IPv6 literal that inet_pton accepts, and an
+ * optional port 1..65535. */
+struct fa_url {
+	bool https;                 /* the scheme is https (else http) */
+	const char *host;           /* as written, brackets included: "[::1]" */
+	size_t host_len;
+	bool has_port;              /* a port was written */
+	unsigned port;              /* as written, else 80 / 443 */
+	const char *rest;           /* all after the authority: path, query, fragment */
+	size_t rest_len;
+	const char *path;           /* from the authority up to '?' or '#' (may be empty) */
+	size_t path_len;
+	const char *query;          /* after '?', up to '#' */
+	size_t query_len;
+	const char *fragment;       /* after '#' */
+	size_t fragment_len;
+};
+
+/* Parses s[0..n) (need not be NUL-terminated). FA_OK fills *u. FA_EINVAL
+ * (or FA_ETOOBIG over FA_MAX_URL) sets *why, when why is not NULL, to a
+ * static phrase that completes "bad URL: ...", e.g. "has a bad port";
+ * callers decide what a fragment or query may mean. */
+enum fa_rc fa_url_parse(const char *s, size_t n, struct fa_url *u, const char **why) FA_WUR;
+
+/* Does host (a URL host as fa_url_parse returns it, or a bare address:
+ * "localhost", "127.0.0.1", "[::1]", "::1") name this machine's loopback
+ * interface? True for "localhost" in any case (RFC 6761 §6.3 reserves it
+ * for loopback), for every IPv4 literal in 127.0.0.0/8 (RFC 1122
+ * §3.2.1.3: the whole block is the host's own loopback), and for the IPv6
+ * literal ::1 in any spelling (RFC 4291 §2.5.3). Literals are parsed by
+ * inet_pton, so "127.evil.example" or "127.1" are NOT loopback.
+ *
+ * This is flyteauth's ONE loopback predicate. Its one meaning is "traffic
+ * to this host never leaves the machine", which is what every caller
+ * needs: RFC 8252 §7.3 redirect URIs (any port), plain http that stays on
+ * the machine, and listen addresses. */
+bool fa_host_is_loopback(const char *host, size_t n);
+
+/* Is uri usable as an OAuth redirect target: fa_url_parse accepts it and
+ * it has no fragment (RFC 6749 §3.1.2)? NULL is false. */
+bool fa_url_redirect_ok(const char *uri);
+
+/* The one redirect_uri matching rule, shared by the authorization server
+ * and `config check`: `requested` matches `registered` when the two are
+ * byte-for-byte equal (RFC 6749 §3.1.2.3, no normalisation, no prefix, no
+ * wildcard), or -- RFC 8252 §7.3, a native app's ephemeral port -- when
+ * `registered` is an http URI on a loopback host and `requested` is the
+ * same URI on any port: http, the same host (ignoring case) and the same
+ * path and query, byte for byte. A requested URI that fa_url_redirect_ok
+ * refuses never matches. */
+bool fa_url_redirect_match(const char *requested, const char *registered);
+
+/* Percent-decodes in[0..n) (RFC 3986 §2.1; with FA_PCT_PLUS also '+' as a
+ * space, the application/x-www-form-urlencoded rule) into out, which must
+ * hold n + 1 bytes: decoding never makes text longer. out is
+ * NUL-terminated and *outlen gets the decoded length. FA_EINVAL when a '%'
+ * is not followed by two hex digits (out is then ""). A decoded NUL byte
+ * is written like any other: callers that need C strings look for it. */
+#define FA_PCT_PLUS 1u
+enum fa_rc fa_pct_decode(const char *in, size_t n, unsigned flags, char *out,
+			 size_t *outlen) FA_WUR;
 
 /* ---- files ------------------------------------------------------------------ */
 

@@ -26,8 +26,11 @@
 #define FA_MAX_TOKEN (8 * 1024)
 /* scope parameter. */
 #define FA_MAX_SCOPE 1024
+/* Any URL we parse (fa_url_parse): browsers and proxies commonly stop at
+ * 2 KiB, and an authorize URL carrying one must fit FA_MAX_REQUEST_LINE. */
+#define FA_MAX_URL 2048
 /* redirect_uri parameter and configured redirect URIs. */
-#define FA_MAX_REDIRECT_URI 2048
+#define FA_MAX_REDIRECT_URI FA_MAX_URL
 /* A fetched JWKS or discovery document. */
 #define FA_MAX_JWKS (256 * 1024)
 /* JSON nesting depth accepted from the network (tokens, JWKS, metadata). */

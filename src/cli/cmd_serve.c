@@ -358,12 +358,6 @@ out:
 	return rc;
 }
 
-static bool is_loopback(const char *addr)
-{
-	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-	       strcmp(addr, "localhost") == 0;
-}
-
 static int start_http(struct serve *s)
 {
 	const struct fa_config *c = s->cfg;
@@ -399,7 +393,7 @@ static int start_http(struct serve *s)
 	if (!s->http)
 		return fa_cli_fail("serve: cannot listen on %s:%d: %s", o.bind_addr,
 				   s->listen_port, err.msg);
-	if (!c->server.security.secure && !is_loopback(o.bind_addr))
+	if (!c->server.security.secure && !fa_host_is_loopback(o.bind_addr, strlen(o.bind_addr)))
 		fa_log(&s->log, FA_LOG_WARN,
 		       "serving plain HTTP on %s:%u: terminate TLS in front of flyteauth "
 		       "(server.security.secure: false)", o.bind_addr, fa_http_port(s->http));

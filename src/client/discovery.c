@@ -12,43 +12,16 @@
 
 #include "client/client_int.h"
 
-static bool loopback_host(const char *h, size_t n)
-{
-	return (n == 9 && fa_strn_ieq(h, n, "localhost")) ||
-	       (n >= 4 && !strncmp(h, "127.", 4)) || (n == 5 && !memcmp(h, "[::1]", 5));
-}
-
 bool cl_url_acceptable(const struct fa_client *c, const char *url)
 {
-	size_t n = strlen(url), alen;
-	const char *auth, *host_end;
+	struct fa_url u;
 
-	if (n == 0 || n > FA_MAX_REDIRECT_URI)
+	if (fa_url_parse(url, strlen(url), &u, NULL) != FA_OK)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)
-			return false;
-	if (!strncasecmp(url, "https://", 8)) {
-		auth = url + 8;
-	} else if (!strncasecmp(url, "http://", 7)) {
-		auth = url + 7;
-	} else {
-		return false;
-	}
-	alen = strcspn(auth, "/?#");
-	if (alen == 0 || memchr(auth, '@', alen))
-		return false;
-	if (auth == url + 8)
-		return true;
 	/* Plain http: only where the operator chose it or nothing leaves the
 	 * machine. */
-	if (!strncasecmp(c->s.base_url, "http://", 7))
-		return true;
-	host_end = auth[0] == '[' ? memchr(auth, ']', alen) : NULL;
-	if (host_end)
-		return loopback_host(auth, (size_t)(host_end - auth) + 1);
-	host_end = memchr(auth, ':', alen);
-	return loopback_host(auth, host_end ? (size_t)(host_end - auth) : alen);
+	return u.https || !strncasecmp(c->s.base_url, "http://", 7) ||
+	       fa_host_is_loopback(u.host, u.host_len);
 }
 
 /* A string member: absent or null is ""; anything else must be a string

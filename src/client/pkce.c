@@ -49,50 +49,37 @@ enum fa_rc cl_pkce_challenge(const char *verifier, char out[CL_PKCE_VERIFIER_LEN
 
 enum fa_rc cl_redirect_parse(const char *uri, struct cl_redirect *r, struct fa_err *err)
 {
-	const char *auth, *path, *port = NULL, *host_end;
+	struct fa_url u;
 	char q[120];
-	uint64_t v;
-	size_t alen, hlen;
 
 	memset(r, 0, sizeof(*r));
 	cl_sanitize(uri, q, sizeof(q));
-	if (strncasecmp(uri, "http://", 7))
+	if (fa_url_parse(uri, strlen(uri), &u, NULL) != FA_OK || u.https)
 		return fa_err_set(err, FA_EINVAL, "redirect URI \"%s\" is not an http:// loopback "
 				  "address", q);
-	auth = uri + 7;
-	path = strchr(auth, '/');
-	alen = path ? (size_t)(path - auth) : strlen(auth);
-	if (auth[0] == '[') {
-		host_end = memchr(auth, ']', alen);
-		if (!host_end)
-			return fa_err_set(err, FA_EINVAL, "redirect URI \"%s\": bad host", q);
-		host_end++;
-	} else {
-		host_end = memchr(auth, ':', alen);
-		if (!host_end)
-			host_end = auth + alen;
-	}
-	hlen = (size_t)(host_end - auth);
-	if (host_end < auth + alen && *host_end == ':')
-		port = host_end + 1;
-	if (!((hlen == 9 && fa_strn_ieq(auth, hlen, "localhost")) ||
-	      (hlen == 9 && !memcmp(auth, "127.0.0.1", 9)) || (hlen == 5 && !memcmp(auth, "[::1]", 5))))
+	/* The code must never be delivered off this machine. */
+	if (!fa_host_is_loopback(u.host, u.host_len))
 		return fa_err_set(err, FA_EINVAL, "redirect URI \"%s\": the host must be localhost, "
 				  "127.0.0.1 or [::1]", q);
-	if (!port || fa_parse_u64(port, (size_t)(auth + alen - port), 65535, &v) != FA_OK || v == 0)
+	if (!u.has_port)
 		return fa_err_set(err, FA_EINVAL, "redirect URI \"%s\" needs a port", q);
-	if (path && strpbrk(path, "?#"))
+	if (u.query || u.fragment)
 		return fa_err_set(err, FA_EINVAL, "redirect URI \"%s\" has a query or fragment", q);
-	if (hlen >= sizeof(r->host) || (path && strlen(path) >= sizeof(r->path)))
+	if (u.host_len >= sizeof(r->host) || u.path_len >= sizeof(r->path))
 		return fa_err_set(err, FA_ETOOBIG, "redirect URI \"%s\" is too long", q);
-	memcpy(r->host, auth, hlen);
-	r->host[hlen] = '\0';
-	r->port = (int)v;
-	snprintf(r->path, sizeof(r->path), "%s", path ? path : "/");
+	memcpy(r->host, u.host, u.host_len);
+	r->host[u.host_len] = '\0';
+	r->port = (int)u.port;
+	if (u.path_len)
+		snprintf(r->path, sizeof(r->path), "%.*s", (int)u.path_len, u.path);
+	else
+		memcpy(r->path, "/", 2);
 	return FA_OK;
 }
 
-static int listen_on(int family, int port)
+/* Listens on addr (a numeric IPv4 or IPv6 address) and port; -1 with errno
+ * on failure. */
+static int listen_on(int family, const char *addr, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -103,14 +90,16 @@ static int listen_on(int family, int port)
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		len = sizeof(*a);
+		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
+			return errno = EINVAL, -1;
 	} else {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)port);
-		a->sin6_addr = in6addr_loopback;
 		len = sizeof(*a);
+		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
+			return errno = EINVAL, -1;
 	}
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -129,29 +118,35 @@ static int listen_on(int family, int port)
 
 enum fa_rc cl_listener_open(const struct cl_redirect *r, struct cl_listener *l, struct fa_err *err)
 {
-	bool v4 = strcmp(r->host, "[::1]") != 0;
-	bool v6 = strcmp(r->host, "127.0.0.1") != 0;
+	/* r->host is loopback (cl_redirect_parse): "localhost", an IPv4
+	 * literal in 127/8, or an IPv6 literal of ::1 in brackets. */
+	bool named = fa_str_ieq(r->host, "localhost");
+	bool v6 = named || r->host[0] == '[';
+	char v6addr[64] = "::1";
+	const char *v4addr = named ? "127.0.0.1" : r->host;
 	int fd;
 
 	l->n = 0;
 	l->fds[0] = l->fds[1] = -1;
-	if (v4) {
-		fd = listen_on(AF_INET, r->port);
+	if (r->host[0] == '[')
+		snprintf(v6addr, sizeof(v6addr), "%.*s", (int)strlen(r->host) - 2, r->host + 1);
+	if (r->host[0] != '[') {
+		fd = listen_on(AF_INET, v4addr, r->port);
 		if (fd < 0)
-			return fa_err_set(err, FA_EIO, "cannot listen on 127.0.0.1:%d for the login "
-					  "redirect: %s%s", r->port, strerror(errno),
+			return fa_err_set(err, FA_EIO, "cannot listen on %s:%d for the login "
+					  "redirect: %s%s", v4addr, r->port, strerror(errno),
 					  errno == EADDRINUSE ? " (is another login running?)" : "");
 		l->fds[l->n++] = fd;
 	}
 	/* "localhost" may resolve to ::1 first in the browser: listen there
 	 * too when the machine has IPv6 (its absence is not an error). */
 	if (v6) {
-		fd = listen_on(AF_INET6, r->port);
+		fd = listen_on(AF_INET6, v6addr, r->port);
 		if (fd >= 0)
 			l->fds[l->n++] = fd;
-		else if (!v4)
-			return fa_err_set(err, FA_EIO, "cannot listen on [::1]:%d: %s", r->port,
-					  strerror(errno));
+		else if (!named)
+			return fa_err_set(err, FA_EIO, "cannot listen on [%s]:%d: %s", v6addr,
+					  r->port, strerror(errno));
 	}
 	return FA_OK;
 }
@@ -165,17 +160,6 @@ void cl_listener_close(struct cl_listener *l)
 
 /* ---- the callback -------------------------------------------------------------------------- */
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) ('+' is a space) into a new string; NULL on a
  * bad escape, a NUL byte or allocation failure. */
 static char *pct_decode(const char *s, size_t n)
@@ -183,23 +167,10 @@ static char *pct_decode(const char *s, size_t n)
 	char *out = malloc(n + 1);
 	size_t o = 0;
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi = n - i >= 3 ? hexval(s[i + 1]) : -1;
-			int lo = n - i >= 3 ? hexval(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-				free(out);
-				return NULL;
-			}
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = s[i] == '+' ? ' ' : s[i];
-		}
+	if (out && (fa_pct_decode(s, n, FA_PCT_PLUS, out, &o) != FA_OK || memchr(out, '\0', o))) {
+		fa_free_secret(out);
+		out = NULL;
 	}
-	out[o] = '\0';
 	return out;
 }
 

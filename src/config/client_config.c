@@ -11,7 +11,6 @@
  * cfg_list_set use only its arena): a client load lends it a holder whose
  * arena is the client config's own, so nothing of the server config is
  * built or touched. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,71 +173,12 @@ const char *fa_client_auth_type_str(enum fa_client_auth_type t)
 	return "unknown";
 }
 
-static bool is_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-/* Why host[:port] is not acceptable (NULL when fine). */
-static const char *authority_problem(const char *a, size_t n)
-{
-	const char *port = NULL, *host = a;
-	size_t hlen = n;
-	uint64_t v;
-
-	if (n == 0)
-		return "has no host";
-	if (memchr(a, '@', n))
-		return "must not contain credentials (user@host)";
-	if (a[0] == '[') {
-		char v6[64];
-		unsigned char bin[16];
-		const char *rb = memchr(a, ']', n);
-		if (!rb || rb == a + 1 || (size_t)(rb - a - 1) >= sizeof(v6))
-			return "has a bad IPv6 address";
-		memcpy(v6, a + 1, (size_t)(rb - a - 1));
-		v6[rb - a - 1] = '\0';
-		if (inet_pton(AF_INET6, v6, bin) != 1)
-			return "has a bad IPv6 address";
-		if (rb + 1 < a + n) {
-			if (rb[1] != ':')
-				return "has a bad host";
-			port = rb + 2;
-		}
-		hlen = 0;       /* checked */
-	} else {
-		const char *colon = memchr(a, ':', n);
-		if (colon) {
-			port = colon + 1;
-			hlen = (size_t)(colon - a);
-		}
-		if (hlen == 0)
-			return "has no host";
-	}
-	for (size_t i = 0; i < hlen; i++) {
-		char ch = host[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
-			return "has a bad host name";
-	}
-	if (port) {
-		size_t plen = (size_t)(a + n - port);
-		if (!is_digits(port, plen) || fa_parse_u64(port, plen, 65535, &v) != FA_OK || v == 0)
-			return "has a bad port (expected 1-65535)";
-	}
-	return NULL;
-}
-
 enum fa_rc fa_client_endpoint_parse(const char *ep, bool insecure, char *url, size_t cap,
 				    struct fa_err *err)
 {
 	const char *scheme = insecure ? "http" : "https";
-	const char *rest, *sep, *why, *slash;
+	const char *rest, *sep, *why = NULL, *slash;
+	struct fa_url u;
 	size_t n, alen, plen;
 	bool explicit_scheme = false;
 	char q[80];
@@ -285,21 +225,25 @@ enum fa_rc fa_client_endpoint_parse(const char *ep, bool insecure, char *url, si
 	}
 	slash = strchr(rest, '/');
 	alen = slash ? (size_t)(slash - rest) : strlen(rest);
-	why = authority_problem(rest, alen);
-	if (why)
-		return fa_err_set(err, FA_EINVAL, "bad endpoint \"%s\": %s", q, why);
 	plen = slash ? strlen(slash) : 0;
 	while (plen > 0 && slash[plen - 1] == '/')
 		plen--;
-	if (plen && !explicit_scheme)
-		return fa_err_set(err, FA_EINVAL, "bad endpoint \"%s\": a path needs an explicit "
-				  "https:// or http://", q);
 	w = snprintf(url, cap, "%s://%.*s%.*s", scheme, (int)alen, rest, (int)plen,
 		     slash ? slash : "");
 	if (w < 0 || (size_t)w >= cap) {
 		if (cap)
 			url[0] = '\0';
 		return fa_err_set(err, FA_ETOOBIG, "the endpoint is too long");
+	}
+	/* The authority is checked by base's URL grammar, as every URL is. */
+	if (fa_url_parse(url, (size_t)w, &u, &why) != FA_OK) {
+		url[0] = '\0';
+		return fa_err_set(err, FA_EINVAL, "bad endpoint \"%s\": %s", q, why);
+	}
+	if (plen && !explicit_scheme) {
+		url[0] = '\0';
+		return fa_err_set(err, FA_EINVAL, "bad endpoint \"%s\": a path needs an explicit "
+				  "https:// or http://", q);
 	}
 	return FA_OK;
 }

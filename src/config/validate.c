@@ -17,18 +17,10 @@
  * clear. */
 static bool plain_http_remote(const char *url)
 {
-	const char *host;
-	size_t n;
+	struct fa_url u;
 
-	if (!fa_strn_ieq(url, strlen(url) < 7 ? strlen(url) : 7, "http://"))
-		return false;
-	host = url + 7;
-	n = strcspn(host, "/?:");
-	if (host[0] == '[')
-		return strncmp(host, "[::1]", 5) != 0;
-	if (n == 9 && fa_strn_ieq(host, 9, "localhost"))
-		return false;
-	return strncmp(host, "127.", 4) != 0;
+	return fa_url_parse(url, strlen(url), &u, NULL) == FA_OK && !u.https &&
+	       !fa_host_is_loopback(u.host, u.host_len);
 }
 
 static bool list_has(const struct fa_config_list *l, const char *s)
@@ -217,37 +209,12 @@ static void check_client(struct cfg_ctx *c, size_t i)
 	check_grants(c, cl);
 }
 
-/* uri without the port when it is an http loopback URI (RFC 8252 §7.3: the
- * authorization server accepts any port there), else uri itself; into out. */
-static void loopback_portless(const char *uri, char *out, size_t cap)
-{
-	static const char *const hosts[] = { "localhost", "127.0.0.1", "[::1]" };
-	const char *rest = uri + 7, *port, *end;
-
-	snprintf(out, cap, "%s", uri);
-	if (strncmp(uri, "http://", 7) != 0)
-		return;
-	for (size_t i = 0; i < ARRAY_LEN(hosts); i++) {
-		size_t hl = strlen(hosts[i]);
-
-		if (strncmp(rest, hosts[i], hl) != 0 || rest[hl] != ':')
-			continue;
-		port = rest + hl + 1;
-		end = port + strspn(port, "0123456789");
-		if (end != port && (*end == '/' || *end == '?' || *end == '\0'))
-			snprintf(out, cap, "http://%s%s", hosts[i], end);
-		return;
-	}
-}
-
+/* The authorization server's own rule (base: exact, or any port on a
+ * loopback http URI), so this check and the server cannot disagree. */
 static bool redirect_registered(const struct fa_config_list *l, const char *uri)
 {
-	char want[FA_MAX_REDIRECT_URI + 1], have[FA_MAX_REDIRECT_URI + 1];
-
-	loopback_portless(uri, want, sizeof(want));
 	for (size_t i = 0; i < l->count; i++) {
-		loopback_portless(l->items[i], have, sizeof(have));
-		if (strcmp(have, want) == 0)
+		if (fa_url_redirect_match(uri, l->items[i]))
 			return true;
 	}
 	return false;

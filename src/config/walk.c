@@ -202,65 +202,24 @@ static bool get_duration(struct cfg_ctx *c, const struct ynode *n, const char *p
 
 /* ---- value checks ------------------------------------------------------------------ */
 
-static bool is_port(const char *s, size_t n)
-{
-	uint64_t v;
-
-	return all_digits(s, n) && fa_parse_u64(s, n, 65535, &v) == FA_OK && v >= 1;
-}
-
-/* Why s is not acceptable as a URL (NULL when fine). allow_path admits
+/* Why s is not acceptable as a URL (NULL when fine): base's URL grammar,
+ * the one every module parses with, and no fragment. allow_path admits
  * "/console" and ".well-known/..." forms. */
 static const char *url_problem(const char *s, bool allow_path)
 {
 	size_t n = strlen(s);
-	const char *sep = strstr(s, "://");
+	const char *why = NULL, *colon = strchr(s, ':'), *slash = strchr(s, '/');
+	struct fa_url u;
 
-	if (n > FA_MAX_REDIRECT_URI)
-		return "longer than 2048 bytes";
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return "contains a space or control character";
 	if (strchr(s, '#'))
 		return "must not contain a fragment (#...)";
-	if (!sep) {
-		/* A path: "/console", ".well-known/openid-configuration". */
-		const char *colon = strchr(s, ':'), *slash = strchr(s, '/');
-		if (allow_path && (!colon || (slash && slash < colon)))
-			return NULL;
-		return "not an absolute http(s) URL";
-	}
-	size_t slen = (size_t)(sep - s);
-	if (!((slen == 4 && fa_strn_ieq(s, 4, "http")) || (slen == 5 && fa_strn_ieq(s, 5, "https"))))
-		return "must use http or https";
-	const char *auth = sep + 3;
-	size_t alen = strcspn(auth, "/?");
-	if (alen == 0)
-		return "has no host";
-	if (memchr(auth, '@', alen))
-		return "must not contain credentials (user@host)";
-	const char *host_end = auth + alen;
-	const char *port = NULL;
-	if (auth[0] == '[') {
-		const char *rb = memchr(auth, ']', alen);
-		if (!rb || rb == auth + 1)
-			return "has a bad IPv6 address";
-		if (rb + 1 < host_end) {
-			if (rb[1] != ':')
-				return "has a bad host";
-			port = rb + 2;
-		}
-	} else {
-		const char *colon = memchr(auth, ':', alen);
-		if (colon) {
-			if (colon == auth)
-				return "has no host";
-			port = colon + 1;
-		}
-	}
-	if (port && !is_port(port, (size_t)(host_end - port)))
-		return "has a bad port";
-	return NULL;
+	if (fa_url_parse(s, n, &u, &why) == FA_OK)
+		return NULL;
+	/* A path: "/console", ".well-known/openid-configuration". */
+	if (allow_path && !strstr(s, "://") && (!colon || (slash && slash < colon)) &&
+	    strcmp(why, "not an absolute http(s) URL") == 0)
+		return NULL;
+	return why;
 }
 
 static bool check_url(struct cfg_ctx *c, const struct ynode *n, const char *path, bool allow_path)

@@ -16,17 +16,6 @@
 /* Longest name we echo in an error message. */
 #define NAME_IN_MSG 40
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool fa_http_utf8_ok(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -108,36 +97,26 @@ static enum fa_rc decode(struct fa_arena *a, const char *raw, size_t n, const ch
 	if (n > 3 * (size_t)FA_MAX_FIELD_VALUE) {
 		return bad(err, FA_ETOOBIG, which, name, name_len, " too long");
 	}
-	d = fa_arena_alloc(a, n + 1);
-	if (!d)
-		return fa_err_set(err, FA_ENOMEM, "out of request memory");
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)raw[i];
 
-		if (c == '%') {
-			int hi, lo;
-
-			if (n - i < 3 || (hi = hexval((unsigned char)raw[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)raw[i + 2])) < 0) {
-				snprintf(what, sizeof(what), "bad percent-encoding in %s", which);
-				return bad(err, FA_EINVAL, what, name, name_len, "");
-			}
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		} else if (c == '+') {
-			c = ' ';
-		} else if (c < 0x20 || c == 0x7F) {
+		if (c < 0x20 || c == 0x7F) {
 			/* A raw control character: a client encodes these. */
 			snprintf(what, sizeof(what), "control character in %s", which);
 			return bad(err, FA_EINVAL, what, name, name_len, "");
 		}
-		if (c == '\0') {
-			snprintf(what, sizeof(what), "NUL byte in %s", which);
-			return bad(err, FA_EINVAL, what, name, name_len, "");
-		}
-		d[o++] = (char)c;
 	}
-	d[o] = '\0';
+	d = fa_arena_alloc(a, n + 1);
+	if (!d)
+		return fa_err_set(err, FA_ENOMEM, "out of request memory");
+	if (fa_pct_decode(raw, n, FA_PCT_PLUS, d, &o) != FA_OK) {
+		snprintf(what, sizeof(what), "bad percent-encoding in %s", which);
+		return bad(err, FA_EINVAL, what, name, name_len, "");
+	}
+	if (memchr(d, '\0', o)) {
+		snprintf(what, sizeof(what), "NUL byte in %s", which);
+		return bad(err, FA_EINVAL, what, name, name_len, "");
+	}
 	if (o > FA_MAX_FIELD_VALUE)
 		return bad(err, FA_ETOOBIG, which, name, name_len, " too long");
 	if (!fa_http_utf8_ok(d, o)) {

@@ -17,21 +17,6 @@
 
 #include "identity/identity_int.h"
 
-static bool is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static char lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 /* Visible ASCII only, no backslash. */
 static bool chars_ok(const char *s, size_t n)
 {
@@ -47,70 +32,25 @@ static bool chars_ok(const char *s, size_t n)
 enum fa_rc fa_identity_origin_parse(const char *url, struct fa_origin *out,
 				    struct fa_err *err)
 {
-	const char *p, *auth, *end, *host_end;
-	size_t n, hlen;
-	uint64_t port = 0;
+	const char *why = NULL;
+	struct fa_url u;
+	size_t hlen;
 
 	memset(out, 0, sizeof(*out));
-	n = url ? strnlen(url, FA_MAX_REDIRECT_URI + 1) : 0;
-	if (n == 0 || n > FA_MAX_REDIRECT_URI || !chars_ok(url, n))
-		return fa_err_set(err, FA_EINVAL, "not a URL of visible ASCII within %d bytes",
-				  FA_MAX_REDIRECT_URI);
-	if (n >= 8 && fa_strn_ieq(url, 8, "https://")) {
-		memcpy(out->scheme, "https", 6);
-		out->port = 443;
-		auth = url + 8;
-	} else if (n >= 7 && fa_strn_ieq(url, 7, "http://")) {
-		memcpy(out->scheme, "http", 5);
-		out->port = 80;
-		auth = url + 7;
-	} else {
-		return fa_err_set(err, FA_EINVAL, "not an absolute http(s) URL");
-	}
-	end = auth + strcspn(auth, "/?#");
-	if (end == auth)
-		return fa_err_set(err, FA_EINVAL, "URL has no host");
-	if (memchr(auth, '@', (size_t)(end - auth)))
-		return fa_err_set(err, FA_EINVAL, "URL has a user name or password part");
-	if (*auth == '[') {
-		/* IPv6 literal: hex digits, ':' and '.' between brackets. */
-		p = memchr(auth, ']', (size_t)(end - auth));
-		if (!p || p == auth + 1)
-			return fa_err_set(err, FA_EINVAL, "URL has a malformed IPv6 host");
-		for (const char *q = auth + 1; q < p; q++)
-			if (!is_digit(*q) && !(lower(*q) >= 'a' && lower(*q) <= 'f') && *q != ':' &&
-			    *q != '.')
-				return fa_err_set(err, FA_EINVAL, "URL has a malformed IPv6 host");
-		host_end = p + 1;
-	} else {
-		host_end = auth;
-		while (host_end < end && *host_end != ':') {
-			char c = *host_end;
-
-			if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.')
-				return fa_err_set(err, FA_EINVAL, "URL host has a character a "
-						  "host name cannot have");
-			host_end++;
-		}
-		if (host_end == auth)
-			return fa_err_set(err, FA_EINVAL, "URL has no host");
-	}
-	if (host_end < end) {
-		if (*host_end != ':' || host_end + 1 == end ||
-		    fa_parse_u64(host_end + 1, (size_t)(end - host_end - 1), 65535, &port) != FA_OK ||
-		    port == 0)
-			return fa_err_set(err, FA_EINVAL, "URL has a malformed port");
-		out->port = (unsigned)port;
-	}
-	hlen = (size_t)(host_end - auth);
+	if (!url || fa_url_parse(url, strnlen(url, FA_MAX_URL + 1), &u, &why) != FA_OK)
+		return fa_err_set(err, FA_EINVAL, "URL %s", why ? why : "is missing");
+	memcpy(out->scheme, u.https ? "https" : "http", u.https ? 6 : 5);
+	out->port = u.port;
+	hlen = u.host_len;
+	/* A trailing dot names the same host in DNS; compare without it. */
+	if (hlen > 1 && u.host[hlen - 1] == '.')
+		hlen--;
 	if (hlen >= sizeof(out->host))
 		return fa_err_set(err, FA_EINVAL, "URL host is too long");
 	for (size_t i = 0; i < hlen; i++)
-		out->host[i] = lower(auth[i]);
+		out->host[i] = (char)((u.host[i] >= 'A' && u.host[i] <= 'Z') ? u.host[i] - 'A' + 'a'
+									      : u.host[i]);
 	out->host[hlen] = '\0';
-	/* A trailing dot names the same host in DNS; compare without it. */
-	if (hlen > 1 && out->host[hlen - 1] == '.')
-		out->host[hlen - 1] = '\0';
 	return FA_OK;
 }
 

@@ -275,18 +275,18 @@ static void test_redirect_uri_ok(void **state)
 	char longuri[FA_MAX_REDIRECT_URI + 16];
 
 	(void)state;
-	assert_true(fa_redirect_uri_ok("https://a.example/cb"));
-	assert_true(fa_redirect_uri_ok("http://localhost:1/"));
-	assert_false(fa_redirect_uri_ok("ftp://a.example/cb"));
-	assert_false(fa_redirect_uri_ok("https:///cb"));
-	assert_false(fa_redirect_uri_ok("https://a.example/cb#frag"));
-	assert_false(fa_redirect_uri_ok("https://u:p@a.example/cb"));
-	assert_false(fa_redirect_uri_ok("https://[::1/cb"));
-	assert_false(fa_redirect_uri_ok(NULL));
+	assert_true(fa_url_redirect_ok("https://a.example/cb"));
+	assert_true(fa_url_redirect_ok("http://localhost:1/"));
+	assert_false(fa_url_redirect_ok("ftp://a.example/cb"));
+	assert_false(fa_url_redirect_ok("https:///cb"));
+	assert_false(fa_url_redirect_ok("https://a.example/cb#frag"));
+	assert_false(fa_url_redirect_ok("https://u:p@a.example/cb"));
+	assert_false(fa_url_redirect_ok("https://[::1/cb"));
+	assert_false(fa_url_redirect_ok(NULL));
 	snprintf(longuri, sizeof(longuri), "https://a.example/");
 	memset(longuri + 18, 'a', FA_MAX_REDIRECT_URI - 17);
 	longuri[FA_MAX_REDIRECT_URI + 1] = '\0';
-	assert_false(fa_redirect_uri_ok(longuri));
+	assert_false(fa_url_redirect_ok(longuri));
 }
 
 /* ---- Basic credentials ---------------------------------------------------- */

@@ -570,6 +570,12 @@ static void test_credentials_downgrade(void **state)
 	assert_true(cl_url_acceptable(c, "http://127.0.0.1/token"));
 	assert_true(cl_url_acceptable(c, "http://[::1]:9/token"));
 	assert_false(cl_url_acceptable(c, "http://localhost.evil.com/token"));
+	/* The one loopback predicate (base): all of 127/8 is this machine, a
+	 * host name that merely starts with "127." is not (it was taken for
+	 * loopback here before, letting plain http reach another host). */
+	assert_true(cl_url_acceptable(c, "http://127.0.0.2:8080/token"));
+	assert_false(cl_url_acceptable(c, "http://127.0.0.1.evil.com/token"));
+	assert_false(cl_url_acceptable(c, "http://127.evil.com/token"));
 	assert_false(cl_url_acceptable(c, "https://user:pw@idp.example.com/token"));
 	assert_false(cl_url_acceptable(c, "ftp://idp.example.com/token"));
 	assert_false(cl_url_acceptable(c, "https://idp.example.com/to ken"));

@@ -70,6 +70,11 @@ static void test_redirect_parse(void **state)
 			 FA_EINVAL);
 	assert_non_null(strstr(err.msg, "the host must be localhost, 127.0.0.1 or [::1]"));
 	assert_int_equal(cl_redirect_parse("http://localhost.evil.com:1/cb", &r, &err), FA_EINVAL);
+	assert_int_equal(cl_redirect_parse("http://127.0.0.1.evil.com:1/cb", &r, &err), FA_EINVAL);
+	/* Any address of 127/8 is this machine's loopback (base's one
+	 * predicate); the listener binds that very address. Refused before. */
+	assert_int_equal(cl_redirect_parse("http://127.0.0.2:53593/callback", &r, &err), FA_OK);
+	assert_string_equal(r.host, "127.0.0.2");
 	assert_int_equal(cl_redirect_parse("http://localhost/callback", &r, &err), FA_EINVAL);
 	assert_non_null(strstr(err.msg, "needs a port"));
 	assert_int_equal(cl_redirect_parse("http://localhost:0/cb", &r, &err), FA_EINVAL);
@@ -216,6 +221,28 @@ static void test_listener_ignores_strays_returns_code(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+	cl_listener_close(&l);
+}
+
+/* A loopback address other than 127.0.0.1 is listened on as written, so
+ * the browser's redirect reaches the listener. */
+static void test_listener_other_loopback_address(void **state)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct cl_redirect r;
+	struct cl_listener l;
+	struct fa_err err;
+	char uri[128], addr[INET_ADDRSTRLEN];
+
+	(void)state;
+	snprintf(uri, sizeof(uri), "http://127.0.0.2:%d/callback", free_port());
+	assert_int_equal(cl_redirect_parse(uri, &r, &err), FA_OK);
+	assert_int_equal(cl_listener_open(&r, &l, &err), FA_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(getsockname(l.fds[0], (struct sockaddr *)&sa, &len), 0);
+	assert_non_null(inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr)));
+	assert_string_equal(addr, "127.0.0.2");
 	cl_listener_close(&l);
 }
 
@@ -379,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_parse),
 		cmocka_unit_test(test_callback_parse),
 		cmocka_unit_test(test_listener_ignores_strays_returns_code),
+		cmocka_unit_test(test_listener_other_loopback_address),
 		cmocka_unit_test(test_listener_denied),
 		cmocka_unit_test(test_listener_busy_port_and_timeout),
 		cmocka_unit_test(test_pasted_address),
