@@ -210,7 +210,6 @@ static enum fa_rc install_read(struct fa_authz *az, bool *found, struct fa_err *
  * is always handed back (it is never shown again). */
 static enum fa_rc install_secret(struct fa_authz *az, char **generated, struct fa_err *err)
 {
-	unsigned char r[32];
 	char plain[FA_TOKEN_CHARS + 1];
 	char b64[FA_BCRYPT_B64_LEN + 1];
 	char raw[FA_BCRYPT_LEN + 1];
@@ -223,9 +222,7 @@ static enum fa_rc install_secret(struct fa_authz *az, char **generated, struct f
 	rc = install_read(az, &found, err);
 	if (rc != FA_OK || found)
 		return rc;
-	rc = fa_rand_bytes(r, sizeof(r));
-	if (rc == FA_OK)
-		rc = fa_b64_encode(r, sizeof(r), FA_B64_URL | FA_B64_NOPAD, plain, sizeof(plain));
+	rc = fa_rand_token(plain);
 	if (rc == FA_OK)
 		rc = fa_secret_hash(plain, strlen(plain), FA_BCRYPT_COST_DEFAULT, b64, raw, err);
 	if (rc != FA_OK)
@@ -256,7 +253,6 @@ static enum fa_rc install_secret(struct fa_authz *az, char **generated, struct f
 	fa_log(az->log, FA_LOG_INFO, "generated the client secret of %s for this installation",
 	       FA_AUTHZ_GENERATED_CLIENT);
 out:
-	fa_memzero(r, sizeof(r));
 	fa_memzero(plain, sizeof(plain));
 	fa_memzero(b64, sizeof(b64));
 	return rc;

@@ -130,8 +130,6 @@ enum fa_rc fa_pkce_challenge_check(const char *challenge, const char *method,
  * 400 invalid_grant), FA_ECRYPTO. */
 enum fa_rc fa_pkce_verify(const char *challenge, const char *verifier,
 			  struct fa_err *err) FA_WUR;
-/* base64url(SHA-256(verifier)) into out (for tests and clients). */
-enum fa_rc fa_pkce_s256(const char *verifier, char out[FA_PKCE_CHALLENGE_LEN + 1]) FA_WUR;
 
 /* ---- redirect URIs (client.c) -------------------------------------------- */
 

@@ -312,40 +312,15 @@ static enum fa_rc throttle_keys(const char *session, const char *addr, char skey
 	return rc;
 }
 
-/* A counter's count and seconds to its reset; 0 when absent. */
-static enum fa_rc counter_get(struct fa_authz *az, const char *key, int64_t now,
-			      int64_t *count, int64_t *reset_in, struct fa_err *err)
-{
-	struct fa_store_rec rec;
-	uint64_t v = 0;
-	enum fa_rc rc;
-
-	*count = 0;
-	*reset_in = 0;
-	rc = fa_store_get(az->store, FA_KIND_DEVICE, key, now, &rec, err);
-	if (rc == FA_ENOTFOUND)
-		return FA_OK;
-	if (rc != FA_OK)
-		return rc;
-	/* store.h: a counter's value is its decimal count (and its version
-	 * equals the count). */
-	if (fa_parse_u64(rec.value, rec.len, INT64_MAX, &v) != FA_OK)
-		v = (uint64_t)rec.version;
-	*count = (int64_t)v;
-	*reset_in = rec.expires_at - now;
-	fa_store_rec_cleanup(&rec);
-	return FA_OK;
-}
-
 static enum fa_rc throttle_check(struct fa_authz *az, const char *skey, const char *akey,
 				 int64_t now, int64_t *retry_after, struct fa_err *err)
 {
 	int64_t sc, sr, ac, ar, wait = 0;
 	enum fa_rc rc;
 
-	rc = counter_get(az, skey, now, &sc, &sr, err);
+	rc = fa_store_counter_get(az->store, FA_KIND_DEVICE, skey, now, &sc, &sr, err);
 	if (rc == FA_OK)
-		rc = counter_get(az, akey, now, &ac, &ar, err);
+		rc = fa_store_counter_get(az->store, FA_KIND_DEVICE, akey, now, &ac, &ar, err);
 	if (rc != FA_OK)
 		return fa_authz_store_fail(az, rc, err, "reading the device code throttle");
 	if (sc >= FA_DEVICE_SESSION_MAX_FAILURES && sr > wait)

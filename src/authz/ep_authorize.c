@@ -24,19 +24,15 @@
  * description, iss. */
 #define MAX_LOCATION FA_MAX_HEADER
 
-static const char page_head[] =
-	"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-	"<title>Sign-in error</title></head><body><h1>Sign-in error</h1><p>";
-static const char page_tail[] = "</p></body></html>\n";
-
 static void error_page(struct fa_resp *resp, int status, const char *msg)
 {
 	struct fa_buf b;
 
 	fa_buf_init(&b, FA_MAX_RESPONSE);
-	if (fa_buf_appends(&b, page_head) != FA_OK || fa_buf_append_html(&b, msg) != FA_OK ||
-	    fa_buf_appends(&b, page_tail) != FA_OK ||
-	    fa_resp_body(resp, status, "text/html; charset=utf-8", b.data, b.len, NULL) != FA_OK)
+	if (fa_http_page_begin(&b, "Sign-in error", "Sign-in error", NULL) != FA_OK ||
+	    fa_buf_appends(&b, "<p>") != FA_OK || fa_buf_append_html(&b, msg) != FA_OK ||
+	    fa_buf_appends(&b, "</p>\n") != FA_OK || fa_http_page_end(&b) != FA_OK ||
+	    fa_resp_page(resp, status, &b, NULL) != FA_OK)
 		fa_resp_oauth_error(resp, status, "invalid_request", msg);
 	fa_buf_cleanup(&b);
 }

@@ -21,26 +21,17 @@
 #include "authz/authz_int.h"
 #include "identity/identity.h"
 
-#define HTML "text/html; charset=utf-8"
-
+/* The verification page's own rules on top of the shared page shell. */
 static const char page_style[] =
-	"<style>body{font-family:system-ui,sans-serif;background:#f4f4f8;margin:0}"
-	"main{max-width:26rem;margin:12vh auto;background:#fff;padding:2rem;"
-	"border-radius:8px;box-shadow:0 1px 4px #0002}"
-	"label{display:block;margin:1rem 0 .25rem}input{width:100%;box-sizing:border-box;"
-	"padding:.5rem;font-size:1.2rem;letter-spacing:.1em;text-transform:uppercase}"
-	"button{margin-top:1.5rem;padding:.6rem 1.2rem}.code{font-family:monospace;"
-	"font-size:1.2rem}.error{color:#b00020}</style>";
+	"input{font-size:1.2rem;letter-spacing:.1em;text-transform:uppercase}"
+	"button{padding:.6rem 1.2rem}.code{font-family:monospace;font-size:1.2rem}";
 
 /* ---- building pages ----------------------------------------------------- */
 
 /* `title` is static text. */
 static enum fa_rc page_start(struct fa_buf *b, const char *title)
 {
-	return fa_buf_appendf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-			      "<meta name=\"viewport\" content=\"width=device-width, "
-			      "initial-scale=1\"><title>%s - Flyte</title>%s</head>\n"
-			      "<body><main><h1>%s</h1>\n", title, page_style, title);
+	return fa_http_page_begin(b, title, title, page_style);
 }
 
 static enum fa_rc page_who(struct fa_buf *b, const json_t *user)
@@ -98,10 +89,10 @@ static void page_send(struct fa_authz *az, struct fa_resp *resp, int status, str
 
 	fa_err_clear(&err);
 	if (built == FA_OK)
-		built = fa_buf_appends(b, "</main></body></html>\n");
+		built = fa_http_page_end(b);
 	if (built != FA_OK)
 		fail500(az, resp, "a page could not be built", NULL);
-	else if (fa_resp_body(resp, status, HTML, b->data, b->len, &err) != FA_OK)
+	else if (fa_resp_page(resp, status, b, &err) != FA_OK)
 		fail500(az, resp, "a page could not be sent", &err);
 	fa_buf_cleanup(b);
 }

@@ -54,19 +54,6 @@ enum fa_rc fa_pkce_challenge_check(const char *challenge, const char *method,
 	return FA_OK;
 }
 
-enum fa_rc fa_pkce_s256(const char *verifier, char out[FA_PKCE_CHALLENGE_LEN + 1])
-{
-	unsigned char h[FA_SHA256_LEN];
-	enum fa_rc rc;
-
-	rc = fa_sha256(verifier, strlen(verifier), h);
-	if (rc == FA_OK)
-		rc = fa_b64_encode(h, sizeof(h), FA_B64_URL | FA_B64_NOPAD, out,
-				   FA_PKCE_CHALLENGE_LEN + 1);
-	fa_memzero(h, sizeof(h));
-	return rc;
-}
-
 enum fa_rc fa_pkce_verify(const char *challenge, const char *verifier, struct fa_err *err)
 {
 	char want[FA_PKCE_CHALLENGE_LEN + 1];
@@ -85,7 +72,7 @@ enum fa_rc fa_pkce_verify(const char *challenge, const char *verifier, struct fa
 			return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
 					    "code_verifier has a character RFC 7636 does not allow");
 	}
-	rc = fa_pkce_s256(verifier, want);
+	rc = fa_sha256_b64url(verifier, len, want);
 	if (rc != FA_OK)
 		return fa_err_oauth(err, FA_ECRYPTO, 500, "server_error", "PKCE hash failed");
 	if (!fa_ct_eq(want, FA_PKCE_CHALLENGE_LEN, challenge, strnlen(challenge, 64)))

@@ -54,17 +54,13 @@ enum fa_rc fa_authz_rec_get(struct fa_authz *az, const char *kind, const char *k
 			    struct fa_err *err)
 {
 	struct fa_store_rec rec;
-	json_error_t jerr;
 	enum fa_rc rc;
 
 	*out = NULL;
 	rc = fa_store_get(az->store, kind, key, fa_authz_now(az), &rec, err);
 	if (rc != FA_OK)
 		goto out;
-	*out = json_loadb(rec.value, rec.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (*out == NULL || !json_is_object(*out)) {
-		json_decref(*out);
-		*out = NULL;
+	if (fa_json_load(rec.value, rec.len, "record", out, NULL) != FA_OK) {
 		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
 				  "a %s record is not a JSON object", kind);
 		goto out;

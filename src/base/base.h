@@ -167,12 +167,16 @@ enum fa_rc fa_b64_decode_dup(const char *in, size_t n, int flags, unsigned char 
 
 /* OpenSSL's CSPRNG. */
 enum fa_rc fa_rand_bytes(void *out, size_t n) FA_WUR;
-/* 256-bit random value as unpadded base64url (43 chars + NUL). */
+/* 256-bit random value as unpadded base64url (43 chars + NUL): every code,
+ * token, session id, generated secret and PKCE verifier flyteauth makes. */
 #define FA_TOKEN_CHARS 43
 enum fa_rc fa_rand_token(char out[FA_TOKEN_CHARS + 1]) FA_WUR;
 
 #define FA_SHA256_LEN 32
 enum fa_rc fa_sha256(const void *in, size_t n, unsigned char out[FA_SHA256_LEN]) FA_WUR;
+/* Unpadded base64url of SHA-256 (43 chars + NUL): an RFC 7636 S256
+ * code_challenge of a verifier. */
+enum fa_rc fa_sha256_b64url(const void *in, size_t n, char out[FA_TOKEN_CHARS + 1]) FA_WUR;
 /* Lower-case hex SHA-256 of the input (64 chars + NUL). */
 enum fa_rc fa_sha256_hex(const void *in, size_t n, char out[2 * FA_SHA256_LEN + 1]) FA_WUR;
 /* First 8 hex digits of SHA-256: how a token is named in a log line. */
@@ -273,6 +277,20 @@ bool fa_url_redirect_match(const char *requested, const char *registered);
 enum fa_rc fa_pct_decode(const char *in, size_t n, unsigned flags, char *out,
 			 size_t *outlen) FA_WUR;
 
+/* ---- JSON (json.c) ------------------------------------------------------ */
+
+struct json_t;   /* jansson's; include <jansson.h> to use one */
+
+/* Parses buf[0..len) (need not be NUL-terminated) into a new object *out
+ * (json_decref it): nesting at most FA_MAX_JSON_DEPTH (jansson's own limit
+ * of 2048 can exhaust a thread's stack), duplicate members refused (two
+ * parsers must not read two values), the top level an object. `what`
+ * names the document in messages ("JWKS", "JWS header"); a message never
+ * quotes the input. FA_EINVAL (not JSON, too deep, not an object) or
+ * FA_ENOMEM; *out is NULL on failure. */
+enum fa_rc fa_json_load(const char *buf, size_t len, const char *what, struct json_t **out,
+			struct fa_err *err) FA_WUR;
+
 /* ---- files ------------------------------------------------------------------ */
 
 /* Reads the rest of the open file fd (left open; the caller's) into memory,
@@ -292,6 +310,10 @@ enum fa_rc fa_fd_read(int fd, size_t max, char **data, size_t *len, int *saved_e
  * otherwise, with errno in *saved_errno. */
 enum fa_rc fa_file_read(const char *path, size_t max, char **data, size_t *len,
 			int *saved_errno) FA_WUR;
+
+/* Writes all n bytes of p to fd, retrying short writes and EINTR. FA_EIO
+ * on failure, with errno as write left it. */
+enum fa_rc fa_fd_write_all(int fd, const void *p, size_t n) FA_WUR;
 
 /* ---- time ------------------------------------------------------------------- */
 

@@ -38,6 +38,17 @@ enum fa_rc fa_sha256(const void *in, size_t n, unsigned char out[FA_SHA256_LEN])
 	return FA_OK;
 }
 
+enum fa_rc fa_sha256_b64url(const void *in, size_t n, char out[FA_TOKEN_CHARS + 1])
+{
+	unsigned char h[FA_SHA256_LEN];
+	enum fa_rc rc = fa_sha256(in, n, h);
+
+	if (rc == FA_OK)
+		rc = fa_b64_encode(h, sizeof(h), FA_B64_URL | FA_B64_NOPAD, out, FA_TOKEN_CHARS + 1);
+	fa_memzero(h, sizeof(h));
+	return rc;
+}
+
 void fa_hex(const void *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -1,6 +1,7 @@
-/* file.c -- bounded whole-file reads: the config loaders and the secrets
- * lookup read a file into memory through here, with one cap and one rule
- * for a file over it.
+/* file.c -- bounded whole-file reads and complete writes: the config
+ * loaders and the secrets lookup read a file into memory through here, with
+ * one cap and one rule for a file over it; the key generator and the
+ * client's token cache write theirs through here.
  *
  * It does not decide what a file may be (a regular file, not a FIFO, ...):
  * a caller with such rules opens and checks the file itself and hands the
@@ -84,4 +85,24 @@ enum fa_rc fa_file_read(const char *path, size_t max, char **data, size_t *len,
 	rc = fa_fd_read(fd, max, data, len, saved_errno);
 	close(fd);
 	return rc;
+}
+
+enum fa_rc fa_fd_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return FA_EIO;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return FA_OK;
 }

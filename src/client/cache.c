@@ -253,8 +253,7 @@ enum fa_rc cl_cache_read(const char *path, struct cl_token *t, struct fa_err *er
 		rc = fa_err_set(err, FA_ETOOBIG, "%s is larger than %d bytes", path, CL_MAX_CACHE_FILE);
 		goto out;
 	}
-	j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!j || !json_is_object(j) || token_from_json(j, t) != FA_OK) {
+	if (fa_json_load(data, len, "cache", &j, NULL) != FA_OK || token_from_json(j, t) != FA_OK) {
 		cl_token_cleanup(t);
 		rc = fa_err_set(err, FA_EINVAL, "%s is not a flyteauth token cache file", path);
 	}
@@ -288,20 +287,6 @@ static json_t *token_to_json(const struct cl_token *t)
 	return j;
 }
 
-static enum fa_rc write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return FA_EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return FA_OK;
-}
-
 enum fa_rc cl_cache_write(const char *path, const struct cl_token *t, struct fa_err *err)
 {
 	char tmp[1100];
@@ -327,8 +312,8 @@ enum fa_rc cl_cache_write(const char *path, const struct cl_token *t, struct fa_
 		goto out;
 	}
 	created = true;
-	if (fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) != FA_OK ||
-	    write_all(fd, "\n", 1) != FA_OK || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || fa_fd_write_all(fd, text, strlen(text)) != FA_OK ||
+	    fa_fd_write_all(fd, "\n", 1) != FA_OK || fsync(fd) != 0) {
 		rc = fa_err_set(err, FA_EIO, "cannot write %s: %s", tmp, strerror(errno));
 		goto out;
 	}

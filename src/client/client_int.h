@@ -222,11 +222,8 @@ enum fa_rc cl_token_bind(const struct fa_client *c, const char *client_id,
 
 /* ---- PKCE (pkce.c) ------------------------------------------------------------------------ */
 
-#define CL_PKCE_VERIFIER_LEN 43          /* 32 random bytes, base64url */
-
-enum fa_rc cl_pkce_verifier(char out[CL_PKCE_VERIFIER_LEN + 1]) FA_WUR;
-/* S256: base64url(SHA-256(verifier)) (RFC 7636 §4.2). */
-enum fa_rc cl_pkce_challenge(const char *verifier, char out[CL_PKCE_VERIFIER_LEN + 1]) FA_WUR;
+/* The verifier is fa_rand_token (32 random bytes, base64url: RFC 7636
+ * §4.1) and the S256 challenge fa_sha256_b64url of it (§4.2). */
 
 struct cl_redirect {
 	char host[256];               /* as written: localhost, 127.0.0.1, [::1] */

@@ -81,7 +81,8 @@ enum fa_rc cl_jwt_exp(const char *jwt, int64_t *exp)
 	if (fa_b64_decode_dup(d1 + 1, (size_t)(d2 - d1 - 1), FA_B64_URL | FA_B64_NOPAD, &payload,
 			      &plen) != FA_OK)
 		return FA_EINVAL;
-	j = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL);
+	if (fa_json_load((const char *)payload, plen, "token claims", &j, NULL) != FA_OK)
+		j = NULL;
 	e = j ? json_object_get(j, "exp") : NULL;
 	if (e && json_is_integer(e) && json_integer_value(e) > 0) {
 		*exp = (int64_t)json_integer_value(e);

@@ -220,21 +220,16 @@ void cl_resp_cleanup(struct cl_resp *resp)
 enum fa_rc cl_resp_json(const struct cl_resp *resp, const char *what, json_t **out,
 			struct fa_err *err)
 {
-	json_error_t jerr;
-	json_t *j;
+	struct fa_err e;
 
 	*out = NULL;
 	if (!resp->body.len)
 		return fa_err_set(err, FA_ENET, "%s: empty answer (HTTP %ld)", what, resp->status);
-	j = json_loadb(resp->body.data, resp->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j)
-		return fa_err_set(err, FA_ENET, "%s: the answer is not JSON (HTTP %ld)", what,
-				  resp->status);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return fa_err_set(err, FA_ENET, "%s: the answer is not a JSON object (HTTP %ld)",
-				  what, resp->status);
-	}
-	*out = j;
+	/* A server's answer is network input: base's loader bounds its
+	 * nesting like every other JSON we read. */
+	fa_err_clear(&e);
+	if (fa_json_load(resp->body.data, resp->body.len, "the answer", out, &e) != FA_OK)
+		return fa_err_set(err, e.rc == FA_ENOMEM ? FA_ENOMEM : FA_ENET, "%s: %s (HTTP %ld)",
+				  what, e.msg, resp->status);
 	return FA_OK;
 }

@@ -20,31 +20,6 @@
 
 #include "client/client_int.h"
 
-/* ---- verifier, challenge ---------------------------------------------------------------- */
-
-enum fa_rc cl_pkce_verifier(char out[CL_PKCE_VERIFIER_LEN + 1])
-{
-	unsigned char raw[32];
-	enum fa_rc rc = fa_rand_bytes(raw, sizeof(raw));
-
-	if (rc == FA_OK)
-		rc = fa_b64_encode(raw, sizeof(raw), FA_B64_URL | FA_B64_NOPAD, out,
-				   CL_PKCE_VERIFIER_LEN + 1);
-	fa_memzero(raw, sizeof(raw));
-	return rc;
-}
-
-enum fa_rc cl_pkce_challenge(const char *verifier, char out[CL_PKCE_VERIFIER_LEN + 1])
-{
-	unsigned char h[FA_SHA256_LEN];
-	enum fa_rc rc = fa_sha256(verifier, strlen(verifier), h);
-
-	if (rc == FA_OK)
-		rc = fa_b64_encode(h, sizeof(h), FA_B64_URL | FA_B64_NOPAD, out,
-				   CL_PKCE_VERIFIER_LEN + 1);
-	return rc;
-}
-
 /* ---- redirect URI and listener --------------------------------------------------------- */
 
 enum fa_rc cl_redirect_parse(const char *uri, struct cl_redirect *r, struct fa_err *err)
@@ -563,7 +538,7 @@ static enum fa_rc exchange(struct fa_client *c, const char *token_url, const cha
 
 enum fa_rc cl_flow_pkce(struct fa_client *c, struct cl_token *t, struct fa_err *err)
 {
-	char verifier[CL_PKCE_VERIFIER_LEN + 1], challenge[CL_PKCE_VERIFIER_LEN + 1];
+	char verifier[FA_TOKEN_CHARS + 1], challenge[FA_TOKEN_CHARS + 1];
 	char state[FA_TOKEN_CHARS + 1];
 	struct cl_listener l = { { -1, -1 }, 0 };
 	struct cl_redirect r;
@@ -589,7 +564,8 @@ enum fa_rc cl_flow_pkce(struct fa_client *c, struct cl_token *t, struct fa_err *
 	rc = cl_redirect_parse(redirect, &r, err);
 	if (rc != FA_OK)
 		goto out;
-	if (cl_pkce_verifier(verifier) != FA_OK || cl_pkce_challenge(verifier, challenge) != FA_OK ||
+	if (fa_rand_token(verifier) != FA_OK ||
+	    fa_sha256_b64url(verifier, strlen(verifier), challenge) != FA_OK ||
 	    fa_rand_token(state) != FA_OK) {
 		rc = fa_err_set(err, FA_ECRYPTO, "cannot make the PKCE verifier");
 		goto out;

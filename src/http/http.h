@@ -281,6 +281,23 @@ struct fa_cookie {
 enum fa_rc fa_resp_cookie(struct fa_resp *resp, const struct fa_cookie *cookie,
 			  struct fa_err *err) FA_WUR;
 
+/* ---- HTML pages (page.c) ---------------------------------------------- */
+
+/* Every page flyteauth serves (login, device verification, sign-in errors)
+ * is one shell: fa_http_page_begin appends the doctype, the head (title
+ * "<title> - Flyte", viewport, the shared style sheet and then `style`,
+ * which may be NULL, for the page's own rules) and "<body><main><h1>"
+ * heading "</h1>"; the caller appends the page's content (escaping every
+ * value with fa_buf_append_html); fa_http_page_end closes it. title,
+ * heading and style are static text, never escaped. Scripts are never
+ * part of a page: the HTML CSP (response.c) forbids them. */
+enum fa_rc fa_http_page_begin(struct fa_buf *b, const char *title, const char *heading,
+			      const char *style) FA_WUR;
+enum fa_rc fa_http_page_end(struct fa_buf *b) FA_WUR;
+/* Sends the page in b as text/html with `status`. */
+enum fa_rc fa_resp_page(struct fa_resp *resp, int status, const struct fa_buf *b,
+			struct fa_err *err) FA_WUR;
+
 /* The answer on an error path, so it cannot fail from the caller's view:
  * RFC 6749 §5.2 JSON {"error": error, "error_description": description}
  * with `status`. `description` may be NULL; characters RFC 6749 does not

@@ -119,8 +119,6 @@ enum fa_rc fa_identity_redirect_check(const struct fa_origin *origins, size_t n_
 /* Percent-encodes s for a query value (all but ALPHA DIGIT -._~/) into the
  * arena; NULL on exhaustion. */
 char *fa_identity_query_escape(struct fa_arena *a, const char *s);
-/* Escapes s for HTML text and attribute values into the arena. */
-char *fa_identity_html_escape(struct fa_arena *a, const char *s);
 
 /* ---- session.c: login sessions ------------------------------------------- */
 

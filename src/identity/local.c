@@ -83,7 +83,8 @@ static enum fa_rc dev_user_load(struct fa_identity *id, struct fa_local_user *u,
 	if (rc != FA_OK)
 		goto out;
 	json_decref(doc);
-	doc = json_loadb(rec.value, rec.len, JSON_REJECT_DUPLICATES, NULL);
+	if (fa_json_load(rec.value, rec.len, "development user", &doc, NULL) != FA_OK)
+		doc = NULL;     /* then the hash below is missing: malformed */
 	if (fa_secret_hash_parse(json_string_value(json_object_get(doc, "password_hash")),
 				 u->hash, NULL) != FA_OK)
 		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
@@ -187,29 +188,39 @@ static const char page_csp[] =
 	"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
 	"frame-ancestors 'none'; base-uri 'none'";
 
-static const char page_fmt[] =
-	"<!DOCTYPE html>\n"
-	"<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<title>Sign in - Flyte</title>"
-	"<style>body{font-family:system-ui,sans-serif;background:#f4f4f8;margin:0}"
-	"main{max-width:22rem;margin:12vh auto;background:#fff;padding:2rem;"
-	"border-radius:8px;box-shadow:0 1px 4px #0002}"
-	"label{display:block;margin:1rem 0 .25rem}input{width:100%%;box-sizing:border-box;"
-	"padding:.5rem}button{margin-top:1.5rem;width:100%%;padding:.6rem}"
-	".error{color:#b00020}</style></head>\n"
-	"<body><main><h1>Sign in to Flyte</h1>\n%s"
-	"<form method=\"post\" action=\"/login\">\n"
-	"<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">\n"
-	"<input type=\"hidden\" name=\"redirect_url\" value=\"%s\">\n"
-	"<label for=\"username\">Username</label>"
-	"<input id=\"username\" name=\"username\" autocomplete=\"username\" "
-	"autocapitalize=\"none\" required value=\"%s\">\n"
-	"<label for=\"password\">Password</label>"
-	"<input id=\"password\" name=\"password\" type=\"password\" "
-	"autocomplete=\"current-password\" required>\n"
-	"<button type=\"submit\">Sign in</button>\n"
-	"</form></main></body></html>\n";
+/* The login page's own rules on top of the shared page shell. */
+static const char page_style[] = "main{max-width:22rem}button{width:100%}";
+
+/* The login form. message is static text or NULL; every other value is
+ * escaped. */
+static enum fa_rc form_page(struct fa_buf *b, const char *message, const char *token,
+			    const char *redirect_url, const char *username)
+{
+	enum fa_rc rc = fa_http_page_begin(b, "Sign in", "Sign in to Flyte", page_style);
+
+	if (rc == FA_OK && message)
+		rc = fa_buf_appendf(b, "<p class=\"error\" role=\"alert\">%s</p>\n", message);
+	if (rc == FA_OK)
+		rc = fa_buf_appendf(b, "<form method=\"post\" action=\"/login\">\n"
+				    "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">\n"
+				    "<input type=\"hidden\" name=\"redirect_url\" value=\"", token);
+	if (rc == FA_OK)
+		rc = fa_buf_append_html(b, redirect_url);
+	if (rc == FA_OK)
+		rc = fa_buf_appends(b, "\">\n<label for=\"username\">Username</label>"
+				    "<input id=\"username\" name=\"username\" autocomplete=\"username\" "
+				    "autocapitalize=\"none\" required value=\"");
+	if (rc == FA_OK)
+		rc = fa_buf_append_html(b, username);
+	if (rc == FA_OK)
+		rc = fa_buf_appends(b, "\">\n<label for=\"password\">Password</label>"
+				    "<input id=\"password\" name=\"password\" type=\"password\" "
+				    "autocomplete=\"current-password\" required>\n"
+				    "<button type=\"submit\">Sign in</button>\n</form>");
+	if (rc == FA_OK)
+		rc = fa_http_page_end(b);
+	return rc;
+}
 
 /* 503 while the store is down (it logged that; the user may retry), else
  * 500. */
@@ -236,12 +247,13 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 	unsigned char plain[FORM_HEAD + FA_MAX_REDIRECT_URI];
 	size_t rlen = strlen(redirect_url);
 	char token[FA_TOKEN_CHARS + 1];
-	char *sealed = NULL, *page;
-	const char *msg = "", *eu, *er;
+	char *sealed = NULL;
+	struct fa_buf page;
 	int64_t exp = fa_now() + FA_IDENTITY_LOGIN_FORM_TTL_S;
 	struct fa_err e;
 
 	fa_err_clear(&e);
+	fa_buf_init(&page, FA_MAX_RESPONSE);
 	if (rlen > FA_MAX_REDIRECT_URI) {
 		fa_resp_oauth_error(resp, 400, "invalid_request", "redirect_url is too long");
 		return;
@@ -262,26 +274,16 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 		fail500(id, resp, &e);
 		goto out;
 	}
-	if (message) {
-		msg = fa_arena_printf(a, "<p class=\"error\" role=\"alert\">%s</p>\n", message);
-		if (!msg)
-			goto oom;
-	}
-	eu = fa_identity_html_escape(a, username ? username : "");
-	er = fa_identity_html_escape(a, redirect_url);
-	if (!eu || !er)
-		goto oom;
-	page = fa_arena_printf(a, page_fmt, msg, token, er, eu);
-	if (!page)
-		goto oom;
-	if (fa_resp_header(resp, "Content-Security-Policy", page_csp, &e) != FA_OK ||
-	    fa_resp_body(resp, status, "text/html; charset=utf-8", page, strlen(page), &e) != FA_OK)
+	if (form_page(&page, message, token, redirect_url, username ? username : "") != FA_OK) {
+		e.rc = FA_ENOMEM;
 		fail500(id, resp, &e);
-	goto out;
-oom:
-	e.rc = FA_ENOMEM;
-	fail500(id, resp, &e);
+		goto out;
+	}
+	if (fa_resp_header(resp, "Content-Security-Policy", page_csp, &e) != FA_OK ||
+	    fa_resp_page(resp, status, &page, &e) != FA_OK)
+		fail500(id, resp, &e);
 out:
+	fa_buf_cleanup(&page);
 	fa_memzero(plain, sizeof(plain));
 }
 

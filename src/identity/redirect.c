@@ -1,7 +1,7 @@
 /* redirect.c -- where identity may send a browser: the open-redirect
- * check for /login and /logout's redirect_url, origin parsing for the
- * configured authorizedUris, and the escaping helpers for query values and
- * HTML.
+ * check for /login and /logout's redirect_url, origins of the configured
+ * authorizedUris (read with base's URL grammar), and the escaping of a
+ * query value.
  *
  * The rule is an allowlist, not a blocklist: a target is either a path on
  * this server (exactly one leading '/') or an absolute http(s) URL whose
@@ -89,28 +89,18 @@ enum fa_rc fa_identity_redirect_check(const struct fa_origin *origins, size_t n_
 			    "redirect_url is not on an authorized origin (auth.authorizedUris)");
 }
 
-/* Both escapes go through base's one encoder of each kind, then into the
- * request arena. NULL when s is over FA_MAX_RESPONSE or memory runs out. */
-static char *escape_into(struct fa_arena *a, const char *s, bool html)
+/* Through base's one encoder, then into the request arena. NULL when s is
+ * over FA_MAX_RESPONSE or memory runs out. */
+char *fa_identity_query_escape(struct fa_arena *a, const char *s)
 {
 	struct fa_buf b;
 	char *out = NULL;
 
 	if (strlen(s) > FA_MAX_RESPONSE)
 		return NULL;
-	fa_buf_init(&b, 6 * FA_MAX_RESPONSE);
-	if ((html ? fa_buf_append_html(&b, s) : fa_buf_append_pct(&b, s, "/")) == FA_OK)
+	fa_buf_init(&b, 3 * FA_MAX_RESPONSE);
+	if (fa_buf_append_pct(&b, s, "/") == FA_OK)
 		out = fa_arena_strndup(a, fa_buf_str(&b), b.len);
 	fa_buf_cleanup(&b);
 	return out;
-}
-
-char *fa_identity_query_escape(struct fa_arena *a, const char *s)
-{
-	return escape_into(a, s, false);
-}
-
-char *fa_identity_html_escape(struct fa_arena *a, const char *s)
-{
-	return escape_into(a, s, true);
 }

@@ -203,7 +203,6 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 	unsigned char sid[FA_SESSION_ID_LEN];
 	char key[2 * FA_SHA256_LEN + 1];
 	struct fa_store_rec rec = { 0 };
-	json_error_t jerr;
 	json_t *doc = NULL, *u;
 	int64_t now = fa_now();
 	enum fa_rc rc;
@@ -222,7 +221,8 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		return fa_err_set(err, FA_ENOTFOUND, "session has ended");
 	if (rc != FA_OK)
 		return rc;
-	doc = json_loadb(rec.value, rec.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (fa_json_load(rec.value, rec.len, "session record", &doc, NULL) != FA_OK)
+		doc = NULL;
 	u = doc ? json_object_get(doc, "user") : NULL;
 	if (!json_is_object(u) || !json_is_string(json_object_get(u, "sub"))) {
 		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error", "session record is malformed");

@@ -43,31 +43,6 @@ void fa_identity_throttle_keys(const char *addr, const char *username,
 	snprintf(user_key, FA_STORE_MAX_KEY + 1, "user:%s", hex);
 }
 
-/* Count and seconds-to-reset of one counter; 0 when absent or expired. */
-static enum fa_rc counter_get(struct fa_store *st, const char *key, int64_t now,
-			      int64_t *count, int64_t *reset_in, struct fa_err *err)
-{
-	struct fa_store_rec rec;
-	uint64_t v = 0;
-	enum fa_rc rc;
-
-	*count = 0;
-	*reset_in = 0;
-	rc = fa_store_get(st, KIND, key, now, &rec, err);
-	if (rc == FA_ENOTFOUND)
-		return FA_OK;
-	if (rc != FA_OK)
-		return rc;
-	/* A counter's version equals its count (store.h); the value says so
-	 * too, and is what we read when it parses. */
-	if (fa_parse_u64(rec.value, rec.len, INT64_MAX, &v) != FA_OK)
-		v = (uint64_t)rec.version;
-	*count = (int64_t)v;
-	*reset_in = rec.expires_at - now;
-	fa_store_rec_cleanup(&rec);
-	return FA_OK;
-}
-
 enum fa_rc fa_identity_throttle_check(struct fa_store *st, const char *addr,
 				      const char *username, int64_t now, int64_t *retry_after,
 				      struct fa_err *err)
@@ -78,9 +53,9 @@ enum fa_rc fa_identity_throttle_check(struct fa_store *st, const char *addr,
 
 	*retry_after = 0;
 	fa_identity_throttle_keys(addr, username, akey, ukey);
-	rc = counter_get(st, akey, now, &ac, &ar, err);
+	rc = fa_store_counter_get(st, KIND, akey, now, &ac, &ar, err);
 	if (rc == FA_OK)
-		rc = counter_get(st, ukey, now, &uc, &ur, err);
+		rc = fa_store_counter_get(st, KIND, ukey, now, &uc, &ur, err);
 	if (rc != FA_OK)
 		return rc;
 	if (ac >= FA_IDENTITY_ADDR_MAX_FAILURES && ar > wait)

@@ -310,15 +310,4 @@ enum fa_rc fa_jwt_verify(const struct fa_jwks *keys, const struct fa_jwt_rules *
 enum fa_rc fa_jwt_claims_check(const struct fa_jwt_rules *rules, const json_t *header,
 			       const json_t *claims, struct fa_err *err) FA_WUR;
 
-/* ---- bounded JSON ------------------------------------------------------ */
-
-/* json_loadb with JSON_REJECT_DUPLICATES after a scan that bounds nesting to
- * max_depth (jansson's own limit is 2048 levels, deep enough to exhaust a
- * stack in its recursive parser and in json_decref). The top level must be
- * an object. what names the document in messages ("JWKS", "JWS header"...);
- * a message never quotes the input, only a position. *out is a new
- * reference on FA_OK, NULL otherwise. The caller bounds len. */
-enum fa_rc fa_jose_json_load(const char *buf, size_t len, size_t max_depth, const char *what,
-			     json_t **out, struct fa_err *err) FA_WUR;
-
 #endif

@@ -1,5 +1,4 @@
-/* jwk_json.c -- JSON Web Key import (RFC 7517, RFC 7518 §6, RFC 8037 §2)
- * and the bounded JSON loader the whole module (and the remote module) uses.
+/* jwk_json.c -- JSON Web Key import (RFC 7517, RFC 7518 §6, RFC 8037 §2).
  *
  * A JWK object is checked member by member: unknown or unusable key kinds
  * (other kty/crv, "use":"enc", an alg that does not fit the key) are
@@ -8,7 +7,8 @@
  * unpadded base64url of bounded size; EC coordinates must be full-length and
  * the point must lie on the curve (OpenSSL checks that when it decodes it);
  * a private key must match its public members. The key itself is then made
- * by fa_jose_key_wrap in jwk.c. Export is in jwk.c too.
+ * by fa_jose_key_wrap in jwk.c. Export is in jwk.c too. JSON text is read
+ * by base's bounded loader (fa_json_load).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,61 +26,6 @@
 #define RSA_E_MAX 16
 #define EC_COORD_MAX 48      /* P-384 */
 #define ED25519_LEN 32
-
-/* ---- bounded JSON ------------------------------------------------------ */
-
-/* jansson only bounds nesting at 2048 levels, deep enough to exhaust a
- * thread's stack in the recursive parser and in json_decref. This scan counts
- * brackets outside strings; it does not validate: json_loadb does. */
-static bool depth_ok(const char *buf, size_t len, size_t max_depth)
-{
-	size_t depth = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max_depth)
-				return false;
-		} else if ((c == '}' || c == ']') && depth > 0) {
-			depth--;
-		}
-	}
-	return true;
-}
-
-enum fa_rc fa_jose_json_load(const char *buf, size_t len, size_t max_depth, const char *what,
-			     json_t **out, struct fa_err *err)
-{
-	json_error_t jerr;
-	json_t *j;
-
-	*out = NULL;
-	if (!depth_ok(buf, len, max_depth))
-		return fa_err_set(err, FA_EINVAL, "%s nests deeper than %zu levels", what,
-				  max_depth);
-	/* Duplicate members would let two parsers read two different values. */
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		/* jerr.text may quote the input; give only its position. */
-		return fa_err_set(err, FA_EINVAL, "%s is not valid JSON (position %d)", what,
-				  jerr.position);
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return fa_err_set(err, FA_EINVAL, "%s is not a JSON object", what);
-	}
-	*out = j;
-	return FA_OK;
-}
 
 /* ---- members --------------------------------------------------------------- */
 
@@ -522,7 +467,7 @@ enum fa_rc fa_jwk_parse(const char *json, size_t len, struct fa_jwk **out, struc
 	*out = NULL;
 	if (len > FA_MAX_JWKS)
 		return fa_err_set(err, FA_ETOOBIG, "JWK is larger than %d bytes", FA_MAX_JWKS);
-	if ((rc = fa_jose_json_load(json, len, FA_MAX_JSON_DEPTH, "JWK", &o, err)) != FA_OK)
+	if ((rc = fa_json_load(json, len, "JWK", &o, err)) != FA_OK)
 		return rc;
 	rc = fa_jwk_from_json(o, out, err);
 	json_decref(o);

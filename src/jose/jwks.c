@@ -93,7 +93,7 @@ enum fa_rc fa_jwks_parse_rsa(const char *json, size_t len, enum fa_jws_alg rsa_d
 		rc = fa_err_set(err, FA_EINVAL, "the default alg of RSA keys must be an RSA alg");
 		goto out;
 	}
-	if ((rc = fa_jose_json_load(json, len, FA_MAX_JSON_DEPTH, "JWKS", &doc, err)) != FA_OK)
+	if ((rc = fa_json_load(json, len, "JWKS", &doc, err)) != FA_OK)
 		goto out;
 	keys = json_object_get(doc, "keys");
 	if (!json_is_array(keys)) {

@@ -448,8 +448,7 @@ enum fa_rc fa_jws_verify(const struct fa_jwks *keys, unsigned algs, const char *
 		rc = fa_err_set(err, FA_EINVAL, "JWS header is not unpadded base64url");
 		goto out;
 	}
-	if ((rc = fa_jose_json_load(hbuf, hl, FA_MAX_JSON_DEPTH, "JWS header", &r.header,
-				    err)) != FA_OK)
+	if ((rc = fa_json_load(hbuf, hl, "JWS header", &r.header, err)) != FA_OK)
 		goto out;
 	if ((rc = check_header(r.header, algs, &alg, &kid, err)) != FA_OK ||
 	    (rc = select_keys(keys, alg, kid, cand, &ncand, err)) != FA_OK)
@@ -475,8 +474,8 @@ enum fa_rc fa_jws_verify(const struct fa_jwks *keys, unsigned algs, const char *
 	if (rc != FA_OK)
 		goto out;
 	/* Parsed only now that it is known to come from the key holder. */
-	if ((rc = fa_jose_json_load((const char *)r.raw, r.raw_len, FA_MAX_JSON_DEPTH,
-				    "JWS payload", &r.payload, err)) != FA_OK)
+	if ((rc = fa_json_load((const char *)r.raw, r.raw_len, "JWS payload", &r.payload,
+			       err)) != FA_OK)
 		goto out;
 	*out = r;
 	memset(&r, 0, sizeof(r));

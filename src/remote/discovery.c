@@ -332,8 +332,7 @@ enum fa_rc fa_discovery_parse(enum fa_discovery_kind kind, const char *expected_
 	}
 	atomic_init(&dc->refs, 1);
 	fa_err_clear(&jerr);
-	if ((rc = fa_jose_json_load(text, len, FA_MAX_JSON_DEPTH, kind_name(kind), &dc->doc,
-				    &jerr)) != FA_OK) {
+	if ((rc = fa_json_load(text, len, kind_name(kind), &dc->doc, &jerr)) != FA_OK) {
 		rc = fa_err_set(err, rc, "%s: %s", shown, jerr.msg);
 		goto out;
 	}

@@ -537,8 +537,7 @@ enum fa_rc fa_remote_json(const struct fa_remote_resp *resp, const char *url, co
 		return fa_err_set(err, FA_EINVAL, "%s: %s is %.40s, not JSON", shown, what,
 				  resp->content_type);
 	fa_err_clear(&jerr);
-	rc = fa_jose_json_load(resp->body ? resp->body : "", resp->len, FA_MAX_JSON_DEPTH, what,
-			       out, &jerr);
+	rc = fa_json_load(resp->body ? resp->body : "", resp->len, what, out, &jerr);
 	if (rc != FA_OK)
 		return fa_err_set(err, rc, "%s: %s", shown, jerr.msg);
 	return FA_OK;

@@ -145,20 +145,6 @@ out:
 	return rc;
 }
 
-static enum fa_rc write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return FA_EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return FA_OK;
-}
-
 enum fa_rc fa_secret_file_write_temp(int dirfd, const char *dir, struct fa_secret_file *p,
 				     struct fa_err *err)
 {
@@ -180,7 +166,7 @@ enum fa_rc fa_secret_file_write_temp(int dirfd, const char *dir, struct fa_secre
 				  strerror(errno));
 	p->tmp_made = true;
 	/* The umask may only have removed bits; make the mode exactly 0600. */
-	if (fchmod(fd, 0600) != 0 || write_all(fd, p->data, p->len) != FA_OK ||
+	if (fchmod(fd, 0600) != 0 || fa_fd_write_all(fd, p->data, p->len) != FA_OK ||
 	    fsync(fd) != 0) {
 		rc = fa_err_set(err, FA_EIO, "cannot write %s/%s: %s", dir, p->tmp,
 				strerror(errno));

@@ -404,6 +404,30 @@ enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
 	return health(st, st->ops->incr(st->impl, kind, key, ttl_s, now, count, err), err);
 }
 
+enum fa_rc fa_store_counter_get(struct fa_store *st, const char *kind, const char *key,
+				int64_t now, int64_t *count, int64_t *reset_in, struct fa_err *err)
+{
+	struct fa_store_rec rec;
+	uint64_t v = 0;
+	enum fa_rc rc;
+
+	*count = 0;
+	*reset_in = 0;
+	rc = fa_store_get(st, kind, key, now, &rec, err);
+	if (rc == FA_ENOTFOUND) {
+		fa_err_clear(err);
+		return FA_OK;
+	}
+	if (rc != FA_OK)
+		return rc;
+	if (fa_parse_u64(rec.value, rec.len, INT64_MAX, &v) != FA_OK)
+		v = (uint64_t)rec.version;
+	*count = (int64_t)v;
+	*reset_in = rec.expires_at - now;
+	fa_store_rec_cleanup(&rec);
+	return FA_OK;
+}
+
 enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 			  size_t *deleted, struct fa_err *err)
 {

@@ -232,6 +232,15 @@ enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
 			 int64_t ttl_s, int64_t now, int64_t *count,
 			 struct fa_err *err) FA_WUR;
 
+/* Reads a counter made by fa_store_incr: *count its value and *reset_in
+ * the seconds until its window ends; both 0 when it is absent or expired.
+ * A record whose value is not a decimal count is read by its version (the
+ * two are equal for a counter). Errors as fa_store_get, but never
+ * FA_ENOTFOUND. */
+enum fa_rc fa_store_counter_get(struct fa_store *st, const char *kind, const char *key,
+				int64_t now, int64_t *count, int64_t *reset_in,
+				struct fa_err *err) FA_WUR;
+
 /* Deletes at most `limit` (1..FA_STORE_MAX_PURGE) records expired at `now`,
  * oldest expiry first; *deleted gets how many. Call it periodically and again
  * while *deleted == limit. Errors: FA_EINVAL/FA_ETOOBIG, FA_ESTORE. */

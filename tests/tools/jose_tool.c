@@ -85,7 +85,7 @@ static enum fa_rc parse_jwk(const char *text, size_t len, enum fa_jws_alg pin,
 
 	if (!pin)
 		return fa_jwk_parse(text, len, key, err);
-	if ((rc = fa_jose_json_load(text, len, FA_MAX_JSON_DEPTH, "JWK", &o, err)) != FA_OK)
+	if ((rc = fa_json_load(text, len, "JWK", &o, err)) != FA_OK)
 		return rc;
 	if (!json_object_get(o, "alg"))
 		json_object_set_new(o, "alg", json_string(fa_jws_alg_name(pin)));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "base/base.h"
 #include "fa_test.h"
@@ -321,6 +322,64 @@ static void test_fd_read(void **state)
 	assert_null(data);
 }
 
+static void test_json_load(void **state)
+{
+	static const char *const bad[] = {
+		"", "[]", "1", "\"x\"", "{", "{\"a\":1,\"a\":2}", "{\"a\":1} x",
+		"{\"a\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}",
+	};
+	/* Brackets inside strings do not count; 16 levels do. */
+	static const char in_string[] = "{\"s\":\"[[[[[[[[[[[[[[[[[[[[\\\"\"}";
+	static const char deep16[] = "{\"a\":[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}";
+	struct fa_err err;
+	json_t *j;
+
+	(void)state;
+
+	assert_int_equal(fa_json_load(in_string, strlen(in_string), "doc", &j, &err), FA_OK);
+	json_decref(j);
+	assert_int_equal(fa_json_load(deep16, strlen(deep16), "doc", &j, &err), FA_OK);
+	json_decref(j);
+	/* Not NUL-terminated: only len bytes are read. */
+	assert_int_equal(fa_json_load("{}garbage", 2, "doc", &j, &err), FA_OK);
+	json_decref(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = (json_t *)1;
+		fa_err_clear(&err);
+		if (fa_json_load(bad[i], strlen(bad[i]), "doc", &j, &err) != FA_EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_null(j);
+		assert_true(strncmp(err.msg, "doc ", 4) == 0);
+	}
+	assert_int_equal(fa_json_load("[[[[[[[[[[[[[[[[[", 17, "doc", &j, &err), FA_EINVAL);
+	assert_string_equal(err.msg, "doc nests deeper than 16 levels");
+}
+
+static void test_fd_write_all(void **state)
+{
+	char dir[64], path[128], *data = NULL;
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	fa_test_tmpdir(dir, sizeof(dir), "test_base_write");
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fa_fd_write_all(fd, "hello, ", 7), FA_OK);
+	assert_int_equal(fa_fd_write_all(fd, "world", 5), FA_OK);
+	assert_int_equal(fa_fd_write_all(fd, "", 0), FA_OK);
+	close(fd);
+	assert_int_equal(fa_file_read(path, 64, &data, &len, NULL), FA_OK);
+	assert_string_equal(data, "hello, world");
+	free(data);
+	fd = open(path, O_RDONLY);
+	assert_int_equal(fa_fd_write_all(fd, "x", 1), FA_EIO);
+	assert_int_equal(errno, EBADF);
+	close(fd);
+	fa_test_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_buf_escapes),
 		cmocka_unit_test(test_file_read),
 		cmocka_unit_test(test_fd_read),
+		cmocka_unit_test(test_json_load),
+		cmocka_unit_test(test_fd_write_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -586,6 +586,35 @@ static void test_credentials_downgrade(void **state)
 	fa_client_free(c);
 }
 
+/* A server's answer is network input: nesting is bounded as for every
+ * JSON document (it was parsed with jansson's 2048-level limit before). */
+static void test_answer_json_bounded(void **state)
+{
+	struct cl_resp resp = { .status = 200 };
+	struct fa_err err;
+	json_t *j = NULL;
+	char deep[64];
+
+	(void)state;
+	memset(deep, '[', 40);
+	memcpy(deep + 40, "{}", 3);
+	fa_buf_init(&resp.body, 1024);
+	assert_int_equal(fa_buf_appends(&resp.body, "{\"a\":"), FA_OK);
+	assert_int_equal(fa_buf_appends(&resp.body, deep), FA_OK);
+	assert_int_equal(cl_resp_json(&resp, "token answer", &j, &err), FA_ENET);
+	assert_null(j);
+	assert_string_equal(err.msg, "token answer: the answer nests deeper than 16 levels (HTTP 200)");
+	fa_buf_reset(&resp.body);
+	assert_int_equal(fa_buf_appends(&resp.body, "{\"a\":1,\"a\":2}"), FA_OK);
+	assert_int_equal(cl_resp_json(&resp, "token answer", &j, &err), FA_ENET);
+	fa_buf_reset(&resp.body);
+	assert_int_equal(fa_buf_appends(&resp.body, "{\"a\":[1]}"), FA_OK);
+	assert_int_equal(cl_resp_json(&resp, "token answer", &j, &err), FA_OK);
+	assert_true(json_is_array(json_object_get(j, "a")));
+	json_decref(j);
+	fa_buf_cleanup(&resp.body);
+}
+
 static void test_form_encoding(void **state)
 {
 	struct fa_buf b;
@@ -702,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_config_file_choice),
 		cmocka_unit_test(test_token_parse),
 		cmocka_unit_test(test_credentials_downgrade),
+		cmocka_unit_test(test_answer_json_bounded),
 		cmocka_unit_test(test_form_encoding),
 		cmocka_unit_test(test_external_command),
 		cmocka_unit_test(test_hints),

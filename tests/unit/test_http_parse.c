@@ -622,6 +622,25 @@ static void test_routes_check(void **state)
 	assert_non_null(strstr(err.msg, "bad method"));
 }
 
+/* The one page shell: the shared head and style, then the page's own. */
+static void test_page_shell(void **state)
+{
+	struct fa_buf b;
+
+	(void)state;
+	fa_buf_init(&b, 8192);
+	assert_int_equal(fa_http_page_begin(&b, "Device", "Connect a device", ".x{}"), FA_OK);
+	assert_int_equal(fa_buf_appends(&b, "<p>hi</p>"), FA_OK);
+	assert_int_equal(fa_http_page_end(&b), FA_OK);
+	assert_true(strncmp(b.data, "<!DOCTYPE html>\n<html lang=\"en\">", 32) == 0);
+	assert_non_null(strstr(b.data, "<title>Device - Flyte</title>"));
+	assert_non_null(strstr(b.data, ".error{color:#b00020}.x{}</style>"));
+	assert_non_null(strstr(b.data, "<body><main><h1>Connect a device</h1>\n<p>hi</p>"));
+	assert_null(strstr(b.data, "<script"));
+	assert_int_equal(strcmp(b.data + b.len - 22, "</main></body></html>\n"), 0);
+	fa_buf_cleanup(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -651,6 +670,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cors_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cors_decisions, setup, teardown),
 		cmocka_unit_test(test_routes_check),
+		cmocka_unit_test(test_page_shell),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

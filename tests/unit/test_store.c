@@ -280,7 +280,7 @@ static void test_incr_across_expiry(void **state)
 	struct sfx *f = *state;
 	struct fa_store_rec rec;
 	struct fa_err err;
-	int64_t c = 0;
+	int64_t c = 0, reset = -1;
 
 	sfx_open(f);
 	assert_int_equal(fa_store_incr(f->st, "throttle", "ip:10.0.0.1", 10, 100, &c, &err),
@@ -298,6 +298,18 @@ static void test_incr_across_expiry(void **state)
 	assert_int_equal(rec.expires_at, 110);
 	assert_int_equal(rec.version, 3);
 	fa_store_rec_cleanup(&rec);
+	/* The counter reader: count and seconds to the window's end. */
+	assert_int_equal(fa_store_counter_get(f->st, "throttle", "ip:10.0.0.1", 109, &c, &reset,
+					      &err), FA_OK);
+	assert_int_equal(c, 3);
+	assert_int_equal(reset, 1);
+	assert_int_equal(fa_store_counter_get(f->st, "throttle", "ip:10.0.0.9", 109, &c, &reset,
+					      &err), FA_OK);
+	assert_int_equal(c, 0);
+	assert_int_equal(reset, 0);
+	assert_int_equal(fa_store_counter_get(f->st, "throttle", "ip:10.0.0.1", 110, &c, &reset,
+					      &err), FA_OK);
+	assert_int_equal(c, 0);
 	/* At expiry a new window starts. */
 	assert_int_equal(fa_store_incr(f->st, "throttle", "ip:10.0.0.1", 10, 110, &c, &err),
 			 FA_OK);
