@@ -45,22 +45,49 @@ static enum fa_rc family_active(struct fa_authz *az, const char *id, json_t **fa
 	return FA_OK;
 }
 
+/* The refresh token record a presented token names. FA_ENOTFOUND when it
+ * cannot be one of ours (wrong length) or there is none. */
+static enum fa_rc rt_get(struct fa_authz *az, const char *token, json_t **rt, int64_t *exp,
+			 struct fa_err *err)
+{
+	char key[2 * FA_SHA256_LEN + 1];
+	enum fa_rc rc;
+
+	*rt = NULL;
+	if (strnlen(token, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
+		return FA_ENOTFOUND;
+	rc = fa_authz_token_key(token, key);
+	if (rc != FA_OK)
+		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
+	return fa_authz_rec_get(az, FA_KIND_RT, key, rt, NULL, exp, err);
+}
+
+/* The claims of a presented access token of ours whose signature, typ,
+ * iss and exp verify. FA_ENOTFOUND for anything else (an expired token
+ * needs no revocation and is inactive; a foreign one gets neither). */
+static enum fa_rc at_get(struct fa_authz *az, const char *token, json_t **claims)
+{
+	struct fa_err e;
+
+	*claims = NULL;
+	fa_err_clear(&e);
+	if (strchr(token, '.') == NULL || fa_authz_at_verify(az, token, claims, &e) != FA_OK)
+		return FA_ENOTFOUND;
+	return FA_OK;
+}
+
 /* The access-token answer: FA_OK with *out set (active or not), or a store
  * error. FA_ENOTFOUND: not one of our access tokens at all. */
 static enum fa_rc introspect_at(struct fa_authz *az, const char *token, json_t **out,
 				struct fa_err *err)
 {
 	json_t *claims = NULL, *rec = NULL, *scp, *v, *o = NULL;
-	struct fa_err e;
 	const char *jti, *name;
 	enum fa_rc rc;
 	size_t i;
 
 	*out = NULL;
-	if (strchr(token, '.') == NULL)
-		return FA_ENOTFOUND;
-	fa_err_clear(&e);
-	if (fa_authz_at_verify(az, token, &claims, &e) != FA_OK)
+	if (at_get(az, token, &claims) != FA_OK)
 		return FA_ENOTFOUND;
 	jti = fa_authz_jstr(claims, "jti");
 	if (jti[0] == '\0') {
@@ -135,18 +162,12 @@ out:
 static enum fa_rc introspect_rt(struct fa_authz *az, const char *token, json_t **out,
 				struct fa_err *err)
 {
-	char key[2 * FA_SHA256_LEN + 1];
 	json_t *rt = NULL, *fam = NULL;
 	int64_t exp = 0;
 	enum fa_rc rc;
 
 	*out = NULL;
-	if (strnlen(token, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
-		return FA_ENOTFOUND;
-	rc = fa_authz_token_key(token, key);
-	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
-	rc = fa_authz_rec_get(az, FA_KIND_RT, key, &rt, NULL, &exp, err);
+	rc = rt_get(az, token, &rt, &exp, err);
 	if (rc != FA_OK)
 		goto out;
 	if (strcmp(fa_authz_jstr(rt, "st"), "active") != 0) {
@@ -173,49 +194,12 @@ out:
 	return rc;
 }
 
-enum fa_rc fa_authz_introspect(struct fa_authz *az, const char *token, const char *hint,
-			       json_t **out, struct fa_err *err)
-{
-	enum fa_rc (*order[2])(struct fa_authz *, const char *, json_t **, struct fa_err *) = {
-		introspect_at, introspect_rt,
-	};
-	enum fa_rc rc = FA_ENOTFOUND;
-
-	*out = NULL;
-	if (token == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "token is missing");
-	if (hint && strcmp(hint, "refresh_token") == 0) {
-		order[0] = introspect_rt;
-		order[1] = introspect_at;
-	}
-	if (strnlen(token, FA_MAX_TOKEN + 1) <= FA_MAX_TOKEN) {
-		for (size_t i = 0; i < ARRAY_LEN(order) && rc == FA_ENOTFOUND; i++)
-			rc = order[i](az, token, out, err);
-	}
-	if (rc == FA_ENOTFOUND) {
-		*out = inactive();
-		rc = FA_OK;
-	} else if (rc != FA_OK && (!err || err->http == 0)) {
-		rc = fa_authz_store_fail(az, rc, err, "introspecting a token");
-	}
-	if (rc == FA_OK && *out == NULL)
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
-	return rc;
-}
-
 static enum fa_rc revoke_rt(struct fa_authz *az, const struct fa_authz_client *c,
 			    const char *token, struct fa_err *err)
 {
-	char key[2 * FA_SHA256_LEN + 1];
 	json_t *rt = NULL;
-	enum fa_rc rc;
+	enum fa_rc rc = rt_get(az, token, &rt, NULL, err);
 
-	if (strnlen(token, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
-		return FA_ENOTFOUND;
-	rc = fa_authz_token_key(token, key);
-	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
-	rc = fa_authz_rec_get(az, FA_KIND_RT, key, &rt, NULL, NULL, err);
 	if (rc != FA_OK)
 		return rc;
 	/* RFC 7009 §2.1: only the client the token was issued to may revoke
@@ -232,16 +216,11 @@ static enum fa_rc revoke_at(struct fa_authz *az, const struct fa_authz_client *c
 {
 	json_t *claims = NULL;
 	struct fa_store_op op;
-	struct fa_err e;
 	const char *jti;
 	int64_t exp, now = fa_authz_now(az);
 	enum fa_rc rc;
 
-	if (strchr(token, '.') == NULL)
-		return FA_ENOTFOUND;
-	fa_err_clear(&e);
-	/* An expired token needs no revocation; a foreign one gets none. */
-	if (fa_authz_at_verify(az, token, &claims, &e) != FA_OK)
+	if (at_get(az, token, &claims) != FA_OK)
 		return FA_ENOTFOUND;
 	jti = fa_authz_jstr(claims, "jti");
 	exp = fa_authz_jint(claims, "exp");
@@ -262,23 +241,70 @@ out:
 	return rc;
 }
 
-enum fa_rc fa_authz_revoke(struct fa_authz *az, const struct fa_authz_client *c,
-			   const char *token, const char *hint, struct fa_err *err)
+/* The two kinds of token, each with its look-up for introspection and for
+ * revocation; token_type_hint (RFC 7009 §2.1, RFC 7662 §2.1) only says
+ * which is tried first. */
+struct token_kind {
+	const char *hint;
+	enum fa_rc (*introspect)(struct fa_authz *az, const char *token, json_t **out,
+				 struct fa_err *err);
+	enum fa_rc (*revoke)(struct fa_authz *az, const struct fa_authz_client *c,
+			     const char *token, struct fa_err *err);
+};
+
+static const struct token_kind kinds[] = {
+	{ "access_token", introspect_at, revoke_at },
+	{ "refresh_token", introspect_rt, revoke_rt },
+};
+
+/* Introspects (out set) or revokes (on behalf of c) token as each kind in
+ * turn, the hinted one first (else: access tokens for introspection,
+ * refresh tokens for revocation), until one knows it. FA_ENOTFOUND when
+ * neither does, or the token is over FA_MAX_TOKEN (none of ours is). */
+static enum fa_rc each_kind(struct fa_authz *az, const struct fa_authz_client *c,
+			    const char *token, const char *hint, json_t **out, struct fa_err *err)
 {
-	enum fa_rc (*order[2])(struct fa_authz *, const struct fa_authz_client *, const char *,
-			       struct fa_err *) = { revoke_rt, revoke_at };
+	size_t first = out ? 0 : 1;
 	enum fa_rc rc = FA_ENOTFOUND;
 
 	if (token == NULL)
 		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "token is missing");
-	if (hint && strcmp(hint, "access_token") == 0) {
-		order[0] = revoke_at;
-		order[1] = revoke_rt;
-	}
 	if (strnlen(token, FA_MAX_TOKEN + 1) > FA_MAX_TOKEN)
-		return FA_OK;
-	for (size_t i = 0; i < ARRAY_LEN(order) && rc == FA_ENOTFOUND; i++)
-		rc = order[i](az, c, token, err);
+		return FA_ENOTFOUND;
+	for (size_t i = 0; hint && i < ARRAY_LEN(kinds); i++)
+		if (strcmp(hint, kinds[i].hint) == 0)
+			first = i;
+	for (size_t i = 0; i < ARRAY_LEN(kinds) && rc == FA_ENOTFOUND; i++) {
+		const struct token_kind *k = &kinds[(first + i) % ARRAY_LEN(kinds)];
+
+		rc = out ? k->introspect(az, token, out, err) : k->revoke(az, c, token, err);
+	}
+	return rc;
+}
+
+enum fa_rc fa_authz_introspect(struct fa_authz *az, const char *token, const char *hint,
+			       json_t **out, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	*out = NULL;
+	rc = each_kind(az, NULL, token, hint, out, err);
+	if (rc == FA_ENOTFOUND) {
+		*out = inactive();
+		rc = FA_OK;
+	} else if (rc != FA_OK && (!err || err->http == 0)) {
+		rc = fa_authz_store_fail(az, rc, err, "introspecting a token");
+	}
+	if (rc == FA_OK && *out == NULL)
+		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+	return rc;
+}
+
+enum fa_rc fa_authz_revoke(struct fa_authz *az, const struct fa_authz_client *c,
+			   const char *token, const char *hint, struct fa_err *err)
+{
+	enum fa_rc rc = each_kind(az, c, token, hint, NULL, err);
+
 	if (rc == FA_ENOTFOUND)
 		return FA_OK;
 	if (rc != FA_OK && (!err || err->http == 0))

@@ -209,7 +209,7 @@ enum fa_rc cl_cache_read(const char *path, struct cl_token *t, struct fa_err *er
 	size_t len = 0;
 	struct stat st;
 	json_t *j = NULL;
-	int fd;
+	int fd, e = 0;
 	enum fa_rc rc = FA_OK;
 
 	cl_token_init(t);
@@ -232,25 +232,12 @@ enum fa_rc cl_cache_read(const char *path, struct cl_token *t, struct fa_err *er
 		rc = fa_err_set(err, FA_ETOOBIG, "%s is larger than %d bytes", path, CL_MAX_CACHE_FILE);
 		goto out;
 	}
-	data = malloc(CL_MAX_CACHE_FILE + 1);
-	if (!data) {
-		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
-		goto out;
-	}
-	while (len <= CL_MAX_CACHE_FILE) {
-		ssize_t r = read(fd, data + len, CL_MAX_CACHE_FILE + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = fa_err_set(err, FA_EIO, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len > CL_MAX_CACHE_FILE) {
-		rc = fa_err_set(err, FA_ETOOBIG, "%s is larger than %d bytes", path, CL_MAX_CACHE_FILE);
+	rc = fa_fd_read(fd, CL_MAX_CACHE_FILE, &data, &len, &e);
+	if (rc != FA_OK) {
+		rc = rc == FA_ETOOBIG ? fa_err_set(err, rc, "%s is larger than %d bytes", path,
+						   CL_MAX_CACHE_FILE)
+		   : rc == FA_EIO ? fa_err_set(err, rc, "cannot read %s: %s", path, strerror(e))
+		   : fa_err_set(err, rc, "out of memory");
 		goto out;
 	}
 	if (fa_json_load(data, len, "cache", &j, NULL) != FA_OK || token_from_json(j, t) != FA_OK) {

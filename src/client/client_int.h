@@ -211,10 +211,11 @@ enum fa_rc cl_external_command(const struct fa_client *c, char **token,
 			       struct fa_err *err) FA_WUR;
 /* The client id a flow uses: given, else discovered, else `fallback`. */
 const char *cl_effective_client_id(const struct fa_client *c, const char *fallback);
-/* Space-joined scopes for a request (given, else discovered). */
-enum fa_rc cl_scope_string(const struct fa_client *c, struct fa_buf *out) FA_WUR;
 /* The audience to request ("" = none). */
 const char *cl_audience(const struct fa_client *c);
+/* Appends `scope` (space-joined: given, else discovered; omitted when
+ * there is none) and `audience` (omitted when "") to a form or query. */
+enum fa_rc cl_form_scope_audience(const struct fa_client *c, struct fa_buf *form) FA_WUR;
 /* Fills the binding fields of t (endpoint, auth type, client id, token and
  * revocation URLs, header) for the cache. */
 enum fa_rc cl_token_bind(const struct fa_client *c, const char *client_id,

@@ -150,19 +150,14 @@ static enum fa_rc request_code(struct fa_client *c, const char *client_id,
 	struct cl_req rq = { .method = "POST", .url = c->md.device_endpoint,
 			     .max = FA_CLIENT_MAX_RESPONSE };
 	struct cl_resp resp;
-	struct fa_buf form, scope;
+	struct fa_buf form;
 	json_t *j = NULL;
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	fa_buf_init(&scope, FA_MAX_SCOPE);
 	rc = cl_form_add(&form, "client_id", client_id);
 	if (rc == FA_OK)
-		rc = cl_scope_string(c, &scope);
-	if (rc == FA_OK && scope.len)
-		rc = cl_form_add(&form, "scope", scope.data);
-	if (rc == FA_OK && *cl_audience(c))
-		rc = cl_form_add(&form, "audience", cl_audience(c));
+		rc = cl_form_scope_audience(c, &form);
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the device request is too large");
 		goto out;
@@ -182,7 +177,6 @@ static enum fa_rc request_code(struct fa_client *c, const char *client_id,
 out:
 	json_decref(j);
 	fa_buf_cleanup(&form);
-	fa_buf_cleanup(&scope);
 	return rc;
 }
 

@@ -251,32 +251,37 @@ const char *cl_effective_client_id(const struct fa_client *c, const char *fallba
 	return fallback;
 }
 
-enum fa_rc cl_scope_string(const struct fa_client *c, struct fa_buf *out)
+const char *cl_audience(const struct fa_client *c)
+{
+	if (c->cfg->use_audience_from_admin && c->pub.loaded && c->pub.audience && *c->pub.audience)
+		return c->pub.audience;
+	return c->cfg->audience;
+}
+
+enum fa_rc cl_form_scope_audience(const struct fa_client *c, struct fa_buf *form)
 {
 	char *const *items = c->s.scopes;
 	size_t n = c->s.n_scopes;
+	struct fa_buf scope;
 	enum fa_rc rc = FA_OK;
 
 	if (!c->s.scopes_given && c->pub.loaded) {
 		items = c->pub.scopes;
 		n = c->pub.n_scopes;
 	}
+	fa_buf_init(&scope, FA_MAX_SCOPE);
 	for (size_t i = 0; i < n && rc == FA_OK; i++) {
 		if (i)
-			rc = fa_buf_appendc(out, ' ');
+			rc = fa_buf_appendc(&scope, ' ');
 		if (rc == FA_OK)
-			rc = fa_buf_appends(out, items[i]);
+			rc = fa_buf_appends(&scope, items[i]);
 	}
-	if (rc == FA_OK && !out->data)
-		rc = fa_buf_append(out, "", 0);
+	if (rc == FA_OK && scope.len)
+		rc = cl_form_add(form, "scope", scope.data);
+	if (rc == FA_OK && *cl_audience(c))
+		rc = cl_form_add(form, "audience", cl_audience(c));
+	fa_buf_cleanup(&scope);
 	return rc;
-}
-
-const char *cl_audience(const struct fa_client *c)
-{
-	if (c->cfg->use_audience_from_admin && c->pub.loaded && c->pub.audience && *c->pub.audience)
-		return c->pub.audience;
-	return c->cfg->audience;
 }
 
 enum fa_rc cl_token_bind(const struct fa_client *c, const char *client_id,
@@ -315,11 +320,10 @@ enum fa_rc cl_grant_client_credentials(struct fa_client *c, struct cl_token *t,
 {
 	const char *url = NULL, *id = cl_effective_client_id(c, "flytepropeller");
 	char *secret = NULL;
-	struct fa_buf form, scope;
+	struct fa_buf form;
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	fa_buf_init(&scope, FA_MAX_SCOPE);
 	/* The secret first: a missing one is a local mistake, reported
 	 * without touching the network. */
 	rc = cl_client_secret(c->cfg, &secret, err);
@@ -333,11 +337,7 @@ enum fa_rc cl_grant_client_credentials(struct fa_client *c, struct cl_token *t,
 		goto out;
 	rc = cl_form_add(&form, "grant_type", "client_credentials");
 	if (rc == FA_OK)
-		rc = cl_scope_string(c, &scope);
-	if (rc == FA_OK && scope.len)
-		rc = cl_form_add(&form, "scope", scope.data);
-	if (rc == FA_OK && *cl_audience(c))
-		rc = cl_form_add(&form, "audience", cl_audience(c));
+		rc = cl_form_scope_audience(c, &form);
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the token request is too large");
 		goto out;
@@ -348,7 +348,6 @@ enum fa_rc cl_grant_client_credentials(struct fa_client *c, struct cl_token *t,
 out:
 	fa_free_secret(secret);
 	fa_buf_cleanup(&form);
-	fa_buf_cleanup(&scope);
 	return rc;
 }
 

@@ -482,32 +482,26 @@ static enum fa_rc authorize_url(struct fa_client *c, const char *client_id,
 				struct fa_buf *url)
 {
 	const char *ae = c->md.authorization_endpoint;
-	struct fa_buf q, scope;
+	struct fa_buf q;
 	enum fa_rc rc;
 
 	fa_buf_init(&q, FA_MAX_REQUEST_LINE);
-	fa_buf_init(&scope, FA_MAX_SCOPE);
 	rc = cl_form_add(&q, "response_type", "code");
 	if (rc == FA_OK)
 		rc = cl_form_add(&q, "client_id", client_id);
 	if (rc == FA_OK)
 		rc = cl_form_add(&q, "redirect_uri", redirect);
 	if (rc == FA_OK)
-		rc = cl_scope_string(c, &scope);
-	if (rc == FA_OK && scope.len)
-		rc = cl_form_add(&q, "scope", scope.data);
+		rc = cl_form_scope_audience(c, &q);
 	if (rc == FA_OK)
 		rc = cl_form_add(&q, "state", state);
 	if (rc == FA_OK)
 		rc = cl_form_add(&q, "code_challenge", challenge);
 	if (rc == FA_OK)
 		rc = cl_form_add(&q, "code_challenge_method", "S256");
-	if (rc == FA_OK && *cl_audience(c))
-		rc = cl_form_add(&q, "audience", cl_audience(c));
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(url, "%s%c%s", ae, strchr(ae, '?') ? '&' : '?', q.data);
 	fa_buf_cleanup(&q);
-	fa_buf_cleanup(&scope);
 	return rc;
 }
 

@@ -50,55 +50,28 @@ static bool has_control(const char *s, size_t n)
 
 enum fa_rc cl_read_trimmed(const char *path, size_t max, char **out, struct fa_err *err)
 {
-	struct fa_buf b;
-	char chunk[4096];
-	int fd = -1;
-	enum fa_rc rc = FA_OK;
-	size_t n;
+	char *data = NULL;
+	size_t len = 0, n;
+	int e = 0;
+	enum fa_rc rc;
 
 	*out = NULL;
-	fa_buf_init(&b, FA_MAX_SECRET);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = fa_err_set(err, errno == ENOENT ? FA_ENOTFOUND : FA_EIO, "cannot read %s: %s",
-				path, strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = fa_err_set(err, FA_EIO, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		if (fa_buf_append(&b, chunk, (size_t)r) != FA_OK) {
-			rc = fa_err_set(err, FA_ETOOBIG, "%s is larger than %d bytes", path,
-					FA_MAX_SECRET);
-			goto out;
-		}
-	}
-	if (!b.data && fa_buf_append(&b, "", 0) != FA_OK) {
-		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
-		goto out;
-	}
-	n = trim(b.data, b.len);
-	b.len = n;
+	rc = fa_file_read(path, FA_MAX_SECRET, &data, &len, &e);
+	if (rc == FA_ETOOBIG)
+		return fa_err_set(err, rc, "%s is larger than %d bytes", path, FA_MAX_SECRET);
+	if (rc == FA_ENOTFOUND || rc == FA_EIO)
+		return fa_err_set(err, rc, "cannot read %s: %s", path, strerror(e));
+	if (rc != FA_OK)
+		return fa_err_set(err, rc, "out of memory");
+	n = trim(data, len);
+	fa_memzero(data + n + 1, len - n);   /* what trimming moved over */
 	if (n > max) {
-		rc = fa_err_set(err, FA_ETOOBIG, "%s holds more than %zu bytes", path, max);
-		goto out;
+		fa_memzero(data, len);
+		free(data);
+		return fa_err_set(err, FA_ETOOBIG, "%s holds more than %zu bytes", path, max);
 	}
-	*out = fa_buf_take(&b, NULL);
-	if (!*out)
-		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
-out:
-	fa_memzero(chunk, sizeof(chunk));
-	if (fd >= 0)
-		close(fd);
-	fa_buf_cleanup(&b);
-	return rc;
+	*out = data;
+	return FA_OK;
 }
 
 static void set_src(char *src, size_t cap, const char *fmt, ...) FA_PRINTF(3, 4);

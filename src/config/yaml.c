@@ -126,24 +126,48 @@ struct ynode *ymap_get(const struct ynode *map, const char *key)
 	return e ? e->val : NULL;
 }
 
+/* Copies the first key of a dotted path into part and advances *dotted
+ * past it (and its dot). false when the key does not fit. */
+static bool path_next(const char **dotted, char part[CFG_MAX_KEY_SUGGEST], bool *last)
+{
+	const char *dot = strchr(*dotted, '.');
+	size_t len = dot ? (size_t)(dot - *dotted) : strlen(*dotted);
+
+	if (len >= CFG_MAX_KEY_SUGGEST)
+		return false;
+	memcpy(part, *dotted, len);
+	part[len] = '\0';
+	*dotted += len + (dot ? 1 : 0);
+	*last = dot == NULL;
+	return true;
+}
+
 struct ynode *ymap_path_get(const struct ynode *map, const char *dotted)
 {
 	char part[CFG_MAX_KEY_SUGGEST];
 	struct ynode *n = NULL;
 	const struct ynode *cur = map;
+	bool last;
 
 	while (cur && *dotted) {
-		const char *dot = strchr(dotted, '.');
-		size_t len = dot ? (size_t)(dot - dotted) : strlen(dotted);
-		if (len >= sizeof(part))
+		if (!path_next(&dotted, part, &last))
 			return NULL;
-		memcpy(part, dotted, len);
-		part[len] = '\0';
 		n = ymap_get(cur, part);
 		cur = n;
-		dotted += len + (dot ? 1 : 0);
 	}
 	return n;
+}
+
+static enum fa_rc entry_add(struct cfg_ctx *c, struct ynode *map, const char *key,
+			    struct ynode *val, int line, int col)
+{
+	struct ynode *k = yscalar_new(c, key, line, col);
+	struct yentry *e = k ? entry_new(c, k, val) : NULL;
+
+	if (!e)
+		return FA_ENOMEM;
+	container_append(map, e);
+	return FA_OK;
 }
 
 enum fa_rc ymap_path_set(struct cfg_ctx *c, struct ynode *map, const char *dotted,
@@ -151,46 +175,28 @@ enum fa_rc ymap_path_set(struct cfg_ctx *c, struct ynode *map, const char *dotte
 {
 	char part[CFG_MAX_KEY_SUGGEST];
 	struct ynode *n = map;
+	bool last = false;
 
-	for (;;) {
-		const char *dot = strchr(dotted, '.');
-		size_t len = dot ? (size_t)(dot - dotted) : strlen(dotted);
-		if (len >= sizeof(part))
+	while (!last) {
+		struct yentry *e;
+		struct ynode *v;
+
+		if (!path_next(&dotted, part, &last))
 			return FA_EINVAL;
-		memcpy(part, dotted, len);
-		part[len] = '\0';
-		struct yentry *e = ymap_entry(n, part);
-		if (!dot) {
-			if (e) {
-				e->val = val;
-				return FA_OK;
-			}
-			struct ynode *k = yscalar_new(c, part, line, col);
-			struct yentry *ne = k ? entry_new(c, k, val) : NULL;
-			if (!ne)
-				return FA_ENOMEM;
-			container_append(n, ne);
-			return FA_OK;
-		}
-		if (!e || e->val->kind != Y_MAP) {
-			struct ynode *sub = ynode_new(c, Y_MAP, line, col);
-			if (!sub)
-				return FA_ENOMEM;
-			if (e) {
-				e->val = sub;
-			} else {
-				struct ynode *k = yscalar_new(c, part, line, col);
-				struct yentry *ne = k ? entry_new(c, k, sub) : NULL;
-				if (!ne)
-					return FA_ENOMEM;
-				container_append(n, ne);
-			}
-			n = sub;
-		} else {
-			n = e->val;
-		}
-		dotted = dot + 1;
+		e = ymap_entry(n, part);
+		if (last)
+			v = val;
+		else if (e && e->val->kind == Y_MAP)
+			v = e->val;
+		else if (!(v = ynode_new(c, Y_MAP, line, col)))
+			return FA_ENOMEM;
+		if (e)
+			e->val = v;
+		else if (entry_add(c, n, part, v, line, col) != FA_OK)
+			return FA_ENOMEM;
+		n = v;
 	}
+	return FA_OK;
 }
 
 void ymerge(struct cfg_ctx *c, struct ynode *dst, const struct ynode *src)

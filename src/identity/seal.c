@@ -69,6 +69,29 @@ static enum fa_rc make_aad(const char *name, unsigned char aad[AAD_MAX], size_t 
 	return FA_OK;
 }
 
+/* AES-256-GCM of in[0..n) into out (n bytes) under key and nonce, with
+ * aad authenticated: encrypting writes the tag, decrypting checks it (the
+ * final step fails on a wrong tag, before the caller uses anything). */
+static bool gcm(bool encrypt, const unsigned char key[FA_SEAL_KEY_LEN],
+		const unsigned char *nonce, const unsigned char *aad, size_t aad_len,
+		const unsigned char *in, size_t n, unsigned char *out, unsigned char *tag)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int enc = encrypt ? 1 : 0, len;
+	bool ok;
+
+	ok = ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, FA_SEAL_NONCE_LEN, NULL) == 1 &&
+	     EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) == 1 &&
+	     EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len) == 1 &&
+	     (n == 0 || EVP_CipherUpdate(ctx, out, &len, in, (int)n) == 1) &&
+	     (encrypt || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FA_SEAL_TAG_LEN, tag) == 1) &&
+	     EVP_CipherFinal_ex(ctx, out + n, &len) == 1 &&
+	     (!encrypt || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FA_SEAL_TAG_LEN, tag) == 1);
+	EVP_CIPHER_CTX_free(ctx);
+	return ok;
+}
+
 enum fa_rc fa_identity_seal(const unsigned char key[FA_SEAL_KEY_LEN], const char *name,
 			    const void *plain, size_t n, struct fa_arena *a, char **out,
 			    struct fa_err *err)
@@ -76,10 +99,8 @@ enum fa_rc fa_identity_seal(const unsigned char key[FA_SEAL_KEY_LEN], const char
 	unsigned char buf[SEAL_OVERHEAD + FA_SEAL_MAX_PLAIN];
 	unsigned char aad[AAD_MAX];
 	unsigned char *nonce = buf + 1, *ct = buf + 1 + FA_SEAL_NONCE_LEN;
-	EVP_CIPHER_CTX *ctx = NULL;
-	size_t aad_len = 0, total, enc;
-	int len;
-	char *s;
+	size_t aad_len = 0, enc;
+	char *s = NULL;
 	enum fa_rc rc;
 
 	*out = NULL;
@@ -90,37 +111,18 @@ enum fa_rc fa_identity_seal(const unsigned char key[FA_SEAL_KEY_LEN], const char
 	if (rc != FA_OK)
 		return rc;
 	buf[0] = FA_SEAL_VERSION;
-	rc = fa_rand_bytes(nonce, FA_SEAL_NONCE_LEN);
-	if (rc != FA_OK) {
-		rc = fa_err_set(err, rc, "no randomness for the cookie nonce");
-		goto out;
-	}
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, FA_SEAL_NONCE_LEN, NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1 ||
-	    (n && EVP_EncryptUpdate(ctx, ct, &len, plain, (int)n) != 1) ||
-	    EVP_EncryptFinal_ex(ctx, ct + n, &len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, FA_SEAL_TAG_LEN, ct + n) != 1) {
+	if (fa_rand_bytes(nonce, FA_SEAL_NONCE_LEN) != FA_OK)
+		rc = fa_err_set(err, FA_ECRYPTO, "no randomness for the cookie nonce");
+	else if (!gcm(true, key, nonce, aad, aad_len, plain, n, ct, ct + n))
 		rc = fa_err_set(err, FA_ECRYPTO, "AES-GCM sealing failed");
-		goto out;
-	}
-	total = SEAL_OVERHEAD + n;
-	enc = fa_b64_encoded_size(total, FA_B64_URL | FA_B64_NOPAD);
-	s = fa_arena_alloc(a, enc);
-	if (!s) {
+	enc = fa_b64_encoded_size(SEAL_OVERHEAD + n, FA_B64_URL | FA_B64_NOPAD);
+	if (rc == FA_OK && !(s = fa_arena_alloc(a, enc)))
 		rc = fa_err_set(err, FA_ENOMEM, "out of request memory");
-		goto out;
-	}
-	rc = fa_b64_encode(buf, total, FA_B64_URL | FA_B64_NOPAD, s, enc);
-	if (rc != FA_OK) {
-		rc = fa_err_set(err, rc, "cannot encode the sealed value");
-		goto out;
-	}
-	*out = s;
-out:
-	EVP_CIPHER_CTX_free(ctx);
+	if (rc == FA_OK &&
+	    fa_b64_encode(buf, SEAL_OVERHEAD + n, FA_B64_URL | FA_B64_NOPAD, s, enc) != FA_OK)
+		rc = fa_err_set(err, FA_ETOOBIG, "cannot encode the sealed value");
+	if (rc == FA_OK)
+		*out = s;
 	fa_memzero(buf, sizeof(buf));
 	return rc;
 }
@@ -132,9 +134,7 @@ enum fa_rc fa_identity_unseal(const unsigned char key[FA_SEAL_KEY_LEN], const ch
 	unsigned char buf[SEAL_OVERHEAD + FA_SEAL_MAX_PLAIN];
 	unsigned char aad[AAD_MAX];
 	const unsigned char *nonce = buf + 1, *ct = buf + 1 + FA_SEAL_NONCE_LEN;
-	EVP_CIPHER_CTX *ctx = NULL;
 	size_t aad_len = 0, got = 0, slen, ct_len;
-	int len;
 	enum fa_rc rc;
 
 	*n = 0;
@@ -153,27 +153,16 @@ enum fa_rc fa_identity_unseal(const unsigned char key[FA_SEAL_KEY_LEN], const ch
 		rc = fa_err_set(err, FA_EDENIED, "sealed cookie is larger than expected");
 		goto out;
 	}
-	ctx = EVP_CIPHER_CTX_new();
-	if (!ctx || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, FA_SEAL_NONCE_LEN, NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1) {
-		rc = fa_err_set(err, FA_ECRYPTO, "AES-GCM is not available");
-		goto out;
-	}
-	/* The tag is checked by DecryptFinal; nothing decrypted is used
-	 * before it passes (plain is wiped on failure). */
-	if (EVP_DecryptUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1 ||
-	    (ct_len && EVP_DecryptUpdate(ctx, plain, &len, ct, (int)ct_len) != 1) ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, FA_SEAL_TAG_LEN,
-				(void *)(uintptr_t)(ct + ct_len)) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, plain + ct_len, &len) != 1) {
+	/* Nothing decrypted is used before the tag passes (plain is wiped on
+	 * failure). */
+	if (!gcm(false, key, nonce, aad, aad_len, ct, ct_len, plain,
+		 (unsigned char *)(uintptr_t)(ct + ct_len))) {
 		fa_memzero(plain, cap);
 		rc = fa_err_set(err, FA_EDENIED, "cookie does not authenticate");
 		goto out;
 	}
 	*n = ct_len;
 out:
-	EVP_CIPHER_CTX_free(ctx);
 	fa_memzero(buf, sizeof(buf));
 	return rc;
 }
