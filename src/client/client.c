@@ -28,19 +28,6 @@
  * another process may be running under it. */
 #define LOCK_SLACK_MS (60LL * 1000)
 
-void cl_warn(const struct fa_client *c, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!c->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fa_log(c->log, FA_LOG_WARN, "%s", line);
-}
-
 /* ---- new / free --------------------------------------------------------------------------- */
 
 static enum fa_rc load_config(struct fa_client *c, const struct fa_client_opts *o,

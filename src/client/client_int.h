@@ -113,9 +113,10 @@ struct fa_client {
 	char header[FA_CLIENT_MAX_HEADER_NAME + 1];   /* resolved header name */
 };
 
-void cl_warn(const struct fa_client *c, const char *fmt, ...) FA_PRINTF(2, 3);
-
 /* ---- HTTP (http.c) --------------------------------------------------------------------- */
+
+/* One warning line to the client's log (nothing when it has none). */
+void cl_warn(const struct fa_client *c, const char *fmt, ...) FA_PRINTF(2, 3);
 
 struct cl_resp {
 	long status;

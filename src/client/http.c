@@ -2,8 +2,10 @@
  * settings of the config (caCertFilePath, insecureSkipVerify, httpProxyURL),
  * fixed timeouts, http/https only, no redirects followed (a token or secret
  * is never carried to a place the server points at), and a bounded body.
- * Also the small form and URL encoders and the sanitizer for text a server
- * sends back. It knows nothing about OAuth. */
+ * Also the small form and URL encoders, the sanitizer for text a server
+ * sends back, and the one warning line every flow writes (cl_warn). It
+ * knows nothing about OAuth. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,19 @@ enum fa_rc cl_form_add(struct fa_buf *b, const char *name, const char *value)
 	if (rc == FA_OK)
 		rc = fa_buf_append_pct(b, value, NULL);
 	return rc;
+}
+
+void cl_warn(const struct fa_client *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!c->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fa_log(c->log, FA_LOG_WARN, "%s", line);
 }
 
 void cl_sanitize(const char *in, char *out, size_t cap)

@@ -381,165 +381,121 @@ static void validate_client(struct cfg_ctx *c, const struct fa_client_config *cc
 
 	if (*cc->endpoint &&
 	    fa_client_endpoint_parse(cc->endpoint, cc->insecure, url, sizeof(url), &e) != FA_OK)
-		cfg_error_pos(c, &cc->endpoint_pos, "admin.endpoint: %s; expected dns:///host:port, "
-			      "host:port or https://host", e.msg);
+		cfg_diag(c, FA_CONFIG_ERROR, cc->endpoint_pos,
+			 "admin.endpoint: %s; expected dns:///host:port, "
+			 "host:port or https://host", e.msg);
 	if (cc->auth_type == FA_CLIENT_AUTH_EXTERNAL_COMMAND && cc->command.count == 0)
-		cfg_error_pos(c, &cc->auth_type_pos, "admin.authType ExternalCommand needs "
-			      "admin.command (the program that prints a token, and its arguments)");
+		cfg_diag(c, FA_CONFIG_ERROR, cc->auth_type_pos,
+			 "admin.authType ExternalCommand needs "
+			 "admin.command (the program that prints a token, and its arguments)");
 	if (cc->command.count > FA_CLIENT_MAX_COMMAND_ARGS)
-		cfg_error_pos(c, &cc->command_pos, "admin.command: more than %d items",
-			      FA_CLIENT_MAX_COMMAND_ARGS);
+		cfg_diag(c, FA_CONFIG_ERROR, cc->command_pos, "admin.command: more than %d items",
+			 FA_CLIENT_MAX_COMMAND_ARGS);
 	else if (cc->command.count && !*cc->command.items[0])
-		cfg_error_pos(c, &cc->command_pos, "admin.command: the first item (the program) "
-			      "is empty");
+		cfg_diag(c, FA_CONFIG_ERROR, cc->command_pos,
+			 "admin.command: the first item (the program) "
+			 "is empty");
 	if (*cc->authorization_header && !header_name_ok(cc->authorization_header))
-		cfg_error_pos(c, &cc->authorization_header_pos, "admin.authorizationHeader: \"%s\" "
-			      "is not an HTTP header name (letters, digits and -, up to %d)",
-			      cfg_quote(cc->authorization_header, strlen(cc->authorization_header),
-					q, sizeof(q)), FA_CLIENT_MAX_HEADER_NAME);
+		cfg_diag(c, FA_CONFIG_ERROR, cc->authorization_header_pos,
+			 "admin.authorizationHeader: \"%s\" "
+			 "is not an HTTP header name (letters, digits and -, up to %d)",
+			 cfg_quote(cc->authorization_header, strlen(cc->authorization_header),
+				   q, sizeof(q)), FA_CLIENT_MAX_HEADER_NAME);
 	for (size_t i = 0; i < cc->scopes.count; i++) {
 		total += strlen(cc->scopes.items[i]) + 1;
 		if (!scope_token_ok(cc->scopes.items[i])) {
-			cfg_error_pos(c, &cc->scopes_pos, "admin.scopes[%zu]: \"%s\" is not a scope "
-				      "(one word, no spaces or quotes)", i,
-				      cfg_quote(cc->scopes.items[i], strlen(cc->scopes.items[i]),
-						q, sizeof(q)));
+			cfg_diag(c, FA_CONFIG_ERROR, cc->scopes_pos,
+				 "admin.scopes[%zu]: \"%s\" is not a scope "
+				 "(one word, no spaces or quotes)", i,
+				 cfg_quote(cc->scopes.items[i], strlen(cc->scopes.items[i]),
+					   q, sizeof(q)));
 			return;
 		}
 	}
 	if (total > FA_MAX_SCOPE)
-		cfg_error_pos(c, &cc->scopes_pos, "admin.scopes: longer than %d bytes together",
-			      FA_MAX_SCOPE);
+		cfg_diag(c, FA_CONFIG_ERROR, cc->scopes_pos,
+			 "admin.scopes: longer than %d bytes together",
+			 FA_MAX_SCOPE);
 	if (!printable_ok(cc->client_id, FA_MAX_ID))
-		cfg_error_pos(c, &cc->client_id_pos, "admin.clientId: must be printable, without "
-			      "spaces, at most %d bytes", FA_MAX_ID);
+		cfg_diag(c, FA_CONFIG_ERROR, cc->client_id_pos,
+			 "admin.clientId: must be printable, without "
+			 "spaces, at most %d bytes", FA_MAX_ID);
 	if (*cc->client_secret_env_var && !env_name_ok(cc->client_secret_env_var))
-		cfg_error_pos(c, &cc->client_secret_env_var_pos, "admin.clientSecretEnvVar: \"%s\" "
-			      "is not an environment variable name",
-			      cfg_quote(cc->client_secret_env_var, strlen(cc->client_secret_env_var),
-					q, sizeof(q)));
+		cfg_diag(c, FA_CONFIG_ERROR, cc->client_secret_env_var_pos,
+			 "admin.clientSecretEnvVar: \"%s\" "
+			 "is not an environment variable name",
+			 cfg_quote(cc->client_secret_env_var, strlen(cc->client_secret_env_var),
+				   q, sizeof(q)));
 	if (!*cc->client_secret_location)
-		cfg_error_pos(c, &cc->client_secret_location_pos, "admin.clientSecretLocation: "
-			      "empty; leave it out for the default %s",
-			      FA_CLIENT_DEFAULT_SECRET_LOCATION);
+		cfg_diag(c, FA_CONFIG_ERROR, cc->client_secret_location_pos,
+			 "admin.clientSecretLocation: "
+			 "empty; leave it out for the default %s",
+			 FA_CLIENT_DEFAULT_SECRET_LOCATION);
 	if (!printable_ok(cc->http_proxy_url, FA_CLIENT_MAX_ENDPOINT) ||
 	    (*cc->http_proxy_url && !strstr(cc->http_proxy_url, "://")))
-		cfg_error_pos(c, &cc->http_proxy_url_pos, "admin.httpProxyURL: expected a URL such "
-			      "as http://proxy.example.com:3128");
+		cfg_diag(c, FA_CONFIG_ERROR, cc->http_proxy_url_pos,
+			 "admin.httpProxyURL: expected a URL such "
+			 "as http://proxy.example.com:3128");
 	if (!printable_ok(cc->audience, FA_MAX_REDIRECT_URI))
-		cfg_error_pos(c, &cc->audience_pos, "admin.audience: must be printable, without "
-			      "spaces");
+		cfg_diag(c, FA_CONFIG_ERROR, cc->audience_pos,
+			 "admin.audience: must be printable, without "
+			 "spaces");
 }
 
 /* ---- loading ------------------------------------------------------------------------------- */
 
-static enum fa_rc finish(struct cfg_ctx *c, struct fa_client_config *cc, enum fa_rc rc,
-			 size_t first_line, struct fa_client_config **out, struct fa_err *err,
-			 const char *name)
+static enum fa_rc client_make(struct cfg_ctx *c, const char *name)
 {
-	const char *first = cfg_diag_first_error(c->diag, first_line);
+	struct fa_client_config *cc = cc_alloc();
 
-	if (rc == FA_OK && c->enomem)
-		rc = FA_ENOMEM;
-	if (rc == FA_OK && c->errors)
-		rc = FA_ECONFIG;
-	if (rc == FA_OK) {
-		*out = cc;
-		fa_err_clear(err);
-		return FA_OK;
-	}
-	fa_client_config_free(cc);
-	if (rc == FA_ENOMEM)
-		return fa_err_set(err, rc, "%s: out of memory loading the config", name);
-	if (c->errors > 1 && first)
-		return fa_err_set(err, rc, "%s (and %zu more)", first, c->errors - 1);
-	return fa_err_set(err, rc, "%s", first ? first : "bad configuration");
+	c->obj = cc;
+	if (!cc)
+		return FA_ENOMEM;
+	cc->path = fa_arena_strdup(cc->mem_, name);
+	/* The walker allocates through a struct fa_config sharing the arena. */
+	c->cfg = fa_arena_alloc(cc->mem_, sizeof(*c->cfg));
+	if (!cc->path || !c->cfg)
+		return FA_ENOMEM;
+	c->cfg->mem_ = cc->mem_;
+	c->file = cc->path;
+	return FA_OK;
 }
+
+static void client_apply(struct cfg_ctx *c, struct ynode *root)
+{
+	if (root->kind == Y_MAP)
+		cfg_walk_map(c, c->obj, client_root, root, "", true);
+	if (!c->enomem && c->errors == 0)
+		validate_client(c, c->obj);
+}
+
+static void client_destroy(void *obj)
+{
+	fa_client_config_free(obj);
+}
+
+/* No file is fine: the environment may say everything. */
+static const struct cfg_loader client_kind = {
+	client_make, client_apply, client_destroy, FA_ENOTFOUND,
+};
 
 enum fa_rc fa_client_config_load_buffer(const char *name, const void *data, size_t len,
 					struct fa_config_diag *diag,
 					struct fa_client_config **out, struct fa_err *err)
 {
-	struct fa_config_diag *own = NULL;
-	struct fa_client_config *cc = NULL;
-	struct fa_config holder;
-	struct cfg_ctx c;
-	struct ynode *root = NULL;
-	enum fa_rc rc = FA_OK;
-	size_t first_line;
+	void *obj;
+	enum fa_rc rc = cfg_load(&client_kind, name, data, len, false, diag, &obj, err);
 
-	*out = NULL;
-	memset(&c, 0, sizeof(c));
-	memset(&holder, 0, sizeof(holder));
-	if (!diag) {
-		own = fa_config_diag_new();
-		if (!own)
-			return fa_err_set(err, FA_ENOMEM, "%s: out of memory loading the config", name);
-		diag = own;
-	}
-	first_line = fa_config_diag_count(diag);
-	c.diag = diag;
-	c.file = name;
-	cc = cc_alloc();
-	if (!cc) {
-		c.enomem = true;
-		goto out;
-	}
-	cc->path = fa_arena_strdup(cc->mem_, name);
-	if (!cc->path) {
-		c.enomem = true;
-		goto out;
-	}
-	c.file = cc->path;
-	holder.mem_ = cc->mem_;
-	c.cfg = &holder;
-	if (len > FA_MAX_CONFIG_FILE) {
-		cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "file is larger than %d bytes",
-			   FA_MAX_CONFIG_FILE);
-		rc = FA_ETOOBIG;
-		goto out;
-	}
-	c.tree = fa_arena_new(CFG_TREE_ARENA_MAX);
-	if (!c.tree) {
-		c.enomem = true;
-		goto out;
-	}
-	rc = cfg_yaml_parse(&c, data ? data : "", data ? len : 0, &root);
-	if (rc != FA_OK)
-		goto out;
-	if (root->kind == Y_MAP)
-		cfg_walk_map(&c, cc, client_root, root, "", true);
-	if (!c.enomem && c.errors == 0)
-		validate_client(&c, cc);
-out:
-	fa_arena_free(c.tree);
-	rc = finish(&c, cc, rc, first_line, out, err, name);
-	fa_config_diag_free(own);
+	*out = obj;
 	return rc;
 }
 
 enum fa_rc fa_client_config_load(const char *path, struct fa_config_diag *diag,
 				 struct fa_client_config **out, struct fa_err *err)
 {
-	char *data = NULL;
-	size_t len = 0;
-	int e = 0;
-	enum fa_rc rc;
+	void *obj;
+	enum fa_rc rc = cfg_load(&client_kind, path, NULL, 0, true, diag, &obj, err);
 
-	*out = NULL;
-	rc = fa_file_read(path, FA_MAX_CONFIG_FILE, &data, &len, &e);
-	if (rc == FA_ENOTFOUND || rc == FA_EIO || rc == FA_ETOOBIG) {
-		rc = cfg_report_unreadable(path, rc, e, diag, err);
-		goto out;
-	}
-	if (rc != FA_OK) {
-		rc = fa_err_set(err, rc, "%s: out of memory", path);
-		goto out;
-	}
-	rc = fa_client_config_load_buffer(path, data, len, diag, out, err);
-out:
-	if (data)
-		fa_memzero(data, len);
-	free(data);
+	*out = obj;
 	return rc;
 }

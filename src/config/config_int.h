@@ -2,8 +2,8 @@
  * and with nobody else (config.h is the module's interface): the YAML node
  * tree with positions (yaml.c), diagnostics (diag.c), the key tables of
  * flyteadmin's layout (schema.c), the walker that applies a tree to struct
- * fa_config (walk.c), the Helm values mapping (helm.c) and the semantic checks
- * (validate.c). */
+ * fa_config (walk.c), the Helm values mapping (helm.c), the semantic checks
+ * (validate.c), the config's memory (mem.c) and one load (load.c). */
 #ifndef FA_CONFIG_INT_H
 #define FA_CONFIG_INT_H
 
@@ -68,7 +68,10 @@ struct cfg_ctx {
 	const char *file;              /* the config's copy of the name, for positions */
 	struct fa_arena *tree;         /* nodes of the parse tree */
 	size_t nodes;
-	struct fa_config *cfg;         /* being built */
+	struct fa_config *cfg;         /* being built (a client config: a holder
+				        * of its arena, for the walker) */
+	void *obj;                     /* what the load returns: cfg, or the
+				        * client config */
 	size_t errors;                 /* error lines of this load (diag may be shared) */
 	bool enomem;                   /* an allocation failed: the load fails */
 	bool fatal;                    /* the tree could not be built */
@@ -83,24 +86,13 @@ struct cfg_ctx {
 
 /* ---- diagnostics (diag.c) ------------------------------------------------------ */
 
-/* Records one line at line:col of ctx->file (line 0: no position). Errors
+/* Records one line at `at` (line 0: no position) of ctx->file. Errors
  * count in ctx->errors even past the cap. */
-void cfg_report(struct cfg_ctx *c, enum fa_config_severity sev, int line, int col,
-		const char *fmt, ...) FA_PRINTF(5, 6);
-/* The same, at a node's position (node may be NULL: no position). */
-void cfg_error_at(struct cfg_ctx *c, const struct ynode *n, const char *fmt, ...)
-	FA_PRINTF(3, 4);
-void cfg_warn_at(struct cfg_ctx *c, const struct ynode *n, const char *fmt, ...)
-	FA_PRINTF(3, 4);
-void cfg_note_at(struct cfg_ctx *c, const struct ynode *n, const char *fmt, ...)
-	FA_PRINTF(3, 4);
-/* The same at a stored position. */
-void cfg_error_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *fmt, ...)
-	FA_PRINTF(3, 4);
-void cfg_warn_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *fmt, ...)
-	FA_PRINTF(3, 4);
-void cfg_note_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *fmt, ...)
-	FA_PRINTF(3, 4);
+void cfg_diag(struct cfg_ctx *c, enum fa_config_severity sev, struct fa_config_pos at,
+	      const char *fmt, ...) FA_PRINTF(4, 5);
+/* The position of a node (NULL: no position), or of a line and column. */
+struct fa_config_pos cfg_at(const struct cfg_ctx *c, const struct ynode *n);
+struct fa_config_pos cfg_line(const struct cfg_ctx *c, int line, int col);
 /* A printable, shortened copy of s for a message (control bytes become '?',
  * long values end in "..."). Returns buf. */
 const char *cfg_quote(const char *s, size_t n, char *buf, size_t cap);
@@ -217,7 +209,30 @@ const struct cfg_field *cfg_field_at(const char *dotted);
 /* Fills cfg with the built-in defaults. FA_ENOMEM on failure. */
 enum fa_rc cfg_set_defaults(struct fa_config *cfg) FA_WUR;
 
-/* ---- config memory (config.c) --------------------------------------------------- */
+/* ---- one load (load.c) ---------------------------------------------------------- */
+
+/* What differs between the server's config and the client's. */
+struct cfg_loader {
+	/* Makes the object over its defaults into c->obj, points c->cfg at
+	 * the struct fa_config the walker allocates from, and c->file at the
+	 * object's copy of name. FA_ENOMEM on failure (c->obj may be set). */
+	enum fa_rc (*make)(struct cfg_ctx *c, const char *name);
+	/* Applies a parsed root (Y_MAP or Y_NULL) and checks the result. */
+	void (*apply)(struct cfg_ctx *c, struct ynode *root);
+	void (*destroy)(void *obj);     /* NULL is a no-op */
+	/* What a missing file is: FA_EIO where the file must exist,
+	 * FA_ENOTFOUND where the caller may do without it. */
+	enum fa_rc missing;
+};
+
+/* Loads `name` (the file when from_file, else data[0..len)) by loader k:
+ * *out is the new object on FA_OK; the errors are those of
+ * fa_config_load. */
+enum fa_rc cfg_load(const struct cfg_loader *k, const char *name, const void *data, size_t len,
+		    bool from_file, struct fa_config_diag *diag, void **out,
+		    struct fa_err *err) FA_WUR;
+
+/* ---- config memory (mem.c) --------------------------------------------------- */
 
 /* Copies s into the config's arena; NULL on failure. */
 char *cfg_strdup(struct fa_config *cfg, const char *s);
@@ -247,8 +262,6 @@ void cfg_walk_map(struct cfg_ctx *c, void *base, const struct cfg_field *tab,
 bool cfg_get_bool(struct cfg_ctx *c, const struct ynode *n, const char *path, bool *out);
 bool cfg_get_string(struct cfg_ctx *c, const struct ynode *n, const char *path,
 		    bool sensitive, const char **out);
-/* A position in the config from a node. */
-struct fa_config_pos cfg_pos_of(const struct cfg_ctx *c, const struct ynode *n);
 
 /* ---- Helm values (helm.c) ------------------------------------------------------------ */
 

@@ -85,13 +85,14 @@ enum fa_rc cfg_report_unreadable(const char *path, enum fa_rc rc, int e,
 	c.diag = diag;
 	if (rc == FA_ETOOBIG) {
 		if (diag)
-			cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "file is larger than %d bytes",
-				   FA_MAX_CONFIG_FILE);
+			cfg_diag(&c, FA_CONFIG_ERROR, cfg_at(&c, NULL), "file is larger than %d bytes",
+				 FA_MAX_CONFIG_FILE);
 		return fa_err_set(err, rc, "%s: file is larger than %d bytes", path,
 				  FA_MAX_CONFIG_FILE);
 	}
 	if (diag)
-		cfg_report(&c, FA_CONFIG_ERROR, 0, 0, "cannot read the file: %s", strerror(e));
+		cfg_diag(&c, FA_CONFIG_ERROR, cfg_at(&c, NULL), "cannot read the file: %s",
+			 strerror(e));
 	return fa_err_set(err, rc, "%s: cannot read the file: %s", path, strerror(e));
 }
 
@@ -125,12 +126,24 @@ static void diag_push(struct cfg_ctx *c, enum fa_config_severity sev, const char
 		d->notes++;
 }
 
-static void diag_vreport(struct cfg_ctx *c, enum fa_config_severity sev, int line, int col,
-			 const char *fmt, va_list ap) FA_PRINTF(5, 0);
-
-static void diag_vreport(struct cfg_ctx *c, enum fa_config_severity sev, int line, int col,
-			 const char *fmt, va_list ap)
+struct fa_config_pos cfg_at(const struct cfg_ctx *c, const struct ynode *n)
 {
+	struct fa_config_pos p = { c->file, n ? n->line : 0, n ? n->col : 0 };
+
+	return p;
+}
+
+struct fa_config_pos cfg_line(const struct cfg_ctx *c, int line, int col)
+{
+	struct fa_config_pos p = { c->file, line, col };
+
+	return p;
+}
+
+void cfg_diag(struct cfg_ctx *c, enum fa_config_severity sev, struct fa_config_pos at,
+	      const char *fmt, ...)
+{
+	va_list ap;
 	char msg[DIAG_LINE_MAX];
 	char text[DIAG_LINE_MAX + 32];
 	const char *label = sev == FA_CONFIG_WARNING ? "warning: " :
@@ -149,76 +162,14 @@ static void diag_vreport(struct cfg_ctx *c, enum fa_config_severity sev, int lin
 	} else if (c->diag->notes >= FA_CONFIG_MAX_NOTES) {
 		return;
 	}
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);   /* a cut message is still useful */
-	if (line > 0)
-		snprintf(text, sizeof(text), "%s:%d:%d: %s%s", file, line, col, label, msg);
+	va_end(ap);
+	if (at.line > 0)
+		snprintf(text, sizeof(text), "%s:%d:%d: %s%s", file, at.line, at.col, label, msg);
 	else
 		snprintf(text, sizeof(text), "%s: %s%s", file, label, msg);
 	diag_push(c, sev, text);
-}
-
-void cfg_report(struct cfg_ctx *c, enum fa_config_severity sev, int line, int col,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, sev, line, col, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_error_at(struct cfg_ctx *c, const struct ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, FA_CONFIG_ERROR, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_warn_at(struct cfg_ctx *c, const struct ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, FA_CONFIG_WARNING, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_note_at(struct cfg_ctx *c, const struct ynode *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, FA_CONFIG_NOTE, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_error_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, FA_CONFIG_ERROR, p ? p->line : 0, p ? p->col : 0, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_warn_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, FA_CONFIG_WARNING, p ? p->line : 0, p ? p->col : 0, fmt, ap);
-	va_end(ap);
-}
-
-void cfg_note_pos(struct cfg_ctx *c, const struct fa_config_pos *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vreport(c, FA_CONFIG_NOTE, p ? p->line : 0, p ? p->col : 0, fmt, ap);
-	va_end(ap);
 }
 
 /* Values are quoted so the operator can see what was read; a terminal must

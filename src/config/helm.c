@@ -217,11 +217,12 @@ static void take_secret(struct cfg_ctx *c, const struct yentry *e, const char *p
 		return;
 	if (!cfg_get_string(c, e->val, path, true, &v))
 		return;
-	struct fa_config_pos pos = cfg_pos_of(c, e->val);
+	struct fa_config_pos pos = cfg_at(c, e->val);
 	enum fa_rc rc = cfg_inline_secret_set(c->cfg, name, v, &pos);
 	if (rc == FA_ETOOBIG)
-		cfg_error_at(c, e->key, "%s: more than %d inline secrets", path,
-			     FA_CONFIG_MAX_INLINE_SECRETS);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+			 "%s: more than %d inline secrets", path,
+			 FA_CONFIG_MAX_INLINE_SECRETS);
 	else if (rc != FA_OK)
 		c->enomem = true;
 }
@@ -231,9 +232,9 @@ static void binary_required(struct cfg_ctx *c, const struct yentry *e, const str
 {
 	if (given(e))
 		return;
-	cfg_error_at(c, e ? e->key : parent ? parent->key : auth_key,
-		     "%s is required when auth.enabled is true (the flyte-binary chart refuses "
-		     "to render without it)", path);
+	cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e ? e->key : parent ? parent->key : auth_key),
+		 "%s is required when auth.enabled is true (the flyte-binary chart refuses "
+		 "to render without it)", path);
 }
 
 static void binary_auth(struct cfg_ctx *c, struct ynode *tree, const struct binary *hb,
@@ -258,17 +259,19 @@ static void binary_auth(struct cfg_ctx *c, struct ynode *tree, const struct bina
 		} else {
 			const struct ynode *at = hb->internal_hash ? hb->internal_hash->key :
 						 hb->internal ? hb->internal->key : auth_key;
-			cfg_error_at(c, at, "auth.internal.clientSecretHash is required with the built-in "
-				     "authorization server (auth.enableAuthServer): the bcrypt hash of "
-				     "auth.internal.clientSecret; make it with \"flyteauth hash-secret\"");
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, at),
+				 "auth.internal.clientSecretHash is required with the built-in "
+				 "authorization server (auth.enableAuthServer): the bcrypt hash of "
+				 "auth.internal.clientSecret; make it with \"flyteauth hash-secret\"");
 			c->propeller_secret_reported = true;
 		}
 	}
 	if (hb->flyte_client && hb->flyte_client->val->kind != Y_NULL) {
 		struct ynode *fc = ymap_path_get(tree, "auth.appAuth.thirdPartyConfig.flyteClient");
 		if (hb->flyte_client->val->kind != Y_MAP)
-			cfg_error_at(c, hb->flyte_client->val, "auth.flyteClient: expected a mapping, got %s",
-				     ykind_str(hb->flyte_client->val->kind));
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, hb->flyte_client->val),
+				 "auth.flyteClient: expected a mapping, got %s",
+				 ykind_str(hb->flyte_client->val->kind));
 		else if (fc)
 			ymerge(c, fc, hb->flyte_client->val);
 	}
@@ -294,8 +297,9 @@ static void binary_inline(struct cfg_ctx *c, struct ynode *tree, const struct ye
 	if (!e || e->val->kind == Y_NULL)
 		return;
 	if (e->val->kind != Y_MAP) {
-		cfg_error_at(c, e->val, "%s: expected a mapping (a flyteadmin config), got %s", path,
-			     ykind_str(e->val->kind));
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->val),
+			 "%s: expected a mapping (a flyteadmin config), got %s", path,
+			 ykind_str(e->val->kind));
 		return;
 	}
 	ymerge(c, tree, e->val);
@@ -333,11 +337,12 @@ struct ynode *cfg_helm_binary(struct cfg_ctx *c, const struct ynode *root)
 		if (hb.enabled)
 			yrelocate(off, hb.enabled->val->line, hb.enabled->val->col);
 		put(c, tree, "server.security.useAuth", off, NULL);
-		cfg_warn_at(c, hb.enabled ? hb.enabled->key : auth ? auth->key : NULL,
-			    "auth.enabled is not true: the flyte-binary chart leaves authentication off "
-			    "(server.security.useAuth: false)%s",
-			    auth && auth->val->count > (hb.enabled ? 1u : 0u) ?
-			    " and ignores the rest of auth" : "");
+		cfg_diag(c, FA_CONFIG_WARNING,
+			 cfg_at(c, hb.enabled ? hb.enabled->key : auth ? auth->key : NULL),
+			 "auth.enabled is not true: the flyte-binary chart leaves authentication off "
+			 "(server.security.useAuth: false)%s",
+			 auth && auth->val->count > (hb.enabled ? 1u : 0u) ?
+			 " and ignores the rest of auth" : "");
 	}
 	binary_inline(c, tree, hb.inline_top, "inline");
 	binary_inline(c, tree, hb.inline_conf, "configuration.inline");
@@ -469,15 +474,17 @@ static void core_admin_secrets(struct cfg_ctx *c, const struct yentry *secrets)
 	if (!secrets || secrets->val->kind == Y_NULL)
 		return;
 	if (secrets->val->kind != Y_MAP) {
-		cfg_error_at(c, secrets->val, "flyteadmin.secrets: expected a mapping of secret name "
-			     "to value, got %s", ykind_str(secrets->val->kind));
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, secrets->val),
+			 "flyteadmin.secrets: expected a mapping of secret name "
+			 "to value, got %s", ykind_str(secrets->val->kind));
 		return;
 	}
 	for (const struct yentry *e = secrets->val->first; e; e = e->next) {
 		cfg_quote(e->key->str, e->key->len, q, sizeof(q));
 		if (!secret_key_ok(e->key->str)) {
-			cfg_error_at(c, e->key, "flyteadmin.secrets: bad secret name \"%s\": use a plain "
-				     "file name (letters, digits, '.', '_' and '-')", q);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+				 "flyteadmin.secrets: bad secret name \"%s\": use a plain "
+				 "file name (letters, digits, '.', '_' and '-')", q);
 			continue;
 		}
 		snprintf(path, sizeof(path), "flyteadmin.secrets.%s", q);
@@ -497,17 +504,18 @@ struct ynode *cfg_helm_core(struct cfg_ctx *c, const struct ynode *root)
 		tree = hc.admin_server->val;
 	} else {
 		if (hc.admin_server && hc.admin_server->val->kind != Y_NULL)
-			cfg_error_at(c, hc.admin_server->val, "configmap.adminServer: expected a mapping "
-				     "(a flyteadmin config), got %s", ykind_str(hc.admin_server->val->kind));
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, hc.admin_server->val),
+				 "configmap.adminServer: expected a mapping "
+				 "(a flyteadmin config), got %s", ykind_str(hc.admin_server->val->kind));
 		tree = ynode_new(c, Y_MAP, 0, 0);
 	}
 	if (hc.oauth_enabled && hc.oauth_enabled->val->kind != Y_NULL)
 		(void)cfg_get_bool(c, hc.oauth_enabled->val,
 				   "secrets.adminOauthClientCredentials.enabled", &enabled);
 	if (!enabled && given(hc.oauth_client_secret))
-		cfg_warn_at(c, hc.oauth_client_secret->key,
-			    "secrets.adminOauthClientCredentials: enabled: false with a clientSecret "
-			    "is a combination the flyte-core chart does not support");
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, hc.oauth_client_secret->key),
+			 "secrets.adminOauthClientCredentials: enabled: false with a clientSecret "
+			 "is a combination the flyte-core chart does not support");
 	take_secret(c, hc.oauth_client_secret, "secrets.adminOauthClientCredentials.clientSecret",
 		    "client_secret");
 	if (given(hc.oauth_client_id)) {

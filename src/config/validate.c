@@ -40,22 +40,22 @@ static void check_database(struct cfg_ctx *c)
 		       cfg->database.postgres.password_path_pos.line > 0;
 
 	if (want_pg && sq->line > 0) {
-		cfg_error_pos(c, pg->line ? pg : sq,
-			      "database: both sqlite and postgres are configured; keep one");
+		cfg_diag(c, FA_CONFIG_ERROR, *(pg->line ? pg : sq),
+			 "database: both sqlite and postgres are configured; keep one");
 		return;
 	}
 	if (want_pg) {
 		cfg->database.kind = FA_CONFIG_DB_POSTGRES;
 		cfg->database.pos = pg->line ? *pg : cfg->database.postgres.host_pos;
 		if (*cfg->database.postgres.password && *cfg->database.postgres.password_path)
-			cfg_note_pos(c, &cfg->database.postgres.password_path_pos,
-				     "database.postgres: passwordPath is used; password is ignored");
+			cfg_diag(c, FA_CONFIG_NOTE, cfg->database.postgres.password_path_pos,
+				 "database.postgres: passwordPath is used; password is ignored");
 		return;
 	}
 	cfg->database.kind = FA_CONFIG_DB_SQLITE;
 	cfg->database.pos = *sq;
 	if (sq->line > 0 && !*cfg->database.sqlite.file)
-		cfg_error_pos(c, sq, "database.sqlite.file must not be empty");
+		cfg_diag(c, FA_CONFIG_ERROR, *sq, "database.sqlite.file must not be empty");
 }
 
 static void check_server(struct cfg_ctx *c)
@@ -64,17 +64,19 @@ static void check_server(struct cfg_ctx *c)
 
 	if (cfg->server.security.secure && (!*cfg->server.security.ssl.certificate_file ||
 					    !*cfg->server.security.ssl.key_file))
-		cfg_error_pos(c, &cfg->server.security.secure_pos,
-			      "server.security.secure is true but server.security.ssl.certificateFile "
-			      "and keyFile are not both set");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->server.security.secure_pos,
+			 "server.security.secure is true but server.security.ssl.certificateFile "
+			 "and keyFile are not both set");
 	if (!cfg->server.security.use_auth && cfg->source != FA_CONFIG_SOURCE_FLYTE_BINARY)
-		cfg_warn_pos(c, NULL, "server.security.useAuth is false: flyteauth will not "
-			     "require authentication");
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, NULL),
+			 "server.security.useAuth is false: flyteauth will not "
+			 "require authentication");
 	if (cfg->auth.user_auth.cookie_setting.same_site_policy == FA_CONFIG_SAMESITE_NONE &&
 	    cfg->server.security.insecure_cookie_header)
-		cfg_warn_pos(c, NULL, "auth.userAuth.cookieSetting.sameSitePolicy NoneMode needs Secure "
-			     "cookies, but server.security.insecureCookieHeader is true: browsers "
-			     "will drop the session cookies");
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, NULL),
+			 "auth.userAuth.cookieSetting.sameSitePolicy NoneMode needs Secure "
+			 "cookies, but server.security.insecureCookieHeader is true: browsers "
+			 "will drop the session cookies");
 }
 
 static void check_secrets(struct cfg_ctx *c)
@@ -84,18 +86,18 @@ static void check_secrets(struct cfg_ctx *c)
 	char q[80];
 
 	if (strspn(env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(env))
-		cfg_error_pos(c, &cfg->secrets.env_prefix_pos,
-			      "secrets.env-prefix: bad prefix \"%s\": use letters, digits and '_'",
-			      cfg_quote(env, strlen(env), q, sizeof(q)));
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->secrets.env_prefix_pos,
+			 "secrets.env-prefix: bad prefix \"%s\": use letters, digits and '_'",
+			 cfg_quote(env, strlen(env), q, sizeof(q)));
 	if (!*cfg->secrets.secrets_prefix)
-		cfg_error_pos(c, &cfg->secrets.secrets_prefix_pos,
-			      "secrets.secrets-prefix must not be empty");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->secrets.secrets_prefix_pos,
+			 "secrets.secrets-prefix must not be empty");
 	if (!*cfg->auth.user_auth.cookie_hash_key_secret_name)
-		cfg_error_pos(c, &cfg->auth.user_auth.cookie_hash_key_secret_name_pos,
-			      "auth.userAuth.cookieHashKeySecretName must not be empty");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.user_auth.cookie_hash_key_secret_name_pos,
+			 "auth.userAuth.cookieHashKeySecretName must not be empty");
 	if (!*cfg->auth.user_auth.cookie_block_key_secret_name)
-		cfg_error_pos(c, &cfg->auth.user_auth.cookie_block_key_secret_name_pos,
-			      "auth.userAuth.cookieBlockKeySecretName must not be empty");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.user_auth.cookie_block_key_secret_name_pos,
+			 "auth.userAuth.cookieBlockKeySecretName must not be empty");
 }
 
 static void check_identity(struct cfg_ctx *c)
@@ -106,27 +108,30 @@ static void check_identity(struct cfg_ctx *c)
 
 	if (!*base) {
 		if (*cfg->auth.user_auth.open_id.client_id)
-			cfg_error_pos(c, &cfg->auth.user_auth.open_id.client_id_pos,
-				      "auth.userAuth.openId.baseUrl is required when clientId is set");
+			cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.user_auth.open_id.client_id_pos,
+				 "auth.userAuth.openId.baseUrl is required when clientId is set");
 		else if (!cfg->auth.user_auth.local_users_count && cfg->server.security.use_auth)
-			cfg_note_pos(c, NULL, "no identity provider (auth.userAuth.openId.baseUrl) and "
-				     "no auth.userAuth.localUsers: nobody can log in with a browser");
+			cfg_diag(c, FA_CONFIG_NOTE, cfg_at(c, NULL),
+				 "no identity provider (auth.userAuth.openId.baseUrl) and "
+				 "no auth.userAuth.localUsers: nobody can log in with a browser");
 		return;
 	}
 	if (!*cfg->auth.user_auth.open_id.client_id)
-		cfg_error_pos(c, bp, "auth.userAuth.openId.clientId is required when baseUrl is set");
+		cfg_diag(c, FA_CONFIG_ERROR, *bp,
+			 "auth.userAuth.openId.clientId is required when baseUrl is set");
 	if (!list_has(&cfg->auth.user_auth.open_id.scopes, "openid"))
-		cfg_error_pos(c, bp, "auth.userAuth.openId.scopes must include openid "
-			      "(OpenID Connect logins need it)");
+		cfg_diag(c, FA_CONFIG_ERROR, *bp, "auth.userAuth.openId.scopes must include openid "
+			 "(OpenID Connect logins need it)");
 	if (!*cfg->auth.user_auth.open_id.client_secret_name)
-		cfg_error_pos(c, &cfg->auth.user_auth.open_id.client_secret_name_pos,
-			      "auth.userAuth.openId.clientSecretName must not be empty");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.user_auth.open_id.client_secret_name_pos,
+			 "auth.userAuth.openId.clientSecretName must not be empty");
 	if (plain_http_remote(base))
-		cfg_warn_pos(c, bp, "auth.userAuth.openId.baseUrl uses plain http to another host: "
-			     "codes and tokens would cross the network unencrypted");
+		cfg_diag(c, FA_CONFIG_WARNING, *bp,
+			 "auth.userAuth.openId.baseUrl uses plain http to another host: "
+			 "codes and tokens would cross the network unencrypted");
 	if (cfg->auth.user_auth.local_users_count)
-		cfg_note_pos(c, &cfg->auth.user_auth.local_users[0].pos,
-			     "auth.userAuth.localUsers are not used while openId.baseUrl is set");
+		cfg_diag(c, FA_CONFIG_NOTE, cfg->auth.user_auth.local_users[0].pos,
+			 "auth.userAuth.localUsers are not used while openId.baseUrl is set");
 }
 
 static void check_external(struct cfg_ctx *c)
@@ -138,20 +143,22 @@ static void check_external(struct cfg_ctx *c)
 		return;
 	if (!*cfg->auth.app_auth.external.base_url) {
 		if (!*cfg->auth.user_auth.open_id.base_url) {
-			cfg_error_pos(c, tp, "auth.appAuth.authServerType is External but "
-				      "auth.appAuth.externalAuthServer.baseUrl is not set (nor "
-				      "auth.userAuth.openId.baseUrl, which it defaults to)");
+			cfg_diag(c, FA_CONFIG_ERROR, *tp,
+				 "auth.appAuth.authServerType is External but "
+				 "auth.appAuth.externalAuthServer.baseUrl is not set (nor "
+				 "auth.userAuth.openId.baseUrl, which it defaults to)");
 			return;
 		}
 		/* flyteadmin: "If not provided, the OpenID.BaseURL will be assumed". */
 		cfg->auth.app_auth.external.base_url = cfg->auth.user_auth.open_id.base_url;
 		cfg->auth.app_auth.external.base_url_pos = cfg->auth.user_auth.open_id.base_url_pos;
-		cfg_note_pos(c, tp, "auth.appAuth.externalAuthServer.baseUrl is not set: using "
-			     "auth.userAuth.openId.baseUrl, as flyteadmin does");
+		cfg_diag(c, FA_CONFIG_NOTE, *tp,
+			 "auth.appAuth.externalAuthServer.baseUrl is not set: using "
+			 "auth.userAuth.openId.baseUrl, as flyteadmin does");
 	} else if (plain_http_remote(cfg->auth.app_auth.external.base_url)) {
-		cfg_warn_pos(c, &cfg->auth.app_auth.external.base_url_pos,
-			     "auth.appAuth.externalAuthServer.baseUrl uses plain http to another host: "
-			     "tokens would cross the network unencrypted");
+		cfg_diag(c, FA_CONFIG_WARNING, cfg->auth.app_auth.external.base_url_pos,
+			 "auth.appAuth.externalAuthServer.baseUrl uses plain http to another host: "
+			 "tokens would cross the network unencrypted");
 	}
 }
 
@@ -169,9 +176,10 @@ static void check_grants(struct cfg_ctx *c, const struct fa_config_client *cl)
 		for (size_t k = 0; k < ARRAY_LEN(known); k++)
 			ok = ok || !strcmp(g, known[k]);
 		if (!ok)
-			cfg_warn_pos(c, &cl->pos, STATIC_CLIENTS ".%s.grant_types: \"%s\" is not a grant "
-				     "type flyteauth knows; it is ignored", cl->key,
-				     cfg_quote(g, strlen(g), q, sizeof(q)));
+			cfg_diag(c, FA_CONFIG_WARNING, cl->pos,
+				 STATIC_CLIENTS ".%s.grant_types: \"%s\" is not a grant "
+				 "type flyteauth knows; it is ignored", cl->key,
+				 cfg_quote(g, strlen(g), q, sizeof(q)));
 	}
 }
 
@@ -182,29 +190,30 @@ static void check_client(struct cfg_ctx *c, size_t i)
 	char q[80];
 
 	if (!*cl->id) {
-		cfg_error_pos(c, &cl->pos, STATIC_CLIENTS ".%s: static client has no id", cl->key);
+		cfg_diag(c, FA_CONFIG_ERROR, cl->pos, STATIC_CLIENTS ".%s: static client has no id", cl->key);
 		return;
 	}
 	for (size_t k = 0; k < i; k++) {
 		const struct fa_config_client *o = &cfg->auth.app_auth.self.static_clients[k];
 		if (!strcmp(o->id, cl->id)) {
-			cfg_error_pos(c, cl->id_pos.line ? &cl->id_pos : &cl->pos,
-				      STATIC_CLIENTS ".%s: client id \"%s\" is already used by "
-				      "staticClients.%s", cl->key,
-				      cfg_quote(cl->id, strlen(cl->id), q, sizeof(q)), o->key);
+			cfg_diag(c, FA_CONFIG_ERROR, *(cl->id_pos.line ? &cl->id_pos : &cl->pos),
+				 STATIC_CLIENTS ".%s: client id \"%s\" is already used by "
+				 "staticClients.%s", cl->key,
+				 cfg_quote(cl->id, strlen(cl->id), q, sizeof(q)), o->key);
 			return;
 		}
 	}
 	if (!cl->is_public && !*cl->client_secret) {
 		if (cl->is_default)
-			cfg_note_pos(c, NULL, "the built-in static client %s gets a secret generated on "
-				     "the installation's first start (printed once by serve); to choose "
-				     "it, set " STATIC_CLIENTS ".%s.client_secret to the output of "
-				     "\"flyteauth hash-secret\"", cl->id, cl->key);
+			cfg_diag(c, FA_CONFIG_NOTE, cfg_at(c, NULL),
+				 "the built-in static client %s gets a secret generated on "
+				 "the installation's first start (printed once by serve); to choose "
+				 "it, set " STATIC_CLIENTS ".%s.client_secret to the output of "
+				 "\"flyteauth hash-secret\"", cl->id, cl->key);
 		else if (!(c->propeller_secret_reported && !strcmp(cl->key, "flytepropeller")))
-			cfg_error_pos(c, &cl->pos, STATIC_CLIENTS ".%s: confidential client "
-				      "(public: false) has no client_secret; set it to the output of "
-				      "\"flyteauth hash-secret\"", cl->key);
+			cfg_diag(c, FA_CONFIG_ERROR, cl->pos, STATIC_CLIENTS ".%s: confidential client "
+				 "(public: false) has no client_secret; set it to the output of "
+				 "\"flyteauth hash-secret\"", cl->key);
 	}
 	check_grants(c, cl);
 }
@@ -234,21 +243,21 @@ static void check_self(struct cfg_ctx *c)
 		check_client(c, i);
 	fc = fa_config_client_get(cfg, fc_id);
 	if (!fc)
-		cfg_warn_pos(c, &cfg->auth.app_auth.third_party.flyte_client.client_id_pos,
-			     "auth.appAuth.thirdPartyConfig.flyteClient.clientId \"%s\" is not one of "
-			     "the static clients: flytectl logins will be refused",
-			     cfg_quote(fc_id, strlen(fc_id), q, sizeof(q)));
+		cfg_diag(c, FA_CONFIG_WARNING, cfg->auth.app_auth.third_party.flyte_client.client_id_pos,
+			 "auth.appAuth.thirdPartyConfig.flyteClient.clientId \"%s\" is not one of "
+			 "the static clients: flytectl logins will be refused",
+			 cfg_quote(fc_id, strlen(fc_id), q, sizeof(q)));
 	else if (*fc_uri && !redirect_registered(&fc->redirect_uris, fc_uri))
-		cfg_warn_pos(c, &cfg->auth.app_auth.third_party.flyte_client.client_id_pos,
-			     "auth.appAuth.thirdPartyConfig.flyteClient.redirectUri is not one of the "
-			     "redirect_uris of static client %s: flytectl logins will be refused",
-			     fc->key);
+		cfg_diag(c, FA_CONFIG_WARNING, cfg->auth.app_auth.third_party.flyte_client.client_id_pos,
+			 "auth.appAuth.thirdPartyConfig.flyteClient.redirectUri is not one of the "
+			 "redirect_uris of static client %s: flytectl logins will be refused",
+			 fc->key);
 	if (c->propeller_client_id && !fa_config_client_get(cfg, c->propeller_client_id->str))
-		cfg_warn_at(c, c->propeller_client_id,
-			    "secrets.adminOauthClientCredentials.clientId \"%s\" is not one of the "
-			    "static clients: flytepropeller will be refused",
-			    cfg_quote(c->propeller_client_id->str, c->propeller_client_id->len, q,
-				      sizeof(q)));
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, c->propeller_client_id),
+			 "secrets.adminOauthClientCredentials.clientId \"%s\" is not one of the "
+			 "static clients: flytepropeller will be refused",
+			 cfg_quote(c->propeller_client_id->str, c->propeller_client_id->len, q,
+				   sizeof(q)));
 }
 
 /* A local user's name is its subject (sub, /me): keep it to characters that
@@ -269,26 +278,30 @@ static void check_users(struct cfg_ctx *c)
 	for (size_t i = 0; i < cfg->auth.user_auth.local_users_count; i++) {
 		const struct fa_config_user *u = &cfg->auth.user_auth.local_users[i];
 		if (!*u->username) {
-			cfg_error_pos(c, &u->pos, "auth.userAuth.localUsers[%zu]: local user has no "
-				      "username", i);
+			cfg_diag(c, FA_CONFIG_ERROR, u->pos,
+				 "auth.userAuth.localUsers[%zu]: local user has no "
+				 "username", i);
 			continue;
 		}
 		cfg_quote(u->username, strlen(u->username), q, sizeof(q));
 		if (!username_ok(u->username)) {
-			cfg_error_pos(c, &u->pos, "auth.userAuth.localUsers[%zu]: bad username \"%s\": "
-				      "use letters, digits and . _ @ + -", i, q);
+			cfg_diag(c, FA_CONFIG_ERROR, u->pos,
+				 "auth.userAuth.localUsers[%zu]: bad username \"%s\": "
+				 "use letters, digits and . _ @ + -", i, q);
 			continue;
 		}
 		for (size_t k = 0; k < i; k++) {
 			if (!strcmp(cfg->auth.user_auth.local_users[k].username, u->username)) {
-				cfg_error_pos(c, &u->pos, "auth.userAuth.localUsers[%zu]: user \"%s\" "
-					      "is already defined", i, q);
+				cfg_diag(c, FA_CONFIG_ERROR, u->pos,
+					 "auth.userAuth.localUsers[%zu]: user \"%s\" "
+					 "is already defined", i, q);
 				break;
 			}
 		}
 		if (!*u->password_hash)
-			cfg_error_pos(c, &u->pos, "auth.userAuth.localUsers[%zu]: local user \"%s\" has "
-				      "no passwordHash; make one with \"flyteauth hash-secret\"", i, q);
+			cfg_diag(c, FA_CONFIG_ERROR, u->pos,
+				 "auth.userAuth.localUsers[%zu]: local user \"%s\" has "
+				 "no passwordHash; make one with \"flyteauth hash-secret\"", i, q);
 	}
 }
 

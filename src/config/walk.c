@@ -35,12 +35,6 @@ struct walk_map_state {
 static void apply(struct cfg_ctx *c, void *base, const struct cfg_field *f,
 		  const struct yentry *e, const char *path);
 
-struct fa_config_pos cfg_pos_of(const struct cfg_ctx *c, const struct ynode *n)
-{
-	struct fa_config_pos p = { c->file, n ? n->line : 0, n ? n->col : 0 };
-	return p;
-}
-
 /* Dotted paths for messages. A path cut at CFG_MAX_PATH still says where
  * the key is, so truncation is accepted here (and only here). */
 static void pathf(char *out, size_t cap, const char *fmt, ...) FA_PRINTF(3, 4);
@@ -66,7 +60,7 @@ static void set_pos(struct cfg_ctx *c, void *base, const struct cfg_field *f,
 		    const struct ynode *n)
 {
 	if (f->pos_off) {
-		struct fa_config_pos p = cfg_pos_of(c, n);
+		struct fa_config_pos p = cfg_at(c, n);
 		memcpy((char *)base + f->pos_off, &p, sizeof(p));
 	}
 }
@@ -97,7 +91,8 @@ static void expected(struct cfg_ctx *c, const struct ynode *n, const char *path,
 {
 	char buf[96];
 
-	cfg_error_at(c, n, "%s: expected %s, got %s", path, what, got(n, sensitive, buf, sizeof(buf)));
+	cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+		 "%s: expected %s, got %s", path, what, got(n, sensitive, buf, sizeof(buf)));
 }
 
 /* ---- scalar readers ---------------------------------------------------------------- */
@@ -158,9 +153,10 @@ static bool get_int(struct cfg_ctx *c, const struct ynode *n, const char *path,
 	}
 	if (negative || fa_parse_u64(n->str, n->len, (uint64_t)max, &v) != FA_OK ||
 	    (int64_t)v < min) {
-		cfg_error_at(c, n, "%s: %s%s is out of range (%lld-%lld)", path,
-			     port ? "port " : "", cfg_quote(n->str, n->len, q, sizeof(q)),
-			     (long long)min, (long long)max);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+			 "%s: %s%s is out of range (%lld-%lld)", path,
+			 port ? "port " : "", cfg_quote(n->str, n->len, q, sizeof(q)),
+			 (long long)min, (long long)max);
 		return false;
 	}
 	*out = (int64_t)v;
@@ -178,22 +174,25 @@ static bool get_duration(struct cfg_ctx *c, const struct ynode *n, const char *p
 		return false;
 	}
 	if (fa_duration_parse(n->str, n->len, &ms) != FA_OK) {
-		cfg_error_at(c, n, "%s: bad duration \"%s\"; use Go syntax such as 30m, 1h30m or 500ms",
-			     path, cfg_quote(n->str, n->len, q, sizeof(q)));
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+			 "%s: bad duration \"%s\"; use Go syntax such as 30m, 1h30m or 500ms",
+			 path, cfg_quote(n->str, n->len, q, sizeof(q)));
 		return false;
 	}
 	if (ms < min) {
 		if (min <= 1) {
-			cfg_error_at(c, n, "%s: must be longer than 0", path);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+				 "%s: must be longer than 0", path);
 		} else {
 			fa_duration_format(min, lim, sizeof(lim));
-			cfg_error_at(c, n, "%s: must be at least %s", path, lim);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+				 "%s: must be at least %s", path, lim);
 		}
 		return false;
 	}
 	if (ms > max) {
 		fa_duration_format(max, lim, sizeof(lim));
-		cfg_error_at(c, n, "%s: must be at most %s", path, lim);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n), "%s: must be at most %s", path, lim);
 		return false;
 	}
 	*out = ms;
@@ -230,10 +229,10 @@ static bool check_url(struct cfg_ctx *c, const struct ynode *n, const char *path
 	if (!why)
 		return true;
 	if (strchr(n->str, '@'))   /* may hold a password: do not repeat it */
-		cfg_error_at(c, n, "%s: bad URL: %s", path, why);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n), "%s: bad URL: %s", path, why);
 	else
-		cfg_error_at(c, n, "%s: bad URL \"%s\": %s", path,
-			     cfg_quote(n->str, n->len, q, sizeof(q)), why);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n), "%s: bad URL \"%s\": %s", path,
+			 cfg_quote(n->str, n->len, q, sizeof(q)), why);
 	return false;
 }
 
@@ -330,7 +329,8 @@ static void apply_list(struct cfg_ctx *c, void *base, const struct cfg_field *f,
 		return;
 	}
 	if (n->count > FA_CONFIG_MAX_LIST) {
-		cfg_error_at(c, n, "%s: more than %d items", path, FA_CONFIG_MAX_LIST);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+			 "%s: more than %d items", path, FA_CONFIG_MAX_LIST);
 		return;
 	}
 	if (n->count) {
@@ -370,8 +370,9 @@ static struct fa_config_client *client_slot(struct cfg_ctx *c, const struct ynod
 			cl = &cfg->auth.app_auth.self.static_clients[i];
 	if (!cl) {
 		if (n >= FA_CONFIG_MAX_CLIENTS) {
-			cfg_error_at(c, key, "auth.appAuth.selfAuthServer.staticClients: more than %d clients",
-				     FA_CONFIG_MAX_CLIENTS);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, key),
+				 "auth.appAuth.selfAuthServer.staticClients: more than %d clients",
+				 FA_CONFIG_MAX_CLIENTS);
 			return NULL;
 		}
 		cl = cfg_client_add(cfg);
@@ -392,7 +393,7 @@ static struct fa_config_client *client_slot(struct cfg_ctx *c, const struct ynod
 		c->enomem = true;
 		return NULL;
 	}
-	cl->pos = cfg_pos_of(c, key);
+	cl->pos = cfg_at(c, key);
 	return cl;
 }
 
@@ -435,7 +436,8 @@ static void apply_users(struct cfg_ctx *c, const struct ynode *n, const char *pa
 		return;
 	}
 	if (n->count > FA_CONFIG_MAX_USERS) {
-		cfg_error_at(c, n, "%s: more than %d users", path, FA_CONFIG_MAX_USERS);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+			 "%s: more than %d users", path, FA_CONFIG_MAX_USERS);
 		return;
 	}
 	struct fa_config_user *users = cfg_users_alloc(cfg, n->count);
@@ -459,7 +461,7 @@ static void apply_users(struct cfg_ctx *c, const struct ynode *n, const char *pa
 			c->enomem = true;
 			return;
 		}
-		u->pos = cfg_pos_of(c, e->val);
+		u->pos = cfg_at(c, e->val);
 		cfg_walk_map(c, u, cfg_user_fields, e->val, upath, false);
 	}
 	/* Lists replace, as in flyteadmin: the file's users are all the users. */
@@ -483,8 +485,9 @@ static void apply_enum(struct cfg_ctx *c, void *base, const struct cfg_field *f,
 				return;
 			}
 		}
-		cfg_error_at(c, n, "%s: bad value \"%s\"; expected %s", path,
-			     cfg_quote(n->str, n->len, q, sizeof(q)), f->en->expected);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+			 "%s: bad value \"%s\"; expected %s", path,
+			 cfg_quote(n->str, n->len, q, sizeof(q)), f->en->expected);
 		return;
 	}
 	expected(c, n, path, f->en->expected, false);
@@ -533,24 +536,27 @@ static void apply_scalar(struct cfg_ctx *c, void *base, const struct cfg_field *
 		break;
 	case CK_SECRET_NAME:
 		if (!secret_name_ok(s)) {
-			cfg_error_at(c, n, "%s: bad secret name \"%s\": use a plain file name "
-				     "(letters, digits, '.', '_' and '-')", path,
-				     cfg_quote(n->str, n->len, q, sizeof(q)));
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+				 "%s: bad secret name \"%s\": use a plain file name "
+				 "(letters, digits, '.', '_' and '-')", path,
+				 cfg_quote(n->str, n->len, q, sizeof(q)));
 			return;
 		}
 		break;
 	case CK_HASH:
 		if (*s && !bcrypt_shape(s)) {
-			cfg_error_at(c, n, "%s: not a bcrypt hash (the raw $2a$/$2b$/$2y$ hash "
-				     "or its base64); make one with \"flyteauth hash-secret\"", path);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+				 "%s: not a bcrypt hash (the raw $2a$/$2b$/$2y$ hash "
+				 "or its base64); make one with \"flyteauth hash-secret\"", path);
 			return;
 		}
 		break;
 	case CK_ADDRESS:
 		if (!address_ok(s)) {
-			cfg_error_at(c, n, "%s: bad address \"%s\": expected an IP address "
-				     "such as 0.0.0.0, 127.0.0.1 or ::", path,
-				     cfg_quote(n->str, n->len, q, sizeof(q)));
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
+				 "%s: bad address \"%s\": expected an IP address "
+				 "such as 0.0.0.0, 127.0.0.1 or ::", path,
+				 cfg_quote(n->str, n->len, q, sizeof(q)));
 			return;
 		}
 		break;
@@ -575,8 +581,9 @@ static void apply_moved(struct cfg_ctx *c, const struct cfg_field *f, const stru
 		snprintf(where, sizeof(where), "under %s", path);
 	else
 		snprintf(where, sizeof(where), "at the top level");
-	cfg_warn_at(c, e->key, "\"%s\" belongs under %s, not %s; read as %s",
-		    cfg_quote(e->key->str, e->key->len, q, sizeof(q)), parent, where, f->target);
+	cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, e->key),
+		 "\"%s\" belongs under %s, not %s; read as %s",
+		 cfg_quote(e->key->str, e->key->len, q, sizeof(q)), parent, where, f->target);
 	apply(c, c->cfg, tf, e, parent);
 }
 
@@ -598,7 +605,8 @@ static void apply(struct cfg_ctx *c, void *base, const struct cfg_field *f,
 		return;
 	}
 	if (f->kind == CK_UNSUPPORTED) {
-		cfg_warn_at(c, e->key, "%s is ignored: %s", fpath, f->target);
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, e->key),
+			 "%s is ignored: %s", fpath, f->target);
 		return;
 	}
 	if (n->kind == Y_NULL)
@@ -680,10 +688,11 @@ static void report_group(struct cfg_ctx *c, const struct group *g, const char *p
 	else
 		snprintf(where, sizeof(where), "at the top level");
 	join(target, sizeof(target), path, g->child->key);
-	cfg_error_at(c, g->first, "key \"%s\" is not valid %s; it belongs under %s \xe2\x80\x94 "
-		     "indent it under \"%s:\"%s",
-		     cfg_quote(g->first->str, g->first->len, q, sizeof(q)), where, target,
-		     g->child->key, also);
+	cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, g->first),
+		 "key \"%s\" is not valid %s; it belongs under %s \xe2\x80\x94 "
+		 "indent it under \"%s:\"%s",
+		 cfg_quote(g->first->str, g->first->len, q, sizeof(q)), where, target,
+		 g->child->key, also);
 }
 
 static void unknown_key(struct cfg_ctx *c, void *base, const struct cfg_field *tab,
@@ -697,7 +706,7 @@ static void unknown_key(struct cfg_ctx *c, void *base, const struct cfg_field *t
 
 	/* Past the error cap nobody reads the hint: count it, skip the work. */
 	if (!lenient && c->errors > FA_CONFIG_MAX_ERRORS) {
-		cfg_error_at(c, e->key, "unknown key");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key), "unknown key");
 		return;
 	}
 	child = child_with(tab, map, key);
@@ -726,36 +735,43 @@ static void unknown_key(struct cfg_ctx *c, void *base, const struct cfg_field *t
 	near = cfg_suggest(tab, key);
 	if (near) {
 		if (*path)
-			cfg_error_at(c, e->key, "unknown key \"%s\" in %s; did you mean \"%s\"?",
-				     q, path, near);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+				 "unknown key \"%s\" in %s; did you mean \"%s\"?",
+				 q, path, near);
 		else
-			cfg_error_at(c, e->key, "unknown top-level key \"%s\"; did you mean \"%s\"?",
-				     q, near);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+				 "unknown top-level key \"%s\"; did you mean \"%s\"?",
+				 q, near);
 		return;
 	}
 	if (base == c->cfg && cfg_locate(key, where, sizeof(where))) {
 		if (!*where)
-			cfg_error_at(c, e->key, "key \"%s\" is not valid under %s; it belongs at the top level",
-				     q, path);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+				 "key \"%s\" is not valid under %s; it belongs at the top level",
+				 q, path);
 		else if (*path)
-			cfg_error_at(c, e->key, "key \"%s\" is not valid under %s; it belongs under %s",
-				     q, path, where);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+				 "key \"%s\" is not valid under %s; it belongs under %s",
+				 q, path, where);
 		else
-			cfg_error_at(c, e->key, "key \"%s\" is not valid at the top level; it belongs under %s",
-				     q, where);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
+				 "key \"%s\" is not valid at the top level; it belongs under %s",
+				 q, where);
 		return;
 	}
 	if (lenient) {
 		if (*path)
-			cfg_note_at(c, e->key, "\"%s\" under %s is not used by flyteauth; ignored", q, path);
+			cfg_diag(c, FA_CONFIG_NOTE, cfg_at(c, e->key),
+				 "\"%s\" under %s is not used by flyteauth; ignored", q, path);
 		else
-			cfg_note_at(c, e->key, "top-level key \"%s\" is not used by flyteauth; ignored", q);
+			cfg_diag(c, FA_CONFIG_NOTE, cfg_at(c, e->key),
+				 "top-level key \"%s\" is not used by flyteauth; ignored", q);
 		return;
 	}
 	if (*path)
-		cfg_error_at(c, e->key, "unknown key \"%s\" in %s", q, path);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key), "unknown key \"%s\" in %s", q, path);
 	else
-		cfg_error_at(c, e->key, "unknown top-level key \"%s\"", q);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key), "unknown top-level key \"%s\"", q);
 }
 
 void cfg_walk_map(struct cfg_ctx *c, void *base, const struct cfg_field *tab,

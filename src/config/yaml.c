@@ -53,9 +53,9 @@ struct ynode *ynode_new(struct cfg_ctx *c, enum ykind kind, int line, int col)
 {
 	if (c->nodes >= FA_CONFIG_MAX_NODES) {
 		if (!c->fatal)
-			cfg_report(c, FA_CONFIG_ERROR, line, col,
-				   "too many YAML nodes (more than %d); is this a config file?",
-				   FA_CONFIG_MAX_NODES);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col),
+				 "too many YAML nodes (more than %d); is this a config file?",
+				 FA_CONFIG_MAX_NODES);
 		c->fatal = true;
 		return NULL;
 	}
@@ -205,8 +205,8 @@ void ymerge(struct cfg_ctx *c, struct ynode *dst, const struct ynode *src)
 		struct yentry *de = ymap_entry(dst, se->key->str);
 		if (!de) {
 			if (dst->count >= CFG_MAX_MAP_KEYS) {
-				cfg_report(c, FA_CONFIG_ERROR, se->key->line, se->key->col,
-					   "more than %d keys in one mapping", CFG_MAX_MAP_KEYS);
+				cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, se->key->line, se->key->col),
+					 "more than %d keys in one mapping", CFG_MAX_MAP_KEYS);
 				c->fatal = true;
 				return;
 			}
@@ -257,7 +257,8 @@ static struct ynode *scalar_from_event(struct cfg_ctx *c, const yaml_event_t *ev
 	if (tag && !strcmp(tag, YAML_STR_TAG))
 		plain = false;
 	if (memchr(s, '\0', n)) {
-		cfg_report(c, FA_CONFIG_ERROR, line, col, "value contains a NUL character");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col),
+			 "value contains a NUL character");
 		n = strlen(s);
 	}
 	struct ynode *node = ynode_new(c, plain && plain_null(s, n) ? Y_NULL : Y_SCALAR,
@@ -295,9 +296,9 @@ static void attach(struct builder *b, struct ynode *n)
 		f->key = n;
 		f->bad_key = n->kind != Y_SCALAR && n->kind != Y_NULL;
 		if (f->bad_key)
-			cfg_report(c, FA_CONFIG_ERROR, n->line, n->col,
-				   "a mapping key must be a plain string, not %s",
-				   ykind_str(n->kind));
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, n->line, n->col),
+				 "a mapping key must be a plain string, not %s",
+				 ykind_str(n->kind));
 		return;
 	}
 	struct ynode *key = f->key;
@@ -308,22 +309,22 @@ static void attach(struct builder *b, struct ynode *n)
 		return;
 	if (key->kind == Y_NULL) {
 		/* "null:" or ": x" -- a key nobody can mean. */
-		cfg_report(c, FA_CONFIG_ERROR, key->line, key->col, "empty mapping key");
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, key->line, key->col), "empty mapping key");
 		return;
 	}
 	if (f->node->count >= CFG_MAX_MAP_KEYS) {
-		cfg_report(c, FA_CONFIG_ERROR, key->line, key->col,
-			   "more than %d keys in one mapping", CFG_MAX_MAP_KEYS);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, key->line, key->col),
+			 "more than %d keys in one mapping", CFG_MAX_MAP_KEYS);
 		c->fatal = true;
 		return;
 	}
 	struct yentry *prev = ymap_entry(f->node, key->str);
 	if (prev) {
 		char q[80];
-		cfg_report(c, FA_CONFIG_ERROR, key->line, key->col,
-			   "duplicate key \"%s\" (first defined at %d:%d)",
-			   cfg_quote(key->str, key->len, q, sizeof(q)),
-			   prev->key->line, prev->key->col);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, key->line, key->col),
+			 "duplicate key \"%s\" (first defined at %d:%d)",
+			 cfg_quote(key->str, key->len, q, sizeof(q)),
+			 prev->key->line, prev->key->col);
 		return;
 	}
 	struct yentry *e = entry_new(c, key, n);
@@ -340,9 +341,9 @@ static void end_document(struct builder *b)
 	if (!doc || doc->kind == Y_NULL)
 		return;
 	if (doc->kind != Y_MAP) {
-		cfg_report(c, FA_CONFIG_ERROR, doc->line, doc->col,
-			   "a config document must be a mapping of settings, not %s",
-			   ykind_str(doc->kind));
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, doc->line, doc->col),
+			 "a config document must be a mapping of settings, not %s",
+			 ykind_str(doc->kind));
 		return;
 	}
 	if (!b->acc) {
@@ -382,17 +383,18 @@ static void report_parser_error(struct cfg_ctx *c, const yaml_parser_t *p,
 	c->fatal = true;
 	if (p->error == YAML_READER_ERROR) {
 		offset_mark(data, len, p->problem_offset, &line, &col);
-		cfg_report(c, FA_CONFIG_ERROR, line, col, "not valid YAML: %s", problem);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col), "not valid YAML: %s", problem);
 		return;
 	}
 	line = mark_int(p->problem_mark.line);
 	col = mark_int(p->problem_mark.column);
 	if (p->context)
-		cfg_report(c, FA_CONFIG_ERROR, line, col, "not valid YAML: %s (%s at %d:%d)",
-			   problem, p->context, mark_int(p->context_mark.line),
-			   mark_int(p->context_mark.column));
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col),
+			 "not valid YAML: %s (%s at %d:%d)",
+			 problem, p->context, mark_int(p->context_mark.line),
+			 mark_int(p->context_mark.column));
 	else
-		cfg_report(c, FA_CONFIG_ERROR, line, col, "not valid YAML: %s", problem);
+		cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col), "not valid YAML: %s", problem);
 }
 
 /* An alias would share (or, expanded, multiply) a subtree: refused, and
@@ -402,9 +404,9 @@ static void report_alias(struct cfg_ctx *c, const yaml_event_t *ev, int line, in
 	const char *a = (const char *)ev->data.alias.anchor;
 	char q[80];
 
-	cfg_report(c, FA_CONFIG_ERROR, line, col,
-		   "YAML aliases (*%s) are not supported; write the value out",
-		   cfg_quote(a, strlen(a), q, sizeof(q)));
+	cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col),
+		 "YAML aliases (*%s) are not supported; write the value out",
+		 cfg_quote(a, strlen(a), q, sizeof(q)));
 }
 
 /* Handles one event; false stops the parse. */
@@ -440,8 +442,8 @@ static bool on_event(struct builder *b, const yaml_event_t *ev)
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
 		if (b->depth >= FA_MAX_YAML_DEPTH) {
-			cfg_report(c, FA_CONFIG_ERROR, line, col,
-				   "nesting deeper than %d levels", FA_MAX_YAML_DEPTH);
+			cfg_diag(c, FA_CONFIG_ERROR, cfg_line(c, line, col),
+				 "nesting deeper than %d levels", FA_MAX_YAML_DEPTH);
 			c->fatal = true;
 			return false;
 		}
