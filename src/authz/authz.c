@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authz/authz_int.h"
+#include "authz/authz_ep_int.h"
 
 /* Store key of the generated client secret's hash. */
 #define INSTALL_KEY "client:" FA_AUTHZ_GENERATED_CLIENT
@@ -313,9 +313,6 @@ static enum fa_rc settings_take(struct fa_authz *az, const struct fa_authz_opts 
 	    az->code_ttl_s > FA_STORE_MAX_TTL_S)
 		return fa_err_set(err, FA_ECONFIG, "selfAuthServer token lifespans must be between "
 				  "1s and 10 years");
-	/* Cookies are Secure unless the operator explicitly serves plain HTTP
-	 * to browsers (insecureCookieHeader). */
-	az->secure_cookies = !cfg->server.security.insecure_cookie_header;
 	return FA_OK;
 }
 
@@ -337,7 +334,14 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	}
 	az->cfg = o->cfg;
 	az->store = o->store;
-	az->identity = o->identity;
+	az->ep = calloc(1, sizeof(*az->ep));
+	if (!az->ep) {
+		free(az);
+		fa_err_set(err, FA_ENOMEM, "out of memory");
+		return NULL;
+	}
+	az->ep->login = o->login;
+	az->ep->secure_cookies = !o->cfg->server.security.insecure_cookie_header;
 	az->own_log.fp = stderr;
 	az->own_log.min = FA_LOG_INFO;
 	az->log = o->log ? o->log : &az->own_log;
@@ -386,6 +390,7 @@ void fa_authz_free(struct fa_authz *az)
 	free(az->metadata_json);
 	free(az->flyte_client_json);
 	free(az->jwks_json);
+	free(az->ep);
 	fa_memzero(az->install_hash, sizeof(az->install_hash));
 	free(az);
 }

@@ -6,8 +6,9 @@
  * (RFC 8414, Flyte's /config/v1/flyte_client, JWKS), introspection (RFC
  * 7662) and revocation (RFC 7009).
  *
- * What it does not do: log users in (identity does; authz sends a browser to
- * fa_identity_login_url and reads fa_identity_session_user), verify tokens
+ * What it does not do: log users in (identity does, behind struct
+ * fa_authz_login: authz asks it who the browser is and where to send one
+ * that must log in, through functions serve hands over), verify tokens
  * for protected resources (gate does, without the store), or load keys and
  * config (serve does and lends them here). There is no consent screen: as in
  * flyteadmin, static clients are the operator's own first-party apps, so a
@@ -40,6 +41,28 @@
 struct fa_identity;   /* identity/identity.h */
 struct fa_authz;      /* opaque */
 
+/* Browser logins, from the identity layer. serve passes identity's
+ * fa_identity_session_user, fa_identity_login_url and
+ * FA_IDENTITY_SESSION_COOKIE; pointers rather than calls keep authz free
+ * of a link-time dependency on identity, as gate's session callback does
+ * (and let an upstream-IdP layer plug in). All NULL: no browser is ever
+ * logged in (the authorize endpoint saves the request and cannot send the
+ * browser anywhere) -- for unit tests of the grant logic. */
+struct fa_authz_login {
+	struct fa_identity *identity;    /* borrowed; outlives the server */
+	/* FA_OK with *user a new reference to a JSON object with `sub`;
+	 * FA_ENOTFOUND when the request has no valid session; anything else
+	 * is an internal failure. */
+	enum fa_rc (*session_user)(struct fa_identity *id, struct fa_req *req, json_t **user,
+				   struct fa_err *err);
+	/* The URL that logs a browser in and returns it to return_to (a path
+	 * on this server), in the request arena; NULL on failure. */
+	const char *(*login_url)(struct fa_req *req, const char *return_to);
+	/* Name of the login session cookie: the device page binds its CSRF
+	 * token and wrong-code count to that session. */
+	const char *session_cookie;
+};
+
 /* The default confidential client whose secret is generated per
  * installation (flyteadmin's default client, minus its public hash). */
 #define FA_AUTHZ_GENERATED_CLIENT "flytepropeller"
@@ -62,10 +85,8 @@ struct fa_authz_opts {
 	/* The `iss` of every token and the base of every endpoint URL in the
 	 * metadata (copied; a trailing '/' is dropped). */
 	const char *issuer;
-	/* Borrowed; must outlive the server. NULL: no browser is ever logged in
-	 * (the authorize endpoint then always saves the request and redirects
-	 * to the login URL) -- for unit tests of the grant logic. */
-	struct fa_identity *identity;
+	/* How browsers log in (copied). */
+	struct fa_authz_login login;
 	/* Out, may be NULL: when this start generated the secret of the default
 	 * FA_AUTHZ_GENERATED_CLIENT client (first start of an installation, no
 	 * staticClients configured), *generated_secret gets the plain secret

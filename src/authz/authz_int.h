@@ -1,14 +1,19 @@
-/* authz_int.h -- internals shared by the files of src/authz and by its unit
- * tests: the caps of this module, the pure protocol pieces (scopes, PKCE,
- * redirect URIs, client authentication), the server context, and the grant
- * logic the endpoints translate HTTP into.
+/* authz_int.h -- the protocol logic of the authorization server, shared by
+ * the files of src/authz and by its unit tests: the caps of this module,
+ * the pure protocol pieces (scopes, PKCE, redirect URIs, client
+ * authentication), the server context, and the grant logic the endpoints
+ * translate HTTP into.
  *
  * Not part of the module's interface: other modules include authz.h only.
- * Layering inside the module: scope.c, pkce.c, redirect.c and client.c know
- * neither HTTP nor the store; code.c, family.c, token.c, authorize.c and
- * device.c hold the grant logic on top of the store and jose, with no HTTP;
- * the ep_*.c files only translate requests to that logic and results to
- * responses.
+ * This header deliberately sees no HTTP type (it includes neither authz.h
+ * nor http.h): the logic files (scope.c, pkce.c, client.c, authorize.c,
+ * grant.c, family.c, token.c, device.c, introspect.c, util.c, metadata.c)
+ * include only it, and answer with an OAuth error code; the endpoint files
+ * (ep_*.c, and authz.c which wires the module) include authz_ep_int.h,
+ * translate requests into this logic and its results into responses, and
+ * alone choose HTTP statuses. Within the logic, scope.c, pkce.c and
+ * client.c know neither HTTP nor the store; the grant files sit on top of
+ * the store and jose.
  */
 #ifndef FA_AUTHZ_INT_H
 #define FA_AUTHZ_INT_H
@@ -19,13 +24,13 @@
 
 #include <jansson.h>
 
-#include "authz/authz.h"
 #include "base/base.h"
 #include "config/config.h"
-#include "http/http.h"
 #include "jose/jose.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
+
+struct fa_authz;      /* the server context, below */
 
 /* ---- caps of this module (the shared ones live in base/limits.h) -------- */
 
@@ -204,6 +209,8 @@ enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],
 
 /* ---- the server context ------------------------------------------------ */
 
+struct fa_authz_ep;   /* what only the endpoints use (authz_ep_int.h) */
+
 struct fa_authz {
 	const struct fa_config *cfg;
 	struct fa_store *store;
@@ -213,7 +220,7 @@ struct fa_authz {
 	struct fa_jwks *verify_keys;     /* our reference */
 	json_t *jws_extra;               /* {"key_id": kid}, immutable */
 	char *issuer;
-	struct fa_identity *identity;
+	struct fa_authz_ep *ep;          /* owned */
 	struct fa_secret_cache *secret_cache;
 	struct fa_authz_client *clients; /* sorted by id */
 	size_t n_clients;
@@ -222,7 +229,6 @@ struct fa_authz {
 	int64_t at_ttl_s;
 	int64_t rt_ttl_s;
 	int64_t code_ttl_s;
-	bool secure_cookies;
 	bool device_enabled;             /* some client may use the device grant */
 	int64_t device_ttl_s;            /* deviceCodeLifespan */
 	int64_t device_interval_s;       /* devicePollInterval, rounded up */
@@ -555,27 +561,7 @@ enum fa_rc fa_authz_store_fail(struct fa_authz *az, enum fa_rc rc, struct fa_err
 const char *fa_authz_jstr(const json_t *o, const char *name);
 int64_t fa_authz_jint(const json_t *o, const char *name);
 
-/* ---- endpoints (ep_*.c) ------------------------------------------------ */
-
-void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
-
-/* The RFC 6749 §5.2 answer for err (ep_token.c): err->http (500 when 0,
- * then logged with an opaque description), err->oauth_error, err->msg, and
- * on 401 `WWW-Authenticate: Basic realm="flyteauth"`. */
-void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err);
-/* fa_authz_client_auth with the request's Authorization header and form. */
-enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
-			       const struct fa_authz_client **c, struct fa_err *err) FA_WUR;
+/* ---- public documents (metadata.c) ---------------------------------------- */
 
 /* Builds the three public documents (metadata.c). */
 enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err) FA_WUR;

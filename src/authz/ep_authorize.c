@@ -14,8 +14,7 @@
  */
 #include <string.h>
 
-#include "authz/authz_int.h"
-#include "identity/identity.h"
+#include "authz/authz_ep_int.h"
 
 /* The binding cookie: path-scoped to the two endpoints that use it. */
 #define BIND_COOKIE "flyteauth_authreq"
@@ -126,7 +125,7 @@ static enum fa_rc bind_value(struct fa_authz *az, struct fa_req *req, struct fa_
 		.path = BIND_PATH,
 		.max_age = FA_AUTHZ_AUTHREQ_TTL_S,
 		.http_only = true,
-		.secure = az->secure_cookies,
+		.secure = az->ep->secure_cookies,
 		/* Lax: sent on the top-level navigation back from /login. */
 		.same_site = FA_SAME_SITE_LAX,
 	};
@@ -156,8 +155,8 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 	}
 	fa_memzero(bind, sizeof(bind));
 	ret = fa_arena_printf(fa_req_arena(req), "/oauth2/authorize_callback?request=%s", id);
-	if (ret && az->identity)
-		login = fa_identity_login_url(req, ret);
+	if (ret && az->ep->login.login_url)
+		login = az->ep->login.login_url(req, ret);
 	if (!login || fa_resp_redirect(resp, 302, login, NULL) != FA_OK)
 		error_page(resp, 500, "The login page could not be reached.");
 }
@@ -167,9 +166,9 @@ static enum fa_rc session_user(struct fa_authz *az, struct fa_req *req, json_t *
 			       struct fa_err *err)
 {
 	*user = NULL;
-	if (!az->identity)
+	if (!az->ep->login.session_user)
 		return FA_ENOTFOUND;
-	return fa_identity_session_user(az->identity, req, user, err);
+	return az->ep->login.session_user(az->ep->login.identity, req, user, err);
 }
 
 void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app)

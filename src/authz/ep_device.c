@@ -18,8 +18,7 @@
  */
 #include <string.h>
 
-#include "authz/authz_int.h"
-#include "identity/identity.h"
+#include "authz/authz_ep_int.h"
 
 /* The verification page's own rules on top of the shared page shell. */
 static const char page_style[] =
@@ -223,12 +222,12 @@ static enum fa_rc who(struct fa_authz *az, struct fa_req *req, json_t **user,
 
 	*user = NULL;
 	*session = NULL;
-	if (!az->identity)
+	if (!az->ep->login.session_user || !az->ep->login.session_cookie)
 		return FA_ENOTFOUND;
-	rc = fa_identity_session_user(az->identity, req, user, err);
+	rc = az->ep->login.session_user(az->ep->login.identity, req, user, err);
 	if (rc != FA_OK)
 		return rc;
-	*session = fa_req_cookie(req, FA_IDENTITY_SESSION_COOKIE);
+	*session = fa_req_cookie(req, az->ep->login.session_cookie);
 	if (*session == NULL) {
 		json_decref(*user);
 		*user = NULL;
@@ -251,7 +250,7 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 		fa_authz_user_code_format(norm, shown);
 		ret = fa_arena_printf(fa_req_arena(req), "/device?user_code=%s", shown);
 	}
-	login = ret ? fa_identity_login_url(req, ret) : NULL;
+	login = ret && az->ep->login.login_url ? az->ep->login.login_url(req, ret) : NULL;
 	if (!login || fa_resp_redirect(resp, status, login, &err) != FA_OK)
 		fail500(az, resp, "cannot redirect to the login page", &err);
 }

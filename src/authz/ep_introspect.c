@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "authz/authz_int.h"
+#include "authz/authz_ep_int.h"
 
 void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authz/authz_int.h"
+#include "authz/authz_ep_int.h"
 
 void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err)
 {

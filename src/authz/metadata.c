@@ -1,12 +1,12 @@
-/* metadata.c -- the three public documents of the authorization server and
- * their endpoints: RFC 8414 metadata at /.well-known/oauth-authorization-
- * server, Flyte's public client settings at /config/v1/flyte_client
- * (flyteidl PublicClientAuthConfigResponse, snake_case as flyteadmin's
+/* metadata.c -- the three public documents of the authorization server:
+ * RFC 8414 metadata at /.well-known/oauth-authorization-server, Flyte's
+ * public client settings at /config/v1/flyte_client (flyteidl
+ * PublicClientAuthConfigResponse, snake_case as flyteadmin's
  * gateway writes it), and the public keys at /oauth2/jwks.
  *
- * All three depend only on the config and keys, so they are built once at
- * start-up and every request copies the bytes: no JSON work per request.
- * They are public and CORS-enabled (browsers read them).
+ * All three depend only on the config and keys, so they are built here
+ * once at start-up; ep_metadata.c serves the bytes, with no JSON work per
+ * request.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -161,34 +161,4 @@ enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err)
 	if (rc == FA_OK && az->jwks_len > FA_MAX_RESPONSE)
 		rc = fa_err_set(err, FA_ETOOBIG, "the JWKS is larger than %d bytes", FA_MAX_RESPONSE);
 	return rc;
-}
-
-static void send_doc(struct fa_resp *resp, const char *body, size_t len)
-{
-	if (fa_resp_body(resp, 200, "application/json", body, len, NULL) != FA_OK)
-		fa_resp_oauth_error(resp, 500, "server_error", NULL);
-}
-
-void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app)
-{
-	const struct fa_authz *az = app;
-
-	(void)req;
-	send_doc(resp, az->metadata_json, az->metadata_len);
-}
-
-void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app)
-{
-	const struct fa_authz *az = app;
-
-	(void)req;
-	send_doc(resp, az->flyte_client_json, az->flyte_client_len);
-}
-
-void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app)
-{
-	const struct fa_authz *az = app;
-
-	(void)req;
-	send_doc(resp, az->jwks_json, az->jwks_len);
 }

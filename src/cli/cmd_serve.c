@@ -322,7 +322,12 @@ static int start_modules(struct serve *s)
 	ao.signing_key = s->keys.signing;
 	ao.verify_keys = s->keys.verify;
 	ao.issuer = s->issuer;
-	ao.identity = s->identity;
+	ao.login = (struct fa_authz_login){
+		.identity = s->identity,
+		.session_user = fa_identity_session_user,
+		.login_url = fa_identity_login_url,
+		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
+	};
 	ao.generated_secret = &client_secret;
 	s->authz = fa_authz_new(&ao, &err);
 	if (!s->authz) {

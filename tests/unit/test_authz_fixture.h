@@ -1,12 +1,10 @@
 /* test_authz_fixture.h -- the fixture the authz unit tests share: a real
  * SQLite store in a mkdtemp() directory, a config loaded from YAML with real
  * bcrypt hashes (cost 4, for speed), a fresh ES256 signing key, a fake clock,
- * and the struct fa_authz built on them. Logs go to a memory stream so tests
- * can assert that no token or secret ever reaches a log line.
- *
- * It also stands in for identity's two functions (the unit tests drive the
- * grant logic directly; the browser flow is covered by the black-box tests
- * against the real binary).
+ * and the struct fa_authz built on them (without browser logins: the unit
+ * tests drive the grant logic directly; the browser flow is covered by the
+ * black-box tests against the real binary). Logs go to a memory stream so
+ * tests can assert that no token or secret ever reaches a log line.
  */
 #ifndef TEST_AUTHZ_FIXTURE_H
 #define TEST_AUTHZ_FIXTURE_H
@@ -21,27 +19,9 @@
 
 #include <cmocka.h>
 
+#include "authz/authz.h"
 #include "authz/authz_int.h"
 #include "fa_test.h"
-#include "identity/identity.h"
-
-/* ---- identity stand-ins ------------------------------------------------ */
-
-enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
-				    struct fa_err *err)
-{
-	(void)id;
-	(void)req;
-	*user = NULL;
-	return fa_err_set(err, FA_ENOTFOUND, "no session (unit test)");
-}
-
-const char *fa_identity_login_url(struct fa_req *req, const char *return_to)
-{
-	(void)req;
-	(void)return_to;
-	return NULL;
-}
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -152,7 +132,7 @@ static inline struct fa_authz *afx_authz(struct afx *f, char **generated, struct
 {
 	struct fa_authz_opts o = {
 		.cfg = f->cfg, .store = f->st, .log = &f->log, .signing_key = f->key,
-		.verify_keys = f->jwks, .issuer = ISSUER "/", .identity = NULL,
+		.verify_keys = f->jwks, .issuer = ISSUER "/",
 		.generated_secret = generated,
 	};
 	struct fa_authz *az = fa_authz_new(&o, err);

@@ -1,0 +1,44 @@
+/* authz_ep_int.h -- what the endpoint files of src/authz (ep_*.c, and
+ * authz.c which wires the module into the HTTP layer) share: the state only
+ * they use, the handlers of the route table, and the answers they build
+ * from the logic's results. The logic (authz_int.h) never sees this header
+ * or any HTTP type; only the files that include it choose HTTP statuses.
+ */
+#ifndef FA_AUTHZ_EP_INT_H
+#define FA_AUTHZ_EP_INT_H
+
+#include "authz/authz.h"
+#include "authz/authz_int.h"
+#include "http/http.h"
+
+/* Endpoint state, set once by fa_authz_new. */
+struct fa_authz_ep {
+	struct fa_authz_login login;     /* browser logins, from identity */
+	/* Cookies are Secure unless the operator explicitly serves plain
+	 * HTTP to browsers (insecureCookieHeader). */
+	bool secure_cookies;
+};
+
+/* ---- handlers -------------------------------------------------------------- */
+
+void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
+
+/* The RFC 6749 §5.2 answer for err (ep_token.c): err->http (500 when 0,
+ * then logged with an opaque description), err->oauth_error, err->msg, and
+ * on 401 `WWW-Authenticate: Basic realm="flyteauth"`. */
+void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err);
+/* fa_authz_client_auth with the request's Authorization header and form. */
+enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
+			       const struct fa_authz_client **c, struct fa_err *err) FA_WUR;
+
+#endif
