@@ -83,7 +83,7 @@ struct fa_authz_opts {
 	const struct fa_jwk *signing_key;
 	const struct fa_jwks *verify_keys;
 	/* The `iss` of every token and the base of every endpoint URL in the
-	 * metadata (copied; a trailing '/' is dropped). */
+	 * metadata, as fa_config_issuer normalised it (copied). */
 	const char *issuer;
 	/* How browsers log in (copied). */
 	struct fa_authz_login login;

@@ -34,9 +34,6 @@ struct fa_authz;      /* the server context, below */
 
 /* ---- caps of this module (the shared ones live in base/limits.h) -------- */
 
-/* Scope tokens in one scope value or one client: Flyte uses three; subset
- * checks are quadratic in this, so a flood of tokens is refused early. */
-#define FA_AUTHZ_MAX_SCOPES 32
 /* `state`: RFC 6749 only says "opaque"; below 8 characters it cannot carry
  * enough entropy to stop login CSRF, so it is refused. 1 KiB leaves room for
  * clients that encode data in it, and bounds the stored request. */
@@ -90,7 +87,7 @@ struct fa_authz;      /* the server context, below */
  * duplicates. Plain data: copy it with `=`. */
 struct fa_scope {
 	size_t n;
-	uint16_t off[FA_AUTHZ_MAX_SCOPES];   /* token i starts at buf + off[i] */
+	uint16_t off[FA_MAX_SCOPES];   /* token i starts at buf + off[i] */
 	char buf[FA_MAX_SCOPE + 1];          /* tokens, each NUL-terminated */
 	size_t used;
 };
@@ -99,7 +96,7 @@ struct fa_scope {
  * single spaces (RFC 6749 §3.3 grammar; no leading, trailing or doubled
  * space). Repeated tokens collapse into one. s may be NULL or "": empty set.
  * Errors: FA_EINVAL (grammar), FA_ETOOBIG (over FA_MAX_SCOPE bytes or
- * FA_AUTHZ_MAX_SCOPES tokens); err carries 400 invalid_scope. */
+ * FA_MAX_SCOPES tokens); err carries 400 invalid_scope. */
 enum fa_rc fa_scope_parse(const char *s, struct fa_scope *out, struct fa_err *err) FA_WUR;
 /* The set of a config list (each item must be one valid token). */
 enum fa_rc fa_scope_from_list(char *const *items, size_t n, struct fa_scope *out,
@@ -478,9 +475,9 @@ void fa_authz_user_code_format(const char norm[FA_DEVICE_USER_CODE_LEN + 1],
 			       char out[FA_DEVICE_USER_CODE_SHOWN + 1]);
 
 /* Sets device_enabled, device_ttl_s and device_interval_s from the config
- * and the client table (fa_authz_new, after the clients are built).
- * FA_ECONFIG for a lifespan outside 1 s .. 10 years. */
-enum fa_rc fa_authz_device_init(struct fa_authz *az, struct fa_err *err) FA_WUR;
+ * (bounded by it) and the client table (fa_authz_new, after the clients
+ * are built). */
+void fa_authz_device_init(struct fa_authz *az);
 
 /* RFC 8628 §3.1-3.2 for client c (authenticated by the caller): checks the
  * grant (400 unauthorized_client), scope as at authorize (empty: the

@@ -14,12 +14,6 @@ static enum fa_rc scope_err(struct fa_err *err, enum fa_rc rc, const char *msg)
 	return fa_err_oauth(err, rc, 400, "invalid_scope", "%s", msg);
 }
 
-/* scope-token = 1*( %x21 / %x23-5B / %x5D-7E ): no space, '"' or '\'. */
-static bool token_char(unsigned char c)
-{
-	return c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
-}
-
 void fa_scope_init(struct fa_scope *sc)
 {
 	sc->n = 0;
@@ -46,18 +40,16 @@ static enum fa_rc scope_add_n(struct fa_scope *sc, const char *tok, size_t len,
 {
 	if (len == 0)
 		return scope_err(err, FA_EINVAL, "empty scope token");
-	for (size_t i = 0; i < len; i++) {
-		if (!token_char((unsigned char)tok[i]))
-			return scope_err(err, FA_EINVAL, "scope token has a character RFC 6749 "
-					 "does not allow");
-	}
+	if (!fa_scope_token_ok(tok, len))
+		return scope_err(err, FA_EINVAL, "scope token has a character RFC 6749 "
+				 "does not allow");
 	for (size_t i = 0; i < sc->n; i++) {
 		const char *have = sc->buf + sc->off[i];
 
 		if (strlen(have) == len && memcmp(have, tok, len) == 0)
 			return FA_OK;   /* a repeated token adds nothing */
 	}
-	if (sc->n >= FA_AUTHZ_MAX_SCOPES)
+	if (sc->n >= FA_MAX_SCOPES)
 		return scope_err(err, FA_ETOOBIG, "too many scope tokens");
 	if (sc->used + len + 1 > sizeof(sc->buf))
 		return scope_err(err, FA_ETOOBIG, "scope is too long");

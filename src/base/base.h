@@ -200,6 +200,12 @@ bool fa_strn_ieq(const char *a, size_t alen, const char *b);
 char *fa_strndup(const char *s, size_t n);
 /* Decimal unsigned integer, no sign, no spaces, no overflow, <= max. */
 enum fa_rc fa_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out) FA_WUR;
+/* s[0..n) is an RFC 9110 §5.6.2 token (1*tchar): what header names,
+ * methods and cookie names are made of. */
+bool fa_token_ok(const char *s, size_t n);
+/* s[0..n) is an RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ),
+ * printable ASCII without space, '"' or '\'. */
+bool fa_scope_token_ok(const char *s, size_t n);
 /* Writes lower-case hex of n bytes into out (2n+1 bytes). */
 void fa_hex(const void *in, size_t n, char *out);
 
@@ -266,6 +272,21 @@ bool fa_url_redirect_ok(const char *uri);
  * path and query, byte for byte. A requested URI that fa_url_redirect_ok
  * refuses never matches. */
 bool fa_url_redirect_match(const char *requested, const char *registered);
+
+/* Same origin (RFC 6454): the same scheme, the same host ignoring case and
+ * one trailing dot (it names the same DNS host), the same port (80/443
+ * when absent). */
+bool fa_url_same_origin(const struct fa_url *a, const struct fa_url *b);
+
+/* Where identity may send a browser after a login or a logout -- and so
+ * what `config check` accepts as auth.userAuth.redirectUrl: NULL when
+ * target is a path on this server (one leading '/', not "//": that is
+ * another origin) or an absolute URL whose origin is that of one of
+ * origins[0..n) (URLs; their path does not matter); else why not, a static
+ * phrase that completes "redirect_url ...", e.g. "must not start with
+ * '//'". Nothing is decoded: "%2F%2Fevil.com" is a relative reference,
+ * refused. NULL target: "is empty". */
+const char *fa_url_target_problem(const char *target, const char *const *origins, size_t n);
 
 /* Percent-decodes in[0..n) (RFC 3986 §2.1; with FA_PCT_PLUS also '+' as a
  * space, the application/x-www-form-urlencoded rule) into out, which must

@@ -26,6 +26,9 @@
 #define FA_MAX_TOKEN (8 * 1024)
 /* scope parameter. */
 #define FA_MAX_SCOPE 1024
+/* Scope tokens in one scope value or one client: Flyte uses three; subset
+ * checks are quadratic in this, so a flood of tokens is refused early. */
+#define FA_MAX_SCOPES 32
 /* Any URL we parse (fa_url_parse): browsers and proxies commonly stop at
  * 2 KiB, and an authorize URL carrying one must fit FA_MAX_REQUEST_LINE. */
 #define FA_MAX_URL 2048
@@ -54,6 +57,20 @@
 #define FA_MAX_REQUEST_ARENA (256 * 1024)
 /* Response body we build (JWKS with two keys, metadata, HTML pages). */
 #define FA_MAX_RESPONSE (64 * 1024)
+/* Longest lifetime of anything that expires: a stored record, a token a
+ * server hands the client. Ten years is far beyond any configured lifespan
+ * (FA_MAX_LIFESPAN_MS) and still catches an expiry computed in
+ * milliseconds instead of seconds. */
+#define FA_MAX_LIFETIME_S (10LL * 366 * 24 * 3600)
+/* Longest lifespan, delay or interval a config may set: a year. Longer is
+ * a typo, and the cap keeps arithmetic in milliseconds far from overflow. */
+#define FA_MAX_LIFESPAN_MS (366LL * 24 * 3600 * 1000)
+/* Shortest lifespan of anything the server issues: the store keeps whole
+ * seconds, so anything shorter would expire on arrival. */
+#define FA_MIN_LIFESPAN_MS 1000
+/* CORS allowedOrigins and allowedHeaders, each: flyteadmin configs list a
+ * handful; every preflight scans them. */
+#define FA_MAX_CORS_ENTRIES 64
 /* Simultaneous connections, in total and from one address. */
 #define FA_MAX_CONNECTIONS 1024
 #define FA_MAX_CONNECTIONS_PER_IP 256

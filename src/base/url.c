@@ -230,6 +230,49 @@ bool fa_url_redirect_match(const char *requested, const char *registered)
 	       req.rest_len == reg.rest_len && memcmp(req.rest, reg.rest, reg.rest_len) == 0;
 }
 
+/* host[0..n) without one trailing dot (the DNS root). */
+static size_t host_len(const char *host, size_t n)
+{
+	return n > 1 && host[n - 1] == '.' ? n - 1 : n;
+}
+
+bool fa_url_same_origin(const struct fa_url *a, const struct fa_url *b)
+{
+	size_t al = host_len(a->host, a->host_len), bl = host_len(b->host, b->host_len);
+
+	return a->https == b->https && a->port == b->port && al == bl &&
+	       strncasecmp(a->host, b->host, al) == 0;
+}
+
+const char *fa_url_target_problem(const char *target, const char *const *origins, size_t n)
+{
+	size_t len = target ? strnlen(target, FA_MAX_URL + 1) : 0;
+	struct fa_url t, o;
+
+	if (len == 0)
+		return "is empty";
+	if (len > FA_MAX_URL)
+		return "is longer than 2048 bytes";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)target[i];
+
+		/* Browsers strip spaces and controls and read '\' as '/', so
+		 * "/\evil.com" would leave this origin. */
+		if (c <= 0x20 || c >= 0x7f || c == '\\')
+			return "may only hold visible ASCII without '\\'";
+	}
+	if (target[0] == '/')
+		return target[1] == '/' ? "must not start with '//'" : NULL;
+	if (fa_url_parse(target, len, &t, NULL) != FA_OK)
+		return "must be a path on this server or an absolute URL on an authorized origin";
+	for (size_t i = 0; i < n; i++) {
+		if (fa_url_parse(origins[i], strlen(origins[i]), &o, NULL) == FA_OK &&
+		    fa_url_same_origin(&t, &o))
+			return NULL;
+	}
+	return "is not on an authorized origin (auth.authorizedUris)";
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -122,24 +122,46 @@ int fa_cli_usage_error(const char *usage, const char *fmt, ...)
 #include "jose/jose.h"
 #include "secrets/secrets.h"
 
+/* The one way `serve` and `config check` get their configuration, so they
+ * cannot disagree: the file at path (NULL: the built-in defaults) loaded
+ * and validated by the config module, then refused when it asks for what
+ * this build cannot serve yet (fa_config_supported). Every finding is one
+ * line in diag; on failure *out is NULL and err holds the first error. */
+enum fa_rc fa_cli_config_load(const char *path, struct fa_config_diag *diag,
+			      struct fa_config **out, struct fa_err *err) FA_WUR;
+
 /* Where the configured secrets are looked up: the config's inline secrets
  * (Helm values), then env, then files. Every pointer borrows from cfg and
  * `inl` (an array of at least FA_CONFIG_MAX_INLINE_SECRETS entries). */
 void fa_cli_secret_source(const struct fa_config *cfg, struct fa_secret_source *src,
 			  struct fa_secret_inline *inl);
 
-/* The token keys of the Self authorization server: the current signing key
- * (tokenSigningRSAKeySecretName, whose key type must match
- * tokenSigningAlgorithm) and the public set served at /oauth2/jwks and used
- * for verification (current, then oldTokenSigningRSAKeySecretName when that
- * secret exists). Errors name the secret and the config position. */
+/* The token keys of the Self authorization server: the current private
+ * signing key and the public set (current, then old) served at
+ * /oauth2/jwks and used for verification. */
 struct fa_cli_keys {
 	struct fa_jwk *signing;
 	struct fa_jwks *verify;
 };
 
-enum fa_rc fa_cli_keys_load(const struct fa_config *cfg, const struct fa_secret_source *src,
-			    struct fa_cli_keys *keys, struct fa_err *err) FA_WUR;
-void fa_cli_keys_cleanup(struct fa_cli_keys *keys);
+/* Every secret serve runs on, loaded the one way both `serve` and `config
+ * check --online` do: the two cookie keys, the claim key (checked only:
+ * flyteadmin's layout requires it) and the token keys. Each problem is
+ * passed to report as one line "FILE:LINE:COL: message" -- at the key that
+ * named the secret, or, for a built-in name, where the file set
+ * secrets-prefix or env-prefix (the line says which) -- and all of them
+ * are reported before the first one's rc is returned. On failure *out is
+ * wiped. */
+struct fa_cli_secrets {
+	unsigned char cookie_hash_key[FA_SECRET_COOKIE_HASH_KEY_LEN];
+	unsigned char cookie_block_key[FA_SECRET_COOKIE_BLOCK_KEY_LEN];
+	struct fa_cli_keys keys;
+};
+
+enum fa_rc fa_cli_secrets_load(const struct fa_config *cfg, const struct fa_secret_source *src,
+			       struct fa_cli_secrets *out,
+			       void (*report)(void *arg, const char *line), void *arg) FA_WUR;
+/* Wipes the keys and frees the token keys. */
+void fa_cli_secrets_cleanup(struct fa_cli_secrets *s);
 
 #endif

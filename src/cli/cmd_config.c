@@ -40,16 +40,12 @@ static void problem(struct check *c, const struct fa_config_pos *pos, const char
 	c->errors++;
 }
 
-static void check_key_secret(struct check *c, const char *name, size_t want,
-			     const struct fa_config_pos *pos)
+static void report_line(void *arg, const char *line)
 {
-	unsigned char key[64];
-	struct fa_err err;
+	struct check *c = arg;
 
-	fa_err_clear(&err);
-	if (fa_secret_get_key(&c->src, name, key, want, &err) != FA_OK)
-		problem(c, pos, "%s", err.msg);
-	fa_memzero(key, sizeof(key));
+	fprintf(stderr, "%s\n", line);
+	c->errors++;
 }
 
 static void check_plain_secret(struct check *c, const char *name, const struct fa_config_pos *pos)
@@ -63,39 +59,24 @@ static void check_plain_secret(struct check *c, const char *name, const struct f
 	fa_free_secret(v);
 }
 
+/* The secrets, loaded exactly as serve loads them. */
 static void check_secrets(struct check *c)
 {
 	const struct fa_config *cfg = c->cfg;
 	const __typeof__(cfg->auth.user_auth) *ua = &cfg->auth.user_auth;
+	struct fa_cli_secrets sec;
 
 	if (!cfg->server.security.use_auth)
 		return;
-	check_key_secret(c, ua->cookie_hash_key_secret_name, FA_SECRET_COOKIE_HASH_KEY_LEN,
-			 &ua->cookie_hash_key_secret_name_pos);
-	check_key_secret(c, ua->cookie_block_key_secret_name, FA_SECRET_COOKIE_BLOCK_KEY_LEN,
-			 &ua->cookie_block_key_secret_name_pos);
+	if (fa_cli_secrets_load(cfg, &c->src, &sec, report_line, c) == FA_OK) {
+		printf("token signing key: %s, kid %s (%zu key(s) published)\n",
+		       fa_jws_alg_name(fa_jwk_alg(sec.keys.signing)), fa_jwk_kid(sec.keys.signing),
+		       fa_jwks_count(sec.keys.verify));
+		fa_cli_secrets_cleanup(&sec);
+	}
 	if (ua->open_id.base_url[0])
 		check_plain_secret(c, ua->open_id.client_secret_name,
 				   &ua->open_id.client_secret_name_pos);
-	if (cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_SELF) {
-		const __typeof__(cfg->auth.app_auth.self) *self = &cfg->auth.app_auth.self;
-		struct fa_cli_keys keys;
-		struct fa_err err;
-
-		check_key_secret(c, self->claim_symmetric_encryption_key_secret_name,
-				 FA_SECRET_CLAIM_KEY_LEN,
-				 &self->claim_symmetric_encryption_key_secret_name_pos);
-		fa_err_clear(&err);
-		if (fa_cli_keys_load(cfg, &c->src, &keys, &err) != FA_OK) {
-			fprintf(stderr, "%s\n", err.msg);
-			c->errors++;
-		} else {
-			printf("token signing key: %s, kid %s (%zu key(s) published)\n",
-			       fa_jws_alg_name(fa_jwk_alg(keys.signing)), fa_jwk_kid(keys.signing),
-			       fa_jwks_count(keys.verify));
-			fa_cli_keys_cleanup(&keys);
-		}
-	}
 }
 
 /* The metadata at url, checked as fa_discovery_parse does, with the issuer
@@ -238,10 +219,8 @@ static int config_check(const char *path, bool online)
 	if (!diag)
 		return fa_cli_fail("config check: out of memory");
 	fa_err_clear(&err);
-	if (path)
-		rc = fa_config_load(path, diag, &cfg, &err);
-	else
-		rc = (cfg = fa_config_new_defaults()) ? FA_OK : FA_ENOMEM;
+	/* The very load and checks `serve` runs. */
+	rc = fa_cli_config_load(path, diag, &cfg, &err);
 	for (size_t i = 0; i < fa_config_diag_count(diag); i++)
 		fprintf(fa_config_diag_severity(diag, i) == FA_CONFIG_ERROR ? stderr : stdout, "%s\n",
 			fa_config_diag_line(diag, i));
@@ -271,6 +250,11 @@ static int config_check(const char *path, bool online)
 		fputs(fa_buf_str(&explain), stdout);
 	fa_buf_cleanup(&explain);
 	printf("configuration OK%s\n", online ? " (secrets loaded, remote services reached)" : "");
+	/* What the file alone cannot tell: serve also needs its secrets (and
+	 * any remote service the config names). */
+	if (!online)
+		printf("hint: secrets were not loaded and no remote service was reached; "
+		       "\"flyteauth config check --online\" does both, as serve will\n");
 	fa_config_free(cfg);
 	return FA_EXIT_OK;
 }

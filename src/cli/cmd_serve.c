@@ -51,8 +51,8 @@ struct serve {
 	struct fa_secret_source secrets;
 	struct fa_secret_inline inl[FA_CONFIG_MAX_INLINE_SECRETS];
 	struct fa_store *store;
-	struct fa_cli_keys keys;
-	char issuer[FA_MAX_REDIRECT_URI];
+	struct fa_cli_secrets sec;
+	char issuer[FA_MAX_URL + 1];
 	struct fa_identity *identity;
 	struct fa_authz *authz;
 	struct fa_gate *gate;
@@ -150,32 +150,32 @@ static int dev_state(struct serve *s)
 
 static int load_config(struct serve *s, const char *path)
 {
-	struct fa_config_diag *diag;
+	struct fa_config_diag *diag = fa_config_diag_new();
+	size_t nerr;
 	struct fa_err err;
 	enum fa_rc rc;
 
-	if (!path) {
-		s->cfg = fa_config_new_defaults();
-		if (!s->cfg)
-			return fa_cli_fail("serve: out of memory");
-		return dev_state(s);
-	}
-	diag = fa_config_diag_new();
 	if (!diag)
 		return fa_cli_fail("serve: out of memory");
 	fa_err_clear(&err);
-	rc = fa_config_load(path, diag, &s->cfg, &err);
+	/* The very load and checks `config check` runs. */
+	rc = fa_cli_config_load(path, diag, &s->cfg, &err);
 	for (size_t i = 0; i < fa_config_diag_count(diag); i++) {
 		/* Errors and warnings go to stderr as written; notes only at debug. */
 		if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
 			fprintf(stderr, "%s\n", fa_config_diag_line(diag, i));
 	}
+	nerr = fa_config_diag_errors(diag);
 	fa_config_diag_free(diag);
 	if (rc != FA_OK) {
-		if (err.msg[0])
+		/* The lines above said it; err only when there were none. */
+		if (nerr == 0 && err.msg[0])
 			fprintf(stderr, "flyteauth: %s\n", err.msg);
-		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started", path);
+		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started",
+				   path ? path : "the built-in default");
 	}
+	if (!path)
+		return dev_state(s);
 	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
 	if (fa_strlcpy(s->db_path, s->cfg->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
 		return fa_cli_fail("serve: database path is too long");
@@ -222,22 +222,16 @@ static int open_store(struct serve *s)
 	return FA_EXIT_OK;
 }
 
-/* The public base URL: tokens' `iss` and the base of every endpoint URL. */
+/* The public base URL, normalised once by the config module and handed
+ * as this one string to identity, authz and the gate. */
 static int derive_issuer(struct serve *s)
 {
 	const struct fa_config *c = s->cfg;
-	const char *iss = c->auth.app_auth.self.issuer;
-	int n;
 
-	if (!iss[0] && c->auth.authorized_uris.count)
-		iss = c->auth.authorized_uris.items[0];
-	if (iss[0])
-		n = snprintf(s->issuer, sizeof(s->issuer), "%s", iss);
-	else
-		n = snprintf(s->issuer, sizeof(s->issuer), "http://localhost:%d", s->listen_port);
-	if (n < 0 || (size_t)n >= sizeof(s->issuer))
+	if (fa_config_issuer(c, s->listen_port, s->issuer, sizeof(s->issuer)) != FA_OK)
 		return fa_cli_fail("serve: the issuer URL is too long");
-	if (!iss[0] && c->source != FA_CONFIG_SOURCE_DEFAULTS)
+	if (!c->auth.app_auth.self.issuer[0] && !c->auth.authorized_uris.count &&
+	    c->source != FA_CONFIG_SOURCE_DEFAULTS)
 		fa_log(&s->log, FA_LOG_WARN, "neither selfAuthServer.issuer nor authorizedUris is set: "
 		       "using %s as the issuer; clients elsewhere cannot reach it", s->issuer);
 	return FA_EXIT_OK;
@@ -255,13 +249,17 @@ static void print_once(const char *what, const char *name, const char *label, ch
 	fa_free_secret(value);
 }
 
+static void report_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+}
+
 /* Keys, then identity, the authorization server and the gate, each with
  * its own route table. */
 static int start_modules(struct serve *s)
 {
 	const struct fa_config *c = s->cfg;
-	unsigned char hash_key[FA_SECRET_COOKIE_HASH_KEY_LEN];
-	unsigned char block_key[FA_SECRET_COOKIE_BLOCK_KEY_LEN];
 	char *dev_password = NULL, *client_secret = NULL;
 	struct fa_identity_opts io;
 	struct fa_authz_opts ao;
@@ -276,26 +274,14 @@ static int start_modules(struct serve *s)
 		       "is served");
 		return FA_EXIT_OK;
 	}
-	if (c->auth.app_auth.auth_server_type != FA_CONFIG_AS_SELF)
-		return fa_cli_fail("serve: authServerType External is not supported yet by this "
-				   "build; use Self");
-	if (c->auth.user_auth.open_id.base_url[0])
-		return fa_cli_fail("serve: an upstream IdP (userAuth.openId.baseUrl) is not supported "
-				   "yet by this build; use auth.userAuth.localUsers");
 	rc = derive_issuer(s);
 	if (rc != FA_EXIT_OK)
 		return rc;
 	rc = FA_EXIT_FAIL;
 	fa_err_clear(&err);
-	if (fa_cli_keys_load(c, &s->secrets, &s->keys, &err) != FA_OK) {
-		fa_cli_fail("serve: %s", err.msg);
-		goto out;
-	}
-	if (fa_secret_get_key(&s->secrets, c->auth.user_auth.cookie_hash_key_secret_name, hash_key,
-			      sizeof(hash_key), &err) != FA_OK ||
-	    fa_secret_get_key(&s->secrets, c->auth.user_auth.cookie_block_key_secret_name, block_key,
-			      sizeof(block_key), &err) != FA_OK) {
-		fa_cli_fail("serve: %s", err.msg);
+	/* The very loading `config check --online` does. */
+	if (fa_cli_secrets_load(c, &s->secrets, &s->sec, report_line, NULL) != FA_OK) {
+		fa_cli_fail("serve: the secrets above are missing or unusable; nothing was started");
 		goto out;
 	}
 	memset(&io, 0, sizeof(io));
@@ -303,10 +289,10 @@ static int start_modules(struct serve *s)
 	io.store = s->store;
 	io.log = &s->log;
 	io.issuer = s->issuer;
-	io.cookie_hash_key = hash_key;
-	io.cookie_hash_key_len = sizeof(hash_key);
-	io.cookie_block_key = block_key;
-	io.cookie_block_key_len = sizeof(block_key);
+	io.cookie_hash_key = s->sec.cookie_hash_key;
+	io.cookie_hash_key_len = sizeof(s->sec.cookie_hash_key);
+	io.cookie_block_key = s->sec.cookie_block_key;
+	io.cookie_block_key_len = sizeof(s->sec.cookie_block_key);
 	io.dev_default_user = c->source == FA_CONFIG_SOURCE_DEFAULTS;
 	io.dev_password = &dev_password;
 	s->identity = fa_identity_new(&io, &err);
@@ -319,8 +305,8 @@ static int start_modules(struct serve *s)
 	ao.cfg = c;
 	ao.store = s->store;
 	ao.log = &s->log;
-	ao.signing_key = s->keys.signing;
-	ao.verify_keys = s->keys.verify;
+	ao.signing_key = s->sec.keys.signing;
+	ao.verify_keys = s->sec.keys.verify;
 	ao.issuer = s->issuer;
 	ao.login = (struct fa_authz_login){
 		.identity = s->identity,
@@ -339,7 +325,7 @@ static int start_modules(struct serve *s)
 	memset(&go, 0, sizeof(go));
 	go.cfg = c;
 	go.log = &s->log;
-	go.verify_keys = s->keys.verify;
+	go.verify_keys = s->sec.keys.verify;
 	go.issuer = s->issuer;
 	go.identity = s->identity;
 	go.session_user = fa_identity_session_user;
@@ -355,11 +341,12 @@ static int start_modules(struct serve *s)
 	fa_gate_routes(&routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->gate };
 	fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s",
-	       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->keys.signing)), fa_jwk_kid(s->keys.signing));
+	       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->sec.keys.signing)), fa_jwk_kid(s->sec.keys.signing));
 	rc = FA_EXIT_OK;
 out:
-	fa_memzero(hash_key, sizeof(hash_key));
-	fa_memzero(block_key, sizeof(block_key));
+	/* identity derived its own keys from the cookie keys. */
+	fa_memzero(s->sec.cookie_hash_key, sizeof(s->sec.cookie_hash_key));
+	fa_memzero(s->sec.cookie_block_key, sizeof(s->sec.cookie_block_key));
 	return rc;
 }
 
@@ -498,7 +485,7 @@ static void serve_cleanup(struct serve *s)
 	fa_gate_free(s->gate);
 	fa_authz_free(s->authz);
 	fa_identity_free(s->identity);
-	fa_cli_keys_cleanup(&s->keys);
+	fa_cli_secrets_cleanup(&s->sec);
 	fa_store_free(s->store);
 	fa_config_free(s->cfg);
 }

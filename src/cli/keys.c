@@ -1,10 +1,34 @@
 /* keys.c -- glue between the configuration and the secrets and jose
- * modules, shared by `serve` and `config check --online`: where secrets are
- * looked up, and the loading of the token signing keys.
+ * modules, shared by `serve` and `config check`: loading the
+ * configuration, where secrets are looked up, and the loading of the token
+ * signing keys.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+
+enum fa_rc fa_cli_config_load(const char *path, struct fa_config_diag *diag,
+			      struct fa_config **out, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	*out = NULL;
+	if (path) {
+		rc = fa_config_load(path, diag, out, err);
+	} else {
+		*out = fa_config_new_defaults();
+		rc = *out ? FA_OK : fa_err_set(err, FA_ENOMEM, "out of memory");
+	}
+	if (rc == FA_OK)
+		rc = fa_config_supported(*out, diag, err);
+	if (rc != FA_OK) {
+		fa_config_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
 
 void fa_cli_secret_source(const struct fa_config *cfg, struct fa_secret_source *src,
 			  struct fa_secret_inline *inl)
@@ -24,102 +48,170 @@ void fa_cli_secret_source(const struct fa_config *cfg, struct fa_secret_source *
 	src->n_inline = n;
 }
 
-static const char *alg_name(enum fa_config_sig_alg a)
+/* Where secret problems go (fa_cli_secrets_load's caller), and the first
+ * one's rc. */
+struct sink {
+	const struct fa_config *cfg;
+	void (*report)(void *arg, const char *line);
+	void *arg;
+	enum fa_rc first;
+};
+
+/* Reports one problem with a secret as "FILE:LINE:COL: message": at its
+ * name's key when the file set the name; else where the file set
+ * secrets-prefix (or env-prefix), which chose where the default name was
+ * looked up, saying so; else "built-in default". Returns rc. */
+static enum fa_rc secret_fail(struct sink *k, const struct fa_config_pos *name_pos, enum fa_rc rc,
+			      const char *fmt, ...) FA_PRINTF(4, 5);
+
+static enum fa_rc secret_fail(struct sink *k, const struct fa_config_pos *name_pos, enum fa_rc rc,
+			      const char *fmt, ...)
 {
-	switch (a) {
-	case FA_CONFIG_ALG_RS256: return "RS256";
-	case FA_CONFIG_ALG_ES256: return "ES256";
-	case FA_CONFIG_ALG_EDDSA: return "EdDSA";
+	const struct fa_config_pos *p = name_pos;
+	const char *via = "";
+	char where[256], msg[512], line[800];
+	va_list ap;
+
+	if (p->line == 0 && k->cfg->secrets.secrets_prefix_pos.line > 0) {
+		p = &k->cfg->secrets.secrets_prefix_pos;
+		via = " (looked up under secrets.secrets-prefix)";
+	} else if (p->line == 0 && k->cfg->secrets.env_prefix_pos.line > 0) {
+		p = &k->cfg->secrets.env_prefix_pos;
+		via = " (looked up with secrets.env-prefix)";
 	}
-	return "RS256";
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s: %s%s", fa_config_pos_format(p, where, sizeof(where)), msg,
+		 via);
+	k->report(k->arg, line);
+	if (k->first == FA_OK)
+		k->first = rc;
+	return rc;
 }
 
-/* An `optional` key may be absent or empty (FA_ENOTFOUND): see
- * fa_secret_get_optional. */
-static enum fa_rc load_pem_key(const struct fa_secret_source *src, const char *name,
-			       bool optional, const struct fa_config_pos *pos,
-			       struct fa_jwk **out, struct fa_err *err)
+/* An `optional` key may be absent or empty (FA_ENOTFOUND, not reported):
+ * see fa_secret_get_optional. */
+static enum fa_rc load_pem_key(struct sink *k, const struct fa_secret_source *src, const char *name,
+			       const struct fa_config_pos *pos, bool optional, struct fa_jwk **out)
 {
-	char where[256];
 	char *pem = NULL;
 	size_t len = 0;
 	struct fa_err e;
 	enum fa_rc rc;
 
-	fa_config_pos_format(pos, where, sizeof(where));
 	fa_err_clear(&e);
 	rc = optional ? fa_secret_get_optional(src, name, &pem, &len, &e)
 		      : fa_secret_get(src, name, &pem, &len, NULL, &e);
+	if (rc == FA_ENOTFOUND && optional)
+		return rc;
 	if (rc != FA_OK)
-		return fa_err_set(err, rc, "%s: %s", where, e.msg);
+		return secret_fail(k, pos, rc, "%s", e.msg);
 	rc = fa_jwk_from_pem(pem, len, out, &e);
 	fa_free_secret(pem);
 	if (rc != FA_OK)
-		return fa_err_set(err, rc, "%s: secret \"%s\" is not a usable key: %s", where, name,
-				  e.msg);
+		return secret_fail(k, pos, rc, "secret \"%s\" is not a usable key: %s", name, e.msg);
 	return FA_OK;
 }
 
-enum fa_rc fa_cli_keys_load(const struct fa_config *cfg, const struct fa_secret_source *src,
-			    struct fa_cli_keys *keys, struct fa_err *err)
+/* The token keys of the Self authorization server: the current signing
+ * key (tokenSigningRSAKeySecretName, whose key type must match
+ * tokenSigningAlgorithm) and the public set served at /oauth2/jwks and
+ * used for verification (current, then oldTokenSigningRSAKeySecretName
+ * when that secret exists). */
+static enum fa_rc keys_load(struct sink *k, const struct fa_secret_source *src,
+			    struct fa_cli_keys *keys)
 {
-	const __typeof__(cfg->auth.app_auth.self) *self = &cfg->auth.app_auth.self;
-	const char *want = alg_name(self->token_signing_algorithm);
+	const __typeof__(k->cfg->auth.app_auth.self) *self = &k->cfg->auth.app_auth.self;
+	const struct fa_config_pos *pos = &self->token_signing_rsa_key_secret_name_pos;
+	const char *name = self->token_signing_rsa_key_secret_name;
+	const char *want = fa_config_sig_alg_str(self->token_signing_algorithm);
 	struct fa_jwk *old = NULL;
-	char where[256];
+	struct fa_err e;
 	enum fa_rc rc;
 
 	memset(keys, 0, sizeof(*keys));
-	rc = load_pem_key(src, self->token_signing_rsa_key_secret_name, false,
-			  &self->token_signing_rsa_key_secret_name_pos, &keys->signing, err);
+	fa_err_clear(&e);
+	rc = load_pem_key(k, src, name, pos, false, &keys->signing);
 	if (rc != FA_OK)
-		goto out;
-	fa_config_pos_format(&self->token_signing_rsa_key_secret_name_pos, where, sizeof(where));
-	if (!fa_jwk_has_private(keys->signing)) {
-		rc = fa_err_set(err, FA_ECONFIG, "%s: secret \"%s\" holds a public key; the signing "
-				"key must be private", where, self->token_signing_rsa_key_secret_name);
-		goto out;
-	}
-	if (strcmp(fa_jws_alg_name(fa_jwk_alg(keys->signing)), want) != 0) {
-		rc = fa_err_set(err, FA_ECONFIG, "%s: secret \"%s\" holds a %s key (%s) but "
-				"tokenSigningAlgorithm is %s", where,
-				self->token_signing_rsa_key_secret_name,
-				fa_jwk_kty_name(keys->signing),
-				fa_jws_alg_name(fa_jwk_alg(keys->signing)), want);
-		goto out;
-	}
-	rc = fa_jwks_new(&keys->verify, err);
+		return rc;
+	if (!fa_jwk_has_private(keys->signing))
+		return secret_fail(k, pos, FA_ECONFIG, "secret \"%s\" holds a public key; the "
+				   "signing key must be private", name);
+	if (strcmp(fa_jws_alg_name(fa_jwk_alg(keys->signing)), want) != 0)
+		return secret_fail(k, pos, FA_ECONFIG, "secret \"%s\" holds a %s key (%s) but "
+				   "tokenSigningAlgorithm is %s", name, fa_jwk_kty_name(keys->signing),
+				   fa_jws_alg_name(fa_jwk_alg(keys->signing)), want);
+	rc = fa_jwks_new(&keys->verify, &e);
 	if (rc == FA_OK)
-		rc = fa_jwks_add(keys->verify, keys->signing, err);
+		rc = fa_jwks_add(keys->verify, keys->signing, &e);
 	if (rc != FA_OK)
-		goto out;
+		return secret_fail(k, pos, rc, "%s", e.msg);
 	/* The old key is optional: it exists only during a key rotation. */
 	if (self->old_token_signing_rsa_key_secret_name[0]) {
-		struct fa_err e;
-
-		fa_err_clear(&e);
-		rc = load_pem_key(src, self->old_token_signing_rsa_key_secret_name, true,
-				  &self->old_token_signing_rsa_key_secret_name_pos, &old, &e);
-		if (rc == FA_ENOTFOUND) {
+		rc = load_pem_key(k, src, self->old_token_signing_rsa_key_secret_name,
+				  &self->old_token_signing_rsa_key_secret_name_pos, true, &old);
+		if (rc == FA_OK && strcmp(fa_jwk_kid(old), fa_jwk_kid(keys->signing)) != 0 &&
+		    fa_jwks_add(keys->verify, old, &e) != FA_OK)
+			rc = secret_fail(k, &self->old_token_signing_rsa_key_secret_name_pos,
+					 FA_ENOMEM, "%s", e.msg);
+		fa_jwk_free(old);
+		if (rc == FA_ENOTFOUND)
 			rc = FA_OK;
-		} else if (rc != FA_OK) {
-			fa_err_set(err, rc, "%s", e.msg);
-			goto out;
-		} else if (strcmp(fa_jwk_kid(old), fa_jwk_kid(keys->signing)) != 0) {
-			rc = fa_jwks_add(keys->verify, old, err);
-		}
 	}
-out:
-	fa_jwk_free(old);
-	if (rc != FA_OK)
-		fa_cli_keys_cleanup(keys);
 	return rc;
 }
 
-void fa_cli_keys_cleanup(struct fa_cli_keys *keys)
+static void keys_cleanup(struct fa_cli_keys *keys)
 {
 	fa_jwk_free(keys->signing);
 	fa_jwks_free(keys->verify);
 	keys->signing = NULL;
 	keys->verify = NULL;
+}
+
+enum fa_rc fa_cli_secrets_load(const struct fa_config *cfg, const struct fa_secret_source *src,
+			       struct fa_cli_secrets *out,
+			       void (*report)(void *arg, const char *line), void *arg)
+{
+	const __typeof__(cfg->auth.user_auth) *ua = &cfg->auth.user_auth;
+	const __typeof__(cfg->auth.app_auth.self) *self = &cfg->auth.app_auth.self;
+	unsigned char claim[FA_SECRET_CLAIM_KEY_LEN];
+	const struct {
+		const char *name;
+		const struct fa_config_pos *pos;
+		unsigned char *key;
+		size_t len;
+	} keys[] = {
+		{ ua->cookie_hash_key_secret_name, &ua->cookie_hash_key_secret_name_pos,
+		  out->cookie_hash_key, sizeof(out->cookie_hash_key) },
+		{ ua->cookie_block_key_secret_name, &ua->cookie_block_key_secret_name_pos,
+		  out->cookie_block_key, sizeof(out->cookie_block_key) },
+		/* Checked, not used: flyteadmin's layout requires it. */
+		{ self->claim_symmetric_encryption_key_secret_name,
+		  &self->claim_symmetric_encryption_key_secret_name_pos, claim, sizeof(claim) },
+	};
+	struct sink k = { cfg, report, arg, FA_OK };
+	struct fa_err e;
+
+	memset(out, 0, sizeof(*out));
+	/* Every problem is reported, not just the first: an operator fixes
+	 * them in one go. */
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		fa_err_clear(&e);
+		if (fa_secret_get_key(src, keys[i].name, keys[i].key, keys[i].len, &e) != FA_OK)
+			(void)secret_fail(&k, keys[i].pos, e.rc, "%s", e.msg);
+	}
+	(void)keys_load(&k, src, &out->keys);
+	fa_memzero(claim, sizeof(claim));
+	if (k.first != FA_OK)
+		fa_cli_secrets_cleanup(out);
+	return k.first;
+}
+
+void fa_cli_secrets_cleanup(struct fa_cli_secrets *s)
+{
+	keys_cleanup(&s->keys);
+	fa_memzero(s->cookie_hash_key, sizeof(s->cookie_hash_key));
+	fa_memzero(s->cookie_block_key, sizeof(s->cookie_block_key));
 }

@@ -18,8 +18,6 @@
 /* A token without expires_in or a readable exp is assumed to live this
  * long: short enough that a wrong guess costs one refresh. */
 #define DEFAULT_LIFETIME_S 3600
-/* expires_in beyond this is nonsense (ten years); refused. */
-#define MAX_EXPIRES_IN_S (10LL * 366 * 24 * 3600)
 
 void cl_token_init(struct cl_token *t)
 {
@@ -121,12 +119,12 @@ static enum fa_rc expires_in(const json_t *j, int64_t *out, struct fa_err *err)
 	if (!v || json_is_null(v))
 		return FA_OK;
 	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= MAX_EXPIRES_IN_S) {
+	    json_integer_value(v) <= FA_MAX_LIFETIME_S) {
 		*out = (int64_t)json_integer_value(v);
 		return FA_OK;
 	}
 	if (json_is_string(v) && fa_parse_u64(json_string_value(v), json_string_length(v),
-					      (uint64_t)MAX_EXPIRES_IN_S, &u) == FA_OK) {
+					      (uint64_t)FA_MAX_LIFETIME_S, &u) == FA_OK) {
 		*out = (int64_t)u;
 		return FA_OK;
 	}

@@ -320,15 +320,7 @@ static bool header_ok(const char *h)
 {
 	size_t n = strlen(h);
 
-	if (n == 0 || n > FA_CLIENT_MAX_HEADER_NAME)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = h[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch)))
-			return false;
-	}
-	return true;
+	return n <= FA_CLIENT_MAX_HEADER_NAME && fa_token_ok(h, n);
 }
 
 static bool no_space(const char *v)

@@ -21,6 +21,12 @@ const struct fa_config_client *fa_config_client_get(const struct fa_config *cfg,
 	return NULL;
 }
 
+bool fa_config_client_secret_generated(const struct fa_config_client *cl)
+{
+	return cl->is_default && !cl->is_public && cl->client_secret[0] == '\0' &&
+	       cl->rotated_secrets.count == 0 && strcmp(cl->id, "flytepropeller") == 0;
+}
+
 const struct fa_config_user *fa_config_user_get(const struct fa_config *cfg,
 						const char *username)
 {
@@ -40,6 +46,29 @@ const char *fa_config_inline_secret_get(const struct fa_config *cfg, const char 
 		if (!strcmp(cfg->inline_secrets[i].name, name)) /* not secret: a name */
 			return cfg->inline_secrets[i].value;
 	return NULL;
+}
+
+enum fa_rc fa_config_issuer(const struct fa_config *cfg, int port, char *out, size_t cap)
+{
+	const char *iss = cfg->auth.app_auth.self.issuer;
+	size_t len;
+	int n;
+
+	if (!iss[0] && cfg->auth.authorized_uris.count)
+		iss = cfg->auth.authorized_uris.items[0];
+	len = strlen(iss);
+	while (len > 0 && iss[len - 1] == '/')
+		len--;
+	if (len)
+		n = snprintf(out, cap, "%.*s", (int)len, iss);
+	else
+		n = snprintf(out, cap, "http://localhost:%d", port);
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap)
+			out[0] = '\0';
+		return FA_ETOOBIG;
+	}
+	return FA_OK;
 }
 
 /* ---- names ------------------------------------------------------------------------------ */
@@ -139,7 +168,9 @@ static enum fa_rc explain_self(const struct fa_config *cfg, struct fa_buf *b)
 		const struct fa_config_client *cl = &clients[i];
 		rc = fa_buf_appendf(b, "%s%s (%s%s)", i ? ", " : " ", cl->id,
 				    cl->is_public ? "public" : "confidential",
-				    !cl->is_public && !*cl->client_secret ? ", no secret: disabled" : "");
+				    fa_config_client_secret_generated(cl)
+					    ? ", secret generated on first start"
+				    : !cl->is_public && !*cl->client_secret ? ", no secret: disabled" : "");
 	}
 	if (rc == FA_OK)
 		rc = fa_buf_appendc(b, '\n');

@@ -208,6 +208,8 @@ struct fa_config {
 			bool insecure_cookie_header;    /* false: cookies are Secure */
 			struct fa_config_list allowed_origins;   /* ["*"] */
 			struct fa_config_list allowed_headers;   /* Content-Type, flyte-authorization */
+			struct fa_config_pos allowed_origins_pos;
+			struct fa_config_pos allowed_headers_pos;
 			struct {
 				char *certificate_file;
 				char *key_file;
@@ -256,6 +258,7 @@ struct fa_config {
 		struct fa_config_pos authorized_uris_pos;
 		struct {
 			char *redirect_url;             /* "/console" (path or absolute URL) */
+			struct fa_config_pos redirect_url_pos;
 			char *cookie_hash_key_secret_name;   /* cookie_hash_key */
 			char *cookie_block_key_secret_name;  /* cookie_block_key */
 			struct fa_config_pos cookie_hash_key_secret_name_pos;
@@ -263,6 +266,7 @@ struct fa_config {
 			struct {
 				enum fa_config_samesite same_site_policy;
 				char *domain;
+				struct fa_config_pos same_site_policy_pos;
 			} cookie_setting;
 			char *idp_query_parameter;
 			struct {
@@ -353,6 +357,17 @@ enum fa_rc fa_config_load_buffer(const char *name, const void *data, size_t len,
 				 struct fa_config_diag *diag, struct fa_config **out,
 				 struct fa_err *err) FA_WUR;
 
+/* What this build of flyteauth cannot serve yet, although flyteadmin's
+ * layout (and fa_config_load) accepts it: an upstream identity provider
+ * (userAuth.openId.baseUrl) and authServerType External.
+ * One error line "FILE:LINE:COL: ... is not supported yet by this build;
+ * ..." per feature goes into diag (may be NULL); FA_EUNSUPPORTED, with err
+ * holding the first line, when there is any. `config check` and `serve`
+ * both run it right after loading (fa_cli_config_load), so they cannot
+ * disagree about such a config. */
+enum fa_rc fa_config_supported(const struct fa_config *cfg, struct fa_config_diag *diag,
+			       struct fa_err *err) FA_WUR;
+
 /* Frees everything, zeroing it first (inline secrets, passwords). NULL: no-op. */
 void fa_config_free(struct fa_config *cfg);
 
@@ -360,12 +375,29 @@ void fa_config_free(struct fa_config *cfg);
  * NULL. Borrowed from cfg. */
 const struct fa_config_client *fa_config_client_get(const struct fa_config *cfg,
 						    const char *client_id);
+/* Is cl the built-in confidential client (flyteadmin's default
+ * flytepropeller) whose secret the server generates on an installation's
+ * first start, because the config gives it none? */
+bool fa_config_client_secret_generated(const struct fa_config_client *cl);
 /* The local user with this username (exact match), or NULL. Borrowed. */
 const struct fa_config_user *fa_config_user_get(const struct fa_config *cfg,
 						const char *username);
 /* The inline secret value for `name` (e.g. "oidc_client_secret"), or NULL
  * when the values file did not carry it. Borrowed; never log it. */
 const char *fa_config_inline_secret_get(const struct fa_config *cfg, const char *name);
+
+/* The server's public base URL: the `iss` of every token, the base of every
+ * endpoint URL it publishes, and an origin browsers may be sent back to.
+ * selfAuthServer.issuer, else authorizedUris[0], else
+ * http://localhost:<port> (port: the one the server listens on, which
+ * `serve --listen` may choose), always without a trailing '/'. This is the
+ * one place it is normalised: serve hands this exact string to authz
+ * (which mints `iss`), the gate (which checks it) and identity, so
+ * "https://flyte.example.com/" in the config cannot make them disagree.
+ * out gets it, NUL-terminated; FA_ETOOBIG (out "") when it does not fit
+ * (FA_MAX_URL + 1 always does). */
+enum fa_rc fa_config_issuer(const struct fa_config *cfg, int port, char *out,
+			    size_t cap) FA_WUR;
 
 /* Appends a short human summary of what the config means (source, listen
  * address, authorization server, IdP or local users, static clients, secret

@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "secrets/secrets.h"
 
 /* Memory of one parse tree: FA_CONFIG_MAX_NODES nodes of ~100 bytes each plus
  * copies of at most FA_MAX_CONFIG_FILE bytes of scalars, with slack for the

@@ -10,9 +10,6 @@
 
 #include "config/config_int.h"
 
-/* Longest lifetime or delay accepted: a year. Longer is a typo, and capping
- * keeps later arithmetic in milliseconds far from overflow. */
-#define DURATION_MAX_MS (366LL * 24 * 3600 * 1000)
 
 /* ---- enums ------------------------------------------------------------------------- */
 
@@ -69,9 +66,11 @@ static const struct cfg_field security_fields[] = {
 	{ .key = "allowCors", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config, server.security.allow_cors) },
 	{ .key = "allowedOrigins", .kind = CK_LIST,
-	  .off = offsetof(struct fa_config, server.security.allowed_origins) },
+	  .off = offsetof(struct fa_config, server.security.allowed_origins),
+	  .pos_off = offsetof(struct fa_config, server.security.allowed_origins_pos) },
 	{ .key = "allowedHeaders", .kind = CK_LIST,
-	  .off = offsetof(struct fa_config, server.security.allowed_headers) },
+	  .off = offsetof(struct fa_config, server.security.allowed_headers),
+	  .pos_off = offsetof(struct fa_config, server.security.allowed_headers_pos) },
 	{ .key = "insecureCookieHeader", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config, server.security.insecure_cookie_header) },
 	{ .key = "ssl", .kind = CK_SECTION, .sub = ssl_fields },
@@ -165,7 +164,9 @@ static const struct cfg_field secrets_fields[] = {
 
 static const struct cfg_field cookie_fields[] = {
 	{ .key = "sameSitePolicy", .kind = CK_ENUM, .en = &samesite_enum,
-	  .off = offsetof(struct fa_config, auth.user_auth.cookie_setting.same_site_policy) },
+	  .off = offsetof(struct fa_config, auth.user_auth.cookie_setting.same_site_policy),
+	  .pos_off = offsetof(struct fa_config,
+			      auth.user_auth.cookie_setting.same_site_policy_pos) },
 	{ .key = "domain", .kind = CK_STR,
 	  .off = offsetof(struct fa_config, auth.user_auth.cookie_setting.domain) },
 	{ .key = NULL },
@@ -193,7 +194,8 @@ static const struct cfg_field openid_fields[] = {
 
 static const struct cfg_field userauth_fields[] = {
 	{ .key = "redirectUrl", .kind = CK_URL_OR_PATH,
-	  .off = offsetof(struct fa_config, auth.user_auth.redirect_url) },
+	  .off = offsetof(struct fa_config, auth.user_auth.redirect_url),
+	  .pos_off = offsetof(struct fa_config, auth.user_auth.redirect_url_pos) },
 	{ .key = "cookieHashKeySecretName", .kind = CK_SECRET_NAME,
 	  .off = offsetof(struct fa_config, auth.user_auth.cookie_hash_key_secret_name),
 	  .pos_off = offsetof(struct fa_config, auth.user_auth.cookie_hash_key_secret_name_pos) },
@@ -213,11 +215,14 @@ static const struct cfg_field self_fields[] = {
 	{ .key = "issuer", .kind = CK_URL,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.issuer),
 	  .pos_off = offsetof(struct fa_config, auth.app_auth.self.issuer_pos) },
-	{ .key = "accessTokenLifespan", .kind = CK_DURATION, .min = 1, .max = DURATION_MAX_MS,
+	{ .key = "accessTokenLifespan", .kind = CK_DURATION,
+	  .min = FA_MIN_LIFESPAN_MS, .max = FA_MAX_LIFESPAN_MS,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.access_token_lifespan_ms) },
-	{ .key = "refreshTokenLifespan", .kind = CK_DURATION, .min = 1, .max = DURATION_MAX_MS,
+	{ .key = "refreshTokenLifespan", .kind = CK_DURATION,
+	  .min = FA_MIN_LIFESPAN_MS, .max = FA_MAX_LIFESPAN_MS,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.refresh_token_lifespan_ms) },
-	{ .key = "authorizationCodeLifespan", .kind = CK_DURATION, .min = 1, .max = DURATION_MAX_MS,
+	{ .key = "authorizationCodeLifespan", .kind = CK_DURATION,
+	  .min = FA_MIN_LIFESPAN_MS, .max = FA_MAX_LIFESPAN_MS,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.authorization_code_lifespan_ms) },
 	{ .key = "claimSymmetricEncryptionKeySecretName", .kind = CK_SECRET_NAME,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.claim_symmetric_encryption_key_secret_name),
@@ -236,7 +241,8 @@ static const struct cfg_field self_fields[] = {
 	{ .key = "tokenSigningAlgorithm", .kind = CK_ENUM, .en = &sig_alg_enum,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.token_signing_algorithm),
 	  .pos_off = offsetof(struct fa_config, auth.app_auth.self.token_signing_algorithm_pos) },
-	{ .key = "deviceCodeLifespan", .kind = CK_DURATION, .min = 1, .max = DURATION_MAX_MS,
+	{ .key = "deviceCodeLifespan", .kind = CK_DURATION,
+	  .min = FA_MIN_LIFESPAN_MS, .max = FA_MAX_LIFESPAN_MS,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.device_code_lifespan_ms) },
 	/* RFC 8628 §3.5: clients poll at this interval; under a second is a
 	 * request flood, over an hour outlives any device code. */

@@ -236,52 +236,14 @@ static bool check_url(struct cfg_ctx *c, const struct ynode *n, const char *path
 	return false;
 }
 
-/* Secret names are joined to secrets-prefix as file names: a '/' or ".."
- * would read any file the server can read. */
-static bool secret_name_ok(const char *s)
+/* Whether s is a stored secret hash the server will accept: the secrets
+ * module's own rule (base64(bcrypt) or a raw $2a$/$2b$/$2y$ hash), so
+ * config check cannot pass a hash serve refuses. */
+static bool bcrypt_ok(const char *s)
 {
-	size_t n = strlen(s);
+	char raw[FA_BCRYPT_LEN + 1];
+	bool ok = fa_secret_hash_parse(s, raw, NULL) == FA_OK;
 
-	if (n > 255 || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
-static bool raw_bcrypt(const char *s, size_t n)
-{
-	if (n != 60 || s[0] != '$' || s[1] != '2' || (s[2] != 'a' && s[2] != 'b' && s[2] != 'y') ||
-	    s[3] != '$' || s[4] < '0' || s[4] > '3' || s[5] < '0' || s[5] > '9' || s[6] != '$')
-		return false;
-	int cost = (s[4] - '0') * 10 + (s[5] - '0');
-	if (cost < 4 || cost > 31)
-		return false;
-	for (size_t i = 7; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '/'))
-			return false;
-	}
-	return true;
-}
-
-/* Whether s has the shape of a bcrypt hash, raw or base64-encoded (Flyte's
- * form); the hash itself is checked by the secrets layer. */
-static bool bcrypt_shape(const char *s)
-{
-	unsigned char raw[96];
-	size_t n = strlen(s), rawlen = 0;
-
-	if (raw_bcrypt(s, n))
-		return true;
-	if (n > 88 || fa_b64_decode(s, n, FA_B64_STD, raw, sizeof(raw), &rawlen) != FA_OK)
-		return false;
-	bool ok = raw_bcrypt((const char *)raw, rawlen);
 	fa_memzero(raw, sizeof(raw));
 	return ok;
 }
@@ -535,7 +497,10 @@ static void apply_scalar(struct cfg_ctx *c, void *base, const struct cfg_field *
 			return;
 		break;
 	case CK_SECRET_NAME:
-		if (!secret_name_ok(s)) {
+		/* An empty name is reported by validate.c where it matters;
+		 * any other is held to the secrets module's own rule, as
+		 * serve will (a '/' or ".." would read any file). */
+		if (*s && fa_secret_name_verify(s, NULL) != FA_OK) {
 			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
 				 "%s: bad secret name \"%s\": use a plain file name "
 				 "(letters, digits, '.', '_' and '-')", path,
@@ -544,7 +509,7 @@ static void apply_scalar(struct cfg_ctx *c, void *base, const struct cfg_field *
 		}
 		break;
 	case CK_HASH:
-		if (*s && !bcrypt_shape(s)) {
+		if (*s && !bcrypt_ok(s)) {
 			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, n),
 				 "%s: not a bcrypt hash (the raw $2a$/$2b$/$2y$ hash "
 				 "or its base64); make one with \"flyteauth hash-secret\"", path);

@@ -18,24 +18,6 @@
 /* RFC 6265bis §5.5: user agents cap Max-Age at 400 days. */
 #define COOKIE_MAX_AGE_MAX (400LL * 24 * 3600)
 
-bool fa_http_is_token(const char *s, size_t n)
-{
-	/* RFC 9110 §5.6.2 tchar. */
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-			continue;
-		if (c == '\0' || !strchr(extra, c))
-			return false;
-	}
-	return true;
-}
-
 /* RFC 6265 §4.1.1 cookie-octet: visible ASCII except '"', ',', ';', '\'. */
 static bool cookie_octets_ok(const char *s, size_t n)
 {
@@ -91,7 +73,7 @@ enum fa_rc fa_http_cookies_parse(struct fa_arena *a, const char *s, size_t n, st
 			ne--;
 		while (vs < ve && is_ows(*vs))
 			vs++;
-		if (!fa_http_is_token(ns, (size_t)(ne - ns)))
+		if (!fa_token_ok(ns, (size_t)(ne - ns)))
 			continue;
 		if (ve - vs >= 2 && *vs == '"' && ve[-1] == '"') {
 			vs++;
@@ -194,7 +176,7 @@ enum fa_rc fa_http_set_cookie_format(struct fa_arena *a, const struct fa_cookie 
 	}
 	name_len = strlen(c->name);
 	value_len = strlen(c->value);
-	if (!fa_http_is_token(c->name, name_len)) {
+	if (!fa_token_ok(c->name, name_len)) {
 		rc = fa_err_set(err, FA_EINVAL, "cookie name is not an RFC 6265 token");
 		goto out;
 	}

@@ -17,8 +17,6 @@
 
 /* How long a browser may cache a preflight answer (Chromium caps at 2 h). */
 #define PREFLIGHT_MAX_AGE "600"
-/* Configured origins and headers: flyteadmin configs list a handful. */
-#define CORS_MAX_ENTRIES 64
 
 /* Request headers a browser may always send (CORS-safelisted). */
 static const char *const safelisted[] = { "Accept", "Accept-Language", "Content-Language" };
@@ -67,9 +65,9 @@ enum fa_rc fa_http_cors_init(struct fa_http_cors_cfg *cfg, const struct fa_http_
 	if (!in->allow_cors)
 		goto out;
 	cfg->enabled = true;
-	if (in->n_allowed_origins > CORS_MAX_ENTRIES || in->n_allowed_headers > CORS_MAX_ENTRIES) {
+	if (in->n_allowed_origins > FA_MAX_CORS_ENTRIES || in->n_allowed_headers > FA_MAX_CORS_ENTRIES) {
 		rc = fa_err_set(err, FA_ECONFIG, "CORS: more than %d allowed origins or headers",
-				CORS_MAX_ENTRIES);
+				FA_MAX_CORS_ENTRIES);
 		goto out;
 	}
 	cfg->origins = calloc(in->n_allowed_origins + 1, sizeof(char *));
@@ -112,7 +110,7 @@ enum fa_rc fa_http_cors_init(struct fa_http_cors_cfg *cfg, const struct fa_http_
 	for (size_t i = 0; i < in->n_allowed_headers; i++) {
 		const char *h = in->allowed_headers[i];
 
-		if (!h || !fa_http_is_token(h, strlen(h))) {
+		if (!h || !fa_token_ok(h, strlen(h))) {
 			rc = fa_err_set(err, FA_ECONFIG, "CORS: allowedHeaders[%zu] is not a header "
 					"name", i);
 			goto out;

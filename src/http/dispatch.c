@@ -137,7 +137,7 @@ enum fa_rc fa_http_routes_check(const struct fa_route *routes, size_t n, struct 
 	for (size_t i = 0; i < n; i++) {
 		const struct fa_route *r = &routes[i];
 
-		if (!r->method || !fa_http_is_token(r->method, strlen(r->method)))
+		if (!r->method || !fa_token_ok(r->method, strlen(r->method)))
 			return fa_err_set(err, FA_EINVAL, "route %zu: bad method", i);
 		if (!r->path || r->path[0] != '/' || strpbrk(r->path, "?# \t\r\n"))
 			return fa_err_set(err, FA_EINVAL, "route %zu: path must start with '/' and "

@@ -156,8 +156,6 @@ enum fa_rc fa_http_cookies_parse(struct fa_arena *a, const char *s, size_t n,
  * fa_resp_cookie documents. */
 enum fa_rc fa_http_set_cookie_format(struct fa_arena *a, const struct fa_cookie *c,
 				     char **out, struct fa_err *err) FA_WUR;
-/* RFC 9110 token (the characters of header and cookie names). */
-bool fa_http_is_token(const char *s, size_t n);
 
 /* ---- response.c -------------------------------------------------------------- */
 

@@ -118,7 +118,7 @@ enum fa_rc fa_resp_status(struct fa_resp *resp, int status, struct fa_err *err)
 enum fa_rc fa_resp_header(struct fa_resp *resp, const char *name, const char *value,
 			  struct fa_err *err)
 {
-	if (!name || !fa_http_is_token(name, strlen(name)))
+	if (!name || !fa_token_ok(name, strlen(name)))
 		return fa_err_set(err, FA_EINVAL, "response header name is not a token");
 	for (size_t i = 0; i < ARRAY_LEN(refused_headers); i++)
 		if (strcasecmp(name, refused_headers[i]) == 0)

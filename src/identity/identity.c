@@ -25,31 +25,27 @@ void fa_identity_routes(const struct fa_route **r, size_t *n)
 	*n = ARRAY_LEN(routes);
 }
 
+/* The origins a browser may be sent back to: authorizedUris (URLs the
+ * config module checked) and the issuer. */
 static enum fa_rc origins_init(struct fa_identity *id, const char *issuer, struct fa_err *err)
 {
 	const struct fa_config_list *uris = &id->cfg->auth.authorized_uris;
-	char pos[256];
-	struct fa_err why;
+	const char *why = NULL;
+	struct fa_url u;
 
+	if (fa_url_parse(issuer, strlen(issuer), &u, &why) != FA_OK)
+		return fa_err_set(err, FA_EINVAL, "issuer: URL %s", why);
 	id->origins = calloc(uris->count + 1, sizeof(*id->origins));
-	if (!id->origins)
+	id->issuer_copy = fa_strndup(issuer, strlen(issuer));
+	if (!id->origins || !id->issuer_copy)
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
-	for (size_t i = 0; i < uris->count; i++) {
-		fa_err_clear(&why);
-		if (fa_identity_origin_parse(uris->items[i], &id->origins[id->n_origins], &why) != FA_OK)
-			return fa_err_set(err, FA_ECONFIG, "%s: authorizedUris[%zu]: %s",
-					  fa_config_pos_format(&id->cfg->auth.authorized_uris_pos,
-							       pos, sizeof(pos)), i, why.msg);
-		id->n_origins++;
-	}
-	fa_err_clear(&why);
-	if (fa_identity_origin_parse(issuer, &id->origins[id->n_origins], &why) != FA_OK)
-		return fa_err_set(err, FA_EINVAL, "issuer: %s", why.msg);
-	id->n_origins++;
+	for (size_t i = 0; i < uris->count; i++)
+		id->origins[id->n_origins++] = uris->items[i];
+	id->origins[id->n_origins++] = id->issuer_copy;
 	return FA_OK;
 }
 
-static enum fa_rc cookies_init(struct fa_identity *id, struct fa_err *err)
+static void cookies_init(struct fa_identity *id)
 {
 	const struct fa_config *cfg = id->cfg;
 
@@ -68,13 +64,9 @@ static enum fa_rc cookies_init(struct fa_identity *id, struct fa_err *err)
 		id->same_site = FA_SAME_SITE_NONE;
 		break;
 	}
-	if (id->same_site == FA_SAME_SITE_NONE && !id->secure)
-		return fa_err_set(err, FA_ECONFIG, "auth.userAuth.cookieSetting.sameSitePolicy "
-				  "NoneMode needs Secure cookies: unset "
-				  "server.security.insecureCookieHeader");
+	/* SameSite=None without Secure is refused by the config module. */
 	id->domain = cfg->auth.user_auth.cookie_setting.domain[0]
 			     ? cfg->auth.user_auth.cookie_setting.domain : NULL;
-	return FA_OK;
 }
 
 static enum fa_rc keys_init(struct fa_identity *id, const struct fa_identity_opts *o,
@@ -112,7 +104,6 @@ static enum fa_rc keys_init(struct fa_identity *id, const struct fa_identity_opt
 struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_err *err)
 {
 	struct fa_identity *id = NULL;
-	struct fa_err why;
 	int64_t ttl;
 	enum fa_rc rc;
 
@@ -139,18 +130,11 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_
 	id->session_ttl_s = ttl;
 	rc = keys_init(id, o, err);
 	if (rc == FA_OK)
-		rc = cookies_init(id, err);
+		cookies_init(id);
 	if (rc == FA_OK)
 		rc = origins_init(id, o->issuer, err);
 	if (rc != FA_OK)
 		goto fail;
-	/* The configured default target must itself be a safe one. */
-	fa_err_clear(&why);
-	if (fa_identity_redirect_check(id->origins, id->n_origins,
-				       o->cfg->auth.user_auth.redirect_url, &why) != FA_OK) {
-		(void)fa_err_set(err, FA_ECONFIG, "auth.userAuth.redirectUrl: %s", why.msg);
-		goto fail;
-	}
 	if (o->cfg->auth.user_auth.open_id.base_url[0]) {
 		fa_log_warnx(id->log, "identity: auth.userAuth.openId is set but the upstream "
 			     "OpenID relying party is not available yet: /login answers 501");
@@ -177,6 +161,7 @@ void fa_identity_free(struct fa_identity *id)
 		fa_memzero(id->users, id->n_users * sizeof(*id->users));
 	free(id->users);
 	free(id->origins);
+	free(id->issuer_copy);
 	fa_memzero(id, sizeof(*id));
 	free(id);
 }

@@ -26,13 +26,6 @@
 /* A login form's nonce. */
 #define FA_CSRF_NONCE_LEN 32
 
-/* One accepted redirect origin: lower-case scheme and host, explicit port. */
-struct fa_origin {
-	char scheme[6];          /* "http" | "https" */
-	char host[256];
-	unsigned port;
-};
-
 struct fa_identity;
 
 /* Where users come from (the seam for the upstream OIDC provider). A
@@ -65,8 +58,11 @@ struct fa_identity {
 	unsigned char form_key[FA_SEAL_KEY_LEN];       /* seals flyte_csrf_state */
 	unsigned char csrf_mac_key[FA_SEAL_KEY_LEN];   /* csrf_token = MAC(nonce) */
 
-	struct fa_origin *origins;       /* authorizedUris + issuer */
+	/* Accepted redirect origins, as URLs: authorizedUris (borrowed from
+	 * the config), then the issuer (issuer_copy). */
+	const char **origins;
 	size_t n_origins;
+	char *issuer_copy;
 
 	struct fa_local_user *users;     /* config users, then the dev user */
 	size_t n_users;
@@ -106,15 +102,10 @@ enum fa_rc fa_identity_mac(const unsigned char key[FA_SEAL_KEY_LEN], const void 
 
 /* ---- redirect.c: where a browser may be sent ----------------------------- */
 
-/* Parses an absolute http(s) URL's origin. FA_EINVAL when it is not one
- * (userinfo, bad host or port, other scheme). */
-enum fa_rc fa_identity_origin_parse(const char *url, struct fa_origin *out,
-				    struct fa_err *err) FA_WUR;
-/* FA_OK when url is a safe redirect target: a path (one leading '/', not
- * "//" or "/\") or an absolute URL whose origin is one of origins; at most
- * FA_MAX_REDIRECT_URI bytes of visible ASCII, no backslash. Else FA_EINVAL
- * (err->http 400) saying why, without quoting the URL. */
-enum fa_rc fa_identity_redirect_check(const struct fa_origin *origins, size_t n_origins,
+/* FA_OK when url is a safe redirect target by base's rule
+ * (fa_url_target_problem: a path, or an absolute URL on one of origins);
+ * else FA_EINVAL (err->http 400) saying why, without quoting the URL. */
+enum fa_rc fa_identity_redirect_check(const char *const *origins, size_t n_origins,
 				      const char *url, struct fa_err *err) FA_WUR;
 /* Percent-encodes s for a query value (all but ALPHA DIGIT -._~/) into the
  * arena; NULL on exhaustion. */

@@ -76,10 +76,8 @@
 /* Records deleted by one purge call: a bounded batch (~tens of ms in SQLite)
  * so a large backlog is drained in steps and never stalls token requests. */
 #define FA_STORE_MAX_PURGE 10000
-/* Longest lifetime of a record or counter: everything here is short-lived.
- * Ten years is far beyond any configured lifespan and still catches an
- * expiry computed in milliseconds instead of seconds. */
-#define FA_STORE_MAX_TTL_S (10LL * 366 * 24 * 3600)
+/* Longest lifetime of a record or counter (limits.h says why). */
+#define FA_STORE_MAX_TTL_S FA_MAX_LIFETIME_S
 /* Largest `now` accepted (9999-12-31T23:59:59Z): keeps now + ttl far from
  * int64 overflow in every backend. */
 #define FA_STORE_MAX_TIME 253402300799LL

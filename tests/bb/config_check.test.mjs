@@ -1,7 +1,9 @@
 // config_check.test.mjs -- `flyteauth config check`: every YAML example of
 // the seed loads (or, where the seed itself is mis-indented, fails with a
-// line that names the fix), and --online loads the secrets and reaches a
-// real IdP (npm oidc-provider) and an external authorization server.
+// line that names the fix, or asks for what this build cannot serve yet and
+// is refused at that key), and --online loads the secrets as serve does and
+// reaches a real IdP (npm oidc-provider) and an external authorization
+// server (skipped until those features are built).
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +16,15 @@ const SEED = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'conf
 // The seed's flyte-core examples whose `openId:` block is mis-indented.
 const MISINDENTED = new Set(['flyte-core-entra.yaml', 'flyte-core-oidc.yaml']);
 
-test('every seed example loads, or names the fix where the seed is mis-indented', async () => {
+// What this build cannot serve yet: config check refuses it at the key
+// (fa_config_supported), as serve does (config_verdict.test.mjs).
+const NOT_YET = new Map([
+  ['flyte-binary-oidc.yaml', 1], ['flyte-binary-external.yaml', 2],
+  ['flyte-core-external.yaml', 2], ['flyte-core-entra-fixed.yaml', 2],
+  ['flyte-core-oidc-fixed.yaml', 1],
+]);
+
+test('every seed example loads, names the fix where the seed is mis-indented, or is refused as not built yet', async () => {
   const files = readdirSync(SEED).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 8, `only ${files.length} seed fixtures`);
   for (const f of files) {
@@ -23,12 +33,48 @@ test('every seed example loads, or names the fix where the seed is mis-indented'
     if (MISINDENTED.has(f)) {
       assert.equal(r.code, 1, f);
       assert.match(r.stderr, new RegExp(`${f.replace('.', '\\.')}:\\d+:\\d+: key "baseUrl" is not valid under auth\\.userAuth; it belongs under auth\\.userAuth\\.openId — indent it under "openId:"`));
+    } else if (NOT_YET.has(f)) {
+      // config check said "configuration OK" for these, and serve refused.
+      assert.equal(r.code, 1, f);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith(file));
+      assert.equal(lines.length, NOT_YET.get(f), `${f}: ${r.stderr}`);
+      for (const l of lines) assert.match(l, /:\d+:\d+: .* is not supported yet by this build; use /, f);
+      assert.doesNotMatch(r.stdout, /configuration OK/, f);
     } else {
       assert.equal(r.code, 0, `${f}: ${r.stderr}`);
-      assert.match(r.stdout, /configuration OK\n$/, f);
+      assert.match(r.stdout, /configuration OK\nhint: secrets were not loaded and no remote service was reached; "flyteauth config check --online" does both, as serve will\n$/, f);
     }
   }
 });
+
+test('--online: the secrets serve needs, loaded as serve loads them', async () => {
+  const dir = tempDir();
+  try {
+    const cfg = path.join(dir, 'config.yaml');
+    writeFileSync(cfg, `secrets:\n  secrets-prefix: ${dir}\nauth:\n  userAuth:\n    localUsers: []\n`);
+    // Missing: each secret named once, at the key that chose where it was
+    // looked up (the config set secrets-prefix, not a built-in default).
+    let r = await run(['config', 'check', '--config', cfg, '--online']);
+    assert.equal(r.code, 1);
+    for (const name of ['cookie_hash_key', 'cookie_block_key', 'claim_symmetric_key', 'token_rsa_key.pem']) {
+      assert.match(r.stderr, new RegExp(`^${cfg.replaceAll('/', '\\/')}:2:19: secret ${name.replace('.', '\\.')} not found \\(tried env FLYTE_SECRET_${name.replace('.', '\\.')}, file .*\\) \\(looked up under secrets\\.secrets-prefix\\)$`, 'm'));
+    }
+    assert.doesNotMatch(r.stderr, /built-in default/);
+    assert.match(r.stderr, /4 problem\(s\) found online/);
+    assert.equal((await run(['secrets', 'init', '-p', dir])).code, 0);
+    r = await run(['config', 'check', '--config', cfg, '--online']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /token signing key: RS256, kid [A-Za-z0-9_-]{43} \(1 key\(s\) published\)/);
+    assert.match(r.stdout, /configuration OK \(secrets loaded, remote services reached\)\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The tests below reach an upstream IdP and an External authorization
+// server, which this build refuses (fa_config_supported). The change that
+// builds a feature deletes its refusal row and the `skip` here together.
+const IDP_NOT_BUILT = 'an upstream IdP is not supported yet by this build (fa_config_supported refuses openId.baseUrl)';
 
 function selfConfig(dir, idpUrl, extra = '') {
   return `server:
@@ -48,7 +94,7 @@ auth:
 ${extra}`;
 }
 
-test('--online: secrets loaded and the IdP reached', async () => {
+test('--online: secrets loaded and the IdP reached', { skip: IDP_NOT_BUILT }, async () => {
   const idp = await startIdp({ clients: [{ client_id: 'flyteauth', client_secret: 's3cret', redirect_uris: ['http://127.0.0.1:8088/callback'] }] });
   const dir = tempDir();
   try {
@@ -80,7 +126,7 @@ test('--online: secrets loaded and the IdP reached', async () => {
   }
 });
 
-test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', async () => {
+test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', { skip: IDP_NOT_BUILT }, async () => {
   const dir = tempDir();
   try {
     assert.equal((await run(['secrets', 'init', '-p', dir])).code, 0);
@@ -97,7 +143,7 @@ test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', a
   }
 });
 
-test('--online: an External authorization server\'s metadata and JWKS are reached', async () => {
+test('--online: an External authorization server\'s metadata and JWKS are reached', { skip: IDP_NOT_BUILT }, async () => {
   const idp = await startIdp();
   const dir = tempDir();
   try {

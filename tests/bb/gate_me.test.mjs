@@ -11,8 +11,9 @@ import { createHmac, createPrivateKey, createPublicKey } from 'node:crypto';
 import { test } from 'node:test';
 import { SignJWT, base64url, createRemoteJWKSet, jwtVerify } from 'jose';
 import {
-  Jar, PASSWORD, clientToken, login, me, startIdentityServer,
+  Jar, PASSWORD, clientToken, configYaml, login, me, secretFiles, startIdentityServer,
 } from './lib/identity.mjs';
+import { startServer } from './lib/server.mjs';
 
 function invalidToken(r, what) {
   assert.equal(r.status, 401, `${what}: ${r.text}`);
@@ -69,6 +70,32 @@ test('/me with a client_credentials token, a session, and without credentials', 
     assert.ok(!srv.stderr.includes(token.split('.')[2]), 'no token in the log');
   } finally {
     await srv.stop();
+  }
+});
+
+// The public URL is normalised in one place (the config module) and the
+// same string goes to authz, which mints `iss`, and the gate, which checks
+// it: a trailing '/' in authorizedUris (no selfAuthServer.issuer) used to
+// make every token minted here fail at /me.
+test('a token from /oauth2/token passes /me with and without a trailing slash in authorizedUris', async () => {
+  for (const uri of ['http://127.0.0.1:PORT/', 'http://127.0.0.1:PORT']) {
+    const yaml = (await configYaml())
+      .replace('authorizedUris: [http://127.0.0.1:PORT]', `authorizedUris: ['${uri}']`)
+      .replace(/\n      issuer: [^\n]*/, '');
+    assert.ok(yaml.includes(`'${uri}'`) && !yaml.includes('issuer:'), yaml);
+    const srv = await startServer({ config: yaml, files: secretFiles() });
+    try {
+      const token = await clientToken(srv.url, 'flytepropeller');
+      const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${srv.url}/oauth2/jwks`)));
+      assert.equal(payload.iss, srv.url, uri);
+      const meta = await (await fetch(`${srv.url}/.well-known/oauth-authorization-server`)).json();
+      assert.equal(meta.issuer, srv.url, uri);
+      const r = await me(srv.url, { authorization: `Bearer ${token}` });
+      assert.equal(r.status, 200, `${uri}: ${r.text}`);
+      assert.equal(r.json.subject, 'flytepropeller');
+    } finally {
+      await srv.stop();
+    }
   }
 });
 

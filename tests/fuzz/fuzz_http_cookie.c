@@ -27,7 +27,7 @@ static void check_parse(struct fa_arena *a, const char *s, size_t n)
 	for (size_t i = 0; i < kvs.n; i++) {
 		const struct fa_kv *kv = &kvs.v[i];
 
-		if (!fa_http_is_token(kv->name, kv->name_len))
+		if (!fa_token_ok(kv->name, kv->name_len))
 			__builtin_trap();
 		if (!kv->value) {
 			if (fa_http_kvs_get(&kvs, kv->name))

@@ -77,7 +77,7 @@ static inline char *afx_yaml(bool with_clients)
 			 "  authorizedUris: [" ISSUER "]\n"
 			 "  appAuth:\n"
 			 "    selfAuthServer:\n"
-			 "      issuer: " ISSUER "\n");
+			 "      issuer: " ISSUER "/\n");
 	} else {
 		snprintf(y, 8192,
 			 "server: {httpPort: 8088, security: {insecureCookieHeader: true}}\n"
@@ -85,7 +85,7 @@ static inline char *afx_yaml(bool with_clients)
 			 "  authorizedUris: [" ISSUER ", http://flyteadmin:80]\n"
 			 "  appAuth:\n"
 			 "    selfAuthServer:\n"
-			 "      issuer: " ISSUER "\n"
+			 "      issuer: " ISSUER "/\n"
 			 "      accessTokenLifespan: 30m\n"
 			 "      refreshTokenLifespan: 1h\n"
 			 "      authorizationCodeLifespan: 5m\n"
@@ -130,12 +130,16 @@ static inline char *afx_yaml(bool with_clients)
 
 static inline struct fa_authz *afx_authz(struct afx *f, char **generated, struct fa_err *err)
 {
+	char issuer[FA_MAX_URL + 1];
 	struct fa_authz_opts o = {
 		.cfg = f->cfg, .store = f->st, .log = &f->log, .signing_key = f->key,
-		.verify_keys = f->jwks, .issuer = ISSUER "/",
-		.generated_secret = generated,
+		.verify_keys = f->jwks, .issuer = issuer, .generated_secret = generated,
 	};
-	struct fa_authz *az = fa_authz_new(&o, err);
+	struct fa_authz *az;
+
+	/* As serve does: the one normalised issuer of the config. */
+	assert_int_equal(fa_config_issuer(f->cfg, 8088, issuer, sizeof(issuer)), FA_OK);
+	az = fa_authz_new(&o, err);
 
 	if (az)
 		fa_authz_set_clock(az, afx_clock, f);

@@ -81,7 +81,7 @@ static void test_scope_limits(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_scope_parse(big, &sc, &err), FA_ETOOBIG);
 	assert_oauth(&err, 400, "invalid_scope", "longer than 1024");
-	for (int i = 0; i < FA_AUTHZ_MAX_SCOPES + 1; i++)
+	for (int i = 0; i < FA_MAX_SCOPES + 1; i++)
 		w += (size_t)snprintf(many + w, sizeof(many) - w, "%ss%d", i ? " " : "", i);
 	fa_err_clear(&err);
 	assert_int_equal(fa_scope_parse(many, &sc, &err), FA_ETOOBIG);

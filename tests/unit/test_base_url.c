@@ -168,6 +168,46 @@ static void test_redirect_rule(void **state)
 	assert_false(fa_url_redirect_ok(NULL));
 }
 
+static bool same(const char *a, const char *b)
+{
+	struct fa_url ua, ub;
+
+	assert_int_equal(fa_url_parse(a, strlen(a), &ua, NULL), FA_OK);
+	assert_int_equal(fa_url_parse(b, strlen(b), &ub, NULL), FA_OK);
+	return fa_url_same_origin(&ua, &ub);
+}
+
+/* Origins: identity's redirect targets and config check's redirectUrl. */
+static void test_same_origin(void **state)
+{
+	static const char *const origins[] = {
+		"https://flyte.example.com", "http://localhost:30081/console", "https://[::1]:8443",
+	};
+
+	(void)state;
+	assert_true(same("HTTP://Flyte.Example.COM:8080/x?y#z", "http://flyte.example.com:8080"));
+	assert_true(same("https://a.b", "https://a.b:443/x"));
+	assert_true(same("https://a.b./x", "https://A.B"));
+	assert_false(same("https://a.b", "http://a.b"));
+	assert_false(same("https://a.b", "https://a.b:444"));
+	assert_false(same("https://a.b", "https://a.bc"));
+	assert_false(same("https://a.b..", "https://a.b"));
+	assert_null(fa_url_target_problem("/console", origins, 3));
+	assert_null(fa_url_target_problem("https://FLYTE.example.com./x", origins, 3));
+	assert_null(fa_url_target_problem("http://localhost:30081/other", origins, 3));
+	assert_string_equal(fa_url_target_problem(NULL, origins, 3), "is empty");
+	assert_string_equal(fa_url_target_problem("//evil.com", origins, 3),
+			    "must not start with '//'");
+	assert_string_equal(fa_url_target_problem("/\\evil.com", origins, 3),
+			    "may only hold visible ASCII without '\\'");
+	assert_string_equal(fa_url_target_problem("https://u@flyte.example.com", origins, 3),
+			    "must be a path on this server or an absolute URL on an authorized origin");
+	assert_string_equal(fa_url_target_problem("https://flyte.example.com:8443/", origins, 3),
+			    "is not on an authorized origin (auth.authorizedUris)");
+	assert_string_equal(fa_url_target_problem("https://flyte.example.com/", NULL, 0),
+			    "is not on an authorized origin (auth.authorizedUris)");
+}
+
 static void decodes(const char *in, unsigned flags, const char *want, size_t want_len)
 {
 	char out[64];
@@ -208,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_url_refusals),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_redirect_rule),
+		cmocka_unit_test(test_same_origin),
 		cmocka_unit_test(test_pct_decode),
 	};
 

@@ -194,8 +194,14 @@ static void test_bad_duration(void **state)
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      accessTokenLifespan: -5m\n",
 		     "t.yaml:4:28: auth.appAuth.selfAuthServer.accessTokenLifespan: bad duration \"-5m\"; "
 		     "use Go syntax such as 30m, 1h30m or 500ms");
+	/* Every lifespan is whole seconds in the store: the bound is the
+	 * schema's (serve used to refuse 500ms only after opening the store). */
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      refreshTokenLifespan: 0\n",
-		     "t.yaml:4:29: auth.appAuth.selfAuthServer.refreshTokenLifespan: must be longer than 0");
+		     "t.yaml:4:29: auth.appAuth.selfAuthServer.refreshTokenLifespan: must be at least 1s");
+	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      accessTokenLifespan: 500ms\n",
+		     "t.yaml:4:28: auth.appAuth.selfAuthServer.accessTokenLifespan: must be at least 1s");
+	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      deviceCodeLifespan: 999ms\n",
+		     "t.yaml:4:27: auth.appAuth.selfAuthServer.deviceCodeLifespan: must be at least 1s");
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      devicePollInterval: 100ms\n",
 		     "t.yaml:4:27: auth.appAuth.selfAuthServer.devicePollInterval: must be at least 1s");
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      accessTokenLifespan: 9000h\n",
@@ -657,10 +663,12 @@ static void test_secure_needs_tls_files(void **state)
 static void test_samesite_none_needs_secure(void **state)
 {
 	(void)state;
-	expect_ok_with(QUIET "server: {security: {insecureCookieHeader: true}}\n"
-		       "auth: {userAuth: {cookieSetting: {sameSitePolicy: NoneMode}}}\n",
-		       "t.yaml: warning: auth.userAuth.cookieSetting.sameSitePolicy NoneMode needs Secure cookies, "
-		       "but server.security.insecureCookieHeader is true: browsers will drop the session cookies");
+	/* serve refused this while config check only warned; now both refuse. */
+	expect_error("server: {security: {insecureCookieHeader: true}}\n"
+		     "auth: {userAuth: {cookieSetting: {sameSitePolicy: NoneMode}}}\n",
+		     "t.yaml:2:51: auth.userAuth.cookieSetting.sameSitePolicy NoneMode needs Secure "
+		     "cookies: unset server.security.insecureCookieHeader (browsers drop SameSite=None "
+		     "cookies that are not Secure)");
 }
 
 static void test_database_choice(void **state)
