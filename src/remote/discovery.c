@@ -93,14 +93,14 @@ static const char *kind_name(enum fa_discovery_kind kind)
 enum fa_rc fa_discovery_url(enum fa_discovery_kind kind, const char *issuer, char *out,
 			    size_t cap, struct fa_err *err)
 {
-	struct rm_url u;
+	struct fa_url u;
 	size_t path_len, prefix;
 	enum fa_rc rc;
 	int n;
 
 	if ((rc = fa_remote_url_check(issuer, "issuer", err)) != FA_OK)
 		return rc;
-	if (rm_url_split(issuer, &u) != FA_OK || u.has_query)
+	if (fa_url_parse(issuer, strlen(issuer), &u, NULL) != FA_OK || u.query)
 		return fa_err_set(err, FA_EINVAL, "issuer must not have a query");
 	path_len = u.path_len;
 	if (path_len && u.path[path_len - 1] == '/')
@@ -170,7 +170,7 @@ bool fa_discovery_issuer_matches(const char *expected, const char *issuer, bool 
 static enum fa_rc check_issuer(const char *expected, const char *issuer, const char *shown,
 			       bool *is_template, struct fa_err *err)
 {
-	struct rm_url u;
+	struct fa_url u;
 	struct fa_err uerr;
 
 	if (strcmp(issuer, ENTRA_TEMPLATE) != 0) {
@@ -178,7 +178,7 @@ static enum fa_rc check_issuer(const char *expected, const char *issuer, const c
 		if (fa_remote_url_check(issuer, "issuer", &uerr) != FA_OK)
 			return fa_err_set(err, FA_EINVAL, "%s: %s", shown, uerr.msg);
 		/* OIDC Discovery §3, RFC 8414 §2. */
-		if (rm_url_split(issuer, &u) != FA_OK || u.has_query)
+		if (fa_url_parse(issuer, strlen(issuer), &u, NULL) != FA_OK || u.query)
 			return fa_err_set(err, FA_EINVAL, "%s: issuer must not have a query", shown);
 	}
 	if (!fa_discovery_issuer_matches(expected, issuer, is_template)) {

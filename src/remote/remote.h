@@ -48,9 +48,8 @@
 
 /* ---- limits (only this module uses them) ---------------------------------- */
 
-/* A URL we fetch or read from a document: endpoints are short; 2 KiB is the
- * redirect_uri cap too, and longer ones are a sign of abuse. */
-#define FA_REMOTE_MAX_URL 2048
+/* A URL we fetch or read from a document: base's one URL cap (limits.h). */
+#define FA_REMOTE_MAX_URL FA_MAX_URL
 /* Connecting (DNS + TCP + TLS) may take this long: a healthy IdP answers in
  * well under a second; a black hole must not hold a login for long. */
 #define FA_REMOTE_CONNECT_TIMEOUT_MS 5000

@@ -21,25 +21,6 @@ struct fa_remote {
 	long timeout_ms;
 };
 
-/* An absolute URL cut into borrowed pieces (not NUL-terminated). */
-struct rm_url {
-	bool https;
-	const char *host;               /* without brackets for IPv6 */
-	size_t host_len;
-	const char *authority;          /* host[:port] as written */
-	size_t authority_len;
-	const char *path;               /* "" when absent; up to '?' or '#' */
-	size_t path_len;
-	bool has_query;
-	bool has_fragment;
-	bool has_userinfo;
-};
-
-/* Splits url (http:// or https:// in lower case, a non-empty host).
- * FA_EINVAL otherwise; it does not check the other rules of
- * fa_remote_url_check. */
-enum fa_rc rm_url_split(const char *url, struct rm_url *out) FA_WUR;
-
 /* fa_remote_jwks_get whose fetch, if it makes one, stops when *cancel is
  * set (the issuer's holder warms a key set and must stop promptly). */
 enum fa_rc rm_jwks_get(struct fa_remote_jwks *ks, const atomic_bool *cancel, struct fa_jwks **out,

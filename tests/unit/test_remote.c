@@ -49,7 +49,10 @@ static void test_url_check(void **state)
 	url_ok("https://login.microsoftonline.com/common/discovery/v2.0/keys?appid=1");
 	url_bad("", "jwks_uri is empty");
 	url_bad("ftp://idp.example.com/keys", "not an absolute http:// or https:// URL");
-	url_bad("HTTPS://idp.example.com/keys", "not an absolute http:// or https:// URL");
+	/* Base's one grammar: the scheme is case-insensitive (RFC 3986 §3.1),
+	 * as config check has always read baseUrl; refused here before. */
+	url_ok("HTTPS://idp.example.com/keys");
+	assert_true(fa_remote_url_is_https("HTTPS://idp.example.com/keys"));
 	url_bad("//idp.example.com/keys", "not an absolute");
 	url_bad("https:///keys", "with a host");
 	url_bad("https://idp.example.com:x/keys", "with a host");
