@@ -665,9 +665,10 @@ static void unknown_key(struct cfg_ctx *c, void *base, const struct cfg_field *t
 			bool lenient, struct walk_map_state *st)
 {
 	const char *key = e->key->str;
-	char q[80], where[CFG_MAX_PATH];
+	char q[80], where[CFG_MAX_PATH], in[CFG_MAX_PATH + 8], under[CFG_MAX_PATH + 8];
+	struct fa_config_pos at = cfg_at(c, e->key);
 	const struct cfg_field *child;
-	const char *near;
+	const char *near, *kind;
 
 	/* Past the error cap nobody reads the hint: count it, skip the work. */
 	if (!lenient && c->errors > FA_CONFIG_MAX_ERRORS) {
@@ -698,45 +699,23 @@ static void unknown_key(struct cfg_ctx *c, void *base, const struct cfg_field *t
 	}
 	cfg_quote(key, e->key->len, q, sizeof(q));
 	near = cfg_suggest(tab, key);
+	/* The same sentences for a nested and a top-level key. */
+	kind = *path ? "key " : "top-level key ";
+	snprintf(in, sizeof(in), *path ? " in %s" : "", path);
+	snprintf(under, sizeof(under), *path ? " under %s" : "", path);
 	if (near) {
-		if (*path)
-			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
-				 "unknown key \"%s\" in %s; did you mean \"%s\"?",
-				 q, path, near);
-		else
-			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
-				 "unknown top-level key \"%s\"; did you mean \"%s\"?",
-				 q, near);
-		return;
+		cfg_diag(c, FA_CONFIG_ERROR, at, "unknown %s\"%s\"%s; did you mean \"%s\"?", kind, q,
+			 in, near);
+	} else if (base == c->cfg && cfg_locate(key, where, sizeof(where))) {
+		cfg_diag(c, FA_CONFIG_ERROR, at, "key \"%s\" is not valid %s%s; it belongs %s%s", q,
+			 *path ? "under " : "at the top level", path,
+			 *where ? "under " : "at the top level", where);
+	} else if (lenient) {
+		cfg_diag(c, FA_CONFIG_NOTE, at, "%s\"%s\"%s is not used by flyteauth; ignored",
+			 *path ? "" : kind, q, under);
+	} else {
+		cfg_diag(c, FA_CONFIG_ERROR, at, "unknown %s\"%s\"%s", kind, q, in);
 	}
-	if (base == c->cfg && cfg_locate(key, where, sizeof(where))) {
-		if (!*where)
-			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
-				 "key \"%s\" is not valid under %s; it belongs at the top level",
-				 q, path);
-		else if (*path)
-			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
-				 "key \"%s\" is not valid under %s; it belongs under %s",
-				 q, path, where);
-		else
-			cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key),
-				 "key \"%s\" is not valid at the top level; it belongs under %s",
-				 q, where);
-		return;
-	}
-	if (lenient) {
-		if (*path)
-			cfg_diag(c, FA_CONFIG_NOTE, cfg_at(c, e->key),
-				 "\"%s\" under %s is not used by flyteauth; ignored", q, path);
-		else
-			cfg_diag(c, FA_CONFIG_NOTE, cfg_at(c, e->key),
-				 "top-level key \"%s\" is not used by flyteauth; ignored", q);
-		return;
-	}
-	if (*path)
-		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key), "unknown key \"%s\" in %s", q, path);
-	else
-		cfg_diag(c, FA_CONFIG_ERROR, cfg_at(c, e->key), "unknown top-level key \"%s\"", q);
 }
 
 void cfg_walk_map(struct cfg_ctx *c, void *base, const struct cfg_field *tab,
