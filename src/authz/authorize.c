@@ -36,7 +36,7 @@
 
 static enum fa_rc page_err(struct fa_err *err, const char *msg)
 {
-	return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "%s", msg);
+	return fa_err_oauth(err, FA_EINVAL, "invalid_request", "%s", msg);
 }
 
 static enum fa_rc copy_str(char *dst, size_t cap, const char *src)
@@ -69,7 +69,7 @@ static enum fa_rc check_pkce(const struct fa_authz_client *c, const struct fa_au
 		/* Public clients cannot keep a secret, so PKCE is the only thing
 		 * that binds the code to the app that asked for it. */
 		if (c->is_public)
-			return fa_err_oauth(err, FA_EDENIED, 400, "invalid_request",
+			return fa_err_oauth(err, FA_EDENIED, "invalid_request",
 					    "PKCE (an S256 code_challenge) is required for public "
 					    "clients");
 		return FA_OK;
@@ -106,21 +106,21 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 		(void)copy_str(areq->state, sizeof(areq->state), p->state);
 
 	if (p->response_type == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "response_type is missing");
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "response_type is missing");
 	if (strcmp(p->response_type, "code") != 0)
-		return fa_err_oauth(err, FA_EUNSUPPORTED, 400, "unsupported_response_type",
+		return fa_err_oauth(err, FA_EUNSUPPORTED, "unsupported_response_type",
 				    "only response_type=code is supported");
 	if (!c->response_code || !(c->grants & FA_GRANT_CODE))
-		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the authorization code grant");
 	if (p->state == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "state is required");
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "state is required");
 	len = strnlen(p->state, FA_AUTHZ_MAX_STATE + 1);
 	if (len < FA_AUTHZ_MIN_STATE)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "state must be at least 8 characters");
 	if (len > FA_AUTHZ_MAX_STATE)
-		return fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request", "state is too long");
+		return fa_err_oauth(err, FA_ETOOBIG, "invalid_request", "state is too long");
 
 	rc = fa_scope_parse(p->scope, &req_scope, err);
 	if (rc != FA_OK)
@@ -128,7 +128,7 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 	if (req_scope.n == 0)
 		req_scope = c->scopes;   /* RFC 6749 §3.3: the documented default */
 	if (!fa_scope_subset(&req_scope, &c->scopes))
-		return fa_err_oauth(err, FA_EDENIED, 400, "invalid_scope",
+		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
 				    "requested scope is not allowed for this client");
 	areq->scope = req_scope;
 
@@ -137,7 +137,7 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 		return rc;
 	if (p->nonce != NULL) {
 		if (copy_str(areq->nonce, sizeof(areq->nonce), p->nonce) != FA_OK)
-			return fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request", "nonce is too long");
+			return fa_err_oauth(err, FA_ETOOBIG, "invalid_request", "nonce is too long");
 	}
 	if (p->audience != NULL) {
 		rc = fa_authz_audience(az, c, p->audience, &aud, err);
@@ -168,7 +168,7 @@ enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct 
 	areq->client = fa_authz_client_get(az, fa_authz_jstr(j, "cid"));
 	if (areq->client == NULL)
 		/* The config changed under a pending request or code. */
-		return fa_err_oauth(err, FA_ENOTFOUND, 400, "invalid_grant",
+		return fa_err_oauth(err, FA_ENOTFOUND, "invalid_grant",
 				    "the client of this request no longer exists");
 	areq->redirect_ok = true;
 	areq->redirect_given = json_is_true(json_object_get(j, "ruri_given"));
@@ -178,7 +178,7 @@ enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct 
 	    copy_str(areq->nonce, sizeof(areq->nonce), fa_authz_jstr(j, "nonce")) ||
 	    copy_str(areq->audience, sizeof(areq->audience), fa_authz_jstr(j, "aud")) ||
 	    fa_scope_parse(fa_authz_jstr(j, "scp"), &areq->scope, err))
-		return fa_err_oauth(err, FA_ESTORE, 500, "server_error", "a stored request is damaged");
+		return fa_err_oauth(err, FA_ESTORE, "server_error", "a stored request is damaged");
 	return FA_OK;
 }
 
@@ -210,14 +210,14 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	    json_object_set(rec, "user", fuser) != 0 ||
 	    json_object_set_new(rec, "auth_time", json_integer(auth_time)) != 0 ||
 	    !(value = fa_authz_json_dump(rec))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	rc = fa_rand_token(code);
 	if (rc == FA_OK)
 		rc = fa_authz_token_key(code, key);
 	if (rc != FA_OK) {
-		rc = fa_err_oauth(err, rc, 500, "server_error", "random generator failed");
+		rc = fa_err_oauth(err, rc, "server_error", "random generator failed");
 		goto out;
 	}
 	if (also)
@@ -227,7 +227,7 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	rc = fa_store_apply(az->store, ops, n, now, err);
 	if (rc == FA_ENOTFOUND || rc == FA_ECONFLICT)
 		/* The pending request was consumed by a concurrent callback. */
-		rc = fa_err_oauth(err, rc, 400, "invalid_request",
+		rc = fa_err_oauth(err, rc, "invalid_request",
 				  "this sign-in request was already used");
 	else if (rc != FA_OK)
 		rc = fa_authz_store_fail(az, rc, err, "issuing an authorization code");
@@ -258,13 +258,13 @@ enum fa_rc fa_authz_authreq_save(struct fa_authz *az, const struct fa_authz_areq
 	if (rc == FA_OK)
 		rc = fa_authz_token_key(bind, bind_hash);
 	if (rc != FA_OK) {
-		rc = fa_err_oauth(err, rc, 500, "server_error", "random generator failed");
+		rc = fa_err_oauth(err, rc, "server_error", "random generator failed");
 		goto out;
 	}
 	rec = fa_authz_areq_json(areq);
 	if (!rec || json_object_set_new(rec, "bind", json_string(bind_hash)) != 0 ||
 	    !(value = fa_authz_json_dump(rec))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	op = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_AUTHREQ, .key = key,
@@ -291,14 +291,14 @@ enum fa_rc fa_authz_authreq_load(struct fa_authz *az, const char *id, const char
 
 	memset(areq, 0, sizeof(*areq));
 	if (id == NULL || strnlen(id, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
-		return fa_err_oauth(err, FA_ENOTFOUND, 400, "invalid_request",
+		return fa_err_oauth(err, FA_ENOTFOUND, "invalid_request",
 				    "unknown or expired sign-in request");
 	rc = fa_authz_token_key(id, key);
 	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, rc, "server_error", "hashing failed");
 	rc = fa_authz_rec_get(az, FA_KIND_AUTHREQ, key, &rec, version, NULL, err);
 	if (rc == FA_ENOTFOUND) {
-		rc = fa_err_oauth(err, rc, 400, "invalid_request",
+		rc = fa_err_oauth(err, rc, "invalid_request",
 				  "unknown or expired sign-in request");
 		goto out;
 	}
@@ -312,7 +312,7 @@ enum fa_rc fa_authz_authreq_load(struct fa_authz *az, const char *id, const char
 	want = fa_authz_jstr(rec, "bind");
 	if (bind == NULL || fa_authz_token_key(bind, bind_hash) != FA_OK ||
 	    !fa_ct_eq(bind_hash, strlen(bind_hash), want, strlen(want))) {
-		rc = fa_err_oauth(err, FA_EDENIED, 400, "invalid_request",
+		rc = fa_err_oauth(err, FA_EDENIED, "invalid_request",
 				  "this sign-in request was started in another browser");
 		goto out;
 	}

@@ -33,9 +33,15 @@ void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void
 void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
 
-/* The RFC 6749 §5.2 answer for err (ep_token.c): err->http (500 when 0,
- * then logged with an opaque description), err->oauth_error, err->msg, and
- * on 401 `WWW-Authenticate: Basic realm="flyteauth"`. */
+/* The HTTP status of the logic's OAuth error at the token, introspection,
+ * revocation and device authorization endpoints (ep_token.c): 500 for
+ * server_error or none, 503 temporarily_unavailable, 401 invalid_client,
+ * else 400 (RFC 6749 §5.2, RFC 8628 §3.5). The logic never chooses it. */
+int fa_authz_status(const struct fa_err *err);
+/* The RFC 6749 §5.2 answer for err (ep_token.c): fa_authz_status (500 is
+ * logged, with an opaque description when the logic named no error),
+ * err->oauth_error, err->msg, and on 401 `WWW-Authenticate: Basic
+ * realm="flyteauth"`. */
 void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err);
 /* fa_authz_client_auth with the request's Authorization header and form. */
 enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,

@@ -96,7 +96,7 @@ struct fa_scope {
  * single spaces (RFC 6749 §3.3 grammar; no leading, trailing or doubled
  * space). Repeated tokens collapse into one. s may be NULL or "": empty set.
  * Errors: FA_EINVAL (grammar), FA_ETOOBIG (over FA_MAX_SCOPE bytes or
- * FA_MAX_SCOPES tokens); err carries 400 invalid_scope. */
+ * FA_MAX_SCOPES tokens); err carries invalid_scope. */
 enum fa_rc fa_scope_parse(const char *s, struct fa_scope *out, struct fa_err *err) FA_WUR;
 /* The set of a config list (each item must be one valid token). */
 enum fa_rc fa_scope_from_list(char *const *items, size_t n, struct fa_scope *out,
@@ -122,14 +122,14 @@ bool fa_scope_has_offline(const struct fa_scope *sc);
 /* RFC 7636 §4.2 method: only S256. `method` NULL means the RFC's default,
  * "plain", which is refused: a plain challenge is the verifier itself and
  * protects nothing once the authorize URL leaks. On success the challenge
- * is 43 base64url characters. Errors: FA_EINVAL / FA_EUNSUPPORTED with 400
+ * is 43 base64url characters. Errors: FA_EINVAL / FA_EUNSUPPORTED with
  * invalid_request. */
 enum fa_rc fa_pkce_challenge_check(const char *challenge, const char *method,
 				   struct fa_err *err) FA_WUR;
 /* Checks a code_verifier's syntax (43..128 unreserved characters) and that
  * base64url(SHA-256(verifier)) equals challenge (constant time).
- * Errors: FA_EINVAL (syntax, 400 invalid_request), FA_EDENIED (mismatch,
- * 400 invalid_grant), FA_ECRYPTO. */
+ * Errors: FA_EINVAL (syntax, invalid_request), FA_EDENIED (mismatch,
+ * invalid_grant), FA_ECRYPTO. */
 enum fa_rc fa_pkce_verify(const char *challenge, const char *verifier,
 			  struct fa_err *err) FA_WUR;
 
@@ -188,12 +188,12 @@ const struct fa_authz_client *fa_authz_client_get(const struct fa_authz *az, con
  * never both; a public client sends client_id alone (an empty Basic
  * password counts as none). *used_basic tells whether Basic was presented
  * (the answer to a failure then carries WWW-Authenticate: Basic).
- * Errors (err->http / err->oauth_error set):
- *   400 invalid_request  two methods at once, malformed Basic, ids differ
- *   401 invalid_client   no client id, unknown client, wrong or missing
+ * Errors (err->oauth_error set):
+ *   invalid_request  two methods at once, malformed Basic, ids differ
+ *   invalid_client   no client id, unknown client, wrong or missing
  *                        secret (one message for all of these), a public
  *                        client presenting a secret
- *   500 server_error     a stored hash is malformed, or an internal failure */
+ *   server_error     a stored hash is malformed, or an internal failure */
 enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds *cr,
 				const struct fa_authz_client **out, bool *used_basic,
 				struct fa_err *err) FA_WUR;
@@ -258,8 +258,8 @@ enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err 
 
 /* Resolves the `audience` parameter (space-separated, may be NULL) for a
  * client: NULL gives [default_audience]; otherwise every value must be in
- * the client's audience list or be the default audience (400
- * invalid_request otherwise). *out is a new JSON array. */
+ * the client's audience list or be the default audience (invalid_request
+ * otherwise). *out is a new JSON array. */
 enum fa_rc fa_authz_audience(const struct fa_authz *az, const struct fa_authz_client *c,
 			     const char *requested, json_t **out, struct fa_err *err) FA_WUR;
 
@@ -307,9 +307,9 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 			       const char *code_verifier, struct fa_authz_grant *out,
 			       struct fa_err *err) FA_WUR;
 /* refresh_token (RFC 6749 §6) with rotation and reuse detection: a token
- * read as already spent revokes its whole family (400 invalid_grant, "now
+ * read as already spent revokes its whole family (invalid_grant, "now
  * revoked"); a request that read it active but lost the version-checked
- * rotation to a concurrent one gets 400 invalid_grant and changes nothing. */
+ * rotation to a concurrent one gets invalid_grant and changes nothing. */
 enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_client *c,
 				  const char *refresh_token, const char *scope,
 				  struct fa_authz_grant *out, struct fa_err *err) FA_WUR;
@@ -335,8 +335,8 @@ struct fa_authz_redeem {
 	const char *key;         /* its store key */
 	int64_t version;         /* as read: the REDEEMED write is checked against it */
 	int64_t expires_at;      /* its store expiry as read */
-	const char *damaged;     /* 500 message when its scope or user is unusable */
-	const char *used;        /* 400 message when a concurrent redemption won */
+	const char *damaged;     /* server_error message: scope or user unusable */
+	const char *used;        /* invalid_grant message: a concurrent redemption won */
 };
 
 /* Redeems rec, which the caller read as redeemable by client c and whose
@@ -346,9 +346,10 @@ struct fa_authz_redeem {
  * and "fam": the family's id (rec is changed in place), version-checked,
  * and kept at least as long as those tokens can live, so that a replay can
  * still revoke them.
- * Errors: FA_ESTORE 500 r->damaged; the audience's 400; FA_EDENIED 400
- * invalid_grant r->used when another redemption wrote first (a race, not a
- * replay: nothing changes); 500 when minting or the store fails. */
+ * Errors: FA_ESTORE server_error r->damaged; the audience's error;
+ * FA_EDENIED invalid_grant r->used when another redemption wrote first (a
+ * race, not a replay: nothing changes); server_error when minting or the
+ * store fails. */
 enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_client *c,
 				  json_t *rec, const struct fa_authz_redeem *r,
 				  struct fa_authz_grant *out, struct fa_err *err) FA_WUR;
@@ -381,8 +382,7 @@ struct fa_authz_areq {
 	char audience[FA_MAX_SCOPE + 1];            /* "" = default */
 };
 
-/* Validates an authorization request (issue 3 item 3). On failure err has
- * http 400 and oauth_error; areq->redirect_ok says whether the failure may
+/* Validates an authorization request. On failure err has an oauth_error; areq->redirect_ok says whether the failure may
  * be sent to the client's redirect_uri (false: unknown client or bad
  * redirect_uri, which must get an error page, never a redirect). */
 enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_params *p,
@@ -480,8 +480,8 @@ void fa_authz_user_code_format(const char norm[FA_DEVICE_USER_CODE_LEN + 1],
 void fa_authz_device_init(struct fa_authz *az);
 
 /* RFC 8628 §3.1-3.2 for client c (authenticated by the caller): checks the
- * grant (400 unauthorized_client), scope as at authorize (empty: the
- * client's scopes; 400 invalid_scope) and audience (400 invalid_request),
+ * grant (unauthorized_client), scope as at authorize (empty: the
+ * client's scopes; invalid_scope) and audience (invalid_request),
  * then stores a PENDING device code and its user code. */
 enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_client *c,
 				 const char *scope, const char *audience,
@@ -490,17 +490,17 @@ enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_clie
 /* The pending device code a logged-in user typed. `session` is the login
  * session's cookie value and `addr` the client address (both borrowed,
  * only ever stored hashed): wrong codes count against both, and over either
- * cap the answer is FA_EDENIED with err->http 429 and *retry_after the
- * seconds until the window ends. Other errors: FA_EINVAL 400 (no code
- * typed, not counted), FA_ENOTFOUND 400 (wrong, expired or already
- * decided: one answer for all, counted), FA_ESTORE 500. */
+ * cap the answer is FA_EDENIED slow_down with *retry_after the seconds
+ * until the window ends (the page answers 429). Other errors: FA_EINVAL
+ * (no code typed, not counted), FA_ENOTFOUND (wrong, expired or already
+ * decided: one answer for all, counted), FA_ESTORE server_error. */
 enum fa_rc fa_authz_device_lookup(struct fa_authz *az, const char *user_code,
 				  const char *session, const char *addr,
 				  struct fa_device_view *view, int64_t *retry_after,
 				  struct fa_err *err) FA_WUR;
 /* As fa_authz_device_lookup, then PENDING -> APPROVED (recording `user`,
  * borrowed, filtered to the token claims) or PENDING -> DENIED, once: a
- * concurrent or repeated decision gets FA_ECONFLICT 400. */
+ * concurrent or repeated decision gets FA_ECONFLICT. */
 enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
 				  const char *session, const char *addr, const json_t *user,
 				  bool approve, struct fa_device_view *view,
@@ -511,8 +511,8 @@ enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
 enum fa_rc fa_authz_device_csrf_new(struct fa_authz *az, const char *session,
 				    char token[FA_TOKEN_CHARS + 1], struct fa_err *err) FA_WUR;
 /* FA_OK when token was made by fa_authz_device_csrf_new for this session
- * and has not expired; FA_EDENIED 403 otherwise (missing, unknown,
- * expired, another session's); FA_ESTORE 500. */
+ * and has not expired; FA_EDENIED access_denied otherwise (missing,
+ * unknown, expired, another session's); FA_ESTORE server_error. */
 enum fa_rc fa_authz_device_csrf_check(struct fa_authz *az, const char *session,
 				      const char *token, struct fa_err *err) FA_WUR;
 
@@ -551,7 +551,7 @@ enum fa_rc fa_authz_rec_get(struct fa_authz *az, const char *kind, const char *k
 char *fa_authz_json_dump(const json_t *v);
 /* Hex SHA-256 of a token: how it is named in the store. */
 enum fa_rc fa_authz_token_key(const char *token, char key[2 * FA_SHA256_LEN + 1]) FA_WUR;
-/* Turns a store failure into a 500 server_error (logged), keeping rc. */
+/* Turns a store failure into a server_error (logged), keeping rc. */
 enum fa_rc fa_authz_store_fail(struct fa_authz *az, enum fa_rc rc, struct fa_err *err,
 			       const char *what);
 /* Member accessors on our own records (never NULL; "" / 0 when absent). */

@@ -72,19 +72,19 @@ static enum fa_rc form_decode(const char *s, size_t n, char *out, size_t cap,
 
 	out[0] = '\0';
 	if (n >= sizeof(buf) || fa_pct_decode(s, n, FA_PCT_PLUS, buf, &len) != FA_OK) {
-		rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				  "malformed percent-escape in Basic credentials");
 		goto out;
 	}
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-			rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+			rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 					  "control character in Basic credentials");
 			goto out;
 		}
 	}
 	if (len >= cap) {
-		rc = fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request",
+		rc = fa_err_oauth(err, FA_ETOOBIG, "invalid_request",
 				  "Basic credentials are too long");
 		goto out;
 	}
@@ -114,16 +114,16 @@ enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],
 	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 		len--;
 	if (len == 0 || len >= 4 * FA_AUTHZ_MAX_BASIC / 3)
-		return fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request",
+		return fa_err_oauth(err, FA_ETOOBIG, "invalid_request",
 				    "Basic credentials are missing or too long");
 	rc = fa_b64_decode(p, len, FA_B64_STD, dec, sizeof(dec) - 1, &n);
 	if (rc != FA_OK)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "Basic credentials are not valid base64");
 	dec[n] = '\0';
 	colon = memchr(dec, ':', n);
 	if (!colon) {
-		rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				  "Basic credentials lack the ':' separator");
 		goto out;
 	}
@@ -144,7 +144,7 @@ out:
 static enum fa_rc auth_failed(struct fa_err *err)
 {
 	/* One answer for unknown client, wrong secret and missing secret. */
-	return fa_err_oauth(err, FA_EDENIED, 401, "invalid_client", AUTH_FAILED);
+	return fa_err_oauth(err, FA_EDENIED, "invalid_client", AUTH_FAILED);
 }
 
 static enum fa_rc check_secret(struct fa_authz *az, const struct fa_authz_client *c,
@@ -162,7 +162,7 @@ static enum fa_rc check_secret(struct fa_authz *az, const struct fa_authz_client
 		if (rc != FA_EDENIED) {
 			fa_log(az->log, FA_LOG_ERROR, "client %s: secret check failed: %s", c->id,
 			       e.msg);
-			return fa_err_oauth(err, rc, 500, "server_error",
+			return fa_err_oauth(err, rc, "server_error",
 					    "client secret could not be checked");
 		}
 	}
@@ -192,13 +192,13 @@ enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds
 	if (basic) {
 		/* RFC 6749 §2.3: one authentication method per request. */
 		if (cr->client_secret != NULL) {
-			rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+			rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 					  "client credentials sent both in the Authorization "
 					  "header and in the body; use one method");
 			goto out;
 		}
 		if (cr->client_id != NULL && strcmp(cr->client_id, bid) != 0) {
-			rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+			rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 					  "client_id in the body differs from the Authorization header");
 			goto out;
 		}
@@ -210,7 +210,7 @@ enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds
 		secret = cr->client_secret;
 	}
 	if (id == NULL || id[0] == '\0') {
-		rc = fa_err_oauth(err, FA_EDENIED, 401, "invalid_client",
+		rc = fa_err_oauth(err, FA_EDENIED, "invalid_client",
 				  "client authentication is required");
 		goto out;
 	}
@@ -236,7 +236,7 @@ enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds
 	}
 	if (c->is_public) {
 		if (secret) {
-			rc = fa_err_oauth(err, FA_EDENIED, 401, "invalid_client",
+			rc = fa_err_oauth(err, FA_EDENIED, "invalid_client",
 					  "a public client must not send a client secret");
 			goto out;
 		}

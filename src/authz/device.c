@@ -195,7 +195,7 @@ static enum fa_rc start_scope(const struct fa_authz_client *c, const char *scope
 	if (out->n == 0)
 		*out = c->scopes;   /* RFC 6749 §3.3: the documented default */
 	if (!fa_scope_subset(out, &c->scopes))
-		return fa_err_oauth(err, FA_EDENIED, 400, "invalid_scope",
+		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
 				    "requested scope is not allowed for this client");
 	return FA_OK;
 }
@@ -216,7 +216,7 @@ enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_clie
 
 	memset(out, 0, sizeof(*out));
 	if (!(c->grants & FA_GRANT_DEVICE))
-		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the device authorization grant");
 	rc = start_scope(c, scope, &want, err);
 	if (rc != FA_OK)
@@ -231,7 +231,7 @@ enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_clie
 	if (rc == FA_OK)
 		rc = hashed_key("", out->device_code, FA_TOKEN_CHARS, key);
 	if (rc != FA_OK) {
-		rc = fa_err_oauth(err, rc, 500, "server_error", "random generator failed");
+		rc = fa_err_oauth(err, rc, "server_error", "random generator failed");
 		goto out;
 	}
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "st", "pending", "cid", c->id,
@@ -239,7 +239,7 @@ enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_clie
 			"iv", (json_int_t)az->device_interval_s, "last_ms", (json_int_t)0);
 	idx = json_pack("{s:s}", "dc", key);
 	if (!rec || !idx || !(idx_value = fa_authz_json_dump(idx))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	/* Invariant 2: a user code that is taken is drawn again. */
@@ -248,13 +248,13 @@ enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_clie
 		FA_FREE(value);
 		if (user_code_new(norm) != FA_OK ||
 		    hashed_key(UC_PREFIX, norm, FA_DEVICE_USER_CODE_LEN, uc_key) != FA_OK) {
-			rc = fa_err_oauth(err, FA_ECRYPTO, 500, "server_error",
+			rc = fa_err_oauth(err, FA_ECRYPTO, "server_error",
 					  "random generator failed");
 			goto out;
 		}
 		if (json_object_set_new(rec, "uc", json_string(uc_key)) != 0 ||
 		    !(value = fa_authz_json_dump(rec))) {
-			rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+			rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 			goto out;
 		}
 		ops[0] = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_DEVICE,
@@ -324,7 +324,7 @@ static enum fa_rc throttle_check(struct fa_authz *az, const char *skey, const ch
 	if (wait == 0)
 		return FA_OK;
 	*retry_after = wait;
-	return fa_err_oauth(err, FA_EDENIED, 429, "slow_down",
+	return fa_err_oauth(err, FA_EDENIED, "slow_down",
 			    "too many wrong codes; try again in %lld seconds", (long long)wait);
 }
 
@@ -350,7 +350,7 @@ static enum fa_rc wrong_code(struct fa_authz *az, const char *skey, const char *
 	fa_log_id(session, strlen(session), sid);
 	fa_log(az->log, FA_LOG_WARN, "wrong device user code entered (session %s, address %s)", sid,
 	       addr);
-	return fa_err_oauth(err, FA_ENOTFOUND, 400, "invalid_request", UC_WRONG);
+	return fa_err_oauth(err, FA_ENOTFOUND, "invalid_request", UC_WRONG);
 }
 
 /* ---- the verification page's lookups ---------------------------------------- */
@@ -379,12 +379,12 @@ static enum fa_rc find_pending(struct fa_authz *az, const char *user_code, const
 	memset(view, 0, sizeof(*view));
 	*retry_after = 0;
 	if (session == NULL || session[0] == '\0' || addr == NULL)
-		return fa_err_oauth(err, FA_EDENIED, 401, "access_denied", "no login session");
+		return fa_err_oauth(err, FA_EDENIED, "access_denied", "no login session");
 	if (user_code == NULL || user_code[0] == '\0')
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "enter the code shown on your device");
 	if (throttle_keys(session, addr, skey, akey) != FA_OK)
-		return fa_err_oauth(err, FA_ECRYPTO, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, FA_ECRYPTO, "server_error", "hashing failed");
 	/* Before anything is looked up: a throttled guesser learns nothing,
 	 * not even from a right code. */
 	rc = throttle_check(az, skey, akey, now, retry_after, err);
@@ -467,14 +467,14 @@ enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
 		if (json_object_set_new(f.rec, "user", fuser) != 0 ||
 		    json_object_set_new(f.rec, "auth_time", json_integer(auth_time)) != 0) {
 			fuser = NULL;
-			rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+			rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 			goto out;
 		}
 		fuser = NULL;   /* now owned by f.rec */
 	}
 	if (json_object_set_new(f.rec, "st", json_string(approve ? "approved" : "denied")) != 0 ||
 	    !(value = fa_authz_json_dump(f.rec))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	/* Invariant 4: decided once, and the user code is gone with it. */
@@ -485,7 +485,7 @@ enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
 				       .key = f.uc_key, .if_exists = true };
 	rc = fa_store_apply(az->store, ops, ARRAY_LEN(ops), now, err);
 	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND) {
-		rc = fa_err_oauth(err, FA_ECONFLICT, 400, "invalid_request",
+		rc = fa_err_oauth(err, FA_ECONFLICT, "invalid_request",
 				  "this code was already approved or denied");
 		goto out;
 	}
@@ -517,7 +517,7 @@ enum fa_rc fa_authz_device_csrf_new(struct fa_authz *az, const char *session,
 
 	token[0] = '\0';
 	if (session == NULL || session[0] == '\0')
-		return fa_err_oauth(err, FA_EDENIED, 401, "access_denied", "no login session");
+		return fa_err_oauth(err, FA_EDENIED, "access_denied", "no login session");
 	rc = fa_rand_token(token);
 	if (rc == FA_OK)
 		rc = hashed_key(CSRF_PREFIX, token, FA_TOKEN_CHARS, key);
@@ -525,7 +525,7 @@ enum fa_rc fa_authz_device_csrf_new(struct fa_authz *az, const char *session,
 		rc = fa_sha256_hex(session, strlen(session), sess_hash);
 	if (rc != FA_OK) {
 		fa_memzero(token, FA_TOKEN_CHARS + 1);
-		return fa_err_oauth(err, rc, 500, "server_error", "random generator failed");
+		return fa_err_oauth(err, rc, "server_error", "random generator failed");
 	}
 	snprintf(value, sizeof(value), "{\"s\":\"%s\"}", sess_hash);
 	op = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_DEVICE, .key = key,
@@ -549,20 +549,20 @@ enum fa_rc fa_authz_device_csrf_check(struct fa_authz *az, const char *session,
 
 	if (session == NULL || session[0] == '\0' || token == NULL ||
 	    strnlen(token, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
-		return fa_err_oauth(err, FA_EDENIED, 403, "access_denied",
+		return fa_err_oauth(err, FA_EDENIED, "access_denied",
 				    "the form is missing its CSRF token or has a malformed one");
 	if (hashed_key(CSRF_PREFIX, token, FA_TOKEN_CHARS, key) != FA_OK ||
 	    fa_sha256_hex(session, strlen(session), sess_hash) != FA_OK)
-		return fa_err_oauth(err, FA_ECRYPTO, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, FA_ECRYPTO, "server_error", "hashing failed");
 	rc = fa_authz_rec_get(az, FA_KIND_DEVICE, key, &rec, NULL, NULL, err);
 	if (rc == FA_ENOTFOUND)
-		return fa_err_oauth(err, FA_EDENIED, 403, "access_denied",
+		return fa_err_oauth(err, FA_EDENIED, "access_denied",
 				    "the form's CSRF token is unknown or expired");
 	if (rc != FA_OK)
 		return fa_authz_store_fail(az, rc, err, "reading a device form token");
 	want = fa_authz_jstr(rec, "s");
 	if (!fa_ct_eq(sess_hash, strlen(sess_hash), want, strlen(want)))
-		rc = fa_err_oauth(err, FA_EDENIED, 403, "access_denied",
+		rc = fa_err_oauth(err, FA_EDENIED, "access_denied",
 				  "the form's CSRF token belongs to another session");
 	json_decref(rec);
 	return rc;
@@ -572,7 +572,7 @@ enum fa_rc fa_authz_device_csrf_check(struct fa_authz *az, const char *session,
 
 static enum fa_rc dc_refused(struct fa_err *err, const char *error, const char *msg)
 {
-	return fa_err_oauth(err, FA_EDENIED, 400, error, "%s", msg);
+	return fa_err_oauth(err, FA_EDENIED, error, "%s", msg);
 }
 
 /* APPROVED -> REDEEMED together with the family of the first tokens
@@ -600,7 +600,7 @@ static enum fa_rc dc_replayed(struct fa_authz *az, const json_t *rec, struct fa_
 
 	if (fam[0] != '\0') {
 		rc = fa_authz_family_revoke(az, fam, "device code replay", err);
-		/* A 500 already; never FA_ECONFLICT, which the poll loop would
+		/* A server_error already; never FA_ECONFLICT, which the poll loop would
 		 * take for a lost race and retry. */
 		if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
 			rc = FA_ESTORE;
@@ -632,7 +632,7 @@ static enum fa_rc poll_pending(struct fa_authz *az, const char *key, json_t *rec
 	if (json_object_set_new(rec, "iv", json_integer(iv)) != 0 ||
 	    json_object_set_new(rec, "last_ms", json_integer(now_ms)) != 0 ||
 	    !(value = fa_authz_json_dump(rec)))
-		return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	op = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = FA_KIND_DEVICE, .key = key,
 				   .value = value, .expires_at = store_exp,
 				   .expect_version = version };
@@ -643,7 +643,7 @@ static enum fa_rc poll_pending(struct fa_authz *az, const char *key, json_t *rec
 	if (rc != FA_OK)
 		return fa_authz_store_fail(az, rc, err, "recording a device code poll");
 	if (too_fast)
-		return fa_err_oauth(err, FA_EDENIED, 400, "slow_down",
+		return fa_err_oauth(err, FA_EDENIED, "slow_down",
 				    "polling too fast: wait at least %lld seconds between requests",
 				    (long long)iv);
 	return dc_refused(err, "authorization_pending",
@@ -659,14 +659,14 @@ enum fa_rc fa_authz_grant_device(struct fa_authz *az, const struct fa_authz_clie
 
 	memset(out, 0, sizeof(*out));
 	if (!(c->grants & FA_GRANT_DEVICE))
-		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the device_code grant");
 	if (device_code == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "device_code is missing");
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "device_code is missing");
 	if (strnlen(device_code, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
 		return dc_refused(err, "invalid_grant", DC_INVALID);
 	if (hashed_key("", device_code, FA_TOKEN_CHARS, key) != FA_OK)
-		return fa_err_oauth(err, FA_ECRYPTO, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, FA_ECRYPTO, "server_error", "hashing failed");
 	/* FA_ECONFLICT / FA_ENOTFOUND from a write: another poll changed the
 	 * record (or it expired) since it was read; read it again. */
 	for (int i = 0; i < POLL_TRIES && (rc == FA_ECONFLICT || rc == FA_ENOTFOUND); i++) {
@@ -695,12 +695,12 @@ enum fa_rc fa_authz_grant_device(struct fa_authz *az, const struct fa_authz_clie
 		else if (strcmp(st, "pending") == 0)
 			rc = poll_pending(az, key, rec, ver, store_exp, err);
 		else
-			rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
+			rc = fa_err_oauth(err, FA_ESTORE, "server_error",
 					  "a stored device code is damaged");
 		json_decref(rec);
 	}
 	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
 		/* Contended past POLL_TRIES: the client polls far too fast. */
-		rc = fa_err_oauth(err, FA_EDENIED, 400, "slow_down", "polling too fast");
+		rc = fa_err_oauth(err, FA_EDENIED, "slow_down", "polling too fast");
 	return rc;
 }

@@ -94,7 +94,7 @@ static void fail(struct fa_authz *az, struct fa_resp *resp, const struct fa_auth
 			      "the server is temporarily unavailable; try again later");
 		return;
 	}
-	if (err->http == 0 || err->http >= 500) {
+	if (fa_authz_status(err) >= 500) {
 		fa_log(az->log, FA_LOG_ERROR, "authorize: %s", err->msg);
 		redirect_back(az, resp, areq, NULL, "server_error", "internal error");
 		return;
@@ -236,7 +236,7 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 		if (fa_store_unavailable(&err))
 			error_page(resp, 503, "The sign-in service is temporarily unavailable; "
 				   "try again in a moment.");
-		else if (err.http >= 500 || err.http == 0)
+		else if (fa_authz_status(&err) >= 500)
 			error_page(resp, 500, "The sign-in request could not be read; try again.");
 		else if (rc == FA_EDENIED)
 			error_page(resp, 400, "This sign-in was started in another browser. Start "

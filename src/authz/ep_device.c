@@ -285,7 +285,8 @@ static void refused(struct fa_authz *az, struct fa_resp *resp, const json_t *use
 {
 	char retry[24];
 
-	if (err->http == 429) {
+	/* Only the wrong-code throttle says how long to wait. */
+	if (retry_after > 0) {
 		entry_page(az, resp, 429, user, session, token, code,
 			   "Too many wrong codes. Please wait a few minutes and try again.");
 		snprintf(retry, sizeof(retry), "%lld", (long long)retry_after);
@@ -392,7 +393,7 @@ static enum fa_rc send_auth(struct fa_authz *az, struct fa_req *req, struct fa_r
 			      "expires_in", (json_int_t)da->expires_in,
 			      "interval", (json_int_t)da->interval);
 	if (!o)
-		return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	return fa_resp_json(resp, 200, o, err);
 }
 
@@ -417,7 +418,7 @@ void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void
 		fa_log(az->log, FA_LOG_INFO, "device authorization started for client %s "
 		       "(expires in %llds)", c->id, (long long)da.expires_in);
 	} else {
-		if (c && err.http && err.http < 500)
+		if (c && fa_authz_status(&err) < 500)
 			fa_log(az->log, FA_LOG_INFO, "device authorization refused: client %s: %s: %s",
 			       c->id, err.oauth_error ? err.oauth_error : "?", err.msg);
 		fa_authz_send_error(az, resp, &err);

@@ -22,7 +22,7 @@ void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app)
 	fa_err_clear(&err);
 	rc = fa_authz_req_client(az, req, &c, &err);
 	if (rc == FA_OK && c->is_public)
-		rc = fa_err_oauth(&err, FA_EDENIED, 401, "invalid_client",
+		rc = fa_err_oauth(&err, FA_EDENIED, "invalid_client",
 				  "introspection requires a confidential client");
 	if (rc == FA_OK)
 		rc = fa_authz_introspect(az, fa_req_form(req, "token"),

@@ -13,9 +13,25 @@
 
 #include "authz/authz_ep_int.h"
 
+int fa_authz_status(const struct fa_err *err)
+{
+	const char *code = err->oauth_error;
+
+	if (!code || strcmp(code, "server_error") == 0)
+		return 500;
+	if (strcmp(code, "temporarily_unavailable") == 0)
+		return 503;
+	/* RFC 6749 §5.2: a client that failed to authenticate. */
+	if (strcmp(code, "invalid_client") == 0)
+		return 401;
+	/* Every other error of RFC 6749 §5.2, RFC 7009, RFC 7662 and RFC
+	 * 8628 §3.5 (authorization_pending, slow_down, ...). */
+	return 400;
+}
+
 void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err)
 {
-	int status = err->http ? err->http : 500;
+	int status = fa_authz_status(err);
 	const char *code = err->oauth_error ? err->oauth_error : "server_error";
 
 	if (status == 503 && fa_store_unavailable(err)) {
@@ -24,7 +40,7 @@ void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct
 		return;
 	}
 	if (status >= 500) {
-		if (err->http == 0)
+		if (!err->oauth_error)
 			fa_log(az->log, FA_LOG_ERROR, "authorization server: %s", err->msg);
 		/* Internal detail stays in the log. */
 		fa_resp_oauth_error(resp, status, code, "internal error");
@@ -64,7 +80,7 @@ static enum fa_rc send_tokens(struct fa_resp *resp, const struct fa_authz_grant 
 		o = NULL;
 	}
 	if (!o)
-		return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	/* json memory holding the tokens is freed by the response layer. */
 	return fa_resp_json(resp, 200, o, err);
 }
@@ -89,7 +105,7 @@ static enum fa_rc run_grant(struct fa_authz *az, struct fa_req *req,
 	default:
 		break;
 	}
-	return fa_err_oauth(err, FA_EUNSUPPORTED, 400, "unsupported_grant_type",
+	return fa_err_oauth(err, FA_EUNSUPPORTED, "unsupported_grant_type",
 			    "unsupported grant_type");
 }
 
@@ -106,7 +122,7 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 	memset(&g, 0, sizeof(g));
 	fa_err_clear(&err);
 	if (grant_type == NULL) {
-		rc = fa_err_oauth(&err, FA_EINVAL, 400, "invalid_request", "grant_type is missing");
+		rc = fa_err_oauth(&err, FA_EINVAL, "invalid_request", "grant_type is missing");
 		goto out;
 	}
 	rc = fa_authz_req_client(az, req, &c, &err);
@@ -114,12 +130,12 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 		goto out;
 	bit = fa_authz_grant_bit(grant_type);
 	if (bit == 0) {
-		rc = fa_err_oauth(&err, FA_EUNSUPPORTED, 400, "unsupported_grant_type",
+		rc = fa_err_oauth(&err, FA_EUNSUPPORTED, "unsupported_grant_type",
 				  "unsupported grant_type");
 		goto out;
 	}
 	if (!(c->grants & bit)) {
-		rc = fa_err_oauth(&err, FA_EDENIED, 400, "unauthorized_client",
+		rc = fa_err_oauth(&err, FA_EDENIED, "unauthorized_client",
 				  "this client may not use the %s grant", grant_type);
 		goto out;
 	}
@@ -136,7 +152,7 @@ out:
 		bool polling = err.oauth_error && (strcmp(err.oauth_error, "authorization_pending") == 0 ||
 						   strcmp(err.oauth_error, "slow_down") == 0);
 
-		if (c && err.http && err.http < 500)
+		if (c && fa_authz_status(&err) < 500)
 			fa_log(az->log, polling ? FA_LOG_DEBUG : FA_LOG_INFO,
 			       "token refused: client %s: %s: %s", c->id,
 			       err.oauth_error ? err.oauth_error : "?", err.msg);

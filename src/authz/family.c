@@ -120,7 +120,7 @@ enum fa_rc fa_authz_family_revoke(struct fa_authz *az, const char *id, const cha
 		    json_object_set_new(fam, "why", json_string(why)) != 0 ||
 		    !(value = fa_authz_json_dump(fam))) {
 			json_decref(fam);
-			return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+			return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		}
 		/* Keep the revoked record at least as long as any access token
 		 * of the family can live (invariant 4). */
@@ -171,7 +171,7 @@ static enum fa_rc mint_tokens(struct fa_authz *az, const struct fa_authz_client 
 
 	memset(m, 0, sizeof(*m));
 	if (!json_is_array(at.aud) || at.sub[0] == '\0')
-		return fa_err_oauth(err, FA_ESTORE, 500, "server_error", "a token family is damaged");
+		return fa_err_oauth(err, FA_ESTORE, "server_error", "a token family is damaged");
 	rc = fa_authz_at_mint(az, &at, &out->access_token, out->jti, &m->at_exp, err);
 	if (rc != FA_OK)
 		return rc;
@@ -193,10 +193,10 @@ static enum fa_rc mint_tokens(struct fa_authz *az, const struct fa_authz_client 
 		if (rc == FA_OK)
 			rc = fa_authz_token_key(out->refresh_token, m->rt_key);
 		if (rc != FA_OK)
-			return fa_err_oauth(err, rc, 500, "server_error", "random generator failed");
+			return fa_err_oauth(err, rc, "server_error", "random generator failed");
 	}
 	if (!m->at_value || (issue_rt && !m->rt_value))
-		return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	return FA_OK;
 }
 
@@ -235,14 +235,14 @@ static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
 	if (n_ops > 2)
-		return fa_err_oauth(err, FA_EINVAL, 500, "server_error", "too many store ops");
+		return fa_err_oauth(err, FA_EINVAL, "server_error", "too many store ops");
 	fa_scope_format(fn->scope, scope, sizeof(scope));
 	fam = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:I}", "st", "active",
 			"cid", c->id, "sub", fa_authz_jstr(fn->user, "sub"), "user", fn->user,
 			"auth_time", (json_int_t)fn->auth_time, "scp", scope, "aud", fn->aud,
 			"rotated_at", (json_int_t)now);
 	if (!fam || !(fam_value = fa_authz_json_dump(fam))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	rc = mint_tokens(az, c, fam, at_scope, family_id, scope, issue_rt, now, &m, out, err);
@@ -287,7 +287,7 @@ enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_cli
 	if (fa_scope_parse(fa_authz_jstr(rec, "scp"), &scope, err) != FA_OK ||
 	    !json_is_object(json_object_get(rec, "user")) ||
 	    family_id_new(fam_id) != FA_OK)
-		return fa_err_oauth(err, FA_ESTORE, 500, "server_error", "%s", r->damaged);
+		return fa_err_oauth(err, FA_ESTORE, "server_error", "%s", r->damaged);
 	rc = fa_authz_audience(az, c, fa_authz_jstr(rec, "aud"), &aud, err);
 	if (rc != FA_OK)
 		return rc;
@@ -302,7 +302,7 @@ enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_cli
 	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
 	    json_object_set_new(rec, "fam", json_string(fam_id)) != 0 ||
 	    !(value = fa_authz_json_dump(rec))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	/* The REDEEMED record outlives the first tokens of the family, so that
@@ -316,7 +316,7 @@ enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_cli
 	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
 		/* This request read the record redeemable and lost the write to
 		 * a concurrent redemption: a race, not a replay; nothing changes. */
-		rc = fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", r->used);
+		rc = fa_err_oauth(err, FA_EDENIED, "invalid_grant", "%s", r->used);
 out:
 	json_decref(aud);
 	free(value);
@@ -325,7 +325,7 @@ out:
 
 static enum fa_rc rt_invalid(struct fa_err *err, const char *msg)
 {
-	return fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", msg);
+	return fa_err_oauth(err, FA_EDENIED, "invalid_grant", "%s", msg);
 }
 
 /* A token read as spent came back (invariant 2a): one of its two holders
@@ -362,10 +362,10 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
 	if (!(c->grants & FA_GRANT_REFRESH))
-		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the refresh_token grant");
 	if (refresh_token == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "refresh_token is missing");
 	rc = fa_scope_parse(scope, &want, err);
 	if (rc != FA_OK)
@@ -374,7 +374,7 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 		return rt_invalid(err, RT_INVALID);
 	rc = fa_authz_token_key(refresh_token, key);
 	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, rc, "server_error", "hashing failed");
 	rc = fa_authz_rec_get(az, FA_KIND_RT, key, &rt, &rt_ver, NULL, err);
 	if (rc == FA_ENOTFOUND) {
 		rc = rt_invalid(err, RT_INVALID);
@@ -405,13 +405,13 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	}
 	rc = fa_scope_parse(fa_authz_jstr(rt, "scp"), &orig, err);
 	if (rc != FA_OK) {
-		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error", "a refresh token is damaged");
+		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "a refresh token is damaged");
 		goto out;
 	}
 	if (want.n == 0)
 		want = orig;
 	else if (!fa_scope_subset(&want, &orig)) {
-		rc = fa_err_oauth(err, FA_EDENIED, 400, "invalid_scope",
+		rc = fa_err_oauth(err, FA_EDENIED, "invalid_scope",
 				  "a refresh may narrow the scope, never widen it");
 		goto out;
 	}
@@ -422,7 +422,7 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	if (json_object_set_new(rt, "st", json_string("spent")) != 0 ||
 	    json_object_set_new(fam, "rotated_at", json_integer(now)) != 0 ||
 	    !(rt_spent = fa_authz_json_dump(rt)) || !(fam_value = fa_authz_json_dump(fam))) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	ops[0] = (struct fa_store_op){ .type = FA_STORE_UPDATE, .kind = FA_KIND_RT, .key = key,

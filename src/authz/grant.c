@@ -23,7 +23,7 @@
 
 static enum fa_rc code_invalid(struct fa_err *err, const char *msg)
 {
-	return fa_err_oauth(err, FA_EDENIED, 400, "invalid_grant", "%s", msg);
+	return fa_err_oauth(err, FA_EDENIED, "invalid_grant", "%s", msg);
 }
 
 /* The redirect_uri and PKCE bindings (RFC 6749 §4.1.3, RFC 7636 §4.6). */
@@ -34,7 +34,7 @@ static enum fa_rc check_bindings(const json_t *rec, const char *redirect_uri,
 	const char *cc = fa_authz_jstr(rec, "cc");
 
 	if (json_is_true(json_object_get(rec, "ruri_given")) && redirect_uri == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "redirect_uri is required: the authorization request had one");
 	if (redirect_uri != NULL && strcmp(redirect_uri, ruri) != 0)
 		return code_invalid(err, "redirect_uri does not match the authorization request");
@@ -77,15 +77,15 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 
 	memset(out, 0, sizeof(*out));
 	if (!(c->grants & FA_GRANT_CODE))
-		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the authorization_code grant");
 	if (code == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "code is missing");
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "code is missing");
 	if (strnlen(code, FA_TOKEN_CHARS + 1) != FA_TOKEN_CHARS)
 		return code_invalid(err, CODE_INVALID);
 	rc = fa_authz_token_key(code, key);
 	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, rc, "server_error", "hashing failed");
 	rc = fa_authz_rec_get(az, FA_KIND_CODE, key, &rec, &ver, &exp, err);
 	if (rc == FA_ENOTFOUND) {
 		rc = code_invalid(err, CODE_INVALID);
@@ -135,7 +135,7 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 	/* RFC 6749 §4.4: only a client that can authenticate may act as
 	 * itself. */
 	if (c->is_public || !(c->grants & FA_GRANT_CLIENT_CREDENTIALS))
-		return fa_err_oauth(err, FA_EDENIED, 400, "unauthorized_client",
+		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the client_credentials grant");
 	rc = fa_scope_parse(scope, &want, err);
 	if (rc != FA_OK)
@@ -151,7 +151,7 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 				return FA_ETOOBIG;
 		}
 	} else if (!fa_scope_subset(&want, &c->scopes)) {
-		return fa_err_oauth(err, FA_EDENIED, 400, "invalid_scope",
+		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
 				    "requested scope is not allowed for this client");
 	}
 	rc = fa_authz_audience(az, c, audience, &aud, err);

@@ -58,7 +58,7 @@ static enum fa_rc rt_get(struct fa_authz *az, const char *token, json_t **rt, in
 		return FA_ENOTFOUND;
 	rc = fa_authz_token_key(token, key);
 	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "hashing failed");
+		return fa_err_oauth(err, rc, "server_error", "hashing failed");
 	return fa_authz_rec_get(az, FA_KIND_RT, key, rt, NULL, exp, err);
 }
 
@@ -151,7 +151,7 @@ static enum fa_rc introspect_at(struct fa_authz *az, const char *token, json_t *
 		o = NULL;
 	}
 	*out = o;
-	rc = o ? FA_OK : fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+	rc = o ? FA_OK : fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 out:
 	json_decref(rec);
 	json_decref(claims);
@@ -187,7 +187,7 @@ static enum fa_rc introspect_rt(struct fa_authz *az, const char *token, json_t *
 			 "sub", fa_authz_jstr(fam, "sub"), "exp", (json_int_t)exp,
 			 "iss", az->issuer);
 	if (!*out)
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 out:
 	json_decref(rt);
 	json_decref(fam);
@@ -268,7 +268,7 @@ static enum fa_rc each_kind(struct fa_authz *az, const struct fa_authz_client *c
 	enum fa_rc rc = FA_ENOTFOUND;
 
 	if (token == NULL)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "token is missing");
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "token is missing");
 	if (strnlen(token, FA_MAX_TOKEN + 1) > FA_MAX_TOKEN)
 		return FA_ENOTFOUND;
 	for (size_t i = 0; hint && i < ARRAY_LEN(kinds); i++)
@@ -292,11 +292,11 @@ enum fa_rc fa_authz_introspect(struct fa_authz *az, const char *token, const cha
 	if (rc == FA_ENOTFOUND) {
 		*out = inactive();
 		rc = FA_OK;
-	} else if (rc != FA_OK && (!err || err->http == 0)) {
+	} else if (rc != FA_OK && (!err || !err->oauth_error)) {
 		rc = fa_authz_store_fail(az, rc, err, "introspecting a token");
 	}
 	if (rc == FA_OK && *out == NULL)
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	return rc;
 }
 
@@ -307,7 +307,7 @@ enum fa_rc fa_authz_revoke(struct fa_authz *az, const struct fa_authz_client *c,
 
 	if (rc == FA_ENOTFOUND)
 		return FA_OK;
-	if (rc != FA_OK && (!err || err->http == 0))
+	if (rc != FA_OK && (!err || !err->oauth_error))
 		rc = fa_authz_store_fail(az, rc, err, "revoking a token");
 	return rc;
 }

@@ -11,7 +11,7 @@
 
 static enum fa_rc scope_err(struct fa_err *err, enum fa_rc rc, const char *msg)
 {
-	return fa_err_oauth(err, rc, 400, "invalid_scope", "%s", msg);
+	return fa_err_oauth(err, rc, "invalid_scope", "%s", msg);
 }
 
 void fa_scope_init(struct fa_scope *sc)

@@ -35,16 +35,16 @@ enum fa_rc fa_authz_audience(const struct fa_authz *az, const struct fa_authz_cl
 
 	*out = NULL;
 	if (!arr)
-		return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	if (requested == NULL || requested[0] == '\0') {
 		if (json_array_append_new(arr, json_string(az->default_audience)) != 0) {
-			rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+			rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 			goto out;
 		}
 		goto out;
 	}
 	if (strnlen(requested, FA_MAX_SCOPE + 1) > FA_MAX_SCOPE) {
-		rc = fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request", "audience is too long");
+		rc = fa_err_oauth(err, FA_ETOOBIG, "invalid_request", "audience is too long");
 		goto out;
 	}
 	p = requested;
@@ -52,26 +52,26 @@ enum fa_rc fa_authz_audience(const struct fa_authz *az, const struct fa_authz_cl
 		size_t len = strcspn(p, " ");
 
 		if (len == 0 || len > FA_AUTHZ_MAX_AUDIENCE || ++count > FA_AUTHZ_MAX_AUDIENCES) {
-			rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+			rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 					  "malformed audience parameter");
 			goto out;
 		}
 		/* The client's configured audience list (or the server's own
 		 * default audience) bounds what a token may be minted for. */
 		if (!aud_allowed(az, c, p, len)) {
-			rc = fa_err_oauth(err, FA_EDENIED, 400, "invalid_request",
+			rc = fa_err_oauth(err, FA_EDENIED, "invalid_request",
 					  "requested audience is not allowed for this client");
 			goto out;
 		}
 		if (json_array_append_new(arr, json_stringn(p, len)) != 0) {
-			rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+			rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 			goto out;
 		}
 		p += len;
 		if (*p == ' ') {
 			p++;
 			if (*p == '\0') {
-				rc = fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+				rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
 						  "malformed audience parameter");
 				goto out;
 			}
@@ -109,7 +109,7 @@ enum fa_rc fa_authz_at_mint(const struct fa_authz *az, const struct fa_authz_at 
 	*token = NULL;
 	rc = new_jti(jti);
 	if (rc != FA_OK)
-		return fa_err_oauth(err, rc, 500, "server_error", "random generator failed");
+		return fa_err_oauth(err, rc, "server_error", "random generator failed");
 	claims = json_object();
 	scp = fa_scope_json(at->scope);
 	aud = json_deep_copy(at->aud);
@@ -125,7 +125,7 @@ enum fa_rc fa_authz_at_mint(const struct fa_authz *az, const struct fa_authz_at 
 	    json_object_set(claims, "scp", scp) != 0 ||
 	    json_object_set_new(claims, "client_id", json_string(at->client_id)) != 0 ||
 	    (ui && json_object_set(claims, "user_info", ui) != 0)) {
-		rc = fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
 	fa_err_clear(&e);
@@ -135,7 +135,7 @@ enum fa_rc fa_authz_at_mint(const struct fa_authz *az, const struct fa_authz_at 
 	rc = fa_jwt_sign(az->signing_key, "at+jwt", az->jws_extra, claims, token, &e);
 	if (rc != FA_OK) {
 		fa_log(az->log, FA_LOG_ERROR, "signing an access token: %s", e.msg);
-		rc = fa_err_oauth(err, rc, 500, "server_error", "the token could not be signed");
+		rc = fa_err_oauth(err, rc, "server_error", "the token could not be signed");
 		goto out;
 	}
 	*exp = expires;

@@ -1,7 +1,9 @@
 /* util.c -- small helpers the grant files share: the server clock (which
  * tests replace), reading one of our own JSON records from the store,
- * naming a token in the store by its SHA-256, mapping a store failure to a
- * 503 (the database is unavailable) or a 500 (anything else), and filtering a user object down to the claims a token may carry.
+ * naming a token in the store by its SHA-256, mapping a store failure to
+ * temporarily_unavailable (the database is unavailable) or server_error
+ * (anything else), and filtering a user object down to the claims a token
+ * may carry.
  *
  * Nothing here speaks HTTP, and no helper ever puts a token, code or secret
  * into a log line or an error message.
@@ -40,12 +42,12 @@ enum fa_rc fa_authz_store_fail(struct fa_authz *az, enum fa_rc rc, struct fa_err
 	 * request), so this is only a debug line. */
 	if (rc == FA_ESTORE && (!err || fa_store_unavailable(err))) {
 		fa_log(az->log, FA_LOG_DEBUG, "%s: %s", what, err ? err->msg : fa_rc_str(rc));
-		return fa_err_oauth(err, rc, 503, "temporarily_unavailable",
+		return fa_err_oauth(err, rc, "temporarily_unavailable",
 				    "the server cannot reach its store; try again later");
 	}
 	/* err->msg may name a store op index; it never holds a key or value. */
 	fa_log(az->log, FA_LOG_ERROR, "%s: %s", what, err ? err->msg : fa_rc_str(rc));
-	return fa_err_oauth(err, rc, 500, "server_error", "the server could not complete the "
+	return fa_err_oauth(err, rc, "server_error", "the server could not complete the "
 			    "request; try again");
 }
 
@@ -61,7 +63,7 @@ enum fa_rc fa_authz_rec_get(struct fa_authz *az, const char *kind, const char *k
 	if (rc != FA_OK)
 		goto out;
 	if (fa_json_load(rec.value, rec.len, "record", out, NULL) != FA_OK) {
-		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
+		rc = fa_err_oauth(err, FA_ESTORE, "server_error",
 				  "a %s record is not a JSON object", kind);
 		goto out;
 	}
@@ -104,11 +106,11 @@ enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err 
 	*out = NULL;
 	sub = json_string_value(json_object_get(user, "sub"));
 	if (sub == NULL || sub[0] == '\0' || strnlen(sub, FA_MAX_ID + 1) > FA_MAX_ID)
-		return fa_err_oauth(err, FA_EINVAL, 500, "server_error",
+		return fa_err_oauth(err, FA_EINVAL, "server_error",
 				    "the logged-in user has no usable subject");
 	o = json_object();
 	if (!o)
-		return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	for (size_t i = 0; i < ARRAY_LEN(user_claims); i++) {
 		const json_t *v = json_object_get(user, user_claims[i]);
 		const char *s = json_string_value(v);
@@ -120,7 +122,7 @@ enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err 
 			continue;
 		if (json_object_set_new(o, user_claims[i], json_string(s)) != 0) {
 			json_decref(o);
-			return fa_err_oauth(err, FA_ENOMEM, 500, "server_error", "out of memory");
+			return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		}
 	}
 	*out = o;

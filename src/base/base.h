@@ -52,12 +52,13 @@ enum fa_rc {
 const char *fa_rc_str(enum fa_rc rc);
 
 /* Detail of a failure, in caller-owned memory so the error path never
- * allocates. `http` and `oauth_error` are filled only where a layer knows
- * the answer a client should get (0 / NULL otherwise). `msg` never holds a
- * token, code, secret or password. */
+ * allocates. `oauth_error` is filled only where a layer knows the OAuth
+ * error a client should get (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8628
+ * §3.5), NULL otherwise; which HTTP status carries it is decided by the
+ * endpoint that answers, never by the logic that failed. `msg` never
+ * holds a token, code, secret or password. */
 struct fa_err {
 	enum fa_rc rc;
-	int http;
 	const char *oauth_error; /* static string, e.g. "invalid_grant" */
 	char msg[160];
 };
@@ -68,10 +69,10 @@ void fa_err_clear(struct fa_err *err);
  * err may be NULL. */
 enum fa_rc fa_err_set(struct fa_err *err, enum fa_rc rc, const char *fmt, ...)
 	FA_PRINTF(3, 4);
-/* As fa_err_set, and also sets http status and OAuth error code. */
-enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, int http,
-			const char *oauth_error, const char *fmt, ...)
-	FA_PRINTF(5, 6);
+/* As fa_err_set, and also sets the OAuth error code (a static string, or
+ * NULL for none). */
+enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, const char *oauth_error,
+			const char *fmt, ...) FA_PRINTF(4, 5);
 
 /* ---- logging ----------------------------------------------------------- */
 

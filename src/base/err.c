@@ -40,47 +40,48 @@ void fa_err_clear(struct fa_err *err)
 	if (!err)
 		return;
 	err->rc = FA_OK;
-	err->http = 0;
 	err->oauth_error = NULL;
 	err->msg[0] = '\0';
 }
 
-static void err_vset(struct fa_err *err, enum fa_rc rc, const char *fmt, va_list ap)
-	FA_PRINTF(3, 0);
+/* Records rc and the message; with `code` also the OAuth error code
+ * (fa_err_set leaves an earlier one in place). */
+static enum fa_rc err_vset(struct fa_err *err, enum fa_rc rc, bool code, const char *oauth_error,
+			   const char *fmt, va_list ap) FA_PRINTF(5, 0);
 
-static void err_vset(struct fa_err *err, enum fa_rc rc, const char *fmt, va_list ap)
+static enum fa_rc err_vset(struct fa_err *err, enum fa_rc rc, bool code, const char *oauth_error,
+			   const char *fmt, va_list ap)
 {
+	if (!err)
+		return rc;
 	err->rc = rc;
+	if (code)
+		err->oauth_error = oauth_error;
 	if (fmt)
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	else
 		snprintf(err->msg, sizeof(err->msg), "%s", fa_rc_str(rc));
+	return rc;
 }
 
 enum fa_rc fa_err_set(struct fa_err *err, enum fa_rc rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err)
-		return rc;
 	va_start(ap, fmt);
-	err_vset(err, rc, fmt, ap);
+	rc = err_vset(err, rc, false, NULL, fmt, ap);
 	va_end(ap);
 	return rc;
 }
 
-enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, int http,
-			const char *oauth_error, const char *fmt, ...)
+enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, const char *oauth_error,
+			const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err)
-		return rc;
 	va_start(ap, fmt);
-	err_vset(err, rc, fmt, ap);
+	rc = err_vset(err, rc, true, oauth_error, fmt, ap);
 	va_end(ap);
-	err->http = http;
-	err->oauth_error = oauth_error;
 	return rc;
 }
 

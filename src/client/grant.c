@@ -197,10 +197,8 @@ static enum fa_rc answer_error(const struct cl_resp *resp, const char *url, stru
 			    sizeof(desc));
 		rc = fa_err_set(err, FA_EDENIED, "%s refused: %s%s%s", where, code, *desc ? ": " : "",
 				desc);
-		if (err) {
+		if (err)
 			err->oauth_error = cl_oauth_error_name(e);
-			err->http = (int)resp->status;
-		}
 		json_decref(j);
 		return rc;
 	}

@@ -40,13 +40,13 @@ enum fa_rc fa_gate_bearer_parse(const char *value, const char **token, size_t *l
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (n == 0)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "Bearer credential without a token");
 	if (*p != '\0')
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "Bearer credential must be exactly one token");
 	if (n > FA_MAX_TOKEN)
-		return fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request",
+		return fa_err_oauth(err, FA_ETOOBIG, "invalid_request",
 				    "bearer token is longer than %d bytes", FA_MAX_TOKEN);
 	*token = t;
 	*len = n;

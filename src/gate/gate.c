@@ -193,7 +193,7 @@ enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *er
 		return rc2;
 	if (rc == FA_OK && rc2 == FA_OK)
 		/* RFC 6750 §3.1: more than one token in one request. */
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request",
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
 				    "bearer tokens in both authorization and %s", g->header);
 	if (rc2 == FA_OK) {
 		token = t2;
@@ -205,16 +205,15 @@ enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *er
 		rc = session_principal(g, req, p, err);
 		if (rc == FA_ENOTFOUND) {
 			fa_err_clear(err);
-			return fa_err_oauth(err, FA_EDENIED, 401, NULL, "authentication required");
+			return fa_err_oauth(err, FA_EDENIED, NULL, "authentication required");
 		}
 		if (rc != FA_OK) {
-			/* The session store is down: 503, the client may retry. */
-			if (rc == FA_ESTORE && err->http == 0) {
-				err->http = 503;
+			/* The session store is down (its failure names no OAuth
+			 * error): temporarily_unavailable, the client may retry. */
+			if (rc == FA_ESTORE && !err->oauth_error)
 				err->oauth_error = "temporarily_unavailable";
-			} else {
-				err->http = 500;
-			}
+			else
+				err->oauth_error = "server_error";
 			return rc;
 		}
 	} else {
@@ -225,13 +224,13 @@ enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *er
 				fa_log(g->log, FA_LOG_INFO, "gate: token %s refused: %s", logid,
 				       err->msg);
 			} else {
-				err->http = 500;
+				err->oauth_error = "server_error";
 			}
 			return rc;
 		}
 	}
 	if (!has_scope(p, FA_GATE_REQUIRED_SCOPE))
-		return fa_err_oauth(err, FA_EDENIED, 403, "insufficient_scope",
+		return fa_err_oauth(err, FA_EDENIED, "insufficient_scope",
 				    "the token does not grant the scope %s",
 				    FA_GATE_REQUIRED_SCOPE);
 	fa_req_set_principal(req, p);

@@ -124,15 +124,16 @@ struct fa_gate_principal {
  * (a Bearer token in both: 400 invalid_request); else the browser session;
  * else refused. A header with another scheme (e.g. Basic, from a proxy in
  * front) counts as no token.
- * On FA_OK the principal is set (fa_gate_principal_get). Refusals:
- *   no credentials            FA_EDENIED, http 401, oauth_error NULL
- *                             (plain `WWW-Authenticate: Bearer`)
- *   malformed header          FA_EINVAL, 400 "invalid_request" (not exactly
+ * On FA_OK the principal is set (fa_gate_principal_get). Refusals, with
+ * the status the HTTP layer gives each (RFC 6750 §3.1):
+ *   no credentials            FA_EDENIED, oauth_error NULL (401, plain
+ *                             `WWW-Authenticate: Bearer`)
+ *   malformed header          FA_EINVAL, "invalid_request" (400; not exactly
  *                             one token68 after "Bearer ", or > FA_MAX_TOKEN)
- *   bad token                 FA_EDENIED/FA_EEXPIRED, 401 "invalid_token"
- *                             (signature, alg, typ, iss, aud, exp, nbf, sub)
- *   no `all` scope            FA_EDENIED, 403 "insufficient_scope"
- *   internal failure          FA_ENOMEM/FA_ESTORE/..., http 500 */
+ *   bad token                 FA_EDENIED/FA_EEXPIRED, "invalid_token" (401;
+ *                             signature, alg, typ, iss, aud, exp, nbf, sub)
+ *   no `all` scope            FA_EDENIED, "insufficient_scope" (403)
+ *   internal failure          FA_ENOMEM/FA_ESTORE/..., "server_error" (500) */
 enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *err) FA_WUR;
 
 /* The principal fa_gate_authenticate set on req, or NULL. Borrowed. */
@@ -143,7 +144,7 @@ const struct fa_gate_principal *fa_gate_principal_get(const struct fa_req *req);
  * (RFC 6750 §2.1: [A-Za-z0-9-._~+/]+ =*), nothing after it, at most
  * FA_MAX_TOKEN bytes. *token and *len point into value.
  * FA_ENOTFOUND: another scheme (not a bearer credential at all).
- * FA_EINVAL / FA_ETOOBIG (err->http 400, "invalid_request"): malformed. */
+ * FA_EINVAL / FA_ETOOBIG ("invalid_request"): malformed. */
 enum fa_rc fa_gate_bearer_parse(const char *value, const char **token, size_t *len,
 				struct fa_err *err) FA_WUR;
 

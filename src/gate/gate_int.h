@@ -11,7 +11,7 @@
 struct fa_gate;
 
 /* Turns a bearer token into a principal (arena memory), or refuses it with
- * err->http/oauth_error set as fa_gate_authenticate documents. One verifier
+ * err->oauth_error set as fa_gate_authenticate documents. One verifier
  * per kind of authorization server: "self" now, "external" later. */
 struct fa_gate_verifier {
 	const char *name;

@@ -30,7 +30,7 @@ static enum fa_rc claim_str(struct fa_arena *a, const json_t *claims, const char
 		return FA_OK;
 	n = json_is_string(v) ? json_string_length(v) : 0;
 	if (n == 0 || n > max || memchr(json_string_value(v), '\0', n))
-		return fa_err_oauth(err, FA_EDENIED, 401, "invalid_token",
+		return fa_err_oauth(err, FA_EDENIED, "invalid_token",
 				    "token claim %s is not a valid string", name);
 	*out = fa_arena_strndup(a, json_string_value(v), n);
 	return *out ? FA_OK : fa_err_set(err, FA_ENOMEM, "out of request memory");
@@ -92,7 +92,7 @@ static enum fa_rc claim_scopes(struct fa_arena *a, const json_t *claims,
 	out->n_scopes = n;
 	return FA_OK;
 bad:
-	return fa_err_oauth(err, FA_EDENIED, 401, "invalid_token",
+	return fa_err_oauth(err, FA_EDENIED, "invalid_token",
 			    "token scope claim is malformed");
 }
 
@@ -116,7 +116,7 @@ enum fa_rc fa_gate_principal_from_claims(struct fa_arena *a, const json_t *claim
 	out->how = FA_GATE_BEARER;
 	rc = claim_str(a, claims, "sub", FA_MAX_ID, &out->subject, err);
 	if (rc == FA_OK && !out->subject)
-		rc = fa_err_oauth(err, FA_EDENIED, 401, "invalid_token", "token has no subject");
+		rc = fa_err_oauth(err, FA_EDENIED, "invalid_token", "token has no subject");
 	if (rc == FA_OK)
 		rc = claim_str(a, claims, "client_id", FA_MAX_ID, &out->client_id, err);
 	if (rc == FA_OK)
@@ -124,7 +124,7 @@ enum fa_rc fa_gate_principal_from_claims(struct fa_arena *a, const json_t *claim
 	if (rc != FA_OK)
 		return rc;
 	if (ui && !json_is_object(ui))
-		return fa_err_oauth(err, FA_EDENIED, 401, "invalid_token",
+		return fa_err_oauth(err, FA_EDENIED, "invalid_token",
 				    "token user_info claim is not an object");
 	if (ui && !(out->user_info = dump(a, ui)))
 		return fa_err_set(err, FA_ENOMEM, "out of request memory");
@@ -157,8 +157,7 @@ static enum fa_rc self_verify(const struct fa_gate *g, struct fa_arena *a, const
 		return fa_err_set(err, rc, "out of memory verifying a token");
 	if (rc != FA_OK)
 		/* jose's messages name the rule, never the token. */
-		return fa_err_oauth(err, rc == FA_EEXPIRED ? FA_EEXPIRED : FA_EDENIED, 401,
-				    "invalid_token", "%s", why.msg);
+		return fa_err_oauth(err, rc == FA_EEXPIRED ? FA_EEXPIRED : FA_EDENIED, "invalid_token", "%s", why.msg);
 	rc = fa_gate_principal_from_claims(a, claims, out, err);
 	json_decref(claims);
 	return rc;

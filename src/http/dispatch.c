@@ -301,6 +301,23 @@ static bool check_headers(struct fa_req *req)
 	return false;
 }
 
+/* The status of a refused bearer authentication (RFC 6750 §3.1): the
+ * authenticator names the OAuth error, the HTTP layer answers with its
+ * status; a refusal without one is 401 (no credentials), a failure 500. */
+static int bearer_status(enum fa_rc rc, const char *oauth_error)
+{
+	if (oauth_error && strcmp(oauth_error, "invalid_request") == 0)
+		return 400;
+	if (oauth_error && strcmp(oauth_error, "insufficient_scope") == 0)
+		return 403;
+	if (oauth_error && strcmp(oauth_error, "temporarily_unavailable") == 0)
+		return 503;
+	if ((oauth_error && strcmp(oauth_error, "invalid_token") == 0) ||
+	    (!oauth_error && (rc == FA_EDENIED || rc == FA_EEXPIRED)))
+		return 401;
+	return 500;
+}
+
 /* Bearer authentication of a non-public route. Returns true when refused. */
 static bool authenticate(struct fa_req *req)
 {
@@ -320,7 +337,7 @@ static bool authenticate(struct fa_req *req)
 	rc = srv->authenticate(req, srv->auth_app, &err);
 	if (rc == FA_OK)
 		return false;
-	status = err.http;
+	status = bearer_status(rc, err.oauth_error);
 	if (status == 503) {
 		/* What authentication needs (the session store) is down; the
 		 * callback's owner logged that. */
@@ -328,8 +345,6 @@ static bool authenticate(struct fa_req *req)
 				    "authentication is temporarily unavailable; try again later");
 		return true;
 	}
-	if (status != 400 && status != 401 && status != 403)
-		status = (rc == FA_EDENIED || rc == FA_EEXPIRED) ? 401 : 500;
 	if (status == 500) {
 		fa_log_warnx(srv->log, "http: authentication failed on %s %s: %s: %s", req->method,
 			     req->path, fa_rc_str(rc), err.msg);

@@ -77,9 +77,9 @@ static enum fa_rc bad(struct fa_err *err, enum fa_rc rc, const char *what, const
 	char shown[NAME_IN_MSG + 4];
 
 	if (!name)
-		return fa_err_oauth(err, rc, 400, "invalid_request", "%s%s", what, suffix);
+		return fa_err_oauth(err, rc, "invalid_request", "%s%s", what, suffix);
 	name_for_msg(name, name_len, shown);
-	return fa_err_oauth(err, rc, 400, "invalid_request", "%s %s%s", what, shown, suffix);
+	return fa_err_oauth(err, rc, "invalid_request", "%s %s%s", what, shown, suffix);
 }
 
 /* Percent-decodes raw[0..n) into arena memory. `which` says what is being
@@ -161,7 +161,7 @@ enum fa_rc fa_http_params_parse(struct fa_arena *a, const char *s, size_t n, str
 			goto out;
 		}
 		if (count == FA_MAX_FIELDS) {
-			rc = fa_err_oauth(err, FA_ETOOBIG, 400, "invalid_request",
+			rc = fa_err_oauth(err, FA_ETOOBIG, "invalid_request",
 					  "too many parameters (at most %d)", FA_MAX_FIELDS);
 			goto out;
 		}

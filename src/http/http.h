@@ -66,14 +66,13 @@ typedef void (*fa_handler_fn)(struct fa_req *req, struct fa_resp *resp, void *ap
  * every route without FA_R_PUBLIC. Only headers, cookies and the client
  * address are available. Returns FA_OK to let the request through (and may set the
  * principal with fa_req_set_principal); any other code refuses it:
- *   err->http 400/401/403 picks the status; 503 answers
- *   temporarily_unavailable, not logged (what authentication needs is
- *   down, and its owner logs that); otherwise FA_EDENIED and
- *   FA_EEXPIRED are 401 and anything else is 500 "authentication
- *   unavailable" (logged with err->msg);
- *   err->oauth_error the RFC 6750 code ("invalid_token",
- *   "insufficient_scope"; NULL when the request carried no credentials at
- *   all: then only `WWW-Authenticate: Bearer`); err->msg the
+ *   err->oauth_error, the RFC 6750 code, picks the status (§3.1):
+ *   "invalid_request" 400, "invalid_token" 401, "insufficient_scope" 403;
+ *   "temporarily_unavailable" 503, not logged (what authentication needs
+ *   is down, and its owner logs that); NULL when the request carried no
+ *   credentials at all (401 with only `WWW-Authenticate: Bearer`, for
+ *   FA_EDENIED and FA_EEXPIRED); anything else is 500 "authentication
+ *   unavailable" (logged with err->msg); err->msg the
  *   error_description (it reaches the client: no secrets). Refusals other
  *   than 500 are answered with fa_resp_bearer_error. */
 typedef enum fa_rc (*fa_authenticate_fn)(struct fa_req *req, void *app, struct fa_err *err);

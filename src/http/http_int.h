@@ -130,8 +130,8 @@ struct fa_req {
  * UTF-8 without NUL, at most FA_MAX_FIELD_VALUE bytes each, at most
  * FA_MAX_FIELDS pairs, no empty name, no name twice (RFC 6749 §3.1). Empty
  * segments ("a=1&&b=2") are skipped; "a" alone is a with value "".
- * Every failure is FA_EINVAL or FA_ETOOBIG with err->http 400 and
- * err->oauth_error "invalid_request"; the message names the parameter but
+ * Every failure is FA_EINVAL or FA_ETOOBIG with err->oauth_error
+ * "invalid_request" (a 400); the message names the parameter but
  * never quotes a value. FA_ENOMEM when the arena is exhausted. */
 enum fa_rc fa_http_params_parse(struct fa_arena *a, const char *s, size_t n,
 				struct fa_kvs *out, struct fa_err *err) FA_WUR;

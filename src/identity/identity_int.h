@@ -104,7 +104,7 @@ enum fa_rc fa_identity_mac(const unsigned char key[FA_SEAL_KEY_LEN], const void 
 
 /* FA_OK when url is a safe redirect target by base's rule
  * (fa_url_target_problem: a path, or an absolute URL on one of origins);
- * else FA_EINVAL (err->http 400) saying why, without quoting the URL. */
+ * else FA_EINVAL (invalid_request) saying why, without quoting the URL. */
 enum fa_rc fa_identity_redirect_check(const char *const *origins, size_t n_origins,
 				      const char *url, struct fa_err *err) FA_WUR;
 /* Percent-encodes s for a query value (all but ALPHA DIGIT -._~/) into the
@@ -137,8 +137,8 @@ enum fa_rc fa_identity_cookie_set(const struct fa_identity *id, struct fa_resp *
 void fa_identity_throttle_keys(const char *addr, const char *username,
 			       char addr_key[FA_STORE_MAX_KEY + 1],
 			       char user_key[FA_STORE_MAX_KEY + 1]);
-/* FA_OK when both counters are under their caps at `now`; FA_EDENIED (err
- * ->http 429) when one is at or over it, *retry_after then the seconds
+/* FA_OK when both counters are under their caps at `now`; FA_EDENIED
+ * (slow_down; /login answers 429) when one is at or over it, *retry_after then the seconds
  * until that window ends (>= 1). FA_ESTORE when the store fails (callers
  * fail closed). */
 enum fa_rc fa_identity_throttle_check(struct fa_store *st, const char *addr,

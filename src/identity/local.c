@@ -87,7 +87,7 @@ static enum fa_rc dev_user_load(struct fa_identity *id, struct fa_local_user *u,
 		doc = NULL;     /* then the hash below is missing: malformed */
 	if (fa_secret_hash_parse(json_string_value(json_object_get(doc, "password_hash")),
 				 u->hash, NULL) != FA_OK)
-		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error",
+		rc = fa_err_oauth(err, FA_ESTORE, "server_error",
 				  "the development user's record is malformed");
 out:
 	fa_memzero(password, sizeof(password));
@@ -164,7 +164,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
 	if (rc == FA_OK && !u)
 		rc = FA_EDENIED;
 	if (rc == FA_EDENIED)
-		return fa_err_oauth(err, FA_EDENIED, 401, "access_denied", "%s", generic_failure);
+		return fa_err_oauth(err, FA_EDENIED, "access_denied", "%s", generic_failure);
 	if (rc != FA_OK)
 		return fa_err_set(err, rc, "password check failed");
 	*user = json_pack("{s:s, s:s}", "sub", u->username, "preferred_username", u->username);

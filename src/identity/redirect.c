@@ -23,7 +23,7 @@ enum fa_rc fa_identity_redirect_check(const char *const *origins, size_t n_origi
 	const char *why = fa_url_target_problem(url, origins, n_origins);
 
 	if (why)
-		return fa_err_oauth(err, FA_EINVAL, 400, "invalid_request", "redirect_url %s", why);
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "redirect_url %s", why);
 	return FA_OK;
 }
 

@@ -225,7 +225,7 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		doc = NULL;
 	u = doc ? json_object_get(doc, "user") : NULL;
 	if (!json_is_object(u) || !json_is_string(json_object_get(u, "sub"))) {
-		rc = fa_err_oauth(err, FA_ESTORE, 500, "server_error", "session record is malformed");
+		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "session record is malformed");
 		goto out;
 	}
 	*user = json_incref(u);

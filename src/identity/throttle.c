@@ -65,7 +65,7 @@ enum fa_rc fa_identity_throttle_check(struct fa_store *st, const char *addr,
 	if (wait == 0)
 		return FA_OK;
 	*retry_after = wait;
-	return fa_err_oauth(err, FA_EDENIED, 429, "slow_down",
+	return fa_err_oauth(err, FA_EDENIED, "slow_down",
 			    "too many failed logins; try again in %lld seconds", (long long)wait);
 }
 

@@ -472,7 +472,8 @@ enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 
 bool fa_store_unavailable(const struct fa_err *err)
 {
-	return err && err->rc == FA_ESTORE && (err->http == 0 || err->http == 503);
+	return err && err->rc == FA_ESTORE &&
+	       (!err->oauth_error || strcmp(err->oauth_error, "temporarily_unavailable") == 0);
 }
 
 enum fa_rc fa_store_ping(struct fa_store *st, struct fa_err *err)

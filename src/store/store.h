@@ -249,10 +249,11 @@ enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 			  int64_t *n, struct fa_err *err) FA_WUR;
 
-/* true when err holds the store's own failure: FA_ESTORE with no HTTP
- * status, or the 503 a layer above already mapped it to. Layers that find
- * a stored record damaged say FA_ESTORE with http 500 instead, so that an
- * outage (retry later) and corrupt data (a bug) stay apart. */
+/* true when err holds the store's own failure: FA_ESTORE with no OAuth
+ * error, or the temporarily_unavailable a layer above already mapped it
+ * to. Layers that find a stored record damaged say FA_ESTORE with
+ * server_error instead, so that an outage (retry later) and corrupt data
+ * (a bug) stay apart. */
 bool fa_store_unavailable(const struct fa_err *err);
 
 /* Readiness: one round trip to the database (a trivial query on a pooled

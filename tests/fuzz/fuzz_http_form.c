@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 		}
 	} else if (rc != FA_ENOMEM &&
-		   (err.http != 400 || !err.oauth_error ||
+		   (!err.oauth_error ||
 		    strcmp(err.oauth_error, "invalid_request") != 0 || !err.msg[0])) {
 		__builtin_trap();
 	}

@@ -102,7 +102,7 @@ static enum fa_rc poll(struct afx *f, const char *client, const char *device_cod
 	rc = fa_authz_grant_device(f->az, afx_client(f, client), device_code, g, &err);
 	snprintf(error, 32, "%s", rc == FA_OK ? "" : (err.oauth_error ? err.oauth_error : "?"));
 	if (rc != FA_OK)
-		assert_int_equal(err.http, 400);
+		assert_int_equal(fa_authz_status(&err), 400);
 	return rc;
 }
 
@@ -305,7 +305,7 @@ static void test_user_code_collision_redrawn(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_start(f->az, afx_client(f, "tv"), NULL, NULL, &da, &err),
 			 FA_EEXIST);
-	assert_int_equal(err.http, 500);
+	assert_int_equal(fa_authz_status(&err), 500);
 	assert_string_equal(err.oauth_error, "server_error");
 	assert_string_equal(da.device_code, "");
 	assert_int_equal(col.applies, 4);
@@ -375,7 +375,7 @@ static void test_start_errors(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_start(f->az, afx_client(f, "web"), NULL, NULL, &da, &err),
 			 FA_EDENIED);
-	assert_int_equal(err.http, 400);
+	assert_int_equal(fa_authz_status(&err), 400);
 	assert_string_equal(err.oauth_error, "unauthorized_client");
 	assert_string_equal(da.device_code, "");
 	fa_err_clear(&err);
@@ -507,7 +507,7 @@ static void test_device_code_replay(void **state)
 	/* The replay by the same client. */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_grant_device(f->az, cli, da.device_code, &g3, &err), FA_EDENIED);
-	assert_int_equal(err.http, 400);
+	assert_int_equal(fa_authz_status(&err), 400);
 	assert_string_equal(err.oauth_error, "invalid_grant");
 	assert_non_null(strstr(err.msg, "tokens it issued are revoked"));
 	assert_null(g3.access_token);
@@ -718,7 +718,7 @@ static void test_user_code_brute_force(void **state)
 		fa_err_clear(&err);
 		assert_int_equal(fa_authz_device_lookup(f->az, guess, SESSION_A, ADDR, &view, &retry,
 							&err), FA_ENOTFOUND);
-		assert_int_equal(err.http, 400);
+		assert_int_equal(fa_authz_status(&err), 400);
 		assert_string_equal(err.msg, "the code is not valid or has expired");
 		afx_assert_log_clean(f, guess);
 	}
@@ -726,12 +726,12 @@ static void test_user_code_brute_force(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_A, ADDR, &view, &retry,
 						&err), FA_EDENIED);
-	assert_int_equal(err.http, 429);
+	assert_true(retry > 0 && !strcmp(err.oauth_error, "slow_down"));   /* the page: 429 */
 	assert_non_null(strstr(err.msg, "too many wrong codes"));
 	assert_int_equal(retry, FA_DEVICE_THROTTLE_WINDOW_S);
 	fa_err_clear(&err);
 	assert_int_equal(decide(f, da.user_code, SESSION_A, ADDR, true, &err), FA_EDENIED);
-	assert_int_equal(err.http, 429);
+	assert_true(retry > 0 && !strcmp(err.oauth_error, "slow_down"));   /* the page: 429 */
 	/* A fresh cookie from the same address is not a way around it for
 	 * long: the address has its own (higher) cap. */
 	fa_err_clear(&err);
@@ -748,7 +748,7 @@ static void test_user_code_brute_force(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_B, ADDR, &view, &retry,
 						&err), FA_EDENIED);
-	assert_int_equal(err.http, 429);
+	assert_true(retry > 0 && !strcmp(err.oauth_error, "slow_down"));   /* the page: 429 */
 	/* Another session from another address is unaffected. */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, "session-other", ADDR2, &view,
@@ -758,7 +758,7 @@ static void test_user_code_brute_force(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_A, ADDR, &view, &retry,
 						&err), FA_ENOTFOUND);   /* expired by now */
-	assert_int_equal(err.http, 400);
+	assert_int_equal(fa_authz_status(&err), 400);
 	/* Wrong codes were logged, without the code or the session. */
 	fflush(f->logfp);
 	assert_non_null(strstr(f->logbuf, "wrong device user code entered"));
@@ -786,7 +786,7 @@ static void test_ipv6_throttle_per_prefix(void **state)
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, "BBBB-BBBB", "fresh", "2001:db8:1:2::ffff",
 						&view, &retry, &err), FA_EDENIED);
-	assert_int_equal(err.http, 429);
+	assert_true(retry > 0 && !strcmp(err.oauth_error, "slow_down"));   /* the page: 429 */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, "BBBB-BBBB", "fresh", "2001:db8:1:3::1",
 						&view, &retry, &err), FA_ENOTFOUND);
@@ -807,7 +807,7 @@ static void test_csrf(void **state)
 	/* Another session's token. */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_csrf_check(f->az, SESSION_B, token, &err), FA_EDENIED);
-	assert_int_equal(err.http, 403);
+	assert_string_equal(err.oauth_error, "access_denied");   /* the page: 403 */
 	assert_non_null(strstr(err.msg, "another session"));
 	/* Missing, malformed, unknown. */
 	fa_err_clear(&err);

@@ -19,8 +19,7 @@
 
 #include <cmocka.h>
 
-#include "authz/authz.h"
-#include "authz/authz_int.h"
+#include "authz/authz_ep_int.h"
 #include "fa_test.h"
 
 /* ---- fixture ------------------------------------------------------------- */

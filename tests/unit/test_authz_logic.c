@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "authz/authz_int.h"
+#include "authz/authz_ep_int.h"
 
 static void assert_oauth(const struct fa_err *err, int http, const char *code, const char *msg)
 {
-	assert_int_equal(err->http, http);
+	assert_int_equal(fa_authz_status(err), http);   /* as the endpoints answer */
 	assert_non_null(err->oauth_error);
 	assert_string_equal(err->oauth_error, code);
 	if (msg && !strstr(err->msg, msg))

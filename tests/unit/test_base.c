@@ -182,11 +182,15 @@ static void test_err_and_strlcpy(void **state)
 
 	(void)state;
 	fa_err_clear(&e);
-	assert_int_equal(fa_err_oauth(&e, FA_EDENIED, 401, "invalid_client", "client %s", "x"),
+	assert_int_equal(fa_err_oauth(&e, FA_EDENIED, "invalid_client", "client %s", "x"),
 			 FA_EDENIED);
-	assert_int_equal(e.http, 401);
 	assert_string_equal(e.oauth_error, "invalid_client");
 	assert_string_equal(e.msg, "client x");
+	/* A later message keeps the code; fa_err_oauth replaces it. */
+	assert_int_equal(fa_err_set(&e, FA_EINVAL, "more"), FA_EINVAL);
+	assert_string_equal(e.oauth_error, "invalid_client");
+	assert_int_equal(fa_err_oauth(&e, FA_EINVAL, NULL, "%s", "none"), FA_EINVAL);
+	assert_null(e.oauth_error);
 	assert_int_equal(fa_err_set(NULL, FA_EINVAL, "x"), FA_EINVAL);
 	assert_int_equal(fa_strlcpy(small, "abcd", sizeof(small)), FA_ETOOBIG);
 	assert_string_equal(small, "");

@@ -301,9 +301,9 @@ static enum fa_rc auth_bearer(struct fa_req *req, void *app, struct fa_err *err)
 
 	(void)app;
 	if (!h)
-		return fa_err_oauth(err, FA_EDENIED, 401, NULL, "no credentials");
+		return fa_err_oauth(err, FA_EDENIED, NULL, "no credentials");
 	if (!fa_ct_streq(h, "Bearer good"))
-		return fa_err_oauth(err, FA_EDENIED, 401, "invalid_token", "token not valid");
+		return fa_err_oauth(err, FA_EDENIED, "invalid_token", "token not valid");
 	fa_req_set_principal(req, "alice");
 	return FA_OK;
 }
