@@ -72,7 +72,7 @@ struct fa_authz;      /* the server context, below */
 /* jti: 128 random bits as unpadded base64url. */
 #define FA_AUTHZ_JTI_LEN 22
 
-/* Store kinds owned by authz (issue 3 contracts). */
+/* Store kinds owned by authz. */
 #define FA_KIND_CODE "code"
 #define FA_KIND_RT "rt"
 #define FA_KIND_FAMILY "family"
@@ -287,7 +287,7 @@ enum fa_rc fa_authz_at_mint(const struct fa_authz *az, const struct fa_authz_at 
 enum fa_rc fa_authz_at_verify(const struct fa_authz *az, const char *token, json_t **claims,
 			      struct fa_err *err) FA_WUR;
 
-/* ---- grants (code.c, family.c) ---------------------------------------- */
+/* ---- grants (grant.c, family.c) --------------------------------------- */
 
 /* The answer of a successful grant. */
 struct fa_authz_grant {
@@ -540,7 +540,7 @@ enum fa_rc fa_authz_introspect(struct fa_authz *az, const char *token, const cha
 enum fa_rc fa_authz_revoke(struct fa_authz *az, const struct fa_authz_client *c,
 			   const char *token, const char *hint, struct fa_err *err) FA_WUR;
 
-/* ---- store helpers (store_util.c) -------------------------------------- */
+/* ---- store helpers (util.c) -------------------------------------------- */
 
 /* Reads (kind, key) and parses its value as a JSON object (*out new
  * reference, *version its version). FA_ENOTFOUND when absent. */

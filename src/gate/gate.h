@@ -35,7 +35,7 @@
 #include "http/http.h"
 #include "jose/jose.h"
 
-/* Clock skew allowed on exp/nbf/iat (contracts: 30 s). */
+/* Clock skew allowed on exp/nbf/iat: 30 s. */
 #define FA_GATE_LEEWAY_S FA_JWT_DEFAULT_LEEWAY
 /* Scope a protected resource requires: Flyte's blanket authorization. */
 #define FA_GATE_REQUIRED_SCOPE "all"
@@ -52,7 +52,7 @@
 struct fa_identity;
 
 /* How a browser session is looked up. serve passes identity's
- * fa_identity_session_user (issue 3 contracts), which has exactly this
+ * fa_identity_session_user, which has exactly this
  * type; a pointer rather than a call keeps gate free of a link-time
  * dependency on identity (and lets a later upstream-IdP layer plug in).
  * Contract: FA_OK with *user a new reference to a JSON object with `sub`;

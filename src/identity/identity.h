@@ -87,9 +87,9 @@ struct fa_identity_opts {
 	const struct fa_config *cfg;     /* required */
 	struct fa_store *store;          /* required */
 	const struct fa_log *log;        /* NULL: stderr */
-	/* The server's public base URL (contracts: selfAuthServer.issuer, else
-	 * authorizedUris[0], else http://localhost:<port>). Its origin is an
-	 * accepted redirect target besides authorizedUris. Required. */
+	/* The server's public base URL (fa_config_issuer: selfAuthServer.issuer,
+	 * else authorizedUris[0], else http://localhost:<port>). Its origin is
+	 * an accepted redirect target besides authorizedUris. Required. */
 	const char *issuer;
 	const unsigned char *cookie_hash_key;    /* FA_IDENTITY_HASH_KEY_LEN bytes */
 	size_t cookie_hash_key_len;
@@ -134,7 +134,7 @@ void fa_identity_free(struct fa_identity *id);
  * The table is static. */
 void fa_identity_routes(const struct fa_route **routes, size_t *n);
 
-/* ---- for authz and gate (issue 3 contracts) ------------------------------ */
+/* ---- for authz and gate ------------------------------------------------------ */
 
 /* The logged-in user of the browser session cookie in req: FA_OK with *user
  * a NEW reference (json_decref) to a JSON object with OIDC claim names

@@ -5,7 +5,7 @@
  * struct; a remote key set (JWKS) with rate-limited, single-flight refetch;
  * a background holder that loads a document with retries and backoff; and
  * an issuer object that puts discovery, key set and token verification
- * together for the relying party (issue 11) and External mode (issue 12).
+ * together for the relying party (upstream IdP login) and External mode.
  *
  * It knows nothing about the config file, the store or the HTTP server:
  * callers pass plain values. It depends on base, jose, libcurl and jansson.

@@ -3,7 +3,8 @@
 // client code (npm openid-client v6 on oauth4webapi), every access token
 // verified with npm jose against the published JWKS, the browser half of the
 // code flow driven with plain fetch through the local-user login form, and
-// each refusal of issue 3 asserted on the wire (status, error code, headers).
+// each refusal of the authorization server asserted on the wire (status,
+// error code, headers).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

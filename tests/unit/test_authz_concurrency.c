@@ -4,8 +4,8 @@
  * token already spent is a reuse and revokes the family, a loser that only
  * lost the version-checked write leaves it intact), eight threads redeeming
  * one code (exactly one wins), and the cost of a
- * client_credentials grant next to the raw cost of signing (issue 3 item 9:
- * the grant must be bounded by signing).
+ * client_credentials grant next to the raw cost of signing (the grant must
+ * be bounded by signing).
  *
  * Threads only record results; all asserts run on the main thread (cmocka
  * is not thread-safe). The wall clock is used here, as in production.

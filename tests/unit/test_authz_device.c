@@ -847,7 +847,7 @@ static void test_short_lifespan_config(void **state)
 
 static void test_disabled_without_device_clients(void **state)
 {
-	struct afx *f = afx_new(true);   /* issue 3's clients: none has the grant */
+	struct afx *f = afx_new(true);   /* the default clients: none has the grant */
 
 	(void)state;
 	assert_false(f->az->device_enabled);

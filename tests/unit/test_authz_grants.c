@@ -1236,7 +1236,7 @@ static void test_routes(void **state)
 
 	(void)state;
 	fa_authz_routes(&r, &n);
-	assert_int_equal(n, 11);   /* issue 3's eight, and RFC 8628's three */
+	assert_int_equal(n, 11);   /* eight for discovery and the grants, three for RFC 8628 */
 	for (size_t i = 0; i < n; i++) {
 		assert_true(r[i].flags & FA_R_PUBLIC);
 		if (strcmp(r[i].method, "POST") == 0)

@@ -124,7 +124,7 @@ static int fx_teardown(void **state)
 	return 0;
 }
 
-/* Claims of a user access token as authz mints them (contracts). */
+/* Claims of a user access token as authz mints them. */
 static json_t *user_claims(int64_t exp_in)
 {
 	int64_t now = fa_now();
