@@ -91,10 +91,13 @@ enum fa_rc cfg_inline_secret_set(struct fa_config *cfg, const char *name, const 
 			if (!cfg->inline_secrets)
 				return FA_ENOMEM;
 		}
-		s = &cfg->inline_secrets[cfg->inline_secrets_count++];
-		s->name = cfg_strdup(cfg, name);
-		if (!s->name)
+		char *copy = cfg_strdup(cfg, name);
+
+		if (!copy)
 			return FA_ENOMEM;
+		s = &cfg->inline_secrets[cfg->inline_secrets_count++];
+		s->name = copy;
+		s->value = NULL;
 	}
 	s->value = cfg_strdup(cfg, value);
 	if (!s->value)

@@ -57,6 +57,11 @@ enum fa_rc fa_jose_jwk_import(const json_t *jwk, bool public_only, enum fa_jws_a
  * anything outside [A-Za-z0-9._:+/=-] as '?') into out. */
 void fa_jose_safe_str(const char *s, char *out, size_t outcap);
 
+/* After an OpenSSL call failed: rc, or FA_ENOMEM when the failure was an
+ * allocation (so that an out-of-memory moment is not taken for a property of
+ * the key, such as "no named curve"). Clears OpenSSL's error queue. */
+enum fa_rc fa_jose_ossl_rc(enum fa_rc rc);
+
 /* Raw signature primitives over an already-built signing input. sig must have
  * room for FA_JOSE_MAX_SIG_LEN bytes. ECDSA signatures are raw R||S. */
 enum fa_rc fa_jose_sign_raw(const struct fa_jwk *key, const void *input, size_t len,

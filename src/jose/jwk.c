@@ -96,6 +96,16 @@ void fa_jose_safe_str(const char *s, char *out, size_t outcap)
 	out[o] = '\0';
 }
 
+enum fa_rc fa_jose_ossl_rc(enum fa_rc rc)
+{
+	unsigned long e;
+
+	while ((e = ERR_get_error()) != 0)
+		if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+			rc = FA_ENOMEM;
+	return rc;
+}
+
 /* ---- wrapping an EVP_PKEY ------------------------------------------------ */
 
 static enum fa_rc bn_b64(const BIGNUM *bn, size_t pad, char **out, struct fa_err *err)
@@ -116,7 +126,8 @@ static enum fa_rc bn_b64(const BIGNUM *bn, size_t pad, char **out, struct fa_err
 static enum fa_rc get_bn(EVP_PKEY *pkey, const char *param, BIGNUM **bn, struct fa_err *err)
 {
 	if (!EVP_PKEY_get_bn_param(pkey, param, bn))
-		return fa_err_set(err, FA_ECRYPTO, "cannot read key parameter %s", param);
+		return fa_err_set(err, fa_jose_ossl_rc(FA_ECRYPTO), "cannot read key parameter %s",
+				  param);
 	return FA_OK;
 }
 
@@ -126,6 +137,11 @@ static enum fa_rc wrap_rsa(struct fa_jwk *k, enum fa_jws_alg alg, struct fa_err 
 	int bits = EVP_PKEY_get_bits(k->pkey);
 	enum fa_rc rc;
 
+	if (bits <= 0) {
+		/* The size is read from the provider, which may fail to allocate. */
+		rc = fa_err_set(err, fa_jose_ossl_rc(FA_ECRYPTO), "cannot read the RSA key size");
+		goto out;
+	}
 	if (bits < FA_JOSE_RSA_MIN_BITS) {
 		rc = fa_err_set(err, FA_EUNSUPPORTED,
 				"RSA key of %d bits is too small (minimum %d)", bits,
@@ -184,7 +200,9 @@ static enum fa_rc wrap_ec(struct fa_jwk *k, enum fa_jws_alg alg, struct fa_err *
 
 	if (!EVP_PKEY_get_utf8_string_param(k->pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
 					    sizeof(group), &glen)) {
-		rc = fa_err_set(err, FA_EUNSUPPORTED, "EC key has no named curve");
+		rc = fa_jose_ossl_rc(FA_EUNSUPPORTED);
+		rc = fa_err_set(err, rc, rc == FA_ENOMEM ? "out of memory"
+							 : "EC key has no named curve");
 		goto out;
 	}
 	for (c = 0; c < ARRAY_LEN(curves); c++)
@@ -284,6 +302,7 @@ enum fa_rc fa_jose_key_wrap(EVP_PKEY *pkey, bool has_private, const char *kid,
 {
 	struct fa_jwk *k = NULL;
 	enum fa_rc rc;
+	int base;
 
 	*out = NULL;
 	if (kid && (kid[0] == '\0' || strlen(kid) > FA_JOSE_MAX_KID)) {
@@ -300,13 +319,17 @@ enum fa_rc fa_jose_key_wrap(EVP_PKEY *pkey, bool has_private, const char *kid,
 	k->pkey = pkey;
 	pkey = NULL;
 	k->has_private = has_private;
-	if (EVP_PKEY_is_a(k->pkey, "RSA")) {
+	/* The base id is a field read; EVP_PKEY_is_a() may fetch (and so
+	 * allocate) and would call a key of a known type unsupported when that
+	 * allocation fails. */
+	base = EVP_PKEY_get_base_id(k->pkey);
+	if (base == EVP_PKEY_RSA) {
 		k->kty = FA_JWK_RSA;
 		rc = wrap_rsa(k, alg, err);
-	} else if (EVP_PKEY_is_a(k->pkey, "EC")) {
+	} else if (base == EVP_PKEY_EC) {
 		k->kty = FA_JWK_EC;
 		rc = wrap_ec(k, alg, err);
-	} else if (EVP_PKEY_is_a(k->pkey, "ED25519")) {
+	} else if (base == EVP_PKEY_ED25519) {
 		k->kty = FA_JWK_OKP;
 		rc = wrap_ed25519(k, alg, err);
 	} else {
