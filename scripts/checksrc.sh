@@ -1,8 +1,9 @@
 #!/bin/sh
 # checksrc.sh -- rejects C functions flyteauth does not use (curl's checksrc
 # idea): unbounded copies and formats, non-reentrant or unchecked parsing,
-# libc rand(); plain comparisons of secrets; and a module graph that differs
-# from what CMakeLists.txt declares. Run by ctest; prints each offending
+# libc rand(); plain comparisons of secrets; TLS verification turned off
+# outside the command-line client; and a module graph that differs from what
+# CMakeLists.txt declares. Run by ctest; prints each offending
 # line and exits 1.
 set -u
 root=${1:-$(dirname "$0")/..}
@@ -30,6 +31,15 @@ web=$(grep -lE '#include "(authz/authz_ep_int|authz/authz|http/http)\.h"' "$root
 if [ -n "$web" ]; then
 	echo "authz logic files that include an HTTP header (move the HTTP part to an ep_*.c):"
 	echo "$web"
+	exit 1
+fi
+# TLS verification is off only where the command-line client's user asked
+# for it (flytectl's insecureSkipVerify): no other code sets remote's switch.
+tls=$(grep -rnE 'insecure_skip_verify\s*=' "$root/src" --include='*.c' |
+	grep -vE '/src/(client/client|remote/http)\.c:' || true)
+if [ -n "$tls" ]; then
+	echo "only the command-line client may turn TLS verification off:"
+	echo "$tls"
 	exit 1
 fi
 # The module graph: src/<m> may include the header of module X only when

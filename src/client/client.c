@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "client/client_int.h"
 
 /* Extra time a process waits for the cache lock beyond the longest flow
@@ -60,6 +58,31 @@ static enum fa_rc load_config(struct fa_client *c, const struct fa_client_opts *
 	return rc;
 }
 
+/* The HTTP settings every request of this client shares. caCertFilePath
+ * replaces the system's CAs (only that file is trusted, as in flytectl). */
+static enum fa_rc net_new(struct fa_client *c, struct fa_err *err)
+{
+	const struct fa_client_config *cfg = c->cfg;
+	struct fa_remote_opts ro = {
+		.system_ca_file = cfg->ca_cert_file_path,
+		.proxy_url = cfg->http_proxy_url,
+		.insecure_skip_verify = cfg->insecure_skip_verify,
+		.connect_timeout_ms = FA_CLIENT_CONNECT_TIMEOUT_S * 1000,
+		.timeout_ms = FA_CLIENT_HTTP_TIMEOUT_S * 1000,
+	};
+	struct fa_err e;
+	enum fa_rc rc;
+
+	fa_err_clear(&e);
+	rc = fa_remote_new(&ro, &c->net, &e);
+	if (rc == FA_EINVAL)
+		/* Only the proxy URL can be wrong here. */
+		return fa_err_set(err, FA_ECONFIG, "admin.httpProxyURL: %s", e.msg);
+	if (rc != FA_OK)
+		return fa_err_set(err, rc, "%s", e.msg);
+	return FA_OK;
+}
+
 enum fa_rc fa_client_new(const struct fa_client_opts *o, struct fa_client **out,
 			 struct fa_err *err)
 {
@@ -75,15 +98,13 @@ enum fa_rc fa_client_new(const struct fa_client_opts *o, struct fa_client **out,
 	c->interactive = o->interactive;
 	c->paste = o->paste;
 	c->prompt_qr = o->prompt_qr;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		free(c);
-		return fa_err_set(err, FA_ENOMEM, "cannot initialise libcurl");
-	}
 	rc = load_config(c, o, err);
 	if (rc == FA_OK)
 		rc = cl_settings_resolve(c->cfg, &c->s, err);
 	if (rc == FA_OK)
 		rc = cl_cache_dir(o->cache_dir, c->cache_dir, sizeof(c->cache_dir), err);
+	if (rc == FA_OK)
+		rc = net_new(c, err);
 	if (rc != FA_OK) {
 		fa_client_free(c);
 		return rc;
@@ -102,8 +123,8 @@ void fa_client_free(struct fa_client *c)
 	cl_settings_cleanup(&c->s);
 	cl_discovery_cleanup(c);
 	fa_client_config_free(c->own_cfg);
+	fa_remote_free(c->net);
 	free(c);
-	curl_global_cleanup();
 }
 
 const char *fa_client_endpoint(const struct fa_client *c)
@@ -330,8 +351,8 @@ static enum fa_rc revoke_token(struct fa_client *c, const struct cl_token *t, st
 	bool refresh = t->refresh_token && *t->refresh_token;
 	bool confidential = t->auth_type == FA_CLIENT_AUTH_CLIENT_SECRET;
 	char url[CL_URL_MAX + 32], *secret = NULL;
-	struct cl_req rq = { .method = "POST", .url = url, .max = FA_CLIENT_MAX_RESPONSE };
-	struct cl_resp resp;
+	struct fa_remote_req rq = { .url = url, .max_body = FA_CLIENT_MAX_RESPONSE };
+	struct fa_remote_resp resp;
 	struct fa_buf form;
 	struct fa_err ignored;
 	enum fa_rc rc;
@@ -346,11 +367,11 @@ static enum fa_rc revoke_token(struct fa_client *c, const struct cl_token *t, st
 		return fa_err_set(err, FA_ECONFIG, "refusing to send the token to a non-https "
 				  "revocation URL");
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = cl_form_add(&form, "token", refresh ? t->refresh_token : t->access_token);
+	rc = fa_remote_form_add(&form, "token", refresh ? t->refresh_token : t->access_token);
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "token_type_hint", refresh ? "refresh_token" : "access_token");
+		rc = fa_remote_form_add(&form, "token_type_hint", refresh ? "refresh_token" : "access_token");
 	if (rc == FA_OK && !confidential)
-		rc = cl_form_add(&form, "client_id", t->client_id);
+		rc = fa_remote_form_add(&form, "client_id", t->client_id);
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the revocation request is too large");
 		goto out;
@@ -367,7 +388,7 @@ static enum fa_rc revoke_token(struct fa_client *c, const struct cl_token *t, st
 	if (resp.status != 200)
 		rc = fa_err_set(err, resp.status >= 400 && resp.status < 500 ? FA_EDENIED : FA_ENET,
 				"the revocation endpoint answered HTTP %ld", resp.status);
-	cl_resp_cleanup(&resp);
+	fa_remote_resp_cleanup(&resp);
 out:
 	fa_free_secret(secret);
 	fa_buf_cleanup(&form);
@@ -415,8 +436,8 @@ out:
 enum fa_rc fa_client_whoami(struct fa_client *c, json_t **user, struct fa_err *err)
 {
 	char url[CL_URL_MAX + 8], *tok = NULL;
-	struct cl_req rq = { .method = "GET", .url = url, .max = FA_CLIENT_MAX_RESPONSE };
-	struct cl_resp resp;
+	struct fa_remote_req rq = { .url = url, .max_body = FA_CLIENT_MAX_RESPONSE };
+	struct fa_remote_resp resp;
 	enum fa_rc rc;
 
 	*user = NULL;
@@ -428,7 +449,7 @@ enum fa_rc fa_client_whoami(struct fa_client *c, json_t **user, struct fa_err *e
 		return rc;
 	snprintf(url, sizeof(url), "%s/me", c->s.base_url);
 	rq.bearer_header = fa_client_header_name(c);
-	rq.bearer_token = tok;
+	rq.bearer = tok;
 	rc = cl_http(c, &rq, &resp, err);
 	fa_free_secret(tok);
 	if (rc != FA_OK)
@@ -440,7 +461,7 @@ enum fa_rc fa_client_whoami(struct fa_client *c, json_t **user, struct fa_err *e
 		rc = fa_err_set(err, FA_ENET, "%s/me answered HTTP %ld", c->s.base_url, resp.status);
 	else
 		rc = cl_resp_json(&resp, "/me", user, err);
-	cl_resp_cleanup(&resp);
+	fa_remote_resp_cleanup(&resp);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "client/client.h"
 #include "config/config.h"
+#include "remote/remote.h"
 
 /* Room for a normalized endpoint URL. */
 #define CL_URL_MAX (FA_CLIENT_MAX_ENDPOINT + 16)
@@ -111,6 +112,7 @@ struct fa_client {
 	struct cl_metadata md;
 	struct cl_public pub;
 	char header[FA_CLIENT_MAX_HEADER_NAME + 1];   /* resolved header name */
+	struct fa_remote *net;                         /* every request goes here */
 };
 
 /* ---- HTTP (http.c) --------------------------------------------------------------------- */
@@ -118,33 +120,18 @@ struct fa_client {
 /* One warning line to the client's log (nothing when it has none). */
 void cl_warn(const struct fa_client *c, const char *fmt, ...) FA_PRINTF(2, 3);
 
-struct cl_resp {
-	long status;
-	struct fa_buf body;
-};
-
-struct cl_req {
-	const char *method;           /* "GET" or "POST" */
-	const char *url;
-	const char *form;             /* POST body (application/x-www-form-urlencoded) */
-	const char *basic_id;         /* client_secret_basic when non-NULL */
-	const char *basic_secret;
-	const char *bearer_header;    /* header name for bearer_token */
-	const char *bearer_token;
-	size_t max;                   /* response body cap */
-};
-
-/* One request with the client's TLS, proxy and timeout settings; no
- * redirects are followed; only http and https. FA_ENET when the server
- * cannot be reached or the body is over max (message names the URL). */
-enum fa_rc cl_http(const struct fa_client *c, const struct cl_req *rq, struct cl_resp *resp,
-		   struct fa_err *err) FA_WUR;
-void cl_resp_cleanup(struct cl_resp *resp);
-/* The body as a JSON object (duplicates refused). FA_ENET when not. */
-enum fa_rc cl_resp_json(const struct cl_resp *resp, const char *what, json_t **out,
+/* One request through the client's fa_remote (its caCertFilePath,
+ * insecureSkipVerify, httpProxyURL and timeouts; http and https only; no
+ * redirect followed, so a token or secret is never carried to a place the
+ * server points at; an answer over rq->max_body is refused). FA_ENET when
+ * the server cannot be reached or answers too much (the message names the
+ * URL). */
+enum fa_rc cl_http(const struct fa_client *c, const struct fa_remote_req *rq,
+		   struct fa_remote_resp *resp, struct fa_err *err) FA_WUR;
+/* The body as a JSON object (duplicates refused, nesting bounded), whatever
+ * its Content-Type. FA_ENET when not. */
+enum fa_rc cl_resp_json(const struct fa_remote_resp *resp, const char *what, json_t **out,
 			struct fa_err *err) FA_WUR;
-/* Appends name=value (percent-encoded, '&'-separated) to a form. */
-enum fa_rc cl_form_add(struct fa_buf *b, const char *name, const char *value) FA_WUR;
 /* Copies a server-provided text (error_description) for a message:
  * printable ASCII only, at most cap-1 bytes. */
 void cl_sanitize(const char *in, char *out, size_t cap);

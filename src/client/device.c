@@ -147,15 +147,15 @@ static enum fa_rc parse_answer(const struct fa_client *c, const json_t *j,
 static enum fa_rc request_code(struct fa_client *c, const char *client_id,
 			       struct device_answer *a, struct fa_err *err)
 {
-	struct cl_req rq = { .method = "POST", .url = c->md.device_endpoint,
-			     .max = FA_CLIENT_MAX_RESPONSE };
-	struct cl_resp resp;
+	struct fa_remote_req rq = { .url = c->md.device_endpoint,
+				    .max_body = FA_CLIENT_MAX_RESPONSE };
+	struct fa_remote_resp resp;
 	struct fa_buf form;
 	json_t *j = NULL;
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = cl_form_add(&form, "client_id", client_id);
+	rc = fa_remote_form_add(&form, "client_id", client_id);
 	if (rc == FA_OK)
 		rc = cl_form_scope_audience(c, &form);
 	if (rc != FA_OK) {
@@ -173,7 +173,7 @@ static enum fa_rc request_code(struct fa_client *c, const char *client_id,
 				"the device authorization endpoint answered HTTP %ld", resp.status);
 	if (rc == FA_OK)
 		rc = parse_answer(c, j, a, err);
-	cl_resp_cleanup(&resp);
+	fa_remote_resp_cleanup(&resp);
 out:
 	json_decref(j);
 	fa_buf_cleanup(&form);
@@ -219,11 +219,11 @@ static enum fa_rc poll_token(struct fa_client *c, const char *client_id, const c
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = cl_form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:device_code");
+	rc = fa_remote_form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:device_code");
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "device_code", a->device_code);
+		rc = fa_remote_form_add(&form, "device_code", a->device_code);
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "client_id", client_id);
+		rc = fa_remote_form_add(&form, "client_id", client_id);
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the device token request is too large");
 		goto out;

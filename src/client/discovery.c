@@ -61,8 +61,8 @@ static enum fa_rc fetch(struct fa_client *c, const char *path, const char *what,
 			struct fa_err *err)
 {
 	char url[CL_URL_MAX + 64];
-	struct cl_req rq = { .method = "GET", .url = url, .max = FA_MAX_JWKS };
-	struct cl_resp resp;
+	struct fa_remote_req rq = { .url = url, .max_body = FA_MAX_JWKS };
+	struct fa_remote_resp resp;
 	enum fa_rc rc;
 	int w = snprintf(url, sizeof(url), "%s%s", c->s.base_url, path);
 
@@ -79,7 +79,7 @@ static enum fa_rc fetch(struct fa_client *c, const char *path, const char *what,
 	}
 	rc = cl_resp_json(&resp, what, out, err);
 out:
-	cl_resp_cleanup(&resp);
+	fa_remote_resp_cleanup(&resp);
 	return rc;
 }
 

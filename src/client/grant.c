@@ -180,7 +180,7 @@ const char *cl_oauth_error_name(const char *e)
 
 /* Turns an error answer into err: FA_EDENIED with the OAuth code for a
  * 4xx with an `error`, FA_ENET otherwise. */
-static enum fa_rc answer_error(const struct cl_resp *resp, const char *url, struct fa_err *err)
+static enum fa_rc answer_error(const struct fa_remote_resp *resp, const char *url, struct fa_err *err)
 {
 	char code[48], desc[100], where[120];
 	json_t *j = NULL;
@@ -210,9 +210,10 @@ enum fa_rc cl_token_request(const struct fa_client *c, const char *url, const ch
 			    const char *basic_id, const char *basic_secret, struct cl_token *t,
 			    struct fa_err *err)
 {
-	struct cl_req rq = { .method = "POST", .url = url, .form = form, .basic_id = basic_id,
-			     .basic_secret = basic_secret, .max = FA_CLIENT_MAX_RESPONSE };
-	struct cl_resp resp;
+	struct fa_remote_req rq = { .url = url, .form = form, .basic_id = basic_id,
+				    .basic_secret = basic_secret,
+				    .max_body = FA_CLIENT_MAX_RESPONSE };
+	struct fa_remote_resp resp;
 	json_t *j = NULL;
 	enum fa_rc rc;
 
@@ -234,7 +235,7 @@ enum fa_rc cl_token_request(const struct fa_client *c, const char *url, const ch
 		rc = cl_token_parse(j, fa_now(), t, err);
 out:
 	json_decref(j);
-	cl_resp_cleanup(&resp);
+	fa_remote_resp_cleanup(&resp);
 	return rc;
 }
 
@@ -273,9 +274,9 @@ enum fa_rc cl_form_scope_audience(const struct fa_client *c, struct fa_buf *form
 			rc = fa_buf_appends(&scope, items[i]);
 	}
 	if (rc == FA_OK && scope.len)
-		rc = cl_form_add(form, "scope", scope.data);
+		rc = fa_remote_form_add(form, "scope", scope.data);
 	if (rc == FA_OK && *cl_audience(c))
-		rc = cl_form_add(form, "audience", cl_audience(c));
+		rc = fa_remote_form_add(form, "audience", cl_audience(c));
 	fa_buf_cleanup(&scope);
 	return rc;
 }
@@ -331,7 +332,7 @@ enum fa_rc cl_grant_client_credentials(struct fa_client *c, struct cl_token *t,
 	if ((!c->s.scopes_given || c->cfg->use_audience_from_admin) &&
 	    (rc = cl_discover_public(c, err)) != FA_OK)
 		goto out;
-	rc = cl_form_add(&form, "grant_type", "client_credentials");
+	rc = fa_remote_form_add(&form, "grant_type", "client_credentials");
 	if (rc == FA_OK)
 		rc = cl_form_scope_audience(c, &form);
 	if (rc != FA_OK) {
@@ -356,12 +357,12 @@ enum fa_rc cl_grant_refresh(struct fa_client *c, const struct cl_token *old, str
 	bool confidential = old->auth_type == FA_CLIENT_AUTH_CLIENT_SECRET;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = cl_form_add(&form, "grant_type", "refresh_token");
+	rc = fa_remote_form_add(&form, "grant_type", "refresh_token");
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "refresh_token", old->refresh_token);
+		rc = fa_remote_form_add(&form, "refresh_token", old->refresh_token);
 	/* Public clients (Pkce, DeviceFlow) identify themselves by id. */
 	if (rc == FA_OK && !confidential)
-		rc = cl_form_add(&form, "client_id", old->client_id);
+		rc = fa_remote_form_add(&form, "client_id", old->client_id);
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the refresh request is too large");
 		goto out;

@@ -486,19 +486,19 @@ static enum fa_rc authorize_url(struct fa_client *c, const char *client_id,
 	enum fa_rc rc;
 
 	fa_buf_init(&q, FA_MAX_REQUEST_LINE);
-	rc = cl_form_add(&q, "response_type", "code");
+	rc = fa_remote_form_add(&q, "response_type", "code");
 	if (rc == FA_OK)
-		rc = cl_form_add(&q, "client_id", client_id);
+		rc = fa_remote_form_add(&q, "client_id", client_id);
 	if (rc == FA_OK)
-		rc = cl_form_add(&q, "redirect_uri", redirect);
+		rc = fa_remote_form_add(&q, "redirect_uri", redirect);
 	if (rc == FA_OK)
 		rc = cl_form_scope_audience(c, &q);
 	if (rc == FA_OK)
-		rc = cl_form_add(&q, "state", state);
+		rc = fa_remote_form_add(&q, "state", state);
 	if (rc == FA_OK)
-		rc = cl_form_add(&q, "code_challenge", challenge);
+		rc = fa_remote_form_add(&q, "code_challenge", challenge);
 	if (rc == FA_OK)
-		rc = cl_form_add(&q, "code_challenge_method", "S256");
+		rc = fa_remote_form_add(&q, "code_challenge_method", "S256");
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(url, "%s%c%s", ae, strchr(ae, '?') ? '&' : '?', q.data);
 	fa_buf_cleanup(&q);
@@ -513,15 +513,15 @@ static enum fa_rc exchange(struct fa_client *c, const char *token_url, const cha
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = cl_form_add(&form, "grant_type", "authorization_code");
+	rc = fa_remote_form_add(&form, "grant_type", "authorization_code");
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "code", code);
+		rc = fa_remote_form_add(&form, "code", code);
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "redirect_uri", redirect);
+		rc = fa_remote_form_add(&form, "redirect_uri", redirect);
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "client_id", client_id);
+		rc = fa_remote_form_add(&form, "client_id", client_id);
 	if (rc == FA_OK)
-		rc = cl_form_add(&form, "code_verifier", verifier);
+		rc = fa_remote_form_add(&form, "code_verifier", verifier);
 	if (rc != FA_OK)
 		rc = fa_err_set(err, rc, "the code exchange is too large");
 	else

@@ -1,9 +1,10 @@
-/* http.c -- outbound HTTP for the server side: one libcurl easy handle per
- * request, with settings a caller cannot get wrong. http and https only;
- * TLS verification always on, against the system store plus an optional
- * private CA added to it; a caller's cap on the answer (the transfer is
- * aborted past it, and a Content-Length over it is refused before the body
- * comes); connect and total timeouts; no redirect unless asked for, and then
+/* http.c -- outbound HTTP for the server side and the CLI client: one
+ * libcurl easy handle per request, with settings a caller cannot get wrong.
+ * http and https only; TLS verification on (only the CLI client's
+ * insecureSkipVerify turns it off), against the system store plus an
+ * optional private CA added to it; a caller's cap on the answer (the
+ * transfer is aborted past it, and a Content-Length over it is refused
+ * before the body comes); connect and total timeouts; no redirect unless asked for, and then
  * only for a GET without credentials, to https only; an optional proxy.
  * Also the bounded JSON reading of an answer and the form encoder.
  *
@@ -150,6 +151,7 @@ enum fa_rc fa_remote_new(const struct fa_remote_opts *opts, struct fa_remote **o
 		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
 		goto out;
 	}
+	r->insecure_skip_verify = opts->insecure_skip_verify;
 	if (opts->ca_file && opts->ca_file[0] &&
 	    (rc = load_cas(opts->ca_file, &r->extra_cas, err)) != FA_OK)
 		goto out;
@@ -322,7 +324,9 @@ static enum fa_rc build_headers(const struct fa_remote_req *rq, struct curl_slis
 			rc = add_header(h, line.data);
 	}
 	if (rc == FA_OK && rq->bearer) {
-		rc = fa_buf_appendf(&line, "Authorization: Bearer %s", rq->bearer);
+		rc = fa_buf_appendf(&line, "%s: Bearer %s",
+				    rq->bearer_header ? rq->bearer_header : "Authorization",
+				    rq->bearer);
 		if (rc == FA_OK)
 			rc = add_header(h, line.data);
 	}
@@ -343,6 +347,8 @@ static enum fa_rc check_req(const struct fa_remote_req *rq, struct fa_err *err)
 				  FA_MAX_BODY);
 	if (rq->basic_id && rq->bearer)
 		return fa_err_set(err, FA_EINVAL, "a request has one Authorization, not two");
+	if (rq->bearer_header && !fa_token_ok(rq->bearer_header, strlen(rq->bearer_header)))
+		return fa_err_set(err, FA_EINVAL, "the bearer header name is not an HTTP token");
 	if (rq->max_redirects < 0 || rq->max_redirects > FA_REMOTE_MAX_REDIRECTS)
 		return fa_err_set(err, FA_EINVAL, "redirects must be 0 to %d",
 				  FA_REMOTE_MAX_REDIRECTS);
@@ -381,9 +387,10 @@ static CURLcode setup(CURL *h, const struct fa_remote *r, const struct fa_remote
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, x);
 	SET(CURLOPT_ERRORBUFFER, ebuf);
-	/* libcurl's defaults, stated so that no later edit can drop them. */
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	/* libcurl's defaults, stated so that no later edit can drop them;
+	 * off only for the CLI client's insecureSkipVerify. */
+	SET(CURLOPT_SSL_VERIFYPEER, r->insecure_skip_verify ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, r->insecure_skip_verify ? 0L : 2L);
 	if (rq->form)
 		SET(CURLOPT_POSTFIELDS, rq->form);
 	if (r->system_ca_file)

@@ -10,10 +10,12 @@
  * It knows nothing about the config file, the store or the HTTP server:
  * callers pass plain values. It depends on base, jose, libcurl and jansson.
  *
- * TLS: verification is always on. There is no option to turn it off here
- * (the operator's insecureSkipVerify belongs to the CLI client only). Peers
- * are checked against the system CA store plus, when given, a private CA
- * file that is added to it, never instead of it.
+ * TLS: verification is on for every server-side caller. The one switch
+ * that turns it off, fa_remote_opts.insecure_skip_verify, is flytectl's
+ * insecureSkipVerify and belongs to the CLI client only (scripts/checksrc.sh
+ * fails when anything else sets it). Peers are checked against the system
+ * CA store plus, when given, a private CA file that is added to it, never
+ * instead of it.
  *
  * libcurl's global state: fa_remote_new calls curl_global_init and
  * fa_remote_free curl_global_cleanup (libcurl counts the calls). Since
@@ -99,9 +101,14 @@ struct fa_remote_opts {
 	int64_t connect_timeout_ms;   /* 0: FA_REMOTE_CONNECT_TIMEOUT_MS */
 	int64_t timeout_ms;           /* 0: FA_REMOTE_TIMEOUT_MS */
 	/* Replaces the system CA bundle file (the store ca_file is added
-	 * to). For tests that need a "system" store they control; NULL in
-	 * production. Verification stays on. */
+	 * to). The CLI client's caCertFilePath (only that file is trusted,
+	 * as flytectl does), and tests that need a "system" store they
+	 * control; NULL in the server. Verification stays on. */
 	const char *system_ca_file;
+	/* flytectl's insecureSkipVerify: the server's certificate and name
+	 * are not checked. Only the CLI client sets it, on its user's
+	 * explicit choice (and it says so); the server never does. */
+	bool insecure_skip_verify;
 };
 
 /* opts may be NULL (all defaults). *out is freed with fa_remote_free.
@@ -126,6 +133,9 @@ struct fa_remote_req {
 	const char *basic_id;
 	const char *basic_secret;
 	const char *bearer;         /* Authorization: Bearer <token>; NULL: none */
+	/* The header that carries bearer (an HTTP token, e.g. flytectl's
+	 * authorizationHeader); NULL: "Authorization". */
+	const char *bearer_header;
 	size_t max_body;            /* > 0: a longer answer is FA_ETOOBIG, aborted */
 	/* 0: no redirect is followed (a 3xx is returned as it is). 1..
 	 * FA_REMOTE_MAX_REDIRECTS: a GET without credentials may follow that

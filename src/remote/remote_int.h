@@ -19,6 +19,7 @@ struct fa_remote {
 	STACK_OF(X509) *extra_cas;      /* from opts->ca_file; NULL: none */
 	long connect_timeout_ms;
 	long timeout_ms;
+	bool insecure_skip_verify;
 };
 
 /* fa_remote_jwks_get whose fetch, if it makes one, stops when *cancel is

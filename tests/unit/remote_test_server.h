@@ -1,12 +1,14 @@
 /* remote_test_server.h -- a real HTTP(S) server (libmicrohttpd, one thread
- * per connection) on a free 127.0.0.1 port for the remote module's unit
- * tests, with routes whose answers a test sets and requests it counts:
+ * per connection) on a free 127.0.0.1 port for the unit tests of the
+ * remote module and of the client (whose requests go through remote), with
+ * routes whose answers a test sets and requests it counts:
  *
  *   /json /nostore /html /badjson /array  small fixed answers
  *   /big-cl /big-chunked                  300 KiB, with and without length
  *   /redirect                             302 to /json
  *   /slow                                 answers after delay_ms
- *   /echo                                 records Authorization, Content-Type,
+ *   /echo                                 records Authorization,
+ *                                         flyte-authorization, Content-Type,
  *                                         Expect and the body
  *   /status/500                           500
  *   /jwks                                 jwks text with jwks_status, counted
@@ -64,6 +66,7 @@ struct rts {
 	/* seen by the server */
 	int jwks_hits, disc_hits;
 	char auth[2048], ctype[256], expect[64], body[4096];
+	char flyte_auth[2048];          /* flytectl's authorizationHeader */
 };
 
 struct rts_upload {
@@ -185,6 +188,7 @@ static inline enum MHD_Result rts_handle(void *cls, struct MHD_Connection *c, co
 	if (strcmp(url, "/echo") == 0) {
 		pthread_mutex_lock(&s->mu);
 		rts_copy_header(c, "Authorization", s->auth, sizeof(s->auth));
+		rts_copy_header(c, "flyte-authorization", s->flyte_auth, sizeof(s->flyte_auth));
 		rts_copy_header(c, "Content-Type", s->ctype, sizeof(s->ctype));
 		rts_copy_header(c, "Expect", s->expect, sizeof(s->expect));
 		snprintf(s->body, sizeof(s->body), "%.*s", (int)u->len, u->body);
@@ -316,6 +320,21 @@ static inline void rts_make_pki(const char *dir, const char *name)
 		 "-out %s-cert.pem -days 1 -extfile %s.ext >/dev/null 2>&1",
 		 dir, name, name, name, name, name, name, name, name, name, name, name);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* Two unrelated CAs, "a" and "b", each with a 127.0.0.1 server
+ * certificate (rts_make_pki), in a new temp dir named after `what`
+ * (dir[64]; the caller removes it with rts_rm_dir); ca_a and ca_b
+ * (128 bytes each) get the CA files' paths. */
+static inline void rts_make_two_pkis(const char *what, char dir[64], char ca_a[128],
+				     char ca_b[128])
+{
+	snprintf(dir, 64, "/tmp/fa_%s.XXXXXX", what);
+	assert_non_null(mkdtemp(dir));
+	rts_make_pki(dir, "a");
+	rts_make_pki(dir, "b");
+	snprintf(ca_a, 128, "%s/a-ca.pem", dir);
+	snprintf(ca_b, 128, "%s/b-ca.pem", dir);
 }
 
 static inline char *rts_read(const char *dir, const char *file)

@@ -168,7 +168,11 @@ static void test_request_checks(void **state)
 	rq.basic_id = "a";
 	rq.bearer = "b";
 	expect_err(fa_remote_fetch(f->r, &rq, &resp, &e), &e, FA_EINVAL, "one Authorization");
-	rq.basic_id = rq.bearer = NULL;
+	rq.basic_id = NULL;
+	/* The header name goes into the request as it is: a token only. */
+	rq.bearer_header = "x-auth: evil\r\nHost";
+	expect_err(fa_remote_fetch(f->r, &rq, &resp, &e), &e, FA_EINVAL, "not an HTTP token");
+	rq.bearer_header = rq.bearer = NULL;
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	rq.form = big;
@@ -380,12 +384,7 @@ static void test_tls_trust(void **state)
 	(void)state;
 	if (system("command -v openssl >/dev/null 2>&1") != 0)
 		skip();
-	snprintf(dir, sizeof(dir), "/tmp/fa_remote_tls.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	rts_make_pki(dir, "a");
-	rts_make_pki(dir, "b");
-	snprintf(ca_a, sizeof(ca_a), "%s/a-ca.pem", dir);
-	snprintf(ca_b, sizeof(ca_b), "%s/b-ca.pem", dir);
+	rts_make_two_pkis("remote_tls", dir, ca_a, ca_b);
 	cert_a = rts_read(dir, "a-cert.pem");
 	key_a = rts_read(dir, "a-key.pem");
 	cert_b = rts_read(dir, "b-cert.pem");
