@@ -1,8 +1,17 @@
-/* limits.h -- every size and count cap of flyteauth, each with its reason.
+/* limits.h -- the size, count and time caps of flyteauth that more than one
+ * module must agree on, each with its reason, written once.
  *
  * A value that crosses a trust boundary (network, config file, environment)
  * is checked against one of these before it is stored or parsed further.
  * Exceeding a cap is an error, never a silent truncation.
+ *
+ * A cap that one module enforces stays next to its code in that module's
+ * header, with its reason there: inside the module (the gate's cache slots,
+ * the remote module's timeouts, the HTTP server's header counts, the config
+ * file's node count) or as part of its interface that its callers size
+ * buffers by (jose's key sizes, the store's key length). When two modules
+ * come to enforce the same bound, it moves here (as FA_MAX_URL,
+ * FA_MAX_SCOPES and FA_MAX_LIFETIME_S did), so that it is written once.
  */
 #ifndef FA_BASE_LIMITS_H
 #define FA_BASE_LIMITS_H
