@@ -474,6 +474,8 @@ static int wait_for_signal(struct serve *s, const sigset_t *set)
 			       sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			return sig;
 		}
+		if (sig == SIGUSR1)
+			fa_http_log_workers(s->http);
 		if (sig < 0 && errno == EAGAIN)
 			purge_expired(s);
 	}
@@ -523,6 +525,8 @@ int fa_cli_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	/* SIGUSR1: log the requests each HTTP worker has served (bench/). */
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -14,6 +14,9 @@
  * Threads: handlers and the authenticate callback run on the server's
  * worker threads, several at once; `app` is shared by all of them.
  * A request and its response belong to one thread for their lifetime.
+ * One more thread accepts connections and gives each to the worker with
+ * the fewest open connections, so that every worker (core) gets its share
+ * of a client's keep-alive connections.
  */
 #ifndef FA_HTTP_H
 #define FA_HTTP_H
@@ -154,7 +157,9 @@ struct fa_http_opts {
 	 * outlive the server; NULL: stderr at INFO. */
 	const struct fa_log *log;
 	struct fa_http_cors cors;
-	unsigned threads;                 /* 0: number of CPUs (max FA_HTTP_MAX_THREADS) */
+	/* Worker threads, each serving its own connections; 0: number of
+	 * CPUs (max FA_HTTP_MAX_THREADS). */
+	unsigned threads;
 	/* PEM files; both or neither. TLS is served by MHD (GnuTLS); start
 	 * fails clearly if this MHD was built without it. */
 	const char *tls_cert_file;
@@ -175,9 +180,17 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 uint16_t fa_http_port(const struct fa_http *h);
 /* Graceful stop: stops accepting (new connections are refused), lets
  * in-flight requests finish (up to stop_grace_ms; their responses carry
- * `Connection: close`), then closes every connection and frees the server.
- * Never call it from a handler (it would wait for itself). NULL is a no-op. */
+ * `Connection: close`), then closes every connection, writes the rest of
+ * the access log and the requests-per-worker line (fa_http_log_workers),
+ * and frees the server. Never call it from a handler (it would wait for
+ * itself). NULL is a no-op. */
 void fa_http_stop(struct fa_http *h);
+/* Logs (INFO) how many requests each worker has completed since the
+ * start, and the connections each holds now: "http: requests per worker:
+ * 10234 10198; open connections: 8 8". Any thread; NULL is a
+ * no-op. How evenly connections spread over the cores shows here
+ * (bench/ reads it; serve logs it on SIGUSR1 and at stop). */
+void fa_http_log_workers(struct fa_http *h);
 
 /* ---- request ------------------------------------------------------------- */
 

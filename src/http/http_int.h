@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "http/http.h"
 
@@ -58,9 +59,21 @@ struct fa_http_cors_cfg {
 	char *allow_headers_value;   /* headers joined by ", " */
 };
 
-/* The running server. */
-struct fa_http {
+/* ---- the running server ------------------------------------------------------ */
+
+/* One worker: an MHD daemon with its own polling thread, serving the
+ * connections the acceptor gives it (listen.c). */
+struct fa_http_worker {
+	struct fa_http *srv;
 	struct MHD_Daemon *daemon;
+	unsigned idx;
+	size_t conns;                /* open connections; srv->conn_lock */
+	atomic_ulong requests;       /* completed requests, for the stats line */
+};
+
+struct fa_http {
+	struct fa_http_worker *workers;
+	unsigned n_workers;
 	struct fa_route *routes;     /* every table flattened, owned */
 	void **apps;                 /* apps[i]: the context of routes[i], owned array */
 	size_t n_routes;
@@ -73,7 +86,14 @@ struct fa_http {
 	bool tls;
 	unsigned stop_grace_ms;
 	uint16_t port;
-	int listen_fd;               /* returned by MHD_quiesce_daemon; -1 before */
+	int listen_fd;               /* ours; -1 once closed */
+	int wake[2];                 /* pipe that stops the acceptor */
+	pthread_t acceptor;
+	bool acceptor_running;
+	pthread_mutex_t conn_lock;   /* guards the counts below and workers[].conns */
+	size_t n_conns;
+	void *by_addr;               /* tsearch tree of open connections per address */
+	unsigned next_worker;        /* where the next tie goes */
 	char *tls_cert;              /* PEM text kept for MHD while it runs */
 	char *tls_key;               /* zeroed before it is freed */
 	atomic_bool stopping;        /* responses then carry Connection: close */
@@ -81,6 +101,22 @@ struct fa_http {
 	pthread_cond_t idle;         /* signalled when in_flight drops to 0 */
 	unsigned long in_flight;
 };
+
+/* ---- listen.c: the listening socket and the acceptor ------------------------- */
+
+/* Binds and listens on sa (no SO_REUSEPORT: a second server on the same
+ * address fails here, "the address is already in use"); sets
+ * srv->listen_fd and srv->port. The caller names the address. */
+enum fa_rc fa_http_listen(struct fa_http *srv, const struct sockaddr *sa, socklen_t len,
+			  struct fa_err *err) FA_WUR;
+/* Starts the thread that accepts connections and hands them to workers. */
+enum fa_rc fa_http_acceptor_start(struct fa_http *srv, struct fa_err *err) FA_WUR;
+/* Stops it and closes the listening socket: new connections are refused. */
+void fa_http_acceptor_stop(struct fa_http *srv);
+/* A connection from sa that w served is closed (MHD's notification). */
+void fa_http_conn_release(struct fa_http_worker *w, const struct sockaddr *sa);
+/* Frees the per-address counts (after every worker has stopped). */
+void fa_http_conns_cleanup(struct fa_http *srv);
 
 enum fa_req_phase {
 	FA_REQ_NEW = 0,       /* created, headers not yet seen by the dispatcher */

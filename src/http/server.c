@@ -1,6 +1,6 @@
-/* server.c -- the libmicrohttpd adapter: starts and stops the daemon, turns
- * MHD's callbacks into the dispatcher's calls, queues responses and writes
- * the access log.
+/* server.c -- the libmicrohttpd adapter: starts and stops the workers (one
+ * MHD daemon each, fed by the acceptor of listen.c), turns MHD's callbacks
+ * into the dispatcher's calls, queues responses and writes the access log.
  *
  * Request lifecycle (MHD 0.9.75, see STYLE.md §5):
  *   1. MHD_OPTION_URI_LOG_CALLBACK (on_uri): the request line is in; the
@@ -14,7 +14,8 @@
  *   4. Access handler, final call: fa_http_dispatch_finish runs the
  *      handler; the response is queued.
  *   5. MHD_OPTION_NOTIFY_COMPLETED (on_completed): one access-log line,
- *      the arena is freed, the in-flight count goes down.
+ *      the worker's request count goes up, the arena is freed, the
+ *      in-flight count goes down.
  * If *con_cls is NULL in the handler (on_uri ran out of memory), the
  * client gets a bare 503.
  *
@@ -79,7 +80,8 @@ static void set_client_addr(struct fa_req *req, struct MHD_Connection *conn)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-	struct fa_http *srv = cls;
+	struct fa_http_worker *w = cls;
+	struct fa_http *srv = w->srv;
 	struct fa_req *req = fa_http_req_new(srv, uri);
 
 	if (!req)
@@ -95,7 +97,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct fa_http *srv = cls;
+	struct fa_http_worker *w = cls;
+	struct fa_http *srv = w->srv;
 	struct fa_req *req = *con_cls;
 	char path[LOG_PATH_MAX + 4], method[24];
 	int status = 0;
@@ -120,11 +123,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
 	       method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	atomic_fetch_add_explicit(&w->requests, 1, memory_order_relaxed);
 	fa_arena_free(req->arena);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->in_flight == 0)
 		pthread_cond_broadcast(&srv->idle);
 	pthread_mutex_unlock(&srv->lock);
+}
+
+/* A connection the acceptor handed to this worker is gone: its slot in the
+ * connection caps is free again. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	(void)socket_context;
+	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	fa_http_conn_release(cls, ci ? ci->client_addr : NULL);
 }
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -282,7 +300,7 @@ out:
 }
 
 static enum fa_rc bind_address(const struct fa_http_opts *opts, struct sockaddr_storage *ss,
-			       bool *v6, struct fa_err *err)
+			       socklen_t *len, struct fa_err *err)
 {
 	const char *addr = opts->bind_addr ? opts->bind_addr : "127.0.0.1";
 	struct sockaddr_in in;
@@ -295,14 +313,14 @@ static enum fa_rc bind_address(const struct fa_http_opts *opts, struct sockaddr_
 		in.sin_family = AF_INET;
 		in.sin_port = htons(opts->port);
 		memcpy(ss, &in, sizeof(in));
-		*v6 = false;
+		*len = sizeof(in);
 		return FA_OK;
 	}
 	if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
 		in6.sin6_family = AF_INET6;
 		in6.sin6_port = htons(opts->port);
 		memcpy(ss, &in6, sizeof(in6));
-		*v6 = true;
+		*len = sizeof(in6);
 		return FA_OK;
 	}
 	return fa_err_set(err, FA_EINVAL, "bind address %.64s is not a numeric IPv4 or IPv6 "
@@ -320,17 +338,29 @@ static unsigned thread_count(unsigned asked)
 	return asked > FA_HTTP_MAX_THREADS ? FA_HTTP_MAX_THREADS : asked;
 }
 
+/* Stops every worker's daemon, closing its connections. */
+static void workers_stop(struct fa_http *srv)
+{
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		if (srv->workers[i].daemon)
+			MHD_stop_daemon(srv->workers[i].daemon);
+		srv->workers[i].daemon = NULL;
+	}
+}
+
 static void server_free(struct fa_http *srv)
 {
-	if (srv->daemon)
-		MHD_stop_daemon(srv->daemon);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
+	fa_http_acceptor_stop(srv);
+	if (srv->workers)
+		workers_stop(srv);
+	fa_http_conns_cleanup(srv);
+	free(srv->workers);
 	fa_http_cors_cleanup(&srv->cors);
 	fa_free_secret(srv->tls_key);
 	free(srv->tls_cert);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->conn_lock);
 	free(srv->routes);
 	free(srv->apps);
 	free(srv->required_scope);
@@ -406,15 +436,53 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 	return rc;
 }
 
+/* Starts worker w: an MHD daemon with its own polling thread and no
+ * listening socket of its own (the acceptor adds its connections). */
+static enum fa_rc worker_start(struct fa_http *srv, struct fa_http_worker *w, struct fa_err *err)
+{
+	struct MHD_OptionItem extra[3];
+	unsigned flags;
+	size_t ne = 0;
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET;
+	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
+									 : MHD_USE_POLL;
+	if (srv->tls) {
+		flags |= MHD_USE_TLS;
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert };
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key };
+	}
+	extra[ne] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	w->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv,
+		/* First, so that MHD's option parsing already logs through it. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, w,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+		/* Request line + headers + MHD's bookkeeping: an oversized
+		 * request is a 414/431, not memory. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FA_HTTP_CONN_MEMORY,
+		/* The acceptor enforces the connection caps across workers
+		 * (listen.c); this one is never reached. */
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)FA_MAX_CONNECTIONS,
+		/* Idle and slow-drip connections are closed. */
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FA_CONNECTION_TIMEOUT_S,
+		/* Host required on HTTP/1.1, no spaces in the target. */
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_ARRAY, extra,
+		MHD_OPTION_END);
+	if (!w->daemon)
+		return fa_err_set(err, FA_EIO, "cannot start HTTP worker %u", w->idx);
+	return FA_OK;
+}
+
 struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *err)
 {
 	struct fa_http *srv = NULL;
 	struct sockaddr_storage ss;
-	struct MHD_OptionItem extra[4];
-	unsigned threads, flags;
-	const union MHD_DaemonInfo *di;
-	size_t ne = 0;
-	bool v6 = false;
+	socklen_t sslen = 0;
 
 	if (!opts) {
 		fa_err_set(err, FA_EINVAL, "no server options");
@@ -426,53 +494,33 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		goto fail;
 	}
 	srv->listen_fd = -1;
+	srv->wake[0] = srv->wake[1] = -1;
 	atomic_init(&srv->stopping, false);
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->conn_lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 	if (configure(srv, opts, err) != FA_OK ||
-	    bind_address(opts, &ss, &v6, err) != FA_OK)
+	    bind_address(opts, &ss, &sslen, err) != FA_OK)
 		goto fail;
-	threads = thread_count(opts->threads);
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
-									 : MHD_USE_POLL;
-	if (v6)
-		flags |= MHD_USE_IPv6;
-	if (srv->tls) {
-		flags |= MHD_USE_TLS;
-		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert };
-		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key };
-	}
-	if (threads > 1)
-		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
-						       (intptr_t)threads, NULL };
-	extra[ne] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv,
-		/* First, so that MHD's option parsing already logs through it. */
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		/* Request line + headers + MHD's bookkeeping: an oversized
-		 * request is a 414/431, not memory. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FA_HTTP_CONN_MEMORY,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)FA_MAX_CONNECTIONS,
-		/* One address cannot take every connection slot. */
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FA_MAX_CONNECTIONS_PER_IP,
-		/* Idle and slow-drip connections are closed. */
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FA_CONNECTION_TIMEOUT_S,
-		/* Host required on HTTP/1.1, no spaces in the target. */
-		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-		MHD_OPTION_ARRAY, extra,
-		MHD_OPTION_END);
-	if (!srv->daemon) {
-		fa_err_set(err, FA_EIO, "cannot listen on %.64s port %u (in use, or not allowed)",
-			   opts->bind_addr ? opts->bind_addr : "127.0.0.1", (unsigned)opts->port);
+	srv->n_workers = thread_count(opts->threads);
+	srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
+	if (!srv->workers) {
+		srv->n_workers = 0;
+		fa_err_set(err, FA_ENOMEM, "out of memory");
 		goto fail;
 	}
-	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di ? di->port : opts->port;
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		srv->workers[i].srv = srv;
+		srv->workers[i].idx = i;
+		atomic_init(&srv->workers[i].requests, 0);
+	}
+	if (fa_http_listen(srv, (struct sockaddr *)&ss, sslen, err) != FA_OK)
+		goto fail;
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		if (worker_start(srv, &srv->workers[i], err) != FA_OK)
+			goto fail;
+	if (fa_http_acceptor_start(srv, err) != FA_OK)
+		goto fail;
 	return srv;
 fail:
 	if (srv)
@@ -485,23 +533,40 @@ uint16_t fa_http_port(const struct fa_http *h)
 	return h ? h->port : 0;
 }
 
+void fa_http_log_workers(struct fa_http *h)
+{
+	char reqs[FA_HTTP_MAX_THREADS * 24], conns[FA_HTTP_MAX_THREADS * 12];
+	size_t n = 0, c = 0;
+
+	if (!h)
+		return;
+	reqs[0] = conns[0] = '\0';
+	pthread_mutex_lock(&h->conn_lock);
+	for (unsigned i = 0; i < h->n_workers; i++) {
+		int m = snprintf(reqs + n, sizeof(reqs) - n, " %lu",
+				 atomic_load_explicit(&h->workers[i].requests, memory_order_relaxed));
+		int k = snprintf(conns + c, sizeof(conns) - c, " %zu", h->workers[i].conns);
+
+		if (m < 0 || (size_t)m >= sizeof(reqs) - n || k < 0 || (size_t)k >= sizeof(conns) - c)
+			break;
+		n += (size_t)m;
+		c += (size_t)k;
+	}
+	pthread_mutex_unlock(&h->conn_lock);
+	fa_log(h->log, FA_LOG_INFO, "http: requests per worker:%s; open connections:%s", reqs,
+	       conns);
+}
+
 void fa_http_stop(struct fa_http *h)
 {
 	struct timespec deadline;
-	MHD_socket fd;
 	bool drained = true;
 
 	if (!h)
 		return;
 	atomic_store(&h->stopping, true);
 	/* Stop accepting: connection attempts are refused from here on. */
-	fd = MHD_quiesce_daemon(h->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		h->listen_fd = fd;
-	if (h->listen_fd >= 0) {
-		close(h->listen_fd);
-		h->listen_fd = -1;
-	}
+	fa_http_acceptor_stop(h);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += h->stop_grace_ms / 1000;
 	deadline.tv_nsec += (long)(h->stop_grace_ms % 1000) * 1000000L;
@@ -516,5 +581,7 @@ void fa_http_stop(struct fa_http *h)
 	if (!drained)
 		fa_log_warnx(h->log, "http: stopping with requests still in flight after %u ms",
 			     h->stop_grace_ms);
+	workers_stop(h);
+	fa_http_log_workers(h);
 	server_free(h);
 }

@@ -107,6 +107,53 @@ test('config file: serves, and stops cleanly on SIGTERM with exit 0', async () =
   assert.match(srv.stderr, /stopped/);
 });
 
+test('a second server on the same address and port fails with one line; the first keeps serving', async () => {
+  const first = await startServer({ config: CONFIG });
+  try {
+    const dir = tempDir();
+    const { writeFileSync } = await import('node:fs');
+    const cfg = path.join(dir, 'config.yaml');
+    writeFileSync(cfg, CONFIG.replaceAll('PORT', String(first.port)).replaceAll('DIR', dir));
+    assert.equal((await run(['secrets', 'init', '-p', dir])).code, 0);
+    const r = await run(['serve', '--config', cfg]);
+    assert.equal(r.code, 1);
+    // Log lines (time-stamped warnings about this config) aside, one line.
+    const errors = r.stderr.split('\n').filter((l) => l && !/^\d{4}-\d\d-\d\dT/.test(l));
+    assert.deepEqual(errors, [
+      `flyteauth: serve: cannot listen on 127.0.0.1:${first.port}: the address is already in use ` +
+        '(another flyteauth, or another server, is listening there)',
+    ]);
+    assert.doesNotMatch(r.stderr, /listening on/);
+    // Nothing was shared: every request still reaches the first server.
+    for (let i = 0; i < 20; i++) {
+      assert.equal((await fetch(`${first.url}/healthcheck`)).status, 200);
+    }
+  } finally {
+    await first.stop();
+  }
+  assert.match(first.stderr, /http: requests per worker:( \d+)+; open connections:/);
+});
+
+test('SIGUSR1 logs the requests each HTTP worker has served', async () => {
+  const srv = await startServer({ config: CONFIG });
+  try {
+    for (let i = 0; i < 10; i++) assert.equal((await fetch(`${srv.url}/healthcheck`)).status, 200);
+    process.kill(srv.pid, 'SIGUSR1');
+    let m = null;
+    for (let i = 0; i < 100 && !m; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      m = /http: requests per worker:((?: \d+)+); open connections:/.exec(srv.stderr);
+    }
+    assert.ok(m, srv.stderr);
+    const served = m[1].trim().split(' ').map(Number);
+    // startServer's own health checks come before ours.
+    assert.ok(served.reduce((a, b) => a + b, 0) >= 10, m[0]);
+  } finally {
+    await srv.stop();
+  }
+  assert.equal(srv.exited.code, 0);
+});
+
 test('a bad config starts nothing: exit 1 and FILE:LINE:COL lines', async () => {
   const dir = tempDir();
   const cfg = path.join(dir, 'bad.yaml');

@@ -1170,7 +1170,7 @@ static void test_start_errors(void **state)
 	o.port = f->port;                /* in use */
 	assert_null(fa_http_start(&o, &err));
 	assert_int_equal(err.rc, FA_EIO);
-	assert_non_null(strstr(err.msg, "cannot listen"));
+	assert_non_null(strstr(err.msg, "already in use"));
 	fa_http_stop(NULL);
 }
 
