@@ -185,10 +185,10 @@ uint16_t fa_http_port(const struct fa_http *h);
  * and frees the server. Never call it from a handler (it would wait for
  * itself). NULL is a no-op. */
 void fa_http_stop(struct fa_http *h);
-/* Logs (INFO) how many requests each worker has completed since the
- * start, and the connections each holds now: "http: requests per worker:
- * 10234 10198; open connections: 8 8". Any thread; NULL is a
- * no-op. How evenly connections spread over the cores shows here
+/* Writes the access-log lines still buffered, then logs (INFO) how many
+ * requests each worker has completed since the start and the connections
+ * each holds now: "http: requests per worker: 10234 10198; open
+ * connections: 8 8". Any thread; NULL is a no-op. How evenly connections spread over the cores shows here
  * (bench/ reads it; serve logs it on SIGUSR1 and at stop). */
 void fa_http_log_workers(struct fa_http *h);
 

@@ -59,6 +59,37 @@ struct fa_http_cors_cfg {
 	char *allow_headers_value;   /* headers joined by ", " */
 };
 
+/* ---- accesslog.c: a worker's buffered access log ------------------------------ */
+
+/* One flush: PIPE_BUF, so that it is one atomic write on a shared pipe. */
+#define FA_HTTP_ALOG_BUF 4096
+/* One access-log line before its time stamp: client, method, path (each
+ * capped by server.c), status, bytes, duration. */
+#define FA_HTTP_ALOG_LINE 512
+/* No access-log line waits longer than this to be written. */
+#define FA_HTTP_ALOG_FLUSH_MS 1000
+
+struct fa_http_alog {
+	const struct fa_log *log;
+	pthread_mutex_t lock;        /* the worker, the acceptor's tick, stop */
+	char buf[FA_HTTP_ALOG_BUF];
+	size_t len;                  /* whole lines only */
+	int64_t first_mono;          /* when the oldest buffered line came
+	                              * (monotonic: a clock step never holds
+	                              * lines back) */
+	int64_t stamp_s;             /* the second `stamp` shows */
+	char stamp[24];
+};
+
+void fa_http_alog_init(struct fa_http_alog *l, const struct fa_log *log);
+/* Flushes what is left, then frees the lock. */
+void fa_http_alog_cleanup(struct fa_http_alog *l);
+/* One INFO line "http ..." (printf format), buffered. */
+void fa_http_alog_add(struct fa_http_alog *l, const char *fmt, ...) FA_PRINTF(2, 3);
+/* Writes the buffer if its oldest line is half of FA_HTTP_ALOG_FLUSH_MS
+ * old at now_ms (fa_mono_ms); INT64_MAX writes it whatever its age. */
+void fa_http_alog_flush(struct fa_http_alog *l, int64_t now_ms);
+
 /* ---- the running server ------------------------------------------------------ */
 
 /* One worker: an MHD daemon with its own polling thread, serving the
@@ -69,6 +100,7 @@ struct fa_http_worker {
 	unsigned idx;
 	size_t conns;                /* open connections; srv->conn_lock */
 	atomic_ulong requests;       /* completed requests, for the stats line */
+	struct fa_http_alog alog;
 };
 
 struct fa_http {

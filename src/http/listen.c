@@ -23,6 +23,9 @@
  * connection MHD accepts from us but then fails to start (it could not
  * allocate the connection's memory pool) is never reported, and stays
  * counted: under memory exhaustion the caps err on the strict side.
+ *
+ * Its poll tick also flushes the workers' access-log buffers (accesslog.c)
+ * so that an idle worker's last lines are written within a second.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,8 +41,9 @@
 
 #include "http/http_int.h"
 
-/* After a failed accept (out of descriptors), the next try waits this long. */
-#define TICK_MS 250
+/* The acceptor's tick: access-log flushes and the retry after a failed
+ * accept (out of descriptors) both wait at most this long. */
+#define TICK_MS (FA_HTTP_ALOG_FLUSH_MS / 4)
 
 /* Connections open from one client address (a node of the tsearch tree). */
 struct addr_count {
@@ -229,7 +233,8 @@ static void *acceptor_main(void *arg)
 			{ .fd = srv->wake[0], .events = POLLIN },
 			{ .fd = srv->listen_fd, .events = POLLIN },
 		};
-		int n = poll(p, backoff ? 1 : 2, backoff ? TICK_MS : -1);
+		int n = poll(p, backoff ? 1 : 2, TICK_MS);
+		int64_t now = fa_mono_ms();
 
 		if (n < 0 && errno != EINTR) {
 			fa_log_warn(srv->log, "http: poll");
@@ -241,6 +246,8 @@ static void *acceptor_main(void *arg)
 		backoff = false;
 		if (n > 0 && (p[1].revents & POLLIN))
 			backoff = !accept_pending(srv);
+		for (unsigned i = 0; i < srv->n_workers; i++)
+			fa_http_alog_flush(&srv->workers[i].alog, now);
 	}
 	return NULL;
 }

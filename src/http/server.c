@@ -13,9 +13,9 @@
  *   3. Access handler, upload calls: body bytes to fa_http_body_feed.
  *   4. Access handler, final call: fa_http_dispatch_finish runs the
  *      handler; the response is queued.
- *   5. MHD_OPTION_NOTIFY_COMPLETED (on_completed): one access-log line,
- *      the worker's request count goes up, the arena is freed, the
- *      in-flight count goes down.
+ *   5. MHD_OPTION_NOTIFY_COMPLETED (on_completed): one access-log line
+ *      (buffered per worker, accesslog.c), the worker's request count goes
+ *      up, the arena is freed, the in-flight count goes down.
  * If *con_cls is NULL in the handler (on_uri ran out of memory), the
  * client gets a bare 503.
  *
@@ -120,9 +120,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	log_safe(req->path, path, sizeof(path));
 	log_safe(req->method ? req->method : "-", method, sizeof(method));
-	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
-	       method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
-	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	fa_http_alog_add(&w->alog, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
+			 method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
+			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
 	atomic_fetch_add_explicit(&w->requests, 1, memory_order_relaxed);
 	fa_arena_free(req->arena);
 	pthread_mutex_lock(&srv->lock);
@@ -338,7 +338,8 @@ static unsigned thread_count(unsigned asked)
 	return asked > FA_HTTP_MAX_THREADS ? FA_HTTP_MAX_THREADS : asked;
 }
 
-/* Stops every worker's daemon, closing its connections. */
+/* Stops every worker's daemon (closing its connections), then writes what
+ * is left of its access log. */
 static void workers_stop(struct fa_http *srv)
 {
 	for (unsigned i = 0; i < srv->n_workers; i++) {
@@ -346,13 +347,18 @@ static void workers_stop(struct fa_http *srv)
 			MHD_stop_daemon(srv->workers[i].daemon);
 		srv->workers[i].daemon = NULL;
 	}
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		fa_http_alog_flush(&srv->workers[i].alog, INT64_MAX);
 }
 
 static void server_free(struct fa_http *srv)
 {
 	fa_http_acceptor_stop(srv);
-	if (srv->workers)
+	if (srv->workers) {
 		workers_stop(srv);
+		for (unsigned i = 0; i < srv->n_workers; i++)
+			fa_http_alog_cleanup(&srv->workers[i].alog);
+	}
 	fa_http_conns_cleanup(srv);
 	free(srv->workers);
 	fa_http_cors_cleanup(&srv->cors);
@@ -513,6 +519,7 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		srv->workers[i].srv = srv;
 		srv->workers[i].idx = i;
 		atomic_init(&srv->workers[i].requests, 0);
+		fa_http_alog_init(&srv->workers[i].alog, srv->log);
 	}
 	if (fa_http_listen(srv, (struct sockaddr *)&ss, sslen, err) != FA_OK)
 		goto fail;
@@ -540,6 +547,9 @@ void fa_http_log_workers(struct fa_http *h)
 
 	if (!h)
 		return;
+	/* The access lines of the requests counted come first. */
+	for (unsigned i = 0; i < h->n_workers; i++)
+		fa_http_alog_flush(&h->workers[i].alog, INT64_MAX);
 	reqs[0] = conns[0] = '\0';
 	pthread_mutex_lock(&h->conn_lock);
 	for (unsigned i = 0; i < h->n_workers; i++) {

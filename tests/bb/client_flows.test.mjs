@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  CI_SECRET, browserEnv, cli, machine, startClientServer, tokenPosts, verified,
+  CI_SECRET, browserEnv, cli, logSettled, machine, startClientServer, tokenPosts, verified,
 } from './lib/client.mjs';
 
 let srv;
@@ -74,9 +74,11 @@ describe('ClientSecret: every way of giving the secret', () => {
       assert.equal(w.code, 0, w.stderr);
       assert.equal(JSON.parse(w.stdout).subject, 'flytepropeller');
       // The token was cached: a second call answers without the server.
+      await logSettled(srv);
       const before2 = srv.stderr.length;
       const r2 = await cli(m, ['token'], env);
       assert.equal(r2.stdout, r.stdout);
+      await logSettled(srv);
       assert.equal(tokenPosts(srv, before2).length, 0);
     });
   }
@@ -210,6 +212,7 @@ describe('the cache under pressure', () => {
   test('ten parallel `flyteauth token` refresh once', async () => {
     const m = await loggedIn();
     const old = due(m);
+    await logSettled(srv);
     const mark = srv.stderr.length;
     const release = await holdLock(m.cachePath(srv.url));
     let done = 0;
@@ -224,7 +227,7 @@ describe('the cache under pressure', () => {
     assert.notEqual(runs[0].stdout.trim(), old.access_token);
     await verified(srv, runs[0].stdout.trim());
     // Let the server write its access log, then count grants.
-    await new Promise((r) => setTimeout(r, 200));
+    await logSettled(srv);
     assert.equal(tokenPosts(srv, mark).length, 1, tokenPosts(srv, mark).join('\n'));
     const now = JSON.parse(readFileSync(m.cachePath(srv.url), 'utf8'));
     assert.notEqual(now.refresh_token, old.refresh_token, 'rotated');

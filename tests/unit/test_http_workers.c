@@ -3,7 +3,8 @@
  * all at once are dealt out evenly (the wave-1 bench saw one worker take
  * all 16), the per-address and total connection caps hold across workers
  * and free up again when connections close, a second server cannot share
- * the port.
+ * the port, and the buffered access log is written whole, in order, within
+ * a second and at stop.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -364,6 +365,69 @@ static void test_second_server_refused(void **state)
 	finish(f);
 }
 
+/* Access-log lines: written within a second without a stop, whole, in the
+ * order each connection's requests completed, and all of them at stop,
+ * followed by the per-worker line. Each connection comes from its own
+ * address, so that its lines can be told apart. */
+static void test_access_log_buffered(void **state)
+{
+	struct fixture *f = start(2);
+	enum { CONNS = 4 };
+	int fds[CONNS];
+	char from[32], line[96];
+	const char *log;
+	bool seen = false;
+
+	(void)state;
+	for (int c = 0; c < CONNS; c++) {
+		snprintf(from, sizeof(from), "127.0.0.%d", c + 1);
+		fds[c] = dial(f->port, from);
+		assert_true(fds[c] >= 0);
+	}
+	assert_int_equal(ask(fds[0], "/ok"), 200);
+	for (int t = 0; t < 60 && !seen; t++) {
+		sleep_ms(50);
+		seen = strstr(log_text(f), " info http 127.0.0.1 GET /ok 200 2 ") != NULL;
+	}
+	assert_true(seen);
+	for (int i = 0; i < SEQ; i++)
+		for (int c = 0; c < CONNS; c++)
+			assert_int_equal(ask(fds[c], seq_paths[i]), 200);
+	for (int c = 0; c < CONNS; c++)
+		close(fds[c]);
+	fa_http_stop(f->srv);
+	f->srv = NULL;
+	log = log_text(f);
+	for (int c = 0; c < CONNS; c++) {
+		const char *prev = log;
+
+		for (int i = 0; i < SEQ; i++) {
+			const char *at;
+
+			snprintf(line, sizeof(line), " info http 127.0.0.%d GET %s 200 2 ", c + 1,
+				 seq_paths[i]);
+			at = strstr(log, line);
+			if (!at || at < prev)
+				fail_msg("line%s missing or out of order", line);
+			prev = at;
+		}
+	}
+	/* Every line is whole: a time stamp, a level, a message. */
+	for (const char *p = log; *p;) {
+		const char *nl = strchr(p, '\n');
+
+		if (!nl || nl - p < 30 || p[4] != '-' || p[10] != 'T' || p[23] != 'Z' ||
+		    strncmp(p + 24, " info ", 6) != 0)
+			fail_msg("malformed line: %.80s", p);
+		p = nl + 1;
+	}
+	snprintf(line, sizeof(line), " GET %s 200 ", seq_paths[SEQ - 1]);
+	assert_non_null(strstr(log, "http: requests per worker:"));
+	assert_true(strstr(log, "http: requests per worker:") > strstr(log, line));
+	fclose(f->logf);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_per_address_cap),
 		cmocka_unit_test(test_total_cap),
 		cmocka_unit_test(test_second_server_refused),
+		cmocka_unit_test(test_access_log_buffered),
 	};
 
 	routes_init();

@@ -105,6 +105,19 @@ export async function verified(srv, token) {
   return payload;
 }
 
+// The server buffers its access log (lines come within a second); SIGUSR1
+// makes it write them out, followed by its per-worker line. Resolves once
+// that line is in srv.stderr, so every request answered before is logged.
+export async function logSettled(srv) {
+  const n = (srv.stderr.match(/http: requests per worker:/g) || []).length;
+  process.kill(srv.pid, 'SIGUSR1');
+  for (let i = 0; i < 250; i++) {
+    if ((srv.stderr.match(/http: requests per worker:/g) || []).length > n) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('the server did not answer SIGUSR1');
+}
+
 // Lines of the server's access log for POST /oauth2/token since `from`.
 export function tokenPosts(srv, from = 0) {
   return srv.stderr.slice(from).split('\n').filter((l) => / POST \/oauth2\/token \d{3} /.test(l));
