@@ -6,13 +6,16 @@
  * 2-core machine): an authenticated GET /me costs ~45 us without the cache,
  * ~15 us with a hit (jose verification alone is ~28 us; a hit costs a
  * SHA-256 and a copy). Reverse-proxy auth (/auth/verify) asks once per
- * proxied request, so this is the hot path of the gate.
+ * proxied request, so this is the hot path of the gate. An entry also
+ * keeps the GET /me answer, built once when the token is verified: with
+ * it, /me is a copy instead of two JSON parses and a serialisation
+ * (callgrind, 2026-12-05: 257k -> 144k instructions per /me).
  *
  * The table is direct-mapped: slot = first bytes of SHA-256(token), one
  * entry per slot, a newer token simply replaces an older one, so memory is
  * bounded by slots x FA_GATE_CACHE_MAX_ENTRY. Slots are guarded by striped
- * mutexes. An entry holds only what verification produced (the principal)
- * and the token's hash, never the token; it is used only while now < exp
+ * mutexes. An entry holds only what verification produced (the principal
+ * and the /me answer made from it) and the token's hash, never the token; it is used only while now < exp
  * (no leeway: stricter than verification itself), and an entry whose full
  * 32-byte hash differs is a miss. Refused tokens are never remembered.
  * Keys never change during a gate's life, so nothing else can make a
@@ -131,10 +134,11 @@ static bool get_str(unsigned char **p, const unsigned char *end, const char **ou
 	return true;
 }
 
-static unsigned char *serialise(const struct fa_gate_principal *p, size_t *len)
+static unsigned char *serialise(const struct fa_gate_principal *p, const char *me_body,
+				size_t *len)
 {
 	size_t n = 8 + str_size(p->subject) + str_size(p->client_id) + str_size(p->user_info) +
-		   str_size(p->claims);
+		   str_size(p->claims) + str_size(me_body);
 	unsigned char *blob, *w;
 	uint32_t ns = (uint32_t)p->n_scopes, how = (uint32_t)p->how;
 
@@ -152,6 +156,7 @@ static unsigned char *serialise(const struct fa_gate_principal *p, size_t *len)
 	w = put_str(w, p->client_id);
 	w = put_str(w, p->user_info);
 	w = put_str(w, p->claims);
+	w = put_str(w, me_body);
 	for (size_t i = 0; i < p->n_scopes; i++)
 		w = put_str(w, p->scopes[i]);
 	*len = n;
@@ -159,8 +164,9 @@ static unsigned char *serialise(const struct fa_gate_principal *p, size_t *len)
 }
 
 static bool deserialise(unsigned char *blob, size_t len, struct fa_arena *a,
-			struct fa_gate_principal *out)
+			struct fa_gate_caller *caller)
 {
+	struct fa_gate_principal *out = &caller->p;
 	const unsigned char *end = blob + len;
 	unsigned char *p = blob + 8;
 	uint32_t ns, how;
@@ -172,8 +178,10 @@ static bool deserialise(unsigned char *blob, size_t len, struct fa_arena *a,
 		return false;
 	scopes = fa_arena_alloc(a, (ns ? ns : 1) * sizeof(*scopes));
 	if (!scopes || !get_str(&p, end, &out->subject) || !get_str(&p, end, &out->client_id) ||
-	    !get_str(&p, end, &out->user_info) || !get_str(&p, end, &out->claims))
+	    !get_str(&p, end, &out->user_info) || !get_str(&p, end, &out->claims) ||
+	    !get_str(&p, end, &caller->me_body))
 		return false;
+	caller->me_len = caller->me_body ? strlen(caller->me_body) : 0;
 	for (uint32_t i = 0; i < ns; i++)
 		if (!get_str(&p, end, &scopes[i]))
 			return false;
@@ -184,7 +192,7 @@ static bool deserialise(unsigned char *blob, size_t len, struct fa_arena *a,
 }
 
 bool fa_gate_cache_get(struct fa_gate_cache *c, const unsigned char key[FA_SHA256_LEN],
-		       int64_t now, struct fa_arena *a, struct fa_gate_principal *out)
+		       int64_t now, struct fa_arena *a, struct fa_gate_caller *out)
 {
 	size_t i = slot_of(c, key);
 	pthread_mutex_t *lock = &c->locks[i % STRIPES];
@@ -209,13 +217,14 @@ bool fa_gate_cache_get(struct fa_gate_cache *c, const unsigned char key[FA_SHA25
 		memset(out, 0, sizeof(*out));
 		return false;
 	}
-	out->expires_at = exp;
+	out->p.expires_at = exp;
 	atomic_fetch_add(&c->hits, 1);
 	return true;
 }
 
 void fa_gate_cache_put(struct fa_gate_cache *c, const unsigned char key[FA_SHA256_LEN],
-		       int64_t now, const struct fa_gate_principal *p)
+		       int64_t now, const struct fa_gate_principal *p, const char *me_body,
+		       size_t me_len)
 {
 	size_t i, len = 0;
 	unsigned char *blob, *old;
@@ -223,7 +232,9 @@ void fa_gate_cache_put(struct fa_gate_cache *c, const unsigned char key[FA_SHA25
 
 	if (p->expires_at <= now)
 		return;
-	blob = serialise(p, &len);
+	if (me_body && strlen(me_body) != me_len)
+		me_body = NULL;   /* a NUL inside: cannot be stored as a string */
+	blob = serialise(p, me_body, &len);
 	if (!blob)
 		return;
 	i = slot_of(c, key);

@@ -4,6 +4,7 @@
  * request. It never logs a token or a cookie; a refused token is named by
  * fa_log_id at most.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gate/gate_int.h"
@@ -148,23 +149,30 @@ static enum fa_rc session_principal(const struct fa_gate *g, struct fa_req *req,
 	return FA_OK;
 }
 
-/* The verifier, through the cache of verified tokens. */
+/* The verifier, through the cache of verified tokens. A newly verified
+ * token is remembered with its /me answer, built now so that each later
+ * /me with it is a copy. */
 static enum fa_rc verify_token(const struct fa_gate *g, struct fa_arena *a, const char *token,
-			       size_t len, struct fa_gate_principal *p, struct fa_err *err)
+			       size_t len, struct fa_gate_caller *caller, struct fa_err *err)
 {
 	unsigned char key[FA_SHA256_LEN];
 	int64_t now = fa_now();
 	enum fa_rc rc;
+	char *me;
+	size_t me_len = 0;
 
 	if (!g->cache)
-		return g->verifier->verify(g, a, token, len, p, err);
+		return g->verifier->verify(g, a, token, len, &caller->p, err);
 	if (fa_sha256(token, len, key) != FA_OK)
 		return fa_err_set(err, FA_ECRYPTO, "cannot hash the token");
-	if (fa_gate_cache_get(g->cache, key, now, a, p))
+	if (fa_gate_cache_get(g->cache, key, now, a, caller))
 		return FA_OK;
-	rc = g->verifier->verify(g, a, token, len, p, err);
-	if (rc == FA_OK)
-		fa_gate_cache_put(g->cache, key, now, p);
+	rc = g->verifier->verify(g, a, token, len, &caller->p, err);
+	if (rc == FA_OK) {
+		me = fa_gate_me_json(&caller->p, &me_len);
+		fa_gate_cache_put(g->cache, key, now, &caller->p, me, me_len);
+		free(me);
+	}
 	return rc;
 }
 
@@ -174,15 +182,17 @@ enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *er
 	const char *std = fa_req_header(req, "authorization");
 	const char *cfg = g->header ? fa_req_header(req, g->header) : NULL;
 	const char *token = NULL, *t2 = NULL;
+	struct fa_gate_caller *caller;
 	struct fa_gate_principal *p;
 	char logid[9];
 	size_t len = 0, l2 = 0;
 	enum fa_rc rc, rc2;
 
 	fa_err_clear(err);
-	p = fa_arena_alloc(fa_req_arena(req), sizeof(*p));
-	if (!p)
+	caller = fa_arena_alloc(fa_req_arena(req), sizeof(*caller));
+	if (!caller)
 		return fa_err_set(err, FA_ENOMEM, "out of request memory");
+	p = &caller->p;
 	/* The configured header exists so that a proxy may own
 	 * `authorization` (e.g. Basic): another scheme there is not ours. */
 	rc = fa_gate_bearer_parse(cfg, &token, &len, err);
@@ -217,7 +227,7 @@ enum fa_rc fa_gate_authenticate(struct fa_req *req, void *app, struct fa_err *er
 			return rc;
 		}
 	} else {
-		rc = verify_token(g, fa_req_arena(req), token, len, p, err);
+		rc = verify_token(g, fa_req_arena(req), token, len, caller, err);
 		if (rc != FA_OK) {
 			if (rc == FA_EDENIED || rc == FA_EEXPIRED) {
 				fa_log_id(token, len, logid);

@@ -43,11 +43,14 @@
  * is not one of ours. */
 #define FA_GATE_MAX_SCOPES 64
 /* Verified-token cache (cache.c): slots of a direct-mapped table, and the
- * largest remembered principal (our tokens' claims are ~0.5-1 KiB; a
- * larger one is verified every time). Worst case 2048 x 4 KiB = 8 MiB. */
+ * largest remembered entry: the principal and its GET /me answer, which
+ * repeats the claims (our tokens' claims are ~0.5-1 KiB, so an entry is
+ * ~1.5-3 KiB; a larger one is verified every time). Only tokens that
+ * verified fill it, so the worst case, 2048 x 8 KiB = 16 MiB, needs 2048
+ * live tokens of ours with huge claims. */
 #define FA_GATE_CACHE_SLOTS 2048
 #define FA_GATE_CACHE_MAX_SLOTS 65536
-#define FA_GATE_CACHE_MAX_ENTRY 4096
+#define FA_GATE_CACHE_MAX_ENTRY 8192
 
 struct fa_identity;
 

@@ -21,6 +21,16 @@ struct fa_gate_verifier {
 
 extern const struct fa_gate_verifier fa_gate_self_verifier;
 
+/* What fa_gate_authenticate puts on the request (arena memory): the
+ * principal first, so that the request's principal pointer is both; then
+ * the body of GET /me when it was built with the verification and
+ * remembered by the cache (a token's answer depends on its claims only). */
+struct fa_gate_caller {
+	struct fa_gate_principal p;
+	const char *me_body;          /* compact JSON; NULL: me.c builds it */
+	size_t me_len;
+};
+
 /* cache.c: verified tokens by SHA-256 (see the file's comment). */
 struct fa_gate_cache;
 
@@ -29,11 +39,13 @@ struct fa_gate_cache *fa_gate_cache_new(size_t slots);
 void fa_gate_cache_free(struct fa_gate_cache *c);
 /* true with *out (arena copies) when key is remembered and now < its exp. */
 bool fa_gate_cache_get(struct fa_gate_cache *c, const unsigned char key[FA_SHA256_LEN],
-		       int64_t now, struct fa_arena *a, struct fa_gate_principal *out);
-/* Remembers a verified principal until p->expires_at (ignored when past or
+		       int64_t now, struct fa_arena *a, struct fa_gate_caller *out);
+/* Remembers a verified principal and its /me body (me_body may be NULL)
+ * until p->expires_at (ignored when past, or when the entry would be
  * larger than FA_GATE_CACHE_MAX_ENTRY). */
 void fa_gate_cache_put(struct fa_gate_cache *c, const unsigned char key[FA_SHA256_LEN],
-		       int64_t now, const struct fa_gate_principal *p);
+		       int64_t now, const struct fa_gate_principal *p, const char *me_body,
+		       size_t me_len);
 void fa_gate_cache_stats(struct fa_gate_cache *c, unsigned long *hits, unsigned long *misses);
 
 struct fa_gate {
@@ -59,5 +71,8 @@ enum fa_rc fa_gate_principal_from_claims(struct fa_arena *a, const json_t *claim
 
 /* me.c */
 void fa_gate_me(struct fa_req *req, struct fa_resp *resp, void *app);
+/* The GET /me body of p as compact JSON (malloc'd, *len bytes, NUL-
+ * terminated); NULL when out of memory. */
+char *fa_gate_me_json(const struct fa_gate_principal *p, size_t *len);
 
 #endif

@@ -752,7 +752,8 @@ static void test_cache_entries(void **state)
 		.subject = "alice", .client_id = NULL, .scopes = scopes, .n_scopes = 2,
 		.user_info = "{\"sub\":\"alice\"}", .claims = "{}", .expires_at = 1000,
 		.how = FA_GATE_BEARER,
-	}, out;
+	};
+	struct fa_gate_caller out;
 	unsigned char k1[FA_SHA256_LEN], k2[FA_SHA256_LEN];
 	static char big[FA_GATE_CACHE_MAX_ENTRY + 1];
 
@@ -762,34 +763,42 @@ static void test_cache_entries(void **state)
 	memset(k1, 1, sizeof(k1));
 	memcpy(k2, k1, sizeof(k2));
 	k2[31] ^= 1;                       /* same slot, other token */
-	fa_gate_cache_put(c, k1, 900, &p);
+	fa_gate_cache_put(c, k1, 900, &p, "{\"subject\":\"alice\"}", 19);
 	assert_true(fa_gate_cache_get(c, k1, 999, a, &out));
-	assert_string_equal(out.subject, "alice");
-	assert_null(out.client_id);
-	assert_int_equal(out.n_scopes, 2);
-	assert_string_equal(out.scopes[1], "offline");
-	assert_string_equal(out.user_info, "{\"sub\":\"alice\"}");
-	assert_int_equal(out.expires_at, 1000);
-	assert_int_equal(out.how, FA_GATE_BEARER);
+	assert_string_equal(out.p.subject, "alice");
+	assert_null(out.p.client_id);
+	assert_int_equal(out.p.n_scopes, 2);
+	assert_string_equal(out.p.scopes[1], "offline");
+	assert_string_equal(out.p.user_info, "{\"sub\":\"alice\"}");
+	assert_int_equal(out.p.expires_at, 1000);
+	assert_int_equal(out.p.how, FA_GATE_BEARER);
+	/* The /me answer comes back with it. */
+	assert_string_equal(out.me_body, "{\"subject\":\"alice\"}");
+	assert_int_equal(out.me_len, 19);
 	/* At exp it is gone (no leeway), and a near-collision is a miss. */
 	assert_false(fa_gate_cache_get(c, k1, 1000, a, &out));
-	assert_null(out.subject);
+	assert_null(out.p.subject);
+	assert_null(out.me_body);
 	assert_false(fa_gate_cache_get(c, k2, 900, a, &out));
 	/* Already expired or too large: not remembered. */
 	p.expires_at = 900;
-	fa_gate_cache_put(c, k2, 900, &p);
+	fa_gate_cache_put(c, k2, 900, &p, NULL, 0);
 	assert_false(fa_gate_cache_get(c, k2, 800, a, &out));
 	memset(big, 'x', sizeof(big) - 1);
 	p.expires_at = 2000;
 	p.claims = big;
-	fa_gate_cache_put(c, k2, 900, &p);
+	fa_gate_cache_put(c, k2, 900, &p, NULL, 0);
+	assert_false(fa_gate_cache_get(c, k2, 900, a, &out));
+	/* The answer counts against the entry's size too. */
+	p.claims = "{}";
+	fa_gate_cache_put(c, k2, 900, &p, big, sizeof(big) - 1);
 	assert_false(fa_gate_cache_get(c, k2, 900, a, &out));
 	/* The newer token replaces the older one in its slot. */
-	p.claims = "{}";
 	p.subject = "bob";
-	fa_gate_cache_put(c, k2, 900, &p);
+	fa_gate_cache_put(c, k2, 900, &p, NULL, 0);
 	assert_true(fa_gate_cache_get(c, k2, 900, a, &out));
-	assert_string_equal(out.subject, "bob");
+	assert_string_equal(out.p.subject, "bob");
+	assert_null(out.me_body);
 	assert_false(fa_gate_cache_get(c, k1, 900, a, &out));
 	fa_arena_free(a);
 	fa_gate_cache_free(c);
@@ -809,7 +818,8 @@ static void *hammer_run(void *arg)
 	static const char *const scopes[] = { "all" };
 	char sub[16];
 	struct fa_gate_principal p = { .scopes = scopes, .n_scopes = 1, .expires_at = 2000,
-				       .claims = "{}", .how = FA_GATE_BEARER }, out;
+				       .claims = "{}", .how = FA_GATE_BEARER };
+	struct fa_gate_caller out;
 	unsigned char k[FA_SHA256_LEN];
 
 	for (int i = 0; i < 2000; i++) {
@@ -819,8 +829,9 @@ static void *hammer_run(void *arg)
 		snprintf(sub, sizeof(sub), "user%d", t);
 		p.subject = sub;
 		if (i % 3 == 0)
-			fa_gate_cache_put(h->c, k, 1000, &p);
-		else if (fa_gate_cache_get(h->c, k, 1000, a, &out) && strcmp(out.subject, sub) != 0)
+			fa_gate_cache_put(h->c, k, 1000, &p, sub, strlen(sub));
+		else if (fa_gate_cache_get(h->c, k, 1000, a, &out) &&
+			 (strcmp(out.p.subject, sub) != 0 || strcmp(out.me_body, sub) != 0))
 			h->bad++;      /* a hit must be this very token's principal */
 		if (i % 100 == 99) {
 			fa_arena_free(a);
