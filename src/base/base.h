@@ -135,6 +135,10 @@ struct fa_arena;
 
 struct fa_arena *fa_arena_new(size_t max);
 void fa_arena_free(struct fa_arena *a);   /* NULL is a no-op; memory is zeroed */
+/* Empties the arena for another use, as if new: everything handed out is
+ * zeroed and forgotten, and the memory of the last use is kept (one chunk,
+ * at most 64 KiB) so that the same use again needs no malloc. */
+void fa_arena_reset(struct fa_arena *a);
 void *fa_arena_alloc(struct fa_arena *a, size_t n);        /* 16-byte aligned, zeroed */
 char *fa_arena_strndup(struct fa_arena *a, const char *s, size_t n);
 char *fa_arena_strdup(struct fa_arena *a, const char *s);

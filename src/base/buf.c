@@ -175,11 +175,18 @@ void fa_buf_cleanup(struct fa_buf *b)
 
 #define ARENA_ALIGN 16
 #define ARENA_CHUNK 4096
+/* The most one arena keeps across fa_arena_reset: a request's usual few
+ * KiB, not the rare large one. */
+#define ARENA_KEEP (64 * 1024)
 
+/* Invariant: mem[used, dirty) is zero; mem[dirty, size) was never handed
+ * out and holds whatever malloc gave. So handing out memory below dirty
+ * needs no memset, which is what makes a reset arena cheap to reuse. */
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t size;
 	size_t used;
+	size_t dirty;
 	_Alignas(ARENA_ALIGN) unsigned char mem[];
 };
 
@@ -198,19 +205,59 @@ struct fa_arena *fa_arena_new(size_t max)
 	return a;
 }
 
-void fa_arena_free(struct fa_arena *a)
+static struct arena_chunk *chunk_new(size_t size)
 {
-	struct arena_chunk *c, *next;
+	struct arena_chunk *c = malloc(sizeof(*c) + size);
 
-	if (!a)
-		return;
-	for (c = a->head; c; c = next) {
+	if (c) {
+		c->next = NULL;
+		c->size = size;
+		c->used = 0;
+		c->dirty = 0;
+	}
+	return c;
+}
+
+/* Zeroes what was handed out (request memory holds form values:
+ * passwords, secrets, codes) and frees the chunks. */
+static void chunks_free(struct arena_chunk *c)
+{
+	struct arena_chunk *next;
+
+	for (; c; c = next) {
 		next = c->next;
-		/* Request memory holds form values: passwords, secrets, codes. */
 		fa_memzero(c->mem, c->used);
 		free(c);
 	}
+}
+
+void fa_arena_free(struct fa_arena *a)
+{
+	if (!a)
+		return;
+	chunks_free(a->head);
 	free(a);
+}
+
+void fa_arena_reset(struct fa_arena *a)
+{
+	struct arena_chunk *c = a->head;
+	size_t want = (a->total + ARENA_CHUNK - 1) & ~(size_t)(ARENA_CHUNK - 1);
+
+	if (c && !c->next) {
+		fa_memzero(c->mem, c->used);
+		c->used = 0;
+	} else if (c) {
+		/* Several chunks: replace them with one that would have held
+		 * everything, so that the same use again allocates nothing. */
+		chunks_free(c);
+		a->head = want <= ARENA_KEEP ? chunk_new(want) : NULL;
+	}
+	if (a->head && a->head->size > ARENA_KEEP) {
+		chunks_free(a->head);
+		a->head = NULL;
+	}
+	a->total = 0;
 }
 
 void *fa_arena_alloc(struct fa_arena *a, size_t n)
@@ -227,20 +274,21 @@ void *fa_arena_alloc(struct fa_arena *a, size_t n)
 	if (rounded > a->max || a->total > a->max - rounded)
 		return NULL;
 	if (!c || c->size - c->used < rounded) {
-		size_t size = rounded > ARENA_CHUNK ? rounded : ARENA_CHUNK;
-
-		c = malloc(sizeof(*c) + size);
+		c = chunk_new(rounded > ARENA_CHUNK ? rounded : ARENA_CHUNK);
 		if (!c)
 			return NULL;
-		c->size = size;
-		c->used = 0;
 		c->next = a->head;
 		a->head = c;
 	}
 	p = c->mem + c->used;
 	c->used += rounded;
 	a->total += rounded;
-	memset(p, 0, rounded);
+	if (c->used > c->dirty) {
+		size_t from = c->used - rounded > c->dirty ? c->used - rounded : c->dirty;
+
+		memset(c->mem + from, 0, c->used - from);
+		c->dirty = c->used;
+	}
 	return p;
 }
 

@@ -103,8 +103,11 @@ bool fa_ct_streq(const char *a, const char *b)
 
 void fa_memzero(void *p, size_t n)
 {
+	/* glibc's explicit_bzero is memset that the compiler may not drop:
+	 * several times faster than OPENSSL_cleanse's word loop on the few
+	 * KiB every request arena zeroes. */
 	if (p && n)
-		OPENSSL_cleanse(p, n);
+		explicit_bzero(p, n);
 }
 
 void fa_free_secret(char *s)

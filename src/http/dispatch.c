@@ -19,9 +19,8 @@
 /* Longest "Allow" value we build: every method of one path. */
 #define METHODS_MAX 256
 
-struct fa_req *fa_http_req_new(struct fa_http *srv, const char *target)
+struct fa_req *fa_http_req_new(struct fa_http *srv, struct fa_arena *a, const char *target)
 {
-	struct fa_arena *a = fa_arena_new(FA_MAX_REQUEST_ARENA);
 	struct fa_req *req;
 	char *q;
 
@@ -29,7 +28,7 @@ struct fa_req *fa_http_req_new(struct fa_http *srv, const char *target)
 		return NULL;
 	req = fa_arena_alloc(a, sizeof(*req));
 	if (!req)
-		goto fail;
+		return NULL;
 	req->srv = srv;
 	req->arena = a;
 	req->start_ms = fa_mono_ms();
@@ -41,7 +40,7 @@ struct fa_req *fa_http_req_new(struct fa_http *srv, const char *target)
 	req->target = fa_arena_strndup(a, target, req->target_len);
 	req->path = fa_arena_strndup(a, target, req->target_len);
 	if (!req->headers.v || !req->raw_headers.v || !req->target || !req->path)
-		goto fail;
+		return NULL;
 	q = strchr(req->path, '?');
 	if (q) {
 		*q = '\0';
@@ -49,9 +48,6 @@ struct fa_req *fa_http_req_new(struct fa_http *srv, const char *target)
 		req->query_len = strlen(req->query);
 	}
 	return req;
-fail:
-	fa_arena_free(a);
-	return NULL;
 }
 
 enum fa_rc fa_http_req_add_header(struct fa_req *req, const char *name, size_t name_len,

@@ -92,6 +92,10 @@ void fa_http_alog_flush(struct fa_http_alog *l, int64_t now_ms);
 
 /* ---- the running server ------------------------------------------------------ */
 
+/* Request arenas a worker keeps for reuse: more than the requests one
+ * worker usually has in flight at once. */
+#define FA_HTTP_SPARE_ARENAS 16
+
 /* One worker: an MHD daemon with its own polling thread, serving the
  * connections the acceptor gives it (listen.c). */
 struct fa_http_worker {
@@ -100,6 +104,11 @@ struct fa_http_worker {
 	unsigned idx;
 	size_t conns;                /* open connections; srv->conn_lock */
 	atomic_ulong requests;       /* completed requests, for the stats line */
+	/* Emptied request arenas kept for the next requests, so that a
+	 * request costs no malloc of its own; only this worker's thread
+	 * touches them. */
+	struct fa_arena *spare[FA_HTTP_SPARE_ARENAS];
+	unsigned n_spare;
 	struct fa_http_alog alog;
 };
 
@@ -260,9 +269,11 @@ void fa_http_cors_preflight(const struct fa_http_cors_cfg *cfg, const char *orig
 
 /* ---- dispatch.c: policy between MHD and the handlers ------------------------ */
 
-/* Creates a request (in its own arena) for the raw request-target as
- * received; splits path and query. NULL when memory is exhausted. */
-struct fa_req *fa_http_req_new(struct fa_http *srv, const char *target);
+/* Creates a request in arena `a` (an empty arena of FA_MAX_REQUEST_ARENA,
+ * which the request then owns: freed or reset by whoever completes it) for
+ * the raw request-target as received; splits path and query. NULL when
+ * memory is exhausted (the caller still owns `a`). */
+struct fa_req *fa_http_req_new(struct fa_http *srv, struct fa_arena *a, const char *target);
 /* Records one header field as received (counted always, kept while within
  * the caps). dispatch_begin refuses a request over them with 431 and joins
  * repeats of a name with ", " ("; " for Cookie). */

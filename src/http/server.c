@@ -82,16 +82,31 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct fa_http_worker *w = cls;
 	struct fa_http *srv = w->srv;
-	struct fa_req *req = fa_http_req_new(srv, uri);
+	struct fa_arena *a = w->n_spare ? w->spare[--w->n_spare]
+					: fa_arena_new(FA_MAX_REQUEST_ARENA);
+	struct fa_req *req = fa_http_req_new(srv, a, uri);
 
-	if (!req)
+	if (!req) {
+		fa_arena_free(a);
 		return NULL;
+	}
 	set_client_addr(req, conn);
 	req->https = srv->tls;
 	pthread_mutex_lock(&srv->lock);
 	srv->in_flight++;
 	pthread_mutex_unlock(&srv->lock);
 	return req;
+}
+
+/* The request's arena, emptied (zeroed) for the worker's next request. */
+static void arena_release(struct fa_http_worker *w, struct fa_arena *a)
+{
+	if (w->n_spare == FA_HTTP_SPARE_ARENAS) {
+		fa_arena_free(a);
+		return;
+	}
+	fa_arena_reset(a);
+	w->spare[w->n_spare++] = a;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -124,7 +139,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
 	atomic_fetch_add_explicit(&w->requests, 1, memory_order_relaxed);
-	fa_arena_free(req->arena);
+	arena_release(w, req->arena);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->in_flight == 0)
 		pthread_cond_broadcast(&srv->idle);
@@ -343,9 +358,13 @@ static unsigned thread_count(unsigned asked)
 static void workers_stop(struct fa_http *srv)
 {
 	for (unsigned i = 0; i < srv->n_workers; i++) {
-		if (srv->workers[i].daemon)
-			MHD_stop_daemon(srv->workers[i].daemon);
-		srv->workers[i].daemon = NULL;
+		struct fa_http_worker *w = &srv->workers[i];
+
+		if (w->daemon)
+			MHD_stop_daemon(w->daemon);
+		w->daemon = NULL;
+		while (w->n_spare)
+			fa_arena_free(w->spare[--w->n_spare]);
 	}
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		fa_http_alog_flush(&srv->workers[i].alog, INT64_MAX);

@@ -51,7 +51,7 @@ static inline void harness_init(struct harness *h, const struct fa_route *routes
 static inline struct fa_req *harness_call(struct harness *h, const char *method, const char *target,
 				   const char *const *headers, const char *form, const char *addr)
 {
-	struct fa_req *req = fa_http_req_new(&h->srv, target);
+	struct fa_req *req = fa_http_req_new(&h->srv, fa_arena_new(FA_MAX_REQUEST_ARENA), target);
 	char len[32];
 
 	assert_non_null(req);

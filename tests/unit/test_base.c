@@ -64,6 +64,40 @@ static void test_arena_cap(void **state)
 	fa_arena_free(NULL);
 }
 
+/* A reset arena is empty and its memory comes back zeroed, the secrets of
+ * the previous use gone, whether that use fitted one chunk or several;
+ * the cap counts from zero again. */
+static void test_arena_reset(void **state)
+{
+	struct fa_arena *a = fa_arena_new(20000);
+	size_t sizes[] = { 100, 3000, 5000, 40 };
+	unsigned char *p[4];
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 4; i++) {
+			p[i] = fa_arena_alloc(a, sizes[i]);
+			assert_non_null(p[i]);
+			for (size_t k = 0; k < sizes[i]; k++)
+				assert_int_equal(p[i][k], 0);
+			memset(p[i], 0xA5, sizes[i]);     /* a "secret" */
+		}
+		assert_true(fa_arena_used(a) >= 8140);
+		fa_arena_reset(a);
+		assert_int_equal(fa_arena_used(a), 0);
+	}
+	/* Half the tail of a chunk was used before: all of it is zero now. */
+	p[0] = fa_arena_alloc(a, 9000);
+	assert_non_null(p[0]);
+	for (size_t k = 0; k < 9000; k++)
+		assert_int_equal(p[0][k], 0);
+	assert_non_null(fa_arena_alloc(a, 10900));
+	assert_null(fa_arena_alloc(a, 100));   /* the cap holds after a reset */
+	fa_arena_reset(a);
+	assert_non_null(fa_arena_alloc(a, 19000));
+	fa_arena_free(a);
+}
+
 static void test_b64_vectors(void **state)
 {
 	/* RFC 4648 §10 */
@@ -389,6 +423,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_bounded),
 		cmocka_unit_test(test_arena_cap),
+		cmocka_unit_test(test_arena_reset),
 		cmocka_unit_test(test_b64_vectors),
 		cmocka_unit_test(test_b64_rejects),
 		cmocka_unit_test(test_sha256_and_ct),

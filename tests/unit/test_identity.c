@@ -395,7 +395,7 @@ static void test_login_url(void **state)
 
 	(void)state;
 	memset(&srv, 0, sizeof(srv));
-	req = fa_http_req_new(&srv, "/x");
+	req = fa_http_req_new(&srv, fa_arena_new(FA_MAX_REQUEST_ARENA), "/x");
 	u = fa_identity_login_url(req, "/oauth2/authorize_callback?request=R1&x=%");
 	assert_string_equal(u, "/login?redirect_url=/oauth2/authorize_callback%3Frequest%3DR1%26x%3D%25");
 	assert_null(fa_identity_login_url(req, NULL));

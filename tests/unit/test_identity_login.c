@@ -163,7 +163,7 @@ static struct fa_req *login(struct fx *f, struct jar *j, const char *user, const
 static json_t *session_user(struct fx *f, struct jar *j, enum fa_rc want)
 {
 	const char *hdr[2] = { jar_header(j), NULL };
-	struct fa_req *r = fa_http_req_new(&f->h.srv, "/x");
+	struct fa_req *r = fa_http_req_new(&f->h.srv, fa_arena_new(FA_MAX_REQUEST_ARENA), "/x");
 	json_t *user = NULL;
 	struct fa_err err;
 
@@ -768,7 +768,7 @@ static void test_login_url_roundtrip(void **state)
 
 	fx_start(f, NULL, NULL);
 	/* authz's URL leads to a form that comes back to the same place. */
-	q = fa_http_req_new(&f->h.srv, "/x");
+	q = fa_http_req_new(&f->h.srv, fa_arena_new(FA_MAX_REQUEST_ARENA), "/x");
 	url = fa_identity_login_url(q, "/oauth2/authorize_callback?request=abc&x=1");
 	r = harness_call(&f->h, "GET", url, NULL, NULL, NULL);
 	assert_int_equal(resp_status(r), 200);
