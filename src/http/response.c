@@ -154,6 +154,11 @@ enum fa_rc fa_resp_body(struct fa_resp *resp, int status, const char *content_ty
 	return FA_OK;
 }
 
+/* First guess at a JSON answer's size: our token responses and /me fit,
+ * so almost every answer is serialised once; a larger one a second time
+ * into a buffer of its exact size. */
+#define JSON_GUESS 2048
+
 enum fa_rc fa_resp_json(struct fa_resp *resp, int status, json_t *json, struct fa_err *err)
 {
 	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
@@ -169,7 +174,12 @@ enum fa_rc fa_resp_json(struct fa_resp *resp, int status, json_t *json, struct f
 		rc = fa_err_set(err, FA_EINVAL, "HTTP status %d out of range", status);
 		goto out;
 	}
-	need = json_dumpb(json, NULL, 0, flags);
+	buf = fa_arena_alloc(resp->arena, JSON_GUESS + 1);
+	if (!buf) {
+		rc = fa_err_set(err, FA_ENOMEM, "out of request memory");
+		goto out;
+	}
+	need = json_dumpb(json, buf, JSON_GUESS, flags);
 	if (need == 0) {
 		rc = fa_err_set(err, FA_EINVAL, "JSON value cannot be serialised");
 		goto out;
@@ -178,15 +188,18 @@ enum fa_rc fa_resp_json(struct fa_resp *resp, int status, json_t *json, struct f
 		rc = fa_err_set(err, FA_ETOOBIG, "response body over %d bytes", FA_MAX_RESPONSE);
 		goto out;
 	}
-	buf = fa_arena_alloc(resp->arena, need + 1);
-	if (!buf) {
-		rc = fa_err_set(err, FA_ENOMEM, "out of request memory");
-		goto out;
+	if (need > JSON_GUESS) {
+		buf = fa_arena_alloc(resp->arena, need + 1);
+		if (!buf) {
+			rc = fa_err_set(err, FA_ENOMEM, "out of request memory");
+			goto out;
+		}
+		if (json_dumpb(json, buf, need, flags) != need) {
+			rc = fa_err_set(err, FA_EINVAL, "JSON value changed while serialised");
+			goto out;
+		}
 	}
-	if (json_dumpb(json, buf, need, flags) != need) {
-		rc = fa_err_set(err, FA_EINVAL, "JSON value changed while serialised");
-		goto out;
-	}
+	buf[need] = '\0';
 	resp->status = status;
 	resp->content_type = "application/json";
 	resp->body = buf;

@@ -413,6 +413,31 @@ static void test_resp_json(void **state)
 	assert_int_equal(fa_resp_json(&resp, 200, NULL, &err), FA_EINVAL);
 	assert_int_equal(fa_resp_json(&resp, 99, json_object(), &err), FA_EINVAL);
 	assert_non_null(strstr(err.msg, "status 99"));
+	/* Larger than the first guess: serialised again, whole. */
+	{
+		static char big[6001];
+		size_t n;
+
+		memset(big, 'v', sizeof(big) - 1);
+		assert_int_equal(fa_resp_json(&resp, 201, json_pack("{s:s}", "k", big), &err),
+				 FA_OK);
+		n = strlen(resp.body);
+		assert_int_equal(resp.body_len, n);
+		assert_int_equal(n, 6000 + 8);
+		assert_true(strncmp(resp.body, "{\"k\":\"vvv", 9) == 0);
+		assert_string_equal(resp.body + n - 3, "v\"}");
+		big[sizeof(big) - 1] = '\0';
+	}
+	{
+		char *huge = malloc(FA_MAX_RESPONSE + 1);
+
+		assert_non_null(huge);
+		memset(huge, 'h', FA_MAX_RESPONSE);
+		huge[FA_MAX_RESPONSE] = '\0';
+		assert_int_equal(fa_resp_json(&resp, 200, json_pack("{s:s}", "k", huge), &err),
+				 FA_ETOOBIG);
+		free(huge);
+	}
 }
 
 static void test_resp_oauth_error(void **state)
