@@ -118,6 +118,10 @@ enum fa_rc fa_buf_append_html(struct fa_buf *b, const char *s) FA_WUR;
  * characters (ALPHA DIGIT - . _ ~) and those in `keep` (may be NULL, e.g.
  * "/" for a path) pass; every other byte becomes %XX. */
 enum fa_rc fa_buf_append_pct(struct fa_buf *b, const char *s, const char *keep) FA_WUR;
+/* Appends s as a JSON string (RFC 8259 §7): in quotes, with '"' and '\\'
+ * escaped and control characters as \u00XX; other bytes (UTF-8) as they
+ * are. */
+enum fa_rc fa_buf_append_json(struct fa_buf *b, const char *s) FA_WUR;
 /* Borrow as a C string: "" when empty. */
 const char *fa_buf_str(const struct fa_buf *b);
 /* Ownership of the NUL-terminated data moves to the caller (never NULL on

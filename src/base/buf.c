@@ -129,6 +129,35 @@ enum fa_rc fa_buf_append_pct(struct fa_buf *b, const char *s, const char *keep)
 	return rc;
 }
 
+enum fa_rc fa_buf_append_json(struct fa_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	enum fa_rc rc = fa_buf_appendc(b, '"');
+	const char *run = s;
+
+	/* Plain bytes are copied a run at a time: a token is one run. */
+	for (; rc == FA_OK; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		rc = fa_buf_append(b, run, (size_t)(s - run));
+		if (rc != FA_OK || c == '\0')
+			break;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+
+			rc = fa_buf_append(b, e, 2);
+		} else {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			rc = fa_buf_append(b, e, 6);
+		}
+		run = s + 1;
+	}
+	return rc == FA_OK ? fa_buf_appendc(b, '"') : rc;
+}
+
 const char *fa_buf_str(const struct fa_buf *b)
 {
 	return b->data ? b->data : "";

@@ -199,24 +199,6 @@ out:
 
 /* ---- signing ------------------------------------------------------------- */
 
-/* JSON string body with the escapes RFC 8259 §7 requires; input is UTF-8. */
-static enum fa_rc append_json_str(struct fa_buf *b, const char *s)
-{
-	enum fa_rc rc = fa_buf_appendc(b, '"');
-
-	for (; rc == FA_OK && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			rc = fa_buf_appendf(b, "\\%c", c);
-		else if (c < 0x20)
-			rc = fa_buf_appendf(b, "\\u%04x", c);
-		else
-			rc = fa_buf_appendc(b, (char)c);
-	}
-	return rc == FA_OK ? fa_buf_appendc(b, '"') : rc;
-}
-
 static bool reserved_header(const char *name)
 {
 	static const char *const names[] = { "alg", "typ", "kid", "crit" };
@@ -250,12 +232,12 @@ static enum fa_rc build_header(const struct fa_jwk *key, const char *typ,
 	if (rc == FA_OK && typ) {
 		rc = fa_buf_appends(b, ",\"typ\":");
 		if (rc == FA_OK)
-			rc = append_json_str(b, typ);
+			rc = fa_buf_append_json(b, typ);
 	}
 	if (rc == FA_OK)
 		rc = fa_buf_appends(b, ",\"kid\":");
 	if (rc == FA_OK)
-		rc = append_json_str(b, key->kid);
+		rc = fa_buf_append_json(b, key->kid);
 	if (rc == FA_OK && extra && json_object_size(extra) > 0) {
 		/* json_dumpb only reads extra, so a shared header is safe. */
 		n = json_dumpb(extra, ebuf, sizeof(ebuf), JSON_COMPACT);

@@ -98,6 +98,24 @@ static void test_arena_reset(void **state)
 	fa_arena_free(a);
 }
 
+static void test_buf_append_json(void **state)
+{
+	struct fa_buf b;
+
+	(void)state;
+	fa_buf_init(&b, 256);
+	assert_int_equal(fa_buf_append_json(&b, "plain.token-_~ x"), FA_OK);
+	assert_int_equal(fa_buf_append_json(&b, "a\"b\\c\n\x01\x1f\x7f\xc3\xa9"), FA_OK);
+	assert_int_equal(fa_buf_append_json(&b, ""), FA_OK);
+	assert_string_equal(fa_buf_str(&b), "\"plain.token-_~ x\""
+			    "\"a\\\"b\\\\c\\u000a\\u0001\\u001f\x7f\xc3\xa9\"\"\"");
+	fa_buf_cleanup(&b);
+	/* Past the buffer's cap: an error. */
+	fa_buf_init(&b, 8);
+	assert_int_equal(fa_buf_append_json(&b, "0123456789"), FA_ETOOBIG);
+	fa_buf_cleanup(&b);
+}
+
 static void test_b64_vectors(void **state)
 {
 	/* RFC 4648 §10 */
@@ -424,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_buf_bounded),
 		cmocka_unit_test(test_arena_cap),
 		cmocka_unit_test(test_arena_reset),
+		cmocka_unit_test(test_buf_append_json),
 		cmocka_unit_test(test_b64_vectors),
 		cmocka_unit_test(test_b64_rejects),
 		cmocka_unit_test(test_sha256_and_ct),
