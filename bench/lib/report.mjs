@@ -1,7 +1,9 @@
 // report.mjs -- turns one bench/run into its table and its JSON: the median
-// of each scenario's runs, the flyteauth/peer ratios, flyteauth against the
-// crypto ceiling of `openssl speed` from the same run, and the issue-6
-// targets, each marked met, MISSED or n/a.
+// of each scenario's runs, the flyteauth/peer ratios, every server's tokens
+// per CPU-second against `openssl speed` from the same run (CPU-normalised
+// efficiency), how evenly flyteauth's workers shared each run, latency at
+// 50% and 90% of the peak rate, and the targets of issues 6 and 15, each
+// marked met, MISSED or n/a.
 //
 // Usage: node report.mjs META.json RESULTS.jsonl OUT.json
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,11 +20,14 @@ const median = (xs) => {
 
 // ---- one row per (system, scenario) ------------------------------------------
 
-const order = ['healthcheck', 'cc_rs256', 'cc_es256', 'introspect', 'me', 'login', 'device'];
+const order = ['healthcheck', 'cc_rs256', 'cc_es256', 'introspect', 'me', 'login', 'device',
+  'cc_rs256_at50', 'cc_rs256_at90', 'me_at50', 'me_at90'];
 const label = {
   healthcheck: 'HTTP ceiling (GET)', cc_rs256: 'client_credentials RS256',
   cc_es256: 'client_credentials ES256', introspect: 'introspection', me: '/me (bearer)',
   login: 'code+PKCE login', device: 'device flow',
+  cc_rs256_at50: 'client_credentials @50% peak', cc_rs256_at90: 'client_credentials @90% peak',
+  me_at50: '/me @50% peak', me_at90: '/me @90% peak',
 };
 const rows = new Map();
 for (const l of lines) {
@@ -55,6 +60,16 @@ for (const row of rows.values()) {
       busiest_thread_share: median(row.runs.map((r) => r.busiest_thread_share)),
       // Completed requests per second of server CPU: the per-core rate.
       per_cpu_s: median(row.runs.map((r) => (r.cpu_s > 0 ? r.requests / r.cpu_s : NaN))),
+      target_rate: row.runs[0].target_rate ?? null,
+      // The worst worker's distance from its fair share (1/n of the run's
+      // requests) over all runs: 0.05 = every worker within ±5%.
+      worker_max_dev: row.runs.every((r) => r.workers)
+        ? Math.max(...row.runs.map((r) => {
+          const q = r.workers.requests;
+          const fair = q.reduce((a, b) => a + b, 0) / q.length;
+          return fair > 0 ? Math.max(...q.map((x) => Math.abs(x - fair) / fair)) : 0;
+        }))
+        : null,
       errors,
       runs: row.runs.map(({ system, scenario, ...r }) => r),
     });
@@ -76,12 +91,13 @@ const get = (system, scenario) => {
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const mb = (kb) => fmt(kb / 1024, 1);
 const head = ['system', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'CPU s', 'req/CPU-s',
-  'top thread', 'db CPU s', 'loader CPU s', 'other CPU s'];
+  'top thread', 'workers ±', 'db CPU s', 'loader CPU s', 'other CPU s'];
 const table = scenarios.map((s) => (s.unavailable
   ? [s.system, label[s.scenario] ?? s.scenario, `n/a: ${s.unavailable}`]
   : [s.system, label[s.scenario] ?? s.scenario, fmt(s.per_s) + (s.errors ? ` (${s.errors} errors)` : ''),
      fmt(s.p50_ms, 2), fmt(s.p99_ms, 2), mb(s.peak_rss_kb), fmt(s.cpu_s, 2), fmt(s.per_cpu_s),
      Number.isFinite(s.busiest_thread_share) ? `${fmt(100 * s.busiest_thread_share)}%` : '-',
+     s.worker_max_dev === null ? '-' : `${fmt(100 * s.worker_max_dev)}%`,
      fmt(s.db_cpu_s, 2), fmt(s.loader_cpu_s, 2), fmt(s.other_cpu_s, 2)]));
 const widths = head.map((h, i) => Math.max(h.length, ...table.filter((r) => r.length > 3).map((r) => String(r[i]).length)));
 const line = (cells) => cells.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
@@ -93,6 +109,7 @@ print(`wrk 1 thread ${meta.settings.wrk_connections} connections; login/device $
   `warm-up ${meta.settings.warmup_s}s then median of ${meta.settings.reps} x ${meta.settings.duration_s}s`);
 print('CPU s: the server\'s CPU seconds per run; req/CPU-s: requests per server CPU-second (the per-core rate);');
 print('top thread: the share of the server\'s CPU its busiest thread took (100% = one core did all the work);');
+print('workers ±: flyteauth\'s HTTP workers, the largest distance of one worker\'s requests from its fair share, worst run;');
 print('db CPU s: PostgreSQL\'s CPU seconds (flyteauth-pg: 1 instance, flyteauth-pg3: 3 instances, one database);');
 print('loader/other CPU s: the load generator\'s, and every other process\'s, CPU seconds in the same run.');
 if (meta.machine.background_busy_pct_before_run > 10) {
@@ -125,17 +142,24 @@ for (const scenario of ['cc_rs256', 'introspect', 'healthcheck']) {
 }
 const rsa = meta.openssl_speed.rsa2048_sign_per_s;
 const ec = meta.openssl_speed.ecdsap256_sign_per_s;
+const sp = meta.openssl_speed;
 print();
-print(`crypto ceiling (openssl speed, one core): rsa2048 ${fmt(rsa)} sign/s, ecdsap256 ${fmt(ec)} sign/s`);
+print('CPU-normalised efficiency: tokens per CPU-second of the server process (utime + stime over the run)');
+print('divided by openssl speed signatures per CPU-second of one core, taken before the servers started and');
+print(`after the last scenario: rsa2048 ${fmt(sp.before?.rsa2048_sign_per_s ?? rsa)} / ${fmt(sp.after?.rsa2048_sign_per_s ?? rsa)} sign/s ` +
+  `(mean ${fmt(rsa)}), ecdsap256 ${fmt(sp.before?.ecdsap256_sign_per_s ?? ec)} / ${fmt(sp.after?.ecdsap256_sign_per_s ?? ec)} (mean ${fmt(ec)}).`);
+print('1.00 = the server signs as fast per CPU-second as openssl speed does and everything else is free.');
 const ceiling = [
   ['flyteauth', 'cc_rs256', rsa, 'rsa2048'], ['flyteauth-es256', 'cc_es256', ec, 'ecdsap256'],
   ['oidc-provider', 'cc_rs256', rsa, 'rsa2048'], ['glewlwyd', 'cc_rs256', rsa, 'rsa2048'],
 ];
+const efficiency = {};
 for (const [system, scenario, sign, alg] of ceiling) {
   const s = get(system, scenario);
   const v = s ? s.per_cpu_s / sign : null;
   ratios[`${system}_${scenario}_per_core_vs_${alg}_sign`] = v;
-  print(`  ${(system + ' ' + label[scenario]).padEnd(46)} ${s ? `${fmt(s.per_cpu_s)} tokens per server CPU-second = ${fmt(100 * v)}% of ${alg} sign/s` : 'n/a'}`);
+  efficiency[`${system}_${scenario}`] = v;
+  print(`  ${(system + ' ' + label[scenario]).padEnd(46)} ${s ? `${fmt(v, 2)}  (${fmt(s.per_cpu_s)} tokens per CPU-s / ${fmt(sign)} ${alg} sign/s)` : 'n/a'}`);
 }
 
 // ---- PostgreSQL beside SQLite ----------------------------------------------------
@@ -160,26 +184,44 @@ for (const scenario of ['cc_rs256', 'login']) {
 }
 ratios.postgres = pgRows;
 
-// ---- issue-6 targets ------------------------------------------------------------
+
+// ---- latency under load -------------------------------------------------------
+
+const latency = {};
+print();
+print('latency under load (wrk paced by bench/wrk/request.lua; flyteauth; median of the runs):');
+for (const base of ['cc_rs256', 'me']) {
+  const peak = get('flyteauth', base);
+  if (peak) {
+    print(`  ${label[base].padEnd(30)} peak ${fmt(peak.per_s).padStart(6)}/s            p50 ${fmt(peak.p50_ms, 2).padStart(6)} ms  p99 ${fmt(peak.p99_ms, 2).padStart(7)} ms`);
+  }
+  for (const pct of [50, 90]) {
+    const s = get('flyteauth', `${base}_at${pct}`);
+    latency[`${base}_at${pct}`] = s ? { target_per_s: s.target_rate, per_s: s.per_s, p50_ms: s.p50_ms, p99_ms: s.p99_ms } : null;
+    print(`  ${label[`${base}_at${pct}`].padEnd(30)} ${s ? `asked ${fmt(s.target_rate).padStart(6)}/s got ${fmt(s.per_s).padStart(6)}/s  p50 ${fmt(s.p50_ms, 2).padStart(6)} ms  p99 ${fmt(s.p99_ms, 2).padStart(7)} ms` : 'n/a'}`);
+  }
+}
+
+// ---- targets ---------------------------------------------------------------------
 
 const targets = [];
 const target = (name, value, goal, met, shown) => {
   targets.push({ target: name, value, goal, met });
-  print(`  ${(met === null ? 'n/a   ' : met ? 'met   ' : 'MISSED')}  ${name.padEnd(52)} ${shown}`);
+  print(`  ${(met === null ? 'n/a   ' : met ? 'met   ' : 'MISSED')}  ${name.padEnd(66)} ${shown}`);
 };
 print();
-print('issue-6 targets:');
+print('targets (issue 6, and issue 15 where it raised them):');
 {
   const v = ratios['cc_rs256_vs_oidc-provider'];
   target('client_credentials RS256 >= 2.5x node-oidc-provider', v, 2.5, v === null ? null : v >= 2.5, v === null ? 'n/a' : `${fmt(v, 2)}x`);
-  const c = ratios['flyteauth_cc_rs256_per_core_vs_rsa2048_sign'];
-  target('client_credentials RS256 >= 80% of RS256 sign/s per core', c, 0.8, c === null ? null : c >= 0.8, c === null ? 'n/a' : `${fmt(100 * c)}%`);
+  const c = efficiency.flyteauth_cc_rs256 ?? null;
+  target('client_credentials RS256 >= 0.90 of rsa2048 sign/s per CPU-second', c, 0.9, c === null ? null : c >= 0.9, c === null ? 'n/a' : fmt(c, 2));
   const e = get('flyteauth-es256', 'cc_es256');
   target('client_credentials ES256 >= 15,000/s', e?.per_s ?? null, 15000, e ? e.per_s >= 15000 : null, e ? `${fmt(e.per_s)}/s` : 'n/a');
   const me = get('flyteauth', 'me');
   const hc = get('flyteauth', 'healthcheck');
   const m = me && hc ? me.per_s / hc.per_s : null;
-  target('/me >= 60% of /healthcheck', m, 0.6, m === null ? null : m >= 0.6, m === null ? 'n/a' : `${fmt(100 * m)}%`);
+  target('/me >= 80% of /healthcheck', m, 0.8, m === null ? null : m >= 0.8, m === null ? 'n/a' : `${fmt(100 * m)}%`);
   const lg = get('flyteauth', 'login');
   target('code + PKCE login (bcrypt cost 6) >= 250/s', lg?.per_s ?? null, 250, lg ? lg.per_s >= 250 : null, lg ? `${fmt(lg.per_s)}/s` : 'n/a');
   const st = Math.max(meta.systems.flyteauth.startup_ms, meta.systems['flyteauth-es256'].startup_ms);
@@ -187,7 +229,11 @@ print('issue-6 targets:');
   const fa = scenarios.filter((s) => s.system.startsWith('flyteauth') && !s.unavailable);
   const peak = fa.length ? Math.max(...fa.map((s) => s.peak_rss_kb)) : null;
   target('RSS < 32 MB under load', peak, 32 * 1024, peak === null ? null : peak < 32 * 1024, peak === null ? 'n/a' : `${mb(peak)} MB peak`);
+  const spread = fa.filter((s) => s.worker_max_dev !== null);
+  const worst = spread.length ? Math.max(...spread.map((s) => s.worker_max_dev)) : null;
+  target('every worker within ±25% of its fair share, every run', worst, 0.25, worst === null ? null : worst <= 0.25,
+    worst === null ? 'n/a' : `worst ±${fmt(100 * worst)}% (${spread.find((s) => s.worker_max_dev === worst).scenario})`);
 }
 print();
 
-writeFileSync(outPath, `${JSON.stringify({ ...meta, scenarios, ratios, targets }, null, 2)}\n`);
+writeFileSync(outPath, `${JSON.stringify({ ...meta, scenarios, ratios, efficiency, latency, targets }, null, 2)}\n`);
