@@ -33,13 +33,11 @@ struct fa_req *fa_http_req_new(struct fa_http *srv, struct fa_arena *a, const ch
 	req->arena = a;
 	req->start_ms = fa_mono_ms();
 	fa_resp_init(&req->resp, a);
-	req->headers.v = fa_arena_alloc(a, FA_HTTP_MAX_REQ_HEADERS * sizeof(struct fa_kv));
-	req->raw_headers.v = fa_arena_alloc(a, FA_HTTP_MAX_REQ_HEADERS * sizeof(struct fa_kv));
 	/* The target is bounded by MHD's connection memory (FA_HTTP_CONN_MEMORY). */
 	req->target_len = strlen(target);
 	req->target = fa_arena_strndup(a, target, req->target_len);
 	req->path = fa_arena_strndup(a, target, req->target_len);
-	if (!req->headers.v || !req->raw_headers.v || !req->target || !req->path)
+	if (!req->target || !req->path)
 		return NULL;
 	q = strchr(req->path, '?');
 	if (q) {
@@ -63,6 +61,22 @@ enum fa_rc fa_http_req_add_header(struct fa_req *req, const char *name, size_t n
 	if (req->header_fields > FA_HTTP_MAX_REQ_HEADERS || req->header_too_big ||
 	    req->header_bytes > FA_MAX_HEADERS_TOTAL)
 		return FA_OK;
+	if (req->raw_headers.n == req->raw_headers_cap) {
+		/* Room for a usual request's headers first; doubled when a
+		 * request has more (up to the cap). */
+		size_t cap = req->raw_headers_cap ? 2 * req->raw_headers_cap : 16;
+		struct fa_kv *v;
+
+		if (cap > FA_HTTP_MAX_REQ_HEADERS)
+			cap = FA_HTTP_MAX_REQ_HEADERS;
+		v = fa_arena_alloc(req->arena, cap * sizeof(*v));
+		if (!v)
+			return FA_ENOMEM;
+		if (req->raw_headers.n)
+			memcpy(v, req->raw_headers.v, req->raw_headers.n * sizeof(*v));
+		req->raw_headers.v = v;
+		req->raw_headers_cap = cap;
+	}
 	kv = &req->raw_headers.v[req->raw_headers.n];
 	kv->name = fa_arena_strndup(req->arena, name, name_len);
 	kv->value = fa_arena_strndup(req->arena, value, value_len);
@@ -75,12 +89,16 @@ enum fa_rc fa_http_req_add_header(struct fa_req *req, const char *name, size_t n
 }
 
 /* One entry per header name: a field sent more than once is joined with
- * ", " ("; " for Cookie), each name in one allocation. */
+ * ", " ("; " for Cookie), each name in one allocation; a field sent once
+ * keeps its value as received. */
 static enum fa_rc merge_headers(struct fa_req *req)
 {
 	const struct fa_kvs *raw = &req->raw_headers;
 	struct fa_kvs *h = &req->headers;
 
+	h->v = fa_arena_alloc(req->arena, (raw->n ? raw->n : 1) * sizeof(*h->v));
+	if (!h->v)
+		return FA_ENOMEM;
 	for (size_t i = 0; i < raw->n; i++) {
 		const struct fa_kv *first = &raw->v[i];
 		const char *sep = strcasecmp(first->name, "Cookie") == 0 ? "; " : ", ";
@@ -96,6 +114,11 @@ static enum fa_rc merge_headers(struct fa_req *req)
 		for (size_t j = i; j < raw->n; j++)
 			if (strcasecmp(raw->v[j].name, first->name) == 0)
 				len += (seen++ ? 2 : 0) + raw->v[j].value_len;
+		if (seen == 1) {
+			h->v[h->n++] = *first;
+			h->v[h->n - 1].seen = 1;
+			continue;
+		}
 		v = fa_arena_alloc(req->arena, len + 1);
 		if (!v)
 			return FA_ENOMEM;

@@ -177,6 +177,7 @@ struct fa_req {
 	const char *query;           /* after '?', NULL when there is none */
 	size_t query_len;
 	struct fa_kvs raw_headers;   /* fields as sent, while within the caps */
+	size_t raw_headers_cap;      /* entries allocated in raw_headers.v */
 	struct fa_kvs headers;       /* one entry per name, repeats joined */
 	size_t header_fields;        /* fields as sent, before joining */
 	size_t header_bytes;         /* their names and values together */
