@@ -188,6 +188,15 @@ enum fa_rc fa_sha256(const void *in, size_t n, unsigned char out[FA_SHA256_LEN])
 enum fa_rc fa_sha256_b64url(const void *in, size_t n, char out[FA_TOKEN_CHARS + 1]) FA_WUR;
 /* Lower-case hex SHA-256 of the input (64 chars + NUL). */
 enum fa_rc fa_sha256_hex(const void *in, size_t n, char out[2 * FA_SHA256_LEN + 1]) FA_WUR;
+/* SHA-256 for a hot path: fa_sha256 has OpenSSL look the implementation
+ * up (under a lock every thread shares) on each call; a hasher fetched once
+ * and kept by its owner skips that. Immutable once made: any number of
+ * threads may use one at once. */
+struct fa_sha256_hasher;
+struct fa_sha256_hasher *fa_sha256_hasher_new(void);   /* NULL: no memory or no SHA-256 */
+void fa_sha256_hasher_free(struct fa_sha256_hasher *h);   /* NULL is a no-op */
+enum fa_rc fa_sha256_with(const struct fa_sha256_hasher *h, const void *in, size_t n,
+			  unsigned char out[FA_SHA256_LEN]) FA_WUR;
 /* First 8 hex digits of SHA-256: how a token is named in a log line. */
 void fa_log_id(const void *in, size_t n, char out[9]);
 /* Constant-time equality (length is not secret). */

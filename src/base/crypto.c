@@ -49,6 +49,39 @@ enum fa_rc fa_sha256_b64url(const void *in, size_t n, char out[FA_TOKEN_CHARS + 
 	return rc;
 }
 
+struct fa_sha256_hasher {
+	EVP_MD *md;
+};
+
+struct fa_sha256_hasher *fa_sha256_hasher_new(void)
+{
+	struct fa_sha256_hasher *h = calloc(1, sizeof(*h));
+
+	if (h && !(h->md = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+void fa_sha256_hasher_free(struct fa_sha256_hasher *h)
+{
+	if (!h)
+		return;
+	EVP_MD_free(h->md);
+	free(h);
+}
+
+enum fa_rc fa_sha256_with(const struct fa_sha256_hasher *h, const void *in, size_t n,
+			  unsigned char out[FA_SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (EVP_Digest(in, n, out, &len, h->md, NULL) != 1 || len != FA_SHA256_LEN)
+		return FA_ECRYPTO;
+	return FA_OK;
+}
+
 void fa_hex(const void *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

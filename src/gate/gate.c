@@ -80,7 +80,8 @@ struct fa_gate *fa_gate_new(const struct fa_gate_opts *o, struct fa_err *err)
 	g->header = (h[0] && strcasecmp(h, "authorization") != 0) ? h : NULL;
 	if (!o->no_cache) {
 		g->cache = fa_gate_cache_new(FA_GATE_CACHE_SLOTS);
-		if (!g->cache) {
+		g->sha256 = fa_sha256_hasher_new();
+		if (!g->cache || !g->sha256) {
 			(void)fa_err_set(err, FA_ENOMEM, "out of memory");
 			goto fail;
 		}
@@ -100,6 +101,7 @@ void fa_gate_free(struct fa_gate *g)
 	free(g->audiences);
 	free(g->issuer);
 	fa_gate_cache_free(g->cache);
+	fa_sha256_hasher_free(g->sha256);
 	fa_jwks_free(g->keys);
 	free(g);
 }
@@ -163,7 +165,7 @@ static enum fa_rc verify_token(const struct fa_gate *g, struct fa_arena *a, cons
 
 	if (!g->cache)
 		return g->verifier->verify(g, a, token, len, &caller->p, err);
-	if (fa_sha256(token, len, key) != FA_OK)
+	if (fa_sha256_with(g->sha256, token, len, key) != FA_OK)
 		return fa_err_set(err, FA_ECRYPTO, "cannot hash the token");
 	if (fa_gate_cache_get(g->cache, key, now, a, caller))
 		return FA_OK;

@@ -61,6 +61,7 @@ struct fa_gate {
 	struct fa_identity *identity;
 	fa_gate_session_fn session_user;
 	struct fa_gate_cache *cache;        /* NULL: no_cache */
+	struct fa_sha256_hasher *sha256;    /* the cache's keys; with the cache */
 };
 
 /* verify.c: the principal of a claims object already verified (shared

@@ -173,6 +173,24 @@ static void test_sha256_and_ct(void **state)
 	(void)state;
 	assert_int_equal(fa_sha256_hex("abc", 3, hex), FA_OK);
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	/* The kept hasher gives the same digests (FIPS 180-2 B.1 and B.2). */
+	{
+		struct fa_sha256_hasher *h = fa_sha256_hasher_new();
+		static const char two[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+		unsigned char md[FA_SHA256_LEN], want[FA_SHA256_LEN];
+
+		assert_non_null(h);
+		assert_int_equal(fa_sha256_with(h, "abc", 3, md), FA_OK);
+		fa_hex(md, sizeof(md), hex);
+		assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		assert_int_equal(fa_sha256_with(h, two, sizeof(two) - 1, md), FA_OK);
+		fa_hex(md, sizeof(md), hex);
+		assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+		assert_int_equal(fa_sha256(two, sizeof(two) - 1, want), FA_OK);
+		assert_memory_equal(md, want, sizeof(md));
+		fa_sha256_hasher_free(h);
+		fa_sha256_hasher_free(NULL);
+	}
 	fa_log_id("abc", 3, id);
 	assert_string_equal(id, "ba7816bf");
 	assert_true(fa_ct_eq("abc", 3, "abc", 3));
