@@ -138,9 +138,9 @@ struct fa_http {
 	char *tls_cert;              /* PEM text kept for MHD while it runs */
 	char *tls_key;               /* zeroed before it is freed */
 	atomic_bool stopping;        /* responses then carry Connection: close */
-	pthread_mutex_t lock;        /* guards in_flight */
-	pthread_cond_t idle;         /* signalled when in_flight drops to 0 */
-	unsigned long in_flight;
+	pthread_mutex_t lock;        /* with idle: fa_http_stop's wait */
+	pthread_cond_t idle;         /* signalled when in_flight drops to 0 while stopping */
+	atomic_ulong in_flight;      /* requests between on_uri and on_completed */
 };
 
 /* ---- listen.c: the listening socket and the acceptor ------------------------- */

@@ -92,9 +92,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	}
 	set_client_addr(req, conn);
 	req->https = srv->tls;
-	pthread_mutex_lock(&srv->lock);
-	srv->in_flight++;
-	pthread_mutex_unlock(&srv->lock);
+	atomic_fetch_add(&srv->in_flight, 1);
 	return req;
 }
 
@@ -140,10 +138,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
 	atomic_fetch_add_explicit(&w->requests, 1, memory_order_relaxed);
 	arena_release(w, req->arena);
-	pthread_mutex_lock(&srv->lock);
-	if (--srv->in_flight == 0)
+	/* Only a stop waits for the count to reach 0: it sets `stopping` before
+	 * it looks (under the lock), so a last request either sees it and
+	 * wakes the stop, or finished before the stop looked. */
+	if (atomic_fetch_sub(&srv->in_flight, 1) == 1 && atomic_load(&srv->stopping)) {
+		pthread_mutex_lock(&srv->lock);
 		pthread_cond_broadcast(&srv->idle);
-	pthread_mutex_unlock(&srv->lock);
+		pthread_mutex_unlock(&srv->lock);
+	}
 }
 
 /* A connection the acceptor handed to this worker is gone: its slot in the
@@ -521,6 +523,7 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 	srv->listen_fd = -1;
 	srv->wake[0] = srv->wake[1] = -1;
 	atomic_init(&srv->stopping, false);
+	atomic_init(&srv->in_flight, 0);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->conn_lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
@@ -604,7 +607,7 @@ void fa_http_stop(struct fa_http *h)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&h->lock);
-	while (h->in_flight > 0 && drained)
+	while (atomic_load(&h->in_flight) > 0 && drained)
 		drained = pthread_cond_timedwait(&h->idle, &h->lock, &deadline) != ETIMEDOUT;
 	pthread_mutex_unlock(&h->lock);
 	if (!drained)
