@@ -32,23 +32,26 @@ load_wrk_spread() { # SECONDS URL (BENCH_ADDRS set)
 load_wrk_rate() {
 	BENCH_RATE=$3 load_wrk "$1" "$2"
 }
-load_flow() { # SECONDS MODE URL
-	BENCH_USER=$USER_NAME BENCH_PASSWORD=$USER_PASSWORD BENCH_PUBLIC_CLIENT=flytectl \
+load_flow() { # SECONDS MODE URL (FLOW_USER: another local user)
+	BENCH_USER=${FLOW_USER:-$USER_NAME} BENCH_PASSWORD=$USER_PASSWORD BENCH_PUBLIC_CLIENT=flytectl \
 		BENCH_REDIRECT_URI=$REDIRECT_URI "$WORK/flows" "$2" "$3" "$1" "$FLOW_WORKERS"
 }
 
-# worker_line SYSTEM PID -- asks a flyteauth server for its per-worker
+# worker_line SYSTEM PID -- asks one flyteauth process for its per-worker
 # counts (SIGUSR1) and prints them as JSON, {"requests":[..],"conns":[..]}
 # (totals since start; open connections now); "null" for other systems or
 # when no line comes within 2 s.
 worker_line() {
 	local log="$WORK/$1.log" before line i
-	# One flyteauth process (not several instances, "PID,PID,...").
+	# One flyteauth process (not several instances, "PID,PID,..."); the
+	# first of several instances logs to NAME-1.log.
 	case $1/$2 in flyteauth*/*,*) echo null; return 0 ;; flyteauth*) ;; *) echo null; return 0 ;; esac
+	[ -f "$log" ] || log="$WORK/$1-1.log"
+	[ -f "$log" ] || { echo null; return 0; }
 	before=$(grep -c 'http: requests per worker:' "$log" || true)
 	kill -USR1 "$2" 2>/dev/null || { echo null; return 0; }
 	for ((i = 0; i < 100; i++)); do
-		line=$(grep 'http: requests per worker:' "$log" | tail -n +"$((before + 1))" | tail -1)
+		line=$(grep 'http: requests per worker:' "$log" | tail -n +"$((before + 1))" | tail -1 || true)
 		[ -n "$line" ] && break
 		sleep 0.02
 	done
@@ -67,6 +70,26 @@ peak_rate() {
 		[.[] | select(.system == $s and .scenario == $c and .requests != null)
 		 | .requests * 1e6 / .duration_us] | sort
 		| if length == 0 then 1 else .[(length - 1) / 2 | floor] * $p / 100 | floor end' "$RESULTS"
+}
+
+# measure_bcrypt NAME HASH_B64 -- the login ceiling: $REPS runs of
+# $DURATION seconds of bench/lib/bcrypt.c checking the user's password
+# against HASH_B64 (a config's passwordHash) on $NPROC threads, each run
+# one line {system: "bcrypt", scenario: NAME, checks, duration_us, cpu_s}.
+measure_bcrypt() {
+	local rep=1 hash line
+	hash=$(base64 -d <<<"$2")
+	say "bcrypt / $1: $REPS x ${DURATION}s on $NPROC threads"
+	while [ "$rep" -le "$REPS" ]; do
+		line=$(BENCH_PASSWORD=$USER_PASSWORD BENCH_HASH=$hash "$WORK/bcrypt" "$NPROC" "$DURATION" |
+			sed -n 's/^BENCH_RESULT //p')
+		[ -n "$line" ] || die "bench/lib/bcrypt.c failed"
+		jq -cn --arg c "$1" --argjson rep "$rep" --argjson r "$line" \
+			'{system: "bcrypt", scenario: $c, rep: $rep, checks: $r.checks,
+			  duration_us: $r.duration_us, cpu_s: ($r.cpu_us / 1e6), threads: $r.threads}' >>"$RESULTS"
+		rep=$((rep + 1))
+	done
+	tail -n "$REPS" "$RESULTS" | jq -r '"    \(.checks * 1e6 / .duration_us | floor)/s, \(.checks / .cpu_s | floor) per CPU-s"' >&2
 }
 
 # unavailable SYSTEM SCENARIO REASON -- records a scenario that cannot run.

@@ -11,7 +11,8 @@
 # flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH [DATABASE [ISSUER_PORT]]
 # -> YAML on stdout. A Self authorization server on SQLite (or the
 # database.* block DATABASE), the bench's confidential client, flytectl
-# (public, PKCE) for the login and device flows, one local user. Instances
+# (public, PKCE) for the login and device flows, two local users (bcrypt
+# cost 6, and the default cost for login_cost10). Instances
 # of one system share ISSUER_PORT (default PORT): one issuer, as behind a
 # load balancer.
 flyteauth_config() {
@@ -29,6 +30,7 @@ auth:
   userAuth:
     localUsers:
       - {username: $USER_NAME, passwordHash: "$user_hash", name: Bench User, email: bench@example.com}
+      - {username: $USER10_NAME, passwordHash: "$FA_USER10_HASH", name: Bench User 10, email: bench10@example.com}
   appAuth:
     authServerType: Self
     selfAuthServer:
