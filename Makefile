@@ -41,7 +41,8 @@ clean:
 	rm -rf build
 
 # Side by side with node-oidc-provider and glewlwyd on this machine; see
-# bench/README.md. Writes bench/results/<date>.json. About 5 minutes.
+# bench/README.md. Writes bench/results/<date>.json (<date>-<HHMM>.json for a
+# later run the same day). About 10 minutes.
 bench: release test-deps
 	FLYTEAUTH_BIN=$(CURDIR)/$(BUILD_RELEASE)/flyteauth bench/run
 
