@@ -256,6 +256,17 @@ struct fa_config {
 		bool disable_for_http;                  /* false */
 		struct fa_config_list authorized_uris;  /* absolute http(s) URLs */
 		struct fa_config_pos authorized_uris_pos;
+		/* requiredScope (flyteauth extension): the scope /me and
+		 * /auth/verify demand; "all", Flyte's blanket scope. One
+		 * RFC 6749 scope-token. */
+		char *required_scope;
+		struct fa_config_pos required_scope_pos;
+		/* httpProxyURL: proxy for requests to the external
+		 * authorization server when externalAuthServer.httpProxyURL is
+		 * not set (flyteadmin's metadata endpoint uses this one).
+		 * http(s):// or socks5(h)://; "" = none. May hold a password. */
+		char *http_proxy_url;
+		struct fa_config_pos http_proxy_url_pos;
 		struct {
 			char *redirect_url;             /* "/console" (path or absolute URL) */
 			struct fa_config_pos redirect_url_pos;
@@ -295,6 +306,10 @@ struct fa_config {
 				char *token_signing_rsa_key_secret_name;           /* token_rsa_key.pem */
 				char *old_token_signing_rsa_key_secret_name;       /* token_rsa_key_old.pem */
 				enum fa_config_sig_alg token_signing_algorithm;  /* RS256 */
+				/* checkRevocation (extension): the gate asks the
+				 * store whether an access token was revoked
+				 * (through a short in-process cache). false. */
+				bool check_revocation;
 				struct fa_config_client *static_clients;
 				size_t static_clients_count;
 				struct fa_config_pos issuer_pos;
@@ -313,8 +328,11 @@ struct fa_config {
 							 * relative paths are resolved against base_url */
 				int retry_attempts;     /* 5 */
 				int64_t retry_delay_ms; /* 1s */
+				/* "" = auth.httpProxyURL (see there). */
+				char *http_proxy_url;
 				struct fa_config_pos base_url_pos;
 				struct fa_config_pos metadata_url_pos;
+				struct fa_config_pos http_proxy_url_pos;
 			} external;
 			struct {
 				struct {

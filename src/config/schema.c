@@ -248,6 +248,8 @@ static const struct cfg_field self_fields[] = {
 	 * request flood, over an hour outlives any device code. */
 	{ .key = "devicePollInterval", .kind = CK_DURATION, .min = 1000, .max = 3600 * 1000,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.device_poll_interval_ms) },
+	{ .key = "checkRevocation", .kind = CK_BOOL,
+	  .off = offsetof(struct fa_config, auth.app_auth.self.check_revocation) },
 	{ .key = NULL },
 };
 
@@ -264,7 +266,9 @@ static const struct cfg_field external_fields[] = {
 	  .off = offsetof(struct fa_config, auth.app_auth.external.retry_attempts) },
 	{ .key = "retryDelay", .kind = CK_DURATION, .min = 0, .max = 3600 * 1000,
 	  .off = offsetof(struct fa_config, auth.app_auth.external.retry_delay_ms) },
-	{ .key = "httpProxyURL", .kind = CK_IGNORE },
+	{ .key = "httpProxyURL", .kind = CK_STR, .sensitive = true,
+	  .off = offsetof(struct fa_config, auth.app_auth.external.http_proxy_url),
+	  .pos_off = offsetof(struct fa_config, auth.app_auth.external.http_proxy_url_pos) },
 	{ .key = NULL },
 };
 
@@ -316,8 +320,14 @@ static const struct cfg_field auth_fields[] = {
 	{ .key = "authServerType", .kind = CK_MOVED, .target = "auth.appAuth.authServerType" },
 	{ .key = "openId", .kind = CK_MOVED, .target = "auth.userAuth.openId" },
 	{ .key = "disableForGrpc", .kind = CK_IGNORE },
-	{ .key = "httpProxyURL", .kind = CK_IGNORE },
+	{ .key = "httpProxyURL", .kind = CK_STR, .sensitive = true,
+	  .off = offsetof(struct fa_config, auth.http_proxy_url),
+	  .pos_off = offsetof(struct fa_config, auth.http_proxy_url_pos) },
 	{ .key = "tokenEndpointProxyConfig", .kind = CK_IGNORE },
+	/* flyteauth extension. */
+	{ .key = "requiredScope", .kind = CK_STR,
+	  .off = offsetof(struct fa_config, auth.required_scope),
+	  .pos_off = offsetof(struct fa_config, auth.required_scope_pos) },
 	{ .key = NULL },
 };
 
@@ -621,6 +631,8 @@ static const struct default_str default_strs[] = {
 	{ offsetof(struct fa_config, secrets.env_prefix), "FLYTE_SECRET_" },
 	{ offsetof(struct fa_config, auth.http_authorization_header), "flyte-authorization" },
 	{ offsetof(struct fa_config, auth.grpc_authorization_header), "flyte-authorization" },
+	{ offsetof(struct fa_config, auth.required_scope), "all" },
+	{ offsetof(struct fa_config, auth.http_proxy_url), "" },
 	{ offsetof(struct fa_config, auth.user_auth.redirect_url), "/console" },
 	{ offsetof(struct fa_config, auth.user_auth.cookie_hash_key_secret_name), "cookie_hash_key" },
 	{ offsetof(struct fa_config, auth.user_auth.cookie_block_key_secret_name), "cookie_block_key" },
@@ -638,6 +650,7 @@ static const struct default_str default_strs[] = {
 	  "token_rsa_key_old.pem" },
 	{ offsetof(struct fa_config, auth.app_auth.external.base_url), "" },
 	{ offsetof(struct fa_config, auth.app_auth.external.metadata_url), "" },
+	{ offsetof(struct fa_config, auth.app_auth.external.http_proxy_url), "" },
 	{ offsetof(struct fa_config, auth.app_auth.third_party.flyte_client.client_id), "flytectl" },
 	{ offsetof(struct fa_config, auth.app_auth.third_party.flyte_client.redirect_uri),
 	  "http://localhost:53593/callback" },

@@ -244,6 +244,73 @@ static void check_external(struct cfg_ctx *c)
 	}
 }
 
+/* A proxy URL as libcurl takes one: a scheme it can proxy through, a host,
+ * no space or control byte. Its user info may hold a password, so a
+ * message never quotes it. */
+static bool proxy_url_ok(const char *u)
+{
+	static const char *const schemes[] = { "http://", "https://", "socks5://", "socks5h://" };
+	size_t n = strlen(u);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f)
+			return false;
+	for (size_t i = 0; i < ARRAY_LEN(schemes); i++) {
+		size_t k = strlen(schemes[i]);
+
+		if (n > k && fa_strn_ieq(u, k, schemes[i]) && u[k] != '/')
+			return true;
+	}
+	return false;
+}
+
+/* RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
+static bool scope_token_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > FA_MAX_SCOPE)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* What the gate (/me, /auth/verify) needs: the scope it demands, the
+ * proxy to the external authorization server, revocation checks. */
+static void check_gate(struct cfg_ctx *c)
+{
+	struct fa_config *cfg = c->cfg;
+	const char *ext_proxy = cfg->auth.app_auth.external.http_proxy_url;
+
+	if (!scope_token_ok(cfg->auth.required_scope))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.required_scope_pos,
+			 "auth.requiredScope must be one scope (visible ASCII without space, "
+			 "'\"' or '\\', at most %d bytes); Flyte's is \"all\"", FA_MAX_SCOPE);
+	if (*cfg->auth.http_proxy_url && !proxy_url_ok(cfg->auth.http_proxy_url))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.http_proxy_url_pos,
+			 "auth.httpProxyURL must be an http://, https://, socks5:// or "
+			 "socks5h:// URL without spaces");
+	if (*ext_proxy && !proxy_url_ok(ext_proxy))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.app_auth.external.http_proxy_url_pos,
+			 "auth.appAuth.externalAuthServer.httpProxyURL must be an http://, "
+			 "https://, socks5:// or socks5h:// URL without spaces");
+	if (cfg->auth.app_auth.self.check_revocation &&
+	    cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_SELF)
+		cfg_diag(c, FA_CONFIG_WARNING, cfg->auth.app_auth.auth_server_type_pos,
+			 "auth.appAuth.selfAuthServer.checkRevocation applies to flyteauth's own "
+			 "tokens; with authServerType External it is ignored");
+	if (cfg->auth.disable_for_http && cfg->server.security.use_auth)
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, NULL),
+			 "auth.disableForHttp is true: requests without a valid token or session "
+			 "pass /auth/verify (200, no identity headers), as flyteadmin lets them "
+			 "through its HTTP API");
+}
+
 static void check_grants(struct cfg_ctx *c, const struct fa_config_client *cl)
 {
 	static const char *const known[] = {
@@ -430,6 +497,7 @@ void cfg_validate(struct cfg_ctx *c)
 	check_secrets(c);
 	check_identity(c);
 	check_external(c);
+	check_gate(c);
 	check_self(c);
 	check_users(c);
 }

@@ -306,9 +306,15 @@ static void test_full_flyteadmin_config(void **state)
 	assert_int_equal(c->auth.app_auth.external.retry_attempts, 3);
 	assert_int_equal(c->auth.app_auth.external.retry_delay_ms, 2000);
 	assert_string_equal(c->auth.app_auth.third_party.flyte_client.audience, "https://flyte.example.com");
-	/* Only a note: the local user is unused while an IdP is set. */
-	assert_int_equal(fa_config_diag_count(l.d), 1);
-	assert_int_equal(fa_config_diag_severity(l.d, 0), FA_CONFIG_NOTE);
+	/* A warning (disableForHttp lets unauthenticated requests through) and
+	 * a note (the local user is unused while an IdP is set). */
+	assert_int_equal(fa_config_diag_count(l.d), 2);
+	for (size_t i = 0; i < 2; i++) {
+		bool warning = strstr(fa_config_diag_line(l.d, i), "auth.disableForHttp is true");
+
+		assert_int_equal(fa_config_diag_severity(l.d, i),
+				 warning ? FA_CONFIG_WARNING : FA_CONFIG_NOTE);
+	}
 	assert_int_equal(fa_config_diag_errors(l.d), 0);
 	unload(&l);
 }
