@@ -130,7 +130,7 @@ static const struct fa_kv *header_kv(const struct fa_req *req, const char *name)
 
 enum fa_rc fa_http_routes_check(const struct fa_route *routes, size_t n, struct fa_err *err)
 {
-	const unsigned known = FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE | FA_R_CORS;
+	const unsigned known = FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE | FA_R_CORS | FA_R_PREFIX;
 
 	if (!routes && n)
 		return fa_err_set(err, FA_EINVAL, "routes is NULL");
@@ -160,6 +160,21 @@ enum fa_rc fa_http_routes_check(const struct fa_route *routes, size_t n, struct 
 	return FA_OK;
 }
 
+/* Does the route serve this path: the same bytes, or for a FA_R_PREFIX
+ * route also anything below it ("/auth/verify/..."), never a mere string
+ * prefix ("/auth/verifyx"). */
+static bool path_matches(const struct fa_route *r, const char *path)
+{
+	size_t n;
+
+	if (strcmp(r->path, path) == 0)
+		return true;
+	if (!(r->flags & FA_R_PREFIX))
+		return false;
+	n = strlen(r->path);
+	return strncmp(r->path, path, n) == 0 && path[n] == '/';
+}
+
 /* Methods of the path joined by ", " into out; `cors_only` keeps only the
  * FA_R_CORS ones. Returns false for an unknown path; *flags gets the union
  * of the path's route flags. */
@@ -175,7 +190,7 @@ static bool path_methods(const struct fa_http *srv, const char *path, bool cors_
 		const struct fa_route *r = &srv->routes[i];
 		size_t len = strlen(r->method);
 
-		if (strcmp(r->path, path) != 0)
+		if (!path_matches(r, path))
 			continue;
 		known = true;
 		*flags |= r->flags;
@@ -226,7 +241,7 @@ static const struct fa_route *find_route(const struct fa_http *srv, const char *
 					 const char *path)
 {
 	for (size_t i = 0; i < srv->n_routes; i++)
-		if (strcmp(srv->routes[i].path, path) == 0 &&
+		if (path_matches(&srv->routes[i], path) &&
 		    strcmp(srv->routes[i].method, method) == 0)
 			return &srv->routes[i];
 	return NULL;

@@ -90,10 +90,15 @@ enum fa_route_flag {
 	/* CORS headers per fa_http_cors; OPTIONS preflights on the path are
 	 * answered by the layer without authentication. */
 	FA_R_CORS = 1u << 3,
+	/* The route also serves every path below its own ("/auth/verify/a/b"
+	 * for "/auth/verify"), for callers that append the original path to
+	 * ours (Envoy ext_authz's path_prefix). The handler reads the rest
+	 * from fa_req_path. */
+	FA_R_PREFIX = 1u << 4,
 };
 
-/* One row of the routing table: exact method and exact path (no prefixes,
- * no percent-decoding: "/a%2Fb" is not "/a/b"). The table is const and must
+/* One row of the routing table: exact method and exact path (no prefixes
+ * unless FA_R_PREFIX, no percent-decoding: "/a%2Fb" is not "/a/b"). The table is const and must
  * outlive the server. A known path with another method is 405 with `Allow`;
  * an unknown path is 404. HEAD is only routed where a row says "HEAD". */
 struct fa_route {
@@ -209,6 +214,10 @@ const char *fa_req_client_addr(const struct fa_req *req);
 /* true when the client reached us over TLS (or, with trust_forwarded, the
  * proxy says X-Forwarded-Proto: https). */
 bool fa_req_is_https(const struct fa_req *req);
+/* true when this request's forwarding headers (X-Forwarded-*) are believed:
+ * it came from a proxy the server was told to trust. Handlers that read
+ * other forwarded headers (X-Forwarded-Host, -Uri) must ask this first. */
+bool fa_req_forwarded_trusted(const struct fa_req *req);
 /* The request arena: memory for the handler's own scratch data, freed with
  * the request. Capped at FA_MAX_REQUEST_ARENA; allocation past it is NULL. */
 struct fa_arena *fa_req_arena(struct fa_req *req);

@@ -51,6 +51,11 @@ bool fa_req_is_https(const struct fa_req *req)
 	return req->https;
 }
 
+bool fa_req_forwarded_trusted(const struct fa_req *req)
+{
+	return req->srv && req->srv->trust_forwarded;
+}
+
 struct fa_arena *fa_req_arena(struct fa_req *req)
 {
 	return req->arena;
