@@ -25,7 +25,6 @@
 static const struct fa_route authz_routes[] = {
 	{ "GET", "/.well-known/oauth-authorization-server", fa_authz_ep_metadata,
 	  FA_R_PUBLIC | FA_R_CORS, 0 },
-	{ "GET", "/config/v1/flyte_client", fa_authz_ep_flyte_client, FA_R_PUBLIC | FA_R_CORS, 0 },
 	{ "GET", "/oauth2/jwks", fa_authz_ep_jwks, FA_R_PUBLIC | FA_R_CORS, 0 },
 	{ "GET", "/oauth2/authorize", fa_authz_ep_authorize, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "GET", "/oauth2/authorize_callback", fa_authz_ep_authorize_callback,
@@ -377,9 +376,13 @@ void fa_authz_free(struct fa_authz *az)
 	fa_jwks_free(az->verify_keys);
 	free(az->issuer);
 	free(az->metadata_json);
-	free(az->flyte_client_json);
 	free(az->jwks_json);
 	free(az->ep);
 	fa_memzero(az->install_hash, sizeof(az->install_hash));
 	free(az);
+}
+
+enum fa_rc fa_authz_token_revoked(struct fa_authz *az, const char *jti, struct fa_err *err)
+{
+	return fa_authz_jti_revoked(az, jti, err);
 }

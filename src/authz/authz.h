@@ -3,7 +3,7 @@
  * grant with PKCE, refresh-token rotation with reuse detection, client
  * credentials, the device authorization grant (RFC 8628) with its
  * verification page, access tokens as signed JWTs (RFC 9068), discovery
- * (RFC 8414, Flyte's /config/v1/flyte_client, JWKS), introspection (RFC
+ * (RFC 8414, JWKS), introspection (RFC
  * 7662) and revocation (RFC 7009).
  *
  * What it does not do: log users in (identity does, behind struct
@@ -111,7 +111,6 @@ void fa_authz_free(struct fa_authz *az);
 /* The routes of the authorization server (handlers take `app` = the
  * struct fa_authz *). Static table; never fails.
  *   GET  /.well-known/oauth-authorization-server   public, CORS
- *   GET  /config/v1/flyte_client                   public, CORS
  *   GET  /oauth2/jwks                              public, CORS
  *   GET  /oauth2/authorize                         public, no-store
  *   GET  /oauth2/authorize_callback                public, no-store
@@ -124,5 +123,14 @@ void fa_authz_free(struct fa_authz *az);
  *                                                    session checked in the
  *                                                    handler; POST is a form) */
 void fa_authz_routes(const struct fa_route **routes, size_t *n);
+
+/* Whether the access token with this jti was revoked: its jti revoked
+ * through RFC 7009, or (for a user token) its refresh family revoked or
+ * gone. One or two store reads; the gate calls it (through its own short
+ * cache) when selfAuthServer.checkRevocation is set, and introspection
+ * answers from it. FA_OK: not revoked; FA_EDENIED: revoked; anything else
+ * is the store's failure. */
+enum fa_rc fa_authz_token_revoked(struct fa_authz *az, const char *jti,
+				  struct fa_err *err) FA_WUR;
 
 #endif

@@ -22,7 +22,6 @@ struct fa_authz_ep {
 /* ---- handlers -------------------------------------------------------------- */
 
 void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, void *app);

@@ -232,8 +232,6 @@ struct fa_authz {
 	/* Immutable response bodies built once. */
 	char *metadata_json;
 	size_t metadata_len;
-	char *flyte_client_json;
-	size_t flyte_client_len;
 	char *jwks_json;
 	size_t jwks_len;
 	/* Clock (tests replace it): unix milliseconds. */
@@ -560,7 +558,12 @@ int64_t fa_authz_jint(const json_t *o, const char *name);
 
 /* ---- public documents (metadata.c) ---------------------------------------- */
 
-/* Builds the three public documents (metadata.c). */
+/* fa_authz_token_revoked's logic (introspect.c): RFC 7009 revocation of
+ * the jti, or of its refresh family. FA_OK, FA_EDENIED or the store's rc. */
+enum fa_rc fa_authz_jti_revoked(struct fa_authz *az, const char *jti,
+				struct fa_err *err) FA_WUR;
+
+/* Builds the two public documents (metadata.c). */
 enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err) FA_WUR;
 
 #endif

@@ -76,6 +76,30 @@ static enum fa_rc at_get(struct fa_authz *az, const char *token, json_t **claims
 	return FA_OK;
 }
 
+enum fa_rc fa_authz_jti_revoked(struct fa_authz *az, const char *jti, struct fa_err *err)
+{
+	json_t *rec = NULL;
+	enum fa_rc rc;
+
+	rc = fa_authz_rec_get(az, FA_KIND_REVOKED, jti, &rec, NULL, NULL, err);
+	json_decref(rec);
+	rec = NULL;
+	if (rc == FA_OK)
+		return fa_err_set(err, FA_EDENIED, "token was revoked");   /* RFC 7009 */
+	if (rc != FA_ENOTFOUND)
+		return rc;
+	rc = fa_authz_rec_get(az, FA_KIND_AT, jti, &rec, NULL, NULL, err);
+	if (rc == FA_ENOTFOUND)
+		return FA_OK;               /* a machine token: no family */
+	if (rc == FA_OK) {
+		rc = family_active(az, fa_authz_jstr(rec, "fam"), NULL, err);
+		if (rc == FA_ENOTFOUND)
+			rc = fa_err_set(err, FA_EDENIED, "token's refresh family was revoked");
+	}
+	json_decref(rec);
+	return rc;
+}
+
 /* The access-token answer: FA_OK with *out set (active or not), or a store
  * error. FA_ENOTFOUND: not one of our access tokens at all. */
 static enum fa_rc introspect_at(struct fa_authz *az, const char *token, json_t **out,
@@ -95,23 +119,11 @@ static enum fa_rc introspect_at(struct fa_authz *az, const char *token, json_t *
 		rc = FA_OK;
 		goto out;
 	}
-	rc = fa_authz_rec_get(az, FA_KIND_REVOKED, jti, &rec, NULL, NULL, err);
-	if (rc == FA_OK) {
-		*out = inactive();          /* revoked through RFC 7009 */
+	rc = fa_authz_jti_revoked(az, jti, err);
+	if (rc == FA_EDENIED) {
+		*out = inactive();          /* revoked, or its family is */
+		rc = FA_OK;
 		goto out;
-	}
-	if (rc != FA_ENOTFOUND)
-		goto out;
-	rc = fa_authz_rec_get(az, FA_KIND_AT, jti, &rec, NULL, NULL, err);
-	if (rc == FA_OK) {
-		rc = family_active(az, fa_authz_jstr(rec, "fam"), NULL, err);
-		if (rc == FA_ENOTFOUND) {
-			*out = inactive();  /* its family was revoked */
-			rc = FA_OK;
-			goto out;
-		}
-	} else if (rc == FA_ENOTFOUND) {
-		rc = FA_OK;                 /* a machine token: no family */
 	}
 	if (rc != FA_OK)
 		goto out;

@@ -1,10 +1,10 @@
-/* metadata.c -- the three public documents of the authorization server:
- * RFC 8414 metadata at /.well-known/oauth-authorization-server, Flyte's
- * public client settings at /config/v1/flyte_client (flyteidl
- * PublicClientAuthConfigResponse, snake_case as flyteadmin's
- * gateway writes it), and the public keys at /oauth2/jwks.
+/* metadata.c -- the two public documents of the authorization server:
+ * RFC 8414 metadata at /.well-known/oauth-authorization-server and the
+ * public keys at /oauth2/jwks. (Flyte's public client settings,
+ * /config/v1/flyte_client, belong to the resource server and are served by
+ * the gate in both modes.)
  *
- * All three depend only on the config and keys, so they are built here
+ * Both depend only on the config and keys, so they are built here
  * once at start-up; ep_metadata.c serves the bytes, with no JSON work per
  * request.
  */
@@ -119,21 +119,6 @@ static json_t *metadata(const struct fa_authz *az)
 	return doc;
 }
 
-static json_t *flyte_client(const struct fa_authz *az)
-{
-	const struct fa_config *cfg = az->cfg;
-
-	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}",
-			 "client_id", cfg->auth.app_auth.third_party.flyte_client.client_id,
-			 "redirect_uri", cfg->auth.app_auth.third_party.flyte_client.redirect_uri,
-			 "scopes", strings((const char *const *)
-					   cfg->auth.app_auth.third_party.flyte_client.scopes.items,
-					   cfg->auth.app_auth.third_party.flyte_client.scopes.count),
-			 "authorization_metadata_key", cfg->auth.grpc_authorization_header,
-			 "service_http_endpoint", az->issuer,
-			 "audience", cfg->auth.app_auth.third_party.flyte_client.audience);
-}
-
 static enum fa_rc dump(json_t *doc, char **out, size_t *len, struct fa_err *err)
 {
 	*out = NULL;
@@ -154,8 +139,6 @@ enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err)
 	enum fa_rc rc;
 
 	rc = dump(metadata(az), &az->metadata_json, &az->metadata_len, err);
-	if (rc == FA_OK)
-		rc = dump(flyte_client(az), &az->flyte_client_json, &az->flyte_client_len, err);
 	if (rc == FA_OK)
 		rc = fa_jwks_format(az->verify_keys, &az->jwks_json, &az->jwks_len, err);
 	if (rc == FA_OK && az->jwks_len > FA_MAX_RESPONSE)

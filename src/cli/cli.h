@@ -146,7 +146,8 @@ struct fa_cli_keys {
 
 /* Every secret serve runs on, loaded the one way both `serve` and `config
  * check --online` do: the two cookie keys, the claim key (checked only:
- * flyteadmin's layout requires it) and the token keys. Each problem is
+ * flyteadmin's layout requires it) and, unless authServerType is External,
+ * the token keys. Each problem is
  * passed to report as one line "FILE:LINE:COL: message" -- at the key that
  * named the secret, or, for a built-in name, where the file set
  * secrets-prefix or env-prefix (the line says which) -- and all of them

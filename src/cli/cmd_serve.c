@@ -30,6 +30,7 @@
 #include "gate/gate.h"
 #include "http/http.h"
 #include "identity/identity.h"
+#include "remote/remote.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
 
@@ -53,6 +54,11 @@ struct serve {
 	struct fa_store *store;
 	struct fa_cli_secrets sec;
 	char issuer[FA_MAX_URL + 1];
+	/* External mode: the external authorization server, with its own
+	 * outbound HTTP settings. serve owns its one issuer object and lends
+	 * it to the gate, which verifies its tokens. */
+	struct fa_remote *ext_remote;
+	struct fa_remote_issuer *external;
 	struct fa_identity *identity;
 	struct fa_authz *authz;
 	struct fa_gate *gate;
@@ -255,15 +261,135 @@ static void report_line(void *arg, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
-/* Keys, then identity, the authorization server and the gate, each with
- * its own route table. */
-static int start_modules(struct serve *s)
+/* Waits for an issuer's first document: flyteadmin does not start without
+ * its external authorization server's metadata, and a config that points at
+ * a server that never answers must not start a half-working gate. The wait
+ * ends early on SIGTERM/SIGINT. */
+static int wait_issuer(struct fa_remote_issuer *iss, const sigset_t *stop,
+		       const char *key, const struct fa_config_pos *pos)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	struct fa_discovery *d = NULL;
+	struct fa_err err;
+	char where[256];
+
+	for (;;) {
+		enum fa_holder_state st = fa_remote_issuer_wait(iss, 50);
+
+		if (st == FA_HOLDER_READY)
+			return FA_EXIT_OK;
+		if (st == FA_HOLDER_FAILED)
+			break;
+		if (sigtimedwait(stop, NULL, &tick) > 0)
+			return fa_cli_fail("serve: stopped while waiting for %s", key);
+	}
+	fa_err_clear(&err);
+	if (fa_remote_issuer_discovery(iss, &d, &err) == FA_OK)
+		(void)fa_err_set(&err, FA_ENET, "not loaded");   /* cannot happen once FAILED */
+	fa_discovery_free(d);
+	fa_config_pos_format(pos, where, sizeof(where));
+	return fa_cli_fail("%s: %s: %s; nothing was started", where, key, err.msg);
+}
+
+/* External mode: the external authorization server's metadata and keys,
+ * from externalAuthServer.baseUrl + metadataUrl, through its proxy, with
+ * flyteadmin's retryAttempts (retries after the first attempt) and
+ * retryDelay (constant, as flyteadmin's backoff has no factor). */
+static int start_external(struct serve *s, const sigset_t *stop)
+{
+	const struct fa_config *c = s->cfg;
+	const __typeof__(c->auth.app_auth.external) *ext = &c->auth.app_auth.external;
+	struct fa_remote_opts ro = { 0 };
+	struct fa_remote_issuer_opts io = { 0 };
+	char url[FA_REMOTE_MAX_URL + 1];
+	int64_t delay = ext->retry_delay_ms > 0 ? ext->retry_delay_ms : 1;
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	ro.proxy_url = ext->http_proxy_url[0] ? ext->http_proxy_url : c->auth.http_proxy_url;
+	if (fa_remote_new(&ro, &s->ext_remote, &err) != FA_OK)
+		return fa_cli_fail("serve: the external authorization server's HTTP client: %s",
+				   err.msg);
+	if (fa_remote_url_join(ext->base_url, ext->metadata_url[0] ? ext->metadata_url :
+			       ".well-known/oauth-authorization-server", url, sizeof(url)) != FA_OK)
+		return fa_cli_fail("serve: externalAuthServer.metadataUrl is longer than %d bytes",
+				   FA_REMOTE_MAX_URL);
+	io.kind = FA_DISCOVERY_OAUTH;
+	io.issuer = ext->base_url;
+	io.metadata_url = url;
+	io.what = "the external authorization server";
+	io.first_delay_ms = delay;
+	io.max_delay_ms = delay;
+	io.max_attempts = ext->retry_attempts + 1;
+	io.refresh_ms = FA_GATE_EXTERNAL_METADATA_TTL_MS;
+	io.log = &s->log;
+	if (fa_remote_issuer_start(s->ext_remote, &io, &s->external, &err) != FA_OK)
+		return fa_cli_fail("serve: externalAuthServer: %s", err.msg);
+	return wait_issuer(s->external, stop, "auth.appAuth.externalAuthServer.baseUrl",
+			   &ext->base_url_pos);
+}
+
+/* Self mode: the authorization server, with the keys loaded before. */
+static int start_authz(struct serve *s, char **client_secret)
+{
+	struct fa_authz_opts ao;
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	memset(&ao, 0, sizeof(ao));
+	ao.cfg = s->cfg;
+	ao.store = s->store;
+	ao.log = &s->log;
+	ao.signing_key = s->sec.keys.signing;
+	ao.verify_keys = s->sec.keys.verify;
+	ao.issuer = s->issuer;
+	ao.login = (struct fa_authz_login){
+		.identity = s->identity,
+		.session_user = fa_identity_session_user,
+		.login_url = fa_identity_login_url,
+		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
+	};
+	ao.generated_secret = client_secret;
+	s->authz = fa_authz_new(&ao, &err);
+	if (!s->authz)
+		return fa_cli_fail("serve: %s", err.msg);
+	return FA_EXIT_OK;
+}
+
+static int start_gate(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	struct fa_gate_opts go;
+	struct fa_err err;
+
+	memset(&go, 0, sizeof(go));
+	go.cfg = c;
+	go.log = &s->log;
+	go.issuer = s->issuer;
+	go.verify_keys = s->sec.keys.verify;
+	go.external = s->external;
+	go.identity = s->identity;
+	go.session_user = fa_identity_session_user;
+	go.redirect_check = fa_identity_redirect_allowed;
+	if (s->authz) {
+		go.revoked = fa_authz_token_revoked;
+		go.authz = s->authz;
+	}
+	fa_err_clear(&err);
+	s->gate = fa_gate_new(&go, &err);
+	if (!s->gate)
+		return fa_cli_fail("serve: %s", err.msg);
+	return FA_EXIT_OK;
+}
+
+/* Keys, then identity, the authorization server (Self) or the external
+ * one, and the gate, each with its own route table. */
+static int start_modules(struct serve *s, const sigset_t *stop)
 {
 	const struct fa_config *c = s->cfg;
 	char *dev_password = NULL, *client_secret = NULL;
+	bool external = c->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL;
 	struct fa_identity_opts io;
-	struct fa_authz_opts ao;
-	struct fa_gate_opts go;
 	struct fa_err err;
 	const struct fa_route *routes;
 	size_t n;
@@ -275,6 +401,8 @@ static int start_modules(struct serve *s)
 		return FA_EXIT_OK;
 	}
 	rc = derive_issuer(s);
+	if (rc == FA_EXIT_OK && external)
+		rc = start_external(s, stop);
 	if (rc != FA_EXIT_OK)
 		return rc;
 	rc = FA_EXIT_FAIL;
@@ -301,47 +429,30 @@ static int start_modules(struct serve *s)
 		goto out;
 	}
 	print_once("development user", FA_IDENTITY_DEV_USER, "password", dev_password);
-	memset(&ao, 0, sizeof(ao));
-	ao.cfg = c;
-	ao.store = s->store;
-	ao.log = &s->log;
-	ao.signing_key = s->sec.keys.signing;
-	ao.verify_keys = s->sec.keys.verify;
-	ao.issuer = s->issuer;
-	ao.login = (struct fa_authz_login){
-		.identity = s->identity,
-		.session_user = fa_identity_session_user,
-		.login_url = fa_identity_login_url,
-		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
-	};
-	ao.generated_secret = &client_secret;
-	s->authz = fa_authz_new(&ao, &err);
-	if (!s->authz) {
-		fa_cli_fail("serve: %s", err.msg);
-		goto out;
+	if (!external) {
+		if (start_authz(s, &client_secret) != FA_EXIT_OK)
+			goto out;
+		print_once("generated confidential client", FA_AUTHZ_GENERATED_CLIENT,
+			   "client secret", client_secret);
 	}
-	print_once("generated confidential client", FA_AUTHZ_GENERATED_CLIENT, "client secret",
-		   client_secret);
-	memset(&go, 0, sizeof(go));
-	go.cfg = c;
-	go.log = &s->log;
-	go.verify_keys = s->sec.keys.verify;
-	go.issuer = s->issuer;
-	go.identity = s->identity;
-	go.session_user = fa_identity_session_user;
-	s->gate = fa_gate_new(&go, &err);
-	if (!s->gate) {
-		fa_cli_fail("serve: %s", err.msg);
+	if (start_gate(s) != FA_EXIT_OK)
 		goto out;
-	}
 	fa_identity_routes(&routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->identity };
-	fa_authz_routes(&routes, &n);
-	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
-	fa_gate_routes(&routes, &n);
+	if (s->authz) {
+		fa_authz_routes(&routes, &n);
+		s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
+	}
+	fa_gate_routes(s->gate, &routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->gate };
-	fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s",
-	       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->sec.keys.signing)), fa_jwk_kid(s->sec.keys.signing));
+	if (external)
+		fa_log(&s->log, FA_LOG_INFO, "resource server: tokens of the external authorization "
+		       "server %s; public URL %s", c->auth.app_auth.external.base_url, s->issuer);
+	else
+		fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s%s",
+		       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->sec.keys.signing)),
+		       fa_jwk_kid(s->sec.keys.signing), c->auth.app_auth.self.check_revocation ?
+		       "; the gate checks revocation" : "");
 	rc = FA_EXIT_OK;
 out:
 	/* identity derived its own keys from the cookie keys. */
@@ -368,7 +479,7 @@ static int start_http(struct serve *s)
 	if (s->gate) {
 		o.authenticate = fa_gate_authenticate;
 		o.auth_app = s->gate;
-		o.required_scope = FA_GATE_REQUIRED_SCOPE;
+		o.required_scope = fa_gate_required_scope(s->gate);
 	}
 	o.log = &s->log;
 	o.cors.allow_cors = c->server.security.allow_cors;
@@ -485,6 +596,8 @@ static void serve_cleanup(struct serve *s)
 	fa_gate_free(s->gate);
 	fa_authz_free(s->authz);
 	fa_identity_free(s->identity);
+	fa_remote_issuer_free(s->external);
+	fa_remote_free(s->ext_remote);
 	fa_cli_secrets_cleanup(&s->sec);
 	fa_store_free(s->store);
 	fa_config_free(s->cfg);
@@ -533,7 +646,7 @@ int fa_cli_serve(int argc, char **argv)
 	if (rc == FA_EXIT_OK)
 		rc = open_store(&s);
 	if (rc == FA_EXIT_OK)
-		rc = start_modules(&s);
+		rc = start_modules(&s, &set);
 	if (rc == FA_EXIT_OK)
 		rc = start_http(&s);
 	if (rc == FA_EXIT_OK) {

@@ -202,7 +202,11 @@ enum fa_rc fa_cli_secrets_load(const struct fa_config *cfg, const struct fa_secr
 		if (fa_secret_get_key(src, keys[i].name, keys[i].key, keys[i].len, &e) != FA_OK)
 			(void)secret_fail(&k, keys[i].pos, e.rc, "%s", e.msg);
 	}
-	(void)keys_load(&k, src, &out->keys);
+	/* The token keys are the Self authorization server's; in External
+	 * mode nothing signs with them (flyteadmin does not read them
+	 * either). */
+	if (cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_EXTERNAL)
+		(void)keys_load(&k, src, &out->keys);
 	fa_memzero(claim, sizeof(claim));
 	if (k.first != FA_OK)
 		fa_cli_secrets_cleanup(out);

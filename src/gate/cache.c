@@ -1,23 +1,28 @@
-/* cache.c -- a bounded, thread-safe memory of verified access tokens, so a
- * client that presents the same token on every request pays the signature
- * check once per token instead of once per request.
+/* cache.c -- a bounded, thread-safe memory of verified tokens, so a client
+ * that presents the same token on every request pays the signature check
+ * once per token instead of once per request.
  *
  * Measured (Release build, RS256, in process through the dispatcher, this
  * 2-core machine): an authenticated GET /me costs ~45 us without the cache,
  * ~15 us with a hit (jose verification alone is ~28 us; a hit costs a
  * SHA-256 and a copy). Reverse-proxy auth (/auth/verify) asks once per
- * proxied request, so this is the hot path of the gate.
+ * proxied request, so this is the hot path of the gate; an entry therefore
+ * also keeps the identity headers /auth/verify answers with, rendered once
+ * when the token is verified, so a hit is a copy and no JSON work.
  *
  * The table is direct-mapped: slot = first bytes of SHA-256(token), one
  * entry per slot, a newer token simply replaces an older one, so memory is
  * bounded by slots x FA_GATE_CACHE_MAX_ENTRY. Slots are guarded by striped
- * mutexes. An entry holds only what verification produced (the principal)
- * and the token's hash, never the token; it is used only while now < exp
- * (no leeway: stricter than verification itself), and an entry whose full
- * 32-byte hash differs is a miss. Refused tokens are never remembered.
- * Keys never change during a gate's life, so nothing else can make a
- * remembered verification stale; revocation is not checked by the gate at
- * all (gate.h).
+ * mutexes. An entry holds only what verification produced (the principal
+ * and the headers made from it), how the token was presented (Bearer or
+ * IDToken: the same bytes verified one way say nothing about the other)
+ * and the token's hash, never the token; it is used only while now <
+ * until, where until <= exp (no leeway: stricter than verification
+ * itself), and an entry whose full 32-byte hash differs is a miss. Refused
+ * tokens are never remembered. Self keys never change during a gate's
+ * life; an external server's may, so its entries live at most
+ * FA_GATE_CACHE_EXTERNAL_TTL_S (the verifier's cache_ttl_s). Revocation is
+ * checked after the cache (gate.c), never remembered here.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +35,7 @@
 
 struct entry {
 	unsigned char key[FA_SHA256_LEN];
+	int64_t until;
 	int64_t exp;
 	unsigned char *blob;      /* serialised principal, malloc'd */
 	size_t len;
@@ -92,27 +98,39 @@ static size_t slot_of(const struct fa_gate_cache *c, const unsigned char key[FA_
 	return (size_t)(v % c->n);
 }
 
-/* ---- serialisation: u32 length + bytes + NUL per string ------------------- */
+/* ---- serialisation: u32 length + bytes + NUL per field ------------------ */
+
+static size_t bytes_size(const char *s, size_t n)
+{
+	return 4 + (s ? n + 1 : 0);
+}
 
 static size_t str_size(const char *s)
 {
-	return 4 + (s ? strlen(s) + 1 : 0);
+	return bytes_size(s, s ? strlen(s) : 0);
 }
 
-static unsigned char *put_str(unsigned char *p, const char *s)
+static unsigned char *put_bytes(unsigned char *p, const char *s, size_t len)
 {
-	uint32_t n = s ? (uint32_t)strlen(s) : NO_STRING;
+	uint32_t n = s ? (uint32_t)len : NO_STRING;
 
 	memcpy(p, &n, 4);
 	p += 4;
 	if (s) {
-		memcpy(p, s, (size_t)n + 1);
-		p += n + 1;
+		memcpy(p, s, len);
+		p[len] = '\0';
+		p += len + 1;
 	}
 	return p;
 }
 
-static bool get_str(unsigned char **p, const unsigned char *end, const char **out)
+static unsigned char *put_str(unsigned char *p, const char *s)
+{
+	return put_bytes(p, s, s ? strlen(s) : 0);
+}
+
+static bool get_bytes(unsigned char **p, const unsigned char *end, const char **out,
+		      size_t *len)
 {
 	uint32_t n;
 
@@ -122,19 +140,30 @@ static bool get_str(unsigned char **p, const unsigned char *end, const char **ou
 	*p += 4;
 	if (n == NO_STRING) {
 		*out = NULL;
+		*len = 0;
 		return true;
 	}
 	if ((size_t)(end - *p) < (size_t)n + 1 || (*p)[n] != '\0')
 		return false;
 	*out = (const char *)*p;
+	*len = n;
 	*p += (size_t)n + 1;
 	return true;
 }
 
-static unsigned char *serialise(const struct fa_gate_principal *p, size_t *len)
+static bool get_str(unsigned char **p, const unsigned char *end, const char **out)
 {
-	size_t n = 8 + str_size(p->subject) + str_size(p->client_id) + str_size(p->user_info) +
-		   str_size(p->claims);
+	size_t n;
+
+	return get_bytes(p, end, out, &n) && (!*out || strlen(*out) == n);
+}
+
+static unsigned char *serialise(const struct fa_gate_caller *c, size_t *len)
+{
+	const struct fa_gate_principal *p = &c->p;
+	size_t n = 8 + str_size(p->subject) + str_size(p->client_id) + str_size(p->audience) +
+		   str_size(p->token_id) + str_size(p->user_info) + str_size(p->claims) +
+		   bytes_size(c->headers, c->headers_len);
 	unsigned char *blob, *w;
 	uint32_t ns = (uint32_t)p->n_scopes, how = (uint32_t)p->how;
 
@@ -150,8 +179,11 @@ static unsigned char *serialise(const struct fa_gate_principal *p, size_t *len)
 	w = blob + 8;
 	w = put_str(w, p->subject);
 	w = put_str(w, p->client_id);
+	w = put_str(w, p->audience);
+	w = put_str(w, p->token_id);
 	w = put_str(w, p->user_info);
 	w = put_str(w, p->claims);
+	w = put_bytes(w, c->headers, c->headers_len);
 	for (size_t i = 0; i < p->n_scopes; i++)
 		w = put_str(w, p->scopes[i]);
 	*len = n;
@@ -159,8 +191,9 @@ static unsigned char *serialise(const struct fa_gate_principal *p, size_t *len)
 }
 
 static bool deserialise(unsigned char *blob, size_t len, struct fa_arena *a,
-			struct fa_gate_principal *out)
+			struct fa_gate_caller *c)
 {
+	struct fa_gate_principal *out = &c->p;
 	const unsigned char *end = blob + len;
 	unsigned char *p = blob + 8;
 	uint32_t ns, how;
@@ -172,7 +205,9 @@ static bool deserialise(unsigned char *blob, size_t len, struct fa_arena *a,
 		return false;
 	scopes = fa_arena_alloc(a, (ns ? ns : 1) * sizeof(*scopes));
 	if (!scopes || !get_str(&p, end, &out->subject) || !get_str(&p, end, &out->client_id) ||
-	    !get_str(&p, end, &out->user_info) || !get_str(&p, end, &out->claims))
+	    !get_str(&p, end, &out->audience) || !get_str(&p, end, &out->token_id) ||
+	    !get_str(&p, end, &out->user_info) ||
+	    !get_str(&p, end, &out->claims) || !get_bytes(&p, end, &c->headers, &c->headers_len))
 		return false;
 	for (uint32_t i = 0; i < ns; i++)
 		if (!get_str(&p, end, &scopes[i]))
@@ -184,7 +219,8 @@ static bool deserialise(unsigned char *blob, size_t len, struct fa_arena *a,
 }
 
 bool fa_gate_cache_get(struct fa_gate_cache *c, const unsigned char key[FA_SHA256_LEN],
-		       int64_t now, struct fa_arena *a, struct fa_gate_principal *out)
+		       enum fa_gate_method how, int64_t now, struct fa_arena *a,
+		       struct fa_gate_caller *out)
 {
 	size_t i = slot_of(c, key);
 	pthread_mutex_t *lock = &c->locks[i % STRIPES];
@@ -194,7 +230,7 @@ bool fa_gate_cache_get(struct fa_gate_cache *c, const unsigned char key[FA_SHA25
 	size_t len = 0;
 
 	pthread_mutex_lock(lock);
-	if (e->blob && fa_ct_eq(e->key, FA_SHA256_LEN, key, FA_SHA256_LEN) && now < e->exp) {
+	if (e->blob && fa_ct_eq(e->key, FA_SHA256_LEN, key, FA_SHA256_LEN) && now < e->until) {
 		copy = fa_arena_alloc(a, e->len);
 		if (copy) {
 			memcpy(copy, e->blob, e->len);
@@ -204,26 +240,28 @@ bool fa_gate_cache_get(struct fa_gate_cache *c, const unsigned char key[FA_SHA25
 	}
 	pthread_mutex_unlock(lock);
 	memset(out, 0, sizeof(*out));
-	if (!copy || !deserialise(copy, len, a, out)) {
+	if (!copy || !deserialise(copy, len, a, out) || out->p.how != how) {
 		atomic_fetch_add(&c->misses, 1);
 		memset(out, 0, sizeof(*out));
 		return false;
 	}
-	out->expires_at = exp;
+	out->p.expires_at = exp;
 	atomic_fetch_add(&c->hits, 1);
 	return true;
 }
 
 void fa_gate_cache_put(struct fa_gate_cache *c, const unsigned char key[FA_SHA256_LEN],
-		       int64_t now, const struct fa_gate_principal *p)
+		       int64_t now, int64_t until, const struct fa_gate_caller *in)
 {
 	size_t i, len = 0;
 	unsigned char *blob, *old;
 	struct entry *e;
 
-	if (p->expires_at <= now)
+	if (until > in->p.expires_at)
+		until = in->p.expires_at;
+	if (until <= now)
 		return;
-	blob = serialise(p, &len);
+	blob = serialise(in, &len);
 	if (!blob)
 		return;
 	i = slot_of(c, key);
@@ -233,7 +271,8 @@ void fa_gate_cache_put(struct fa_gate_cache *c, const unsigned char key[FA_SHA25
 	if (old)
 		fa_memzero(old, e->len);
 	memcpy(e->key, key, FA_SHA256_LEN);
-	e->exp = p->expires_at;
+	e->exp = in->p.expires_at;
+	e->until = until;
 	e->blob = blob;
 	e->len = len;
 	pthread_mutex_unlock(&c->locks[i % STRIPES]);

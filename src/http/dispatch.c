@@ -316,10 +316,7 @@ static bool check_headers(struct fa_req *req)
 	return false;
 }
 
-/* The status of a refused bearer authentication (RFC 6750 §3.1): the
- * authenticator names the OAuth error, the HTTP layer answers with its
- * status; a refusal without one is 401 (no credentials), a failure 500. */
-static int bearer_status(enum fa_rc rc, const char *oauth_error)
+int fa_http_bearer_status(enum fa_rc rc, const char *oauth_error)
 {
 	if (oauth_error && strcmp(oauth_error, "invalid_request") == 0)
 		return 400;
@@ -328,7 +325,7 @@ static int bearer_status(enum fa_rc rc, const char *oauth_error)
 	if (oauth_error && strcmp(oauth_error, "temporarily_unavailable") == 0)
 		return 503;
 	if ((oauth_error && strcmp(oauth_error, "invalid_token") == 0) ||
-	    (!oauth_error && (rc == FA_EDENIED || rc == FA_EEXPIRED)))
+	    (!oauth_error && (rc == FA_ENOTFOUND || rc == FA_EDENIED || rc == FA_EEXPIRED)))
 		return 401;
 	return 500;
 }
@@ -352,10 +349,11 @@ static bool authenticate(struct fa_req *req)
 	rc = srv->authenticate(req, srv->auth_app, &err);
 	if (rc == FA_OK)
 		return false;
-	status = bearer_status(rc, err.oauth_error);
+	status = fa_http_bearer_status(rc, err.oauth_error);
 	if (status == 503) {
-		/* What authentication needs (the session store) is down; the
-		 * callback's owner logged that. */
+		/* What authentication needs (the session store, an
+		 * external authorization server) is down; the callback's
+		 * owner logged that. */
 		fa_resp_oauth_error(&req->resp, 503, "temporarily_unavailable",
 				    "authentication is temporarily unavailable; try again later");
 		return true;

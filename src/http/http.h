@@ -71,11 +71,19 @@ typedef void (*fa_handler_fn)(struct fa_req *req, struct fa_resp *resp, void *ap
  *   "temporarily_unavailable" 503, not logged (what authentication needs
  *   is down, and its owner logs that); NULL when the request carried no
  *   credentials at all (401 with only `WWW-Authenticate: Bearer`, for
- *   FA_EDENIED and FA_EEXPIRED); anything else is 500 "authentication
+ *   FA_ENOTFOUND, FA_EDENIED and FA_EEXPIRED); anything else is 500 "authentication
  *   unavailable" (logged with err->msg); err->msg the
  *   error_description (it reaches the client: no secrets). Refusals other
  *   than 500 are answered with fa_resp_bearer_error. */
 typedef enum fa_rc (*fa_authenticate_fn)(struct fa_req *req, void *app, struct fa_err *err);
+
+/* The status of a refused bearer authentication as fa_authenticate_fn
+ * documents it (RFC 6750 §3.1), from its rc and err->oauth_error: the one
+ * mapping, for the layer and for handlers that answer an authentication
+ * question themselves (the gate's /auth/verify). A refusal without an
+ * OAuth error is 401 for FA_ENOTFOUND (nothing was presented),
+ * FA_EDENIED and FA_EEXPIRED, else 500. */
+int fa_http_bearer_status(enum fa_rc rc, const char *oauth_error);
 
 enum fa_route_flag {
 	/* No bearer authentication: the authenticate callback is not called.

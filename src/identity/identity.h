@@ -148,6 +148,14 @@ void fa_identity_routes(const struct fa_route **routes, size_t *n);
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
 
+/* Whether /login would accept url as its redirect_url: a path on this
+ * server or an absolute http(s) URL on an authorizedUris origin (or the
+ * public URL's); the open-redirect rule of redirect.c. For the gate's
+ * /auth/verify, which sends browsers to /login and back (it has exactly
+ * the gate's fa_gate_redirect_fn type). FA_OK or FA_EINVAL with why. */
+enum fa_rc fa_identity_redirect_allowed(struct fa_identity *id, const char *url,
+					struct fa_err *err) FA_WUR;
+
 /* "/login?redirect_url=<percent-encoded return_to>" in the request arena,
  * for sending an unauthenticated browser to log in. return_to is a path on
  * this server (e.g. "/oauth2/authorize_callback?request=..."), at most

@@ -998,7 +998,6 @@ static void test_documents(void **state)
 	struct afx *f = *state;
 	json_error_t jerr;
 	json_t *m = json_loadb(f->az->metadata_json, f->az->metadata_len, 0, &jerr);
-	json_t *fc = json_loadb(f->az->flyte_client_json, f->az->flyte_client_len, 0, &jerr);
 	json_t *jw = json_loadb(f->az->jwks_json, f->az->jwks_len, 0, &jerr);
 	json_t *k;
 
@@ -1034,15 +1033,6 @@ static void test_documents(void **state)
 	assert_true(json_is_true(json_object_get(m, "authorization_response_iss_parameter_supported")));
 	assert_null(json_object_get(m, "device_authorization_endpoint"));
 	assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 4);
-	assert_non_null(fc);
-	assert_string_equal(json_string_value(json_object_get(fc, "client_id")), "flytectl");
-	assert_string_equal(json_string_value(json_object_get(fc, "redirect_uri")),
-			    "http://localhost:53593/callback");
-	assert_string_equal(json_string_value(json_object_get(fc, "authorization_metadata_key")),
-			    "flyte-authorization");
-	assert_string_equal(json_string_value(json_object_get(fc, "service_http_endpoint")), ISSUER);
-	assert_string_equal(json_string_value(json_object_get(fc, "audience")), "");
-	assert_int_equal(json_array_size(json_object_get(fc, "scopes")), 2);
 	assert_non_null(jw);
 	k = json_array_get(json_object_get(jw, "keys"), 0);
 	assert_string_equal(json_string_value(json_object_get(k, "kid")), fa_jwk_kid(f->key));
@@ -1050,7 +1040,6 @@ static void test_documents(void **state)
 	assert_string_equal(json_string_value(json_object_get(k, "use")), "sig");
 	assert_null(json_object_get(k, "d"));
 	json_decref(m);
-	json_decref(fc);
 	json_decref(jw);
 }
 
@@ -1236,7 +1225,7 @@ static void test_routes(void **state)
 
 	(void)state;
 	fa_authz_routes(&r, &n);
-	assert_int_equal(n, 11);   /* eight for discovery and the grants, three for RFC 8628 */
+	assert_int_equal(n, 10);   /* seven for discovery and the grants, three for RFC 8628 */
 	for (size_t i = 0; i < n; i++) {
 		assert_true(r[i].flags & FA_R_PUBLIC);
 		if (strcmp(r[i].method, "POST") == 0)
