@@ -258,6 +258,13 @@ enum fa_rc fa_resp_status(struct fa_resp *resp, int status, struct fa_err *err) 
  * Set-Cookie are refused: use the body and cookie setters. */
 enum fa_rc fa_resp_header(struct fa_resp *resp, const char *name, const char *value,
 			  struct fa_err *err) FA_WUR;
+/* As fa_resp_header, checked the same way, for a handler that sends many
+ * headers of distinct names on a hot path (/auth/verify's identity
+ * headers): it appends without looking for one of the same name, and does
+ * not copy -- name and value must stay valid until the response is sent
+ * (request-arena memory, or static). */
+enum fa_rc fa_resp_header_add(struct fa_resp *resp, const char *name, const char *value,
+			      struct fa_err *err) FA_WUR;
 /* Status plus a body copied from `body` (len bytes, at most
  * FA_MAX_RESPONSE) with the given Content-Type (validated as a header
  * value, e.g. "text/html; charset=utf-8"). */

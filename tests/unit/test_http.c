@@ -259,6 +259,19 @@ static void h_inject(struct fa_req *req, struct fa_resp *resp, void *app)
 		fa_resp_oauth_error(resp, 400, "invalid_request", err.msg);
 		return;
 	}
+	/* The appending setter: the same checks, both copies kept, the
+	 * value borrowed (request memory). */
+	if (fa_req_query(req, "add")) {
+		const char *add = fa_req_query(req, "add");
+
+		if (fa_resp_header_add(resp, "X-Add", add, &err) != FA_OK ||
+		    fa_resp_header_add(resp, "X-Add", "second", &err) != FA_OK) {
+			fa_resp_oauth_error(resp, 400, "invalid_request", err.msg);
+			return;
+		}
+		assert_int_equal(fa_resp_header_add(resp, "Set-Cookie", "a=b", &err), FA_EINVAL);
+		assert_int_equal(fa_resp_header_add(resp, "Bad Name", "x", &err), FA_EINVAL);
+	}
 	if (fa_resp_status(resp, 204, NULL) != FA_OK)
 		return;
 }
@@ -1053,6 +1066,15 @@ static void test_header_injection(void **state)
 	request(port_of(state), &r, "GET /inject?v=fine HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	assert_int_equal(r.status, 204);
 	assert_header(&r, "X-Echo", "fine");
+	raw_request(port_of(state), &r, "GET /inject?v=x&add=a%0AX-Evil:+1 HTTP/1.1\r\n"
+		"Host: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 400);
+	assert_contains(r.body, "header injection");
+	assert_null(header(&r, "X-Evil"));
+	request(port_of(state), &r, "GET /inject?v=x&add=first HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\n\r\n");
+	assert_int_equal(r.status, 204);
+	assert_int_equal(count_headers(&r, "X-Add"), 2);
 }
 
 static void test_html_security_headers(void **state)
