@@ -295,7 +295,7 @@ static bool send_to_login(const struct fa_gate *g, struct fa_req *req, struct fa
 	return done;
 }
 
-/* "Name\0value\0..." as response headers. */
+/* "Name\0value\0..." (request-arena memory) as response headers. */
 static void send_headers(const struct fa_gate *g, struct fa_resp *resp, const char *h, size_t n)
 {
 	const char *end = h + n;
@@ -307,7 +307,7 @@ static void send_headers(const struct fa_gate *g, struct fa_resp *resp, const ch
 		if (value >= end)
 			break;
 		fa_err_clear(&e);
-		if (fa_resp_header(resp, name, value, &e) != FA_OK)
+		if (fa_resp_header_add(resp, name, value, &e) != FA_OK)
 			fa_log(g->log, FA_LOG_DEBUG, "gate: /auth/verify: header %s left out: %s",
 			       name, e.msg);
 		h = value + strlen(value) + 1;
@@ -332,10 +332,15 @@ void fa_gate_auth_verify(struct fa_req *req, struct fa_resp *resp, void *app)
 	rc = fa_gate_verify_caller(g, &in, fa_req_arena(req), c, &err);
 	if (rc == FA_OK) {
 		if (!c->headers) {
-			/* A session (or no cache): rendered now. */
+			/* A session (or no cache): rendered now, into the arena. */
+			char *copy;
+
 			h = fa_gate_identity_headers(g, &c->p, &n);
-			send_headers(g, resp, h, n);
+			copy = h ? fa_arena_alloc(fa_req_arena(req), n + 1) : NULL;
+			if (copy)
+				memcpy(copy, h, n);
 			free(h);
+			send_headers(g, resp, copy, copy ? n : 0);
 		} else {
 			send_headers(g, resp, c->headers, c->headers_len);
 		}

@@ -151,11 +151,12 @@ static bool get_bytes(unsigned char **p, const unsigned char *end, const char **
 	return true;
 }
 
+/* A string put_str wrote (a C string: no NUL inside). */
 static bool get_str(unsigned char **p, const unsigned char *end, const char **out)
 {
 	size_t n;
 
-	return get_bytes(p, end, out, &n) && (!*out || strlen(*out) == n);
+	return get_bytes(p, end, out, &n);
 }
 
 static unsigned char *serialise(const struct fa_gate_caller *c, size_t *len)
