@@ -145,6 +145,36 @@ start_flyteauth_pg() {
 	done
 }
 
+# start_flyteauth_external NAME AS_URL -- a flyteauth in External mode in
+# front of the authorization server at AS_URL (node-oidc-provider, whose
+# RS256 JWT access tokens are for urn:bench:api): sets FX_URL and FX_PID.
+start_flyteauth_external() {
+	local name=$1 as=$2 dir="$WORK/$1" port
+	mkdir -p "$dir"
+	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
+	port=$(free_port)
+	cat >"$dir/config.yaml" <<EOF
+server:
+  httpPort: $port
+  bindAddress: 127.0.0.1
+  security: {secure: false, insecureCookieHeader: true}
+database: {sqlite: {file: $dir/flyteauth.db}}
+secrets: {secrets-prefix: $dir, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
+auth:
+  authorizedUris: [http://127.0.0.1:$port]
+  appAuth:
+    authServerType: External
+    externalAuthServer:
+      baseUrl: $as
+      metadataUrl: .well-known/openid-configuration
+      allowedAudience: [urn:bench:api]
+EOF
+	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
+		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+	FX_URL="http://127.0.0.1:$port"
+	FX_PID=$SERVER_PID
+}
+
 # ---- node-oidc-provider ------------------------------------------------------
 
 # start_oidc_provider -- sets OP_URL, OP_PID, OP_STARTUP_MS (median of 3).
