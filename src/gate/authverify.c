@@ -257,14 +257,16 @@ static const char *destination(struct fa_req *req)
 	return fa_arena_printf(fa_req_arena(req), "%s://%s%s", proto, host, uri);
 }
 
+/* Accept names text/html (a browser navigating). One pass over the value:
+ * it may be 8 KiB of anything. */
 static bool wants_html(struct fa_req *req)
 {
+	static const char want[] = "text/html";
 	const char *accept = fa_req_header(req, "Accept");
+	size_t n = accept ? strlen(accept) : 0, k = sizeof(want) - 1;
 
-	if (!accept)
-		return false;
-	for (const char *p = accept; *p; p++)
-		if (fa_strn_ieq(p, strlen(p) < 9 ? strlen(p) : 9, "text/html"))
+	for (size_t i = 0; i + k <= n; i++)
+		if (fa_strn_ieq(accept + i, k, want))
 			return true;
 	return false;
 }
