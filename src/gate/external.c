@@ -130,12 +130,9 @@ static enum fa_rc idtoken_verify(const struct fa_gate *g, struct fa_arena *a, co
 	rc = issuer_ready(g->idp, err);
 	if (rc != FA_OK)
 		return rc;
-	fa_jwt_rules_init(&rules);
-	rules.algs = FA_JWS_ALGS_ALL;
-	rules.audiences = aud;
+	fa_gate_rules(g, &rules);
+	rules.audiences = aud;      /* issued to us, the IdP's client */
 	rules.n_audiences = 1;
-	rules.leeway = FA_GATE_LEEWAY_S;
-	rules.require_exp = true;
 	fa_err_clear(&why);
 	rc = fa_remote_issuer_verify(g->idp, &rules, token, len, &claims, NULL, &why);
 	if (rc != FA_OK)
