@@ -214,6 +214,14 @@ enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(&b, "authentication: %s\n",
 				    cfg->server.security.use_auth ? "on" : "OFF (server.security.useAuth: false)");
+	if (rc == FA_OK && cfg->server.security.use_auth)
+		rc = fa_buf_appendf(&b, "gate: scope %s required%s%s\n", cfg->auth.required_scope,
+				    cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_SELF &&
+				    cfg->auth.app_auth.self.check_revocation ?
+				    "; revocation checked (within 5 s)" : "",
+				    cfg->auth.disable_for_http ?
+				    "; disableForHttp: requests without a valid token pass without an "
+				    "identity" : "");
 	if (rc == FA_OK && cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_SELF)
 		rc = explain_self(cfg, &b);
 	if (rc == FA_OK && cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL)

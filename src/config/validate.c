@@ -264,20 +264,11 @@ static bool proxy_url_ok(const char *u)
 	return false;
 }
 
-/* RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
-static bool scope_token_ok(const char *s)
+bool cfg_scope_token_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > FA_MAX_SCOPE)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\')
-			return false;
-	}
-	return true;
+	return n <= FA_MAX_SCOPE && fa_scope_token_ok(s, n);
 }
 
 /* What the gate (/me, /auth/verify) needs: the scope it demands, the
@@ -287,7 +278,7 @@ static void check_gate(struct cfg_ctx *c)
 	struct fa_config *cfg = c->cfg;
 	const char *ext_proxy = cfg->auth.app_auth.external.http_proxy_url;
 
-	if (!scope_token_ok(cfg->auth.required_scope))
+	if (!cfg_scope_token_ok(cfg->auth.required_scope))
 		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.required_scope_pos,
 			 "auth.requiredScope must be one scope (visible ASCII without space, "
 			 "'\"' or '\\', at most %d bytes); Flyte's is \"all\"", FA_MAX_SCOPE);

@@ -796,6 +796,8 @@ static void test_explain(void **state)
 	assert_int_equal(fa_config_explain(l.cfg, &b), FA_OK);
 	const char *s = fa_buf_str(&b);
 	assert_non_null(strstr(s, "listen: 127.0.0.2:9443 (https)\n"));
+	assert_non_null(strstr(s, "gate: scope all required; disableForHttp: requests without a valid "
+			       "token pass without an identity\n"));
 	assert_non_null(strstr(s, "authorization server: Self (flyteauth issues tokens); issuer "
 			       "https://flyte.example.com\n"));
 	assert_non_null(strstr(s, "  signing: ES256 with secret signing.pem (old key: signing_old.pem)\n"));
