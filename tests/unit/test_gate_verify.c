@@ -29,6 +29,19 @@ static struct fa_req *verify(struct fx *f, const char *method, const char *targe
 	return harness_call(&f->h, method, target, hs, NULL, NULL);
 }
 
+/* A GET /auth/verify whose answer matters only by its status. */
+static void expect_status(struct fx *f, const char *target, const char *tok,
+			  const char *const *extra, int status)
+{
+	struct fa_req *r = verify(f, "GET", target, tok, extra);
+
+	if (resp_status(r) != status)
+		fail_msg("%s: expected %d, got %d: %s", target, status, resp_status(r), resp_body(r));
+	if (status != 200)
+		assert_null(resp_header(r, "X-User-Subject"));
+	harness_done(r);
+}
+
 static size_t count_claim_headers(const struct fa_req *r)
 {
 	size_t n = 0;
@@ -216,22 +229,16 @@ static void test_verify_redirect(void **state)
 	assert_null(resp_header(r, "Location"));
 	harness_done(r);
 	/* Not a browser (an API client): 401, never a login page. */
-	r = verify(f, "GET", "/auth/verify?rd=/console", NULL, NULL);
-	assert_int_equal(resp_status(r), 401);
-	harness_done(r);
+	expect_status(f, "/auth/verify?rd=/console", NULL, NULL, 401);
 	/* A bad token is not "no session": 401. */
-	r = verify(f, "GET", "/auth/verify?rd=/console", "x.y.z", html);
-	assert_int_equal(resp_status(r), 401);
-	harness_done(r);
+	expect_status(f, "/auth/verify?rd=/console", "x.y.z", html, 401);
 	/* X-Forwarded-Uri is the proxy's word only from a trusted proxy. */
 	{
 		const char *fwd[5] = { html[0], "X-Forwarded-Uri: /console/x",
 				       "X-Forwarded-Host: flyte.example.com",
 				       "X-Forwarded-Proto: https", NULL };
 
-		r = verify(f, "GET", "/auth/verify", NULL, fwd);
-		assert_int_equal(resp_status(r), 401);
-		harness_done(r);
+		expect_status(f, "/auth/verify", NULL, fwd, 401);
 		f->h.srv.trust_forwarded = true;
 		r = verify(f, "GET", "/auth/verify", NULL, fwd);
 		assert_int_equal(resp_status(r), 302);
@@ -240,9 +247,7 @@ static void test_verify_redirect(void **state)
 		harness_done(r);
 		/* ...and still only to a place /login accepts. */
 		fwd[2] = "X-Forwarded-Host: evil.example.com";
-		r = verify(f, "GET", "/auth/verify", NULL, fwd);
-		assert_int_equal(resp_status(r), 401);
-		harness_done(r);
+		expect_status(f, "/auth/verify", NULL, fwd, 401);
 		/* A path that looks like a host stays a path on the origin. */
 		fwd[1] = "X-Forwarded-Uri: //evil.example.com";
 		fwd[2] = "X-Forwarded-Host: flyte.example.com";
@@ -296,9 +301,7 @@ static void test_disable_for_http(void **state)
 	c = user_claims(600);
 	json_object_set_new(c, "scp", json_pack("[s]", "offline"));
 	tok = mint(f, c);
-	r = verify(f, "GET", "/auth/verify", tok, NULL);
-	assert_int_equal(resp_status(r), 403);
-	harness_done(r);
+	expect_status(f, "/auth/verify", tok, NULL, 403);
 	free(tok);
 }
 
@@ -320,9 +323,7 @@ static void test_required_scope(void **state)
 	c = user_claims(600);
 	json_object_set_new(c, "scp", json_pack("[s]", "flyte.admin"));
 	tok = mint(f, c);
-	r = verify(f, "GET", "/auth/verify", tok, NULL);
-	assert_int_equal(resp_status(r), 200);
-	harness_done(r);
+	expect_status(f, "/auth/verify", tok, NULL, 200);
 	free(tok);
 	/* A logged-in browser carries the blanket scope, whatever its name. */
 	f->session_rc = FA_OK;
@@ -345,9 +346,7 @@ static void test_revocation_checked(void **state)
 		    "{checkRevocation: true}}}\n", FX_REVOCATION);
 	tok = mint(f, user_claims(600));
 	for (int i = 0; i < 3; i++) {
-		r = verify(f, "GET", "/auth/verify", tok, NULL);
-		assert_int_equal(resp_status(r), 200);
-		harness_done(r);
+		expect_status(f, "/auth/verify", tok, NULL, 200);
 	}
 	/* One store question for three requests: the answer is remembered. */
 	assert_int_equal(f->revoke_calls, 1);
