@@ -8,24 +8,33 @@
 
 # ---- flyteauth -------------------------------------------------------------
 
-# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH [DATABASE [ISSUER_PORT]]
-# -> YAML on stdout. A Self authorization server on SQLite (or the
-# database.* block DATABASE), the bench's confidential client, flytectl
-# (public, PKCE) for the login and device flows, one local user. Instances
-# of one system share ISSUER_PORT (default PORT): one issuer, as behind a
-# load balancer.
-flyteauth_config() {
-	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5
-	local db=${6:-"{sqlite: {file: $dir/flyteauth.db}}"} iport=${7:-$2}
+# flyteauth_base_config DIR PORT [DATABASE [ISSUER_PORT]] -> the start of
+# every instance's YAML: the listener, SQLite in DIR (or the database.*
+# block DATABASE), secrets in DIR, and authorizedUris. Instances of one
+# system share ISSUER_PORT (default PORT): one issuer, as behind a load
+# balancer.
+flyteauth_base_config() {
+	local db=${3:-"{sqlite: {file: $1/flyteauth.db}}"} iport=${4:-$2}
 	cat <<EOF
 server:
-  httpPort: $port
+  httpPort: $2
   bindAddress: 127.0.0.1
   security: {secure: false, insecureCookieHeader: true}
 database: $db
-secrets: {secrets-prefix: $dir, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
+secrets: {secrets-prefix: $1, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
 auth:
   authorizedUris: [http://127.0.0.1:$iport]
+EOF
+}
+
+# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH [DATABASE [ISSUER_PORT]]
+# -> YAML on stdout. A Self authorization server, the bench's confidential
+# client, flytectl (public, PKCE) for the login and device flows, one local
+# user.
+flyteauth_config() {
+	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5
+	flyteauth_base_config "$dir" "$port" "${6:-}" "${7:-}"
+	cat <<EOF
   userAuth:
     localUsers:
       - {username: $USER_NAME, passwordHash: "$user_hash", name: Bench User, email: bench@example.com}
@@ -153,15 +162,7 @@ start_flyteauth_external() {
 	mkdir -p "$dir"
 	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
 	port=$(free_port)
-	cat >"$dir/config.yaml" <<EOF
-server:
-  httpPort: $port
-  bindAddress: 127.0.0.1
-  security: {secure: false, insecureCookieHeader: true}
-database: {sqlite: {file: $dir/flyteauth.db}}
-secrets: {secrets-prefix: $dir, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
-auth:
-  authorizedUris: [http://127.0.0.1:$port]
+	{ flyteauth_base_config "$dir" "$port"; cat <<EOF
   appAuth:
     authServerType: External
     externalAuthServer:
@@ -169,6 +170,7 @@ auth:
       metadataUrl: .well-known/openid-configuration
       allowedAudience: [urn:bench:api]
 EOF
+	} >"$dir/config.yaml"
 	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
 		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
 	FX_URL="http://127.0.0.1:$port"
