@@ -68,12 +68,13 @@ static void check_secrets(struct check *c)
 
 	if (!cfg->server.security.use_auth)
 		return;
-	if (fa_cli_secrets_load(cfg, &c->src, &sec, report_line, c) == FA_OK) {
+	if (fa_cli_secrets_load(cfg, &c->src, &sec, report_line, c) == FA_OK &&
+	    sec.keys.signing) {
 		printf("token signing key: %s, kid %s (%zu key(s) published)\n",
 		       fa_jws_alg_name(fa_jwk_alg(sec.keys.signing)), fa_jwk_kid(sec.keys.signing),
 		       fa_jwks_count(sec.keys.verify));
-		fa_cli_secrets_cleanup(&sec);
 	}
+	fa_cli_secrets_cleanup(&sec);
 	if (ua->open_id.base_url[0])
 		check_plain_secret(c, ua->open_id.client_secret_name,
 				   &ua->open_id.client_secret_name_pos);

@@ -514,9 +514,6 @@ static const struct not_yet not_yet[] = {
 	  offsetof(struct fa_config, auth.user_auth.open_id.base_url_pos),
 	  "auth.userAuth.openId.baseUrl: an upstream identity provider is not supported yet by "
 	  "this build; use auth.userAuth.localUsers" },
-	{ offsetof(struct fa_config, auth.app_auth.auth_server_type), false, FA_CONFIG_AS_EXTERNAL,
-	  true, offsetof(struct fa_config, auth.app_auth.auth_server_type_pos),
-	  "auth.appAuth.authServerType: External is not supported yet by this build; use Self" },
 };
 
 enum fa_rc fa_config_supported(const struct fa_config *cfg, struct fa_config_diag *diag,
