@@ -27,19 +27,6 @@ static json_t *url(const struct fa_authz *az, const char *path)
 	return j;
 }
 
-static json_t *strings(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
 /* Union of every client's scopes, first-seen order. */
 static json_t *scopes_supported(const struct fa_authz *az)
 {
@@ -89,16 +76,18 @@ static json_t *metadata(const struct fa_authz *az)
 		"jwks_uri", url(az, "/oauth2/jwks"),
 		"introspection_endpoint", url(az, "/oauth2/introspect"),
 		"revocation_endpoint", url(az, "/oauth2/revoke"),
-		"response_types_supported", strings(response_types, ARRAY_LEN(response_types)),
-		"response_modes_supported", strings(response_modes, ARRAY_LEN(response_modes)),
-		"grant_types_supported", strings(grants, ARRAY_LEN(grants)),
-		"code_challenge_methods_supported", strings(pkce, ARRAY_LEN(pkce)),
+		"response_types_supported",
+		fa_json_strings(response_types, ARRAY_LEN(response_types)),
+		"response_modes_supported",
+		fa_json_strings(response_modes, ARRAY_LEN(response_modes)),
+		"grant_types_supported", fa_json_strings(grants, ARRAY_LEN(grants)),
+		"code_challenge_methods_supported", fa_json_strings(pkce, ARRAY_LEN(pkce)),
 		"token_endpoint_auth_methods_supported",
-		strings(token_methods, ARRAY_LEN(token_methods)),
+		fa_json_strings(token_methods, ARRAY_LEN(token_methods)),
 		"introspection_endpoint_auth_methods_supported",
-		strings(introspect_methods, ARRAY_LEN(introspect_methods)),
+		fa_json_strings(introspect_methods, ARRAY_LEN(introspect_methods)),
 		"revocation_endpoint_auth_methods_supported",
-		strings(revoke_methods, ARRAY_LEN(revoke_methods)),
+		fa_json_strings(revoke_methods, ARRAY_LEN(revoke_methods)),
 		"scopes_supported", scopes_supported(az),
 		/* RFC 9207: every authorization response carries iss, so a
 		 * client can tell which server answered (mix-up attacks). */

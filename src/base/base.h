@@ -312,6 +312,9 @@ struct json_t;   /* jansson's; include <jansson.h> to use one */
  * FA_ENOMEM; *out is NULL on failure. */
 enum fa_rc fa_json_load(const char *buf, size_t len, const char *what, struct json_t **out,
 			struct fa_err *err) FA_WUR;
+/* A new JSON array of the strings v[0..n) (for a document's list members),
+ * or NULL when memory runs out. */
+struct json_t *fa_json_strings(const char *const *v, size_t n);
 
 /* ---- files ------------------------------------------------------------------ */
 

@@ -202,14 +202,7 @@ char *fa_gate_identity_headers(const struct fa_gate *g, const struct fa_gate_pri
 
 	*len = 0;
 	fa_buf_init(&b, FA_MAX_HEADERS_TOTAL);
-	/* Our own compact text of a verified token: a parse failure leaves
-	 * its headers out rather than refusing the caller. */
-	if (p->claims && fa_json_load(p->claims, strlen(p->claims), "claims", &claims,
-				      NULL) != FA_OK)
-		claims = NULL;
-	if (p->user_info && fa_json_load(p->user_info, strlen(p->user_info), "user_info", &ui,
-					 NULL) != FA_OK)
-		ui = NULL;
+	fa_gate_principal_json(p, &claims, &ui);
 	/* flyteadmin: a top-level `email` claim wins over user_info's. */
 	email = json_string_value(json_object_get(claims, "email"));
 	if (!email)

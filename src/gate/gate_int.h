@@ -126,6 +126,10 @@ struct fa_gate {
 enum fa_rc fa_gate_principal_from_claims(const struct fa_gate *g, struct fa_arena *a,
 					 const json_t *claims, struct fa_gate_principal *out,
 					 struct fa_err *err) FA_WUR;
+/* p's claims and user_info as JSON objects (new references; NULL when
+ * absent). They are our own compact text of a verified token, so a parse
+ * failure only leaves that member out of what is answered. */
+void fa_gate_principal_json(const struct fa_gate_principal *p, json_t **claims, json_t **ui);
 /* The rules every access-token verifier starts from: every alg we implement
  * (each key still verifies only under its own), audiences, leeway, exp
  * required. */

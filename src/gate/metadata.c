@@ -27,19 +27,6 @@ static const char *const metadata_members[] = {
 	"device_authorization_endpoint",
 };
 
-static json_t *strings(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
 enum fa_rc fa_gate_documents_build(struct fa_gate *g, struct fa_err *err)
 {
 	const struct fa_config *cfg = g->cfg;
@@ -50,7 +37,8 @@ enum fa_rc fa_gate_documents_build(struct fa_gate *g, struct fa_err *err)
 	doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}",
 			"client_id", fc->client_id,
 			"redirect_uri", fc->redirect_uri,
-			"scopes", strings(fc->scopes.items, fc->scopes.count),
+			"scopes", fa_json_strings((const char *const *)fc->scopes.items,
+						  fc->scopes.count),
 			"authorization_metadata_key", cfg->auth.grpc_authorization_header,
 			"service_http_endpoint", g->issuer,
 			"audience", fc->audience);

@@ -224,3 +224,15 @@ const struct fa_gate_verifier fa_gate_self_verifier = {
 	.cache_ttl_s = 0,
 	.verify = self_verify,
 };
+
+void fa_gate_principal_json(const struct fa_gate_principal *p, json_t **claims, json_t **ui)
+{
+	*claims = NULL;
+	*ui = NULL;
+	if (p->claims && fa_json_load(p->claims, strlen(p->claims), "claims", claims,
+				      NULL) != FA_OK)
+		*claims = NULL;
+	if (p->user_info && fa_json_load(p->user_info, strlen(p->user_info), "user_info", ui,
+					 NULL) != FA_OK)
+		*ui = NULL;
+}

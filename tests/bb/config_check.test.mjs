@@ -2,8 +2,8 @@
 // the seed loads (or, where the seed itself is mis-indented, fails with a
 // line that names the fix, or asks for what this build cannot serve yet and
 // is refused at that key), and --online loads the secrets as serve does and
-// reaches a real IdP (npm oidc-provider) and an external authorization
-// server (skipped until those features are built).
+// reaches an external authorization server and a real IdP (npm
+// oidc-provider; the IdP tests skipped until that feature is built).
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -79,7 +79,9 @@ test('--online: the secrets serve needs, loaded as serve loads them', async () =
 // and the `skip` here together.
 const IDP_NOT_BUILT = 'an upstream IdP is not supported yet by this build (fa_config_supported refuses openId.baseUrl)';
 
-function selfConfig(dir, idpUrl, extra = '') {
+// What every config below starts with: loopback, its own database and
+// secrets under dir; the user authentication follows under `userAuth:`.
+function configHead(dir) {
   return `server:
   httpPort: 8088
   bindAddress: 127.0.0.1
@@ -91,10 +93,14 @@ secrets:
 auth:
   authorizedUris: [http://127.0.0.1:8088]
   userAuth:
-    openId:
+`;
+}
+
+function selfConfig(dir, idpUrl) {
+  return `${configHead(dir)}    openId:
       baseUrl: ${idpUrl}
       clientId: flyteauth
-${extra}`;
+`;
 }
 
 test('--online: secrets loaded and the IdP reached', { skip: IDP_NOT_BUILT }, async () => {
@@ -150,18 +156,7 @@ test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', {
 // authorization server is reached, and the token signing keys, which only
 // a Self server uses, are not asked for.
 function externalConfig(dir, asUrl) {
-  return `server:
-  httpPort: 8088
-  bindAddress: 127.0.0.1
-database:
-  sqlite:
-    file: ${dir}/flyteauth.db
-secrets:
-  secrets-prefix: ${dir}
-auth:
-  authorizedUris: [http://127.0.0.1:8088]
-  userAuth:
-    localUsers: []
+  return `${configHead(dir)}    localUsers: []
   appAuth:
     authServerType: External
     externalAuthServer:
