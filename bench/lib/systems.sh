@@ -32,7 +32,7 @@ EOF
 # client, flytectl (public, PKCE) for the login and device flows, one local
 # user.
 flyteauth_config() {
-	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5
+	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5 iport=${7:-$2}
 	flyteauth_base_config "$dir" "$port" "${6:-}" "${7:-}"
 	cat <<EOF
   userAuth:
