@@ -136,6 +136,10 @@ struct fa_http_opts {
 	 * the operator asks for more). */
 	const char *bind_addr;
 	uint16_t port;                    /* 0: ephemeral, see fa_http_port */
+	/* A socket bound earlier by fa_http_listen: served instead of binding
+	 * bind_addr:port. Borrowed: the server keeps its own copy, so the
+	 * caller frees it either way. NULL: bind at start. */
+	const struct fa_http_listener *listener;
 	const struct fa_route *routes;    /* borrowed; must outlive the server */
 	size_t n_routes;
 	void *app;                        /* passed to handlers, borrowed */
@@ -165,6 +169,20 @@ struct fa_http_opts {
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
 };
+
+/* Binds and listens on bind_addr:port (numeric IPv4 or IPv6, NULL:
+ * 127.0.0.1; port 0: ephemeral) without serving yet: a caller that must not
+ * change anything unless it can listen binds first, then prepares, then
+ * starts the server on the socket (fa_http_opts.listener). A port taken is
+ * FA_EIO with a message that says so; a bad address FA_EINVAL. */
+struct fa_http_listener;
+enum fa_rc fa_http_listen(const char *bind_addr, uint16_t port, struct fa_http_listener **out,
+			  struct fa_err *err) FA_WUR;
+/* The port bound (useful with port 0). */
+uint16_t fa_http_listener_port(const struct fa_http_listener *l);
+/* Closes the caller's socket; a server started on it keeps listening.
+ * NULL is a no-op. */
+void fa_http_listener_free(struct fa_http_listener *l);
 
 /* Validates the options and the route table (unique method+path, sane
  * flags and caps), binds and starts serving. Returns NULL and fills err on

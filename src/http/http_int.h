@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "http/http.h"
 
@@ -57,6 +58,17 @@ struct fa_http_cors_cfg {
 	size_t n_headers;
 	char *allow_headers_value;   /* headers joined by ", " */
 };
+
+/* A bound, listening socket not yet served (listen.c). */
+struct fa_http_listener {
+	int fd;
+	uint16_t port;
+	bool v6;
+};
+
+/* addr (numeric; NULL: 127.0.0.1) and port as a socket address. */
+enum fa_rc fa_http_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+			    socklen_t *len, bool *v6, struct fa_err *err) FA_WUR;
 
 /* The running server. */
 struct fa_http {

@@ -281,34 +281,6 @@ out:
 	return rc;
 }
 
-static enum fa_rc bind_address(const struct fa_http_opts *opts, struct sockaddr_storage *ss,
-			       bool *v6, struct fa_err *err)
-{
-	const char *addr = opts->bind_addr ? opts->bind_addr : "127.0.0.1";
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-
-	memset(ss, 0, sizeof(*ss));
-	memset(&in, 0, sizeof(in));
-	memset(&in6, 0, sizeof(in6));
-	if (inet_pton(AF_INET, addr, &in.sin_addr) == 1) {
-		in.sin_family = AF_INET;
-		in.sin_port = htons(opts->port);
-		memcpy(ss, &in, sizeof(in));
-		*v6 = false;
-		return FA_OK;
-	}
-	if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
-		in6.sin6_family = AF_INET6;
-		in6.sin6_port = htons(opts->port);
-		memcpy(ss, &in6, sizeof(in6));
-		*v6 = true;
-		return FA_OK;
-	}
-	return fa_err_set(err, FA_EINVAL, "bind address %.64s is not a numeric IPv4 or IPv6 "
-			  "address", addr);
-}
-
 static unsigned thread_count(unsigned asked)
 {
 	long cpus;
@@ -410,7 +382,8 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 {
 	struct fa_http *srv = NULL;
 	struct sockaddr_storage ss;
-	struct MHD_OptionItem extra[4];
+	socklen_t sslen;
+	struct MHD_OptionItem extra[5];
 	unsigned threads, flags;
 	const union MHD_DaemonInfo *di;
 	size_t ne = 0;
@@ -429,9 +402,23 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 	atomic_init(&srv->stopping, false);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
-	if (configure(srv, opts, err) != FA_OK ||
-	    bind_address(opts, &ss, &v6, err) != FA_OK)
+	if (configure(srv, opts, err) != FA_OK)
 		goto fail;
+	if (opts->listener) {
+		/* MHD closes the socket it serves: give it a copy of ours. */
+		int fd = fcntl(opts->listener->fd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd < 0) {
+			fa_err_set(err, FA_EIO, "cannot use the listening socket: %s", strerror(errno));
+			goto fail;
+		}
+		v6 = opts->listener->v6;
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
+	} else {
+		if (fa_http_sockaddr(opts->bind_addr, opts->port, &ss, &sslen, &v6, err) != FA_OK)
+			goto fail;
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	}
 	threads = thread_count(opts->threads);
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
@@ -451,7 +438,6 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		flags, 0, NULL, NULL, on_request, srv,
 		/* First, so that MHD's option parsing already logs through it. */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		/* Request line + headers + MHD's bookkeeping: an oversized
@@ -472,7 +458,7 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		goto fail;
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di ? di->port : opts->port;
+	srv->port = di && di->port ? di->port : opts->listener ? opts->listener->port : opts->port;
 	return srv;
 fail:
 	if (srv)
