@@ -360,6 +360,14 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	return az;
 }
 
+enum fa_rc fa_authz_generated_forget(struct fa_store *store, struct fa_err *err)
+{
+	struct fa_store_op op = { .type = FA_STORE_DELETE, .kind = FA_KIND_INSTALL,
+				  .key = INSTALL_KEY, .if_exists = true };
+
+	return fa_store_apply(store, &op, 1, fa_now(), err);
+}
+
 void fa_authz_free(struct fa_authz *az)
 {
 	if (!az)

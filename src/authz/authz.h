@@ -107,6 +107,10 @@ struct fa_authz_opts {
 struct fa_authz *fa_authz_new(const struct fa_authz_opts *opts, struct fa_err *err) FA_WUR;
 /* NULL is a no-op. No request may be running. */
 void fa_authz_free(struct fa_authz *az);
+/* Forgets the generated secret of FA_AUTHZ_GENERATED_CLIENT (`flyteauth
+ * dev reset`): the next start generates and prints a new one. A missing
+ * record is not an error. */
+enum fa_rc fa_authz_generated_forget(struct fa_store *store, struct fa_err *err) FA_WUR;
 
 /* The routes of the authorization server (handlers take `app` = the
  * struct fa_authz *). Static table; never fails.

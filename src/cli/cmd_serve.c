@@ -10,6 +10,15 @@
  * With no --config it is the development server: the embedded defaults on
  * http://localhost:8088 (loopback only), state (SQLite file and generated
  * secrets) under $XDG_STATE_HOME/flyteauth or ~/.local/state/flyteauth.
+ * With a config that names no database.sqlite.file, the SQLite file is in
+ * that state directory too.
+ *
+ * A start checks before it writes: the config is validated, the secrets
+ * are loaded and the port is bound before the state directory, the
+ * database or a generated credential is created, so a refused config or a
+ * port already taken leaves nothing behind and prints no credential that
+ * would then never be shown again. (The development server's secrets are
+ * themselves state: they are generated after the bind, then loaded.)
  * Shutdown is graceful: the listener closes first, in-flight requests
  * finish, then the store closes.
  */
@@ -45,8 +54,10 @@ struct serve {
 	 * FLYTEAUTH_LISTEN says otherwise. */
 	char listen_addr[64];
 	int listen_port;
-	char state_dir[1024];     /* "" unless running on embedded defaults */
+	char state_dir[1024];     /* "" unless the state directory is used */
+	bool dev;                 /* embedded defaults: the development server */
 	char db_path[1024];
+	struct fa_http_listener *listener;   /* bound before anything is written */
 	unsigned threads;         /* HTTP workers; the PostgreSQL pool follows */
 	struct fa_secret_source secrets;
 	struct fa_secret_inline inl[FA_CONFIG_MAX_INLINE_SECRETS];
@@ -110,28 +121,47 @@ static int mkdir_p(char *path, mode_t mode)
 	return (mkdir(path, mode) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
-/* The development server keeps its state in the XDG state directory. */
-static int dev_state(struct serve *s)
+/* Where state goes: the development server keeps everything in the state
+ * directory; a config keeps its database.sqlite.file, or the state
+ * directory's flyteauth.db when it names none. Nothing is created here. */
+static int choose_paths(struct serve *s)
 {
-	const char *xdg = getenv("XDG_STATE_HOME");
-	const char *home = getenv("HOME");
-	int n;
+	const struct fa_config *c = s->cfg;
+	bool in_state = s->dev || (c->database.kind == FA_CONFIG_DB_SQLITE &&
+				   c->database.sqlite.file_pos.line == 0);
+	int rc, n;
+
+	fa_cli_secret_source(c, &s->secrets, s->inl);
+	if (!in_state) {
+		if (fa_strlcpy(s->db_path, c->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
+			return fa_cli_fail("serve: database path is too long");
+		return FA_EXIT_OK;
+	}
+	rc = fa_cli_state_dir(s->state_dir, sizeof(s->state_dir), "serve");
+	if (rc != FA_EXIT_OK)
+		return rc;
+	if (s->dev)
+		s->secrets.secrets_prefix = s->state_dir;
+	n = snprintf(s->db_path, sizeof(s->db_path), "%s/%s", s->state_dir, c->database.sqlite.file);
+	if (n < 0 || (size_t)n >= sizeof(s->db_path))
+		return fa_cli_fail("serve: database path is too long");
+	return FA_EXIT_OK;
+}
+
+/* Creates the state directory (0700), and the development server's
+ * secrets on its first start. Runs after the bind. */
+static int make_state(struct serve *s)
+{
 	struct fa_err err;
 	char probe[1100];
 
-	if (xdg && xdg[0] == '/')
-		n = snprintf(s->state_dir, sizeof(s->state_dir), "%s/flyteauth", xdg);
-	else if (home && home[0] == '/')
-		n = snprintf(s->state_dir, sizeof(s->state_dir), "%s/.local/state/flyteauth", home);
-	else
-		return fa_cli_fail("serve: neither XDG_STATE_HOME nor HOME is an absolute path; "
-				   "pass --config with a database and secrets location");
-	if (n < 0 || (size_t)n >= sizeof(s->state_dir))
-		return fa_cli_fail("serve: state directory path is too long");
+	if (!s->state_dir[0])
+		return FA_EXIT_OK;
 	if (mkdir_p(s->state_dir, 0700) != 0)
 		return fa_cli_fail("serve: cannot create state directory %s: %s", s->state_dir,
 				   strerror(errno));
-	/* First start: generate the server's secrets next to its database. */
+	if (!s->dev)
+		return FA_EXIT_OK;
 	snprintf(probe, sizeof(probe), "%s/%s", s->state_dir, FA_SECRET_TOKEN_RSA_KEY);
 	if (access(probe, F_OK) != 0) {
 		fa_err_clear(&err);
@@ -139,12 +169,6 @@ static int dev_state(struct serve *s)
 			return fa_cli_fail("serve: generating secrets in %s: %s", s->state_dir, err.msg);
 		fa_log(&s->log, FA_LOG_INFO, "generated server secrets in %s", s->state_dir);
 	}
-	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
-	s->secrets.secrets_prefix = s->state_dir;
-	n = snprintf(s->db_path, sizeof(s->db_path), "%s/%s", s->state_dir,
-		     s->cfg->database.sqlite.file);
-	if (n < 0 || (size_t)n >= sizeof(s->db_path))
-		return fa_cli_fail("serve: database path is too long");
 	return FA_EXIT_OK;
 }
 
@@ -174,12 +198,8 @@ static int load_config(struct serve *s, const char *path)
 		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started",
 				   path ? path : "the built-in default");
 	}
-	if (!path)
-		return dev_state(s);
-	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
-	if (fa_strlcpy(s->db_path, s->cfg->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
-		return fa_cli_fail("serve: database path is too long");
-	return FA_EXIT_OK;
+	s->dev = path == NULL;
+	return choose_paths(s);
 }
 
 /* One worker per CPU, as the HTTP layer would choose; the PostgreSQL pool
@@ -255,6 +275,32 @@ static void report_line(void *arg, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+/* The very loading `config check --online` does; only what an enabled
+ * server needs. */
+static int load_secrets(struct serve *s)
+{
+	if (!s->cfg->server.security.use_auth)
+		return FA_EXIT_OK;
+	if (fa_cli_secrets_load(s->cfg, &s->secrets, &s->sec, report_line, NULL) != FA_OK)
+		return fa_cli_fail("serve: the secrets above are missing or unusable; nothing was "
+				   "started");
+	return FA_EXIT_OK;
+}
+
+/* Binds the port before anything is written. */
+static int bind_port(struct serve *s)
+{
+	const char *addr = strcmp(s->listen_addr, "localhost") == 0 ? "127.0.0.1" : s->listen_addr;
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	if (fa_http_listen(addr, (uint16_t)s->listen_port, &s->listener, &err) != FA_OK)
+		return fa_cli_fail("serve: cannot listen on %s:%d: %s; nothing was started", addr,
+				   s->listen_port, err.msg);
+	s->listen_port = fa_http_listener_port(s->listener);
+	return FA_EXIT_OK;
+}
+
 /* Keys, then identity, the authorization server and the gate, each with
  * its own route table. */
 static int start_modules(struct serve *s)
@@ -276,14 +322,9 @@ static int start_modules(struct serve *s)
 	}
 	rc = derive_issuer(s);
 	if (rc != FA_EXIT_OK)
-		return rc;
+		goto out;
 	rc = FA_EXIT_FAIL;
 	fa_err_clear(&err);
-	/* The very loading `config check --online` does. */
-	if (fa_cli_secrets_load(c, &s->secrets, &s->sec, report_line, NULL) != FA_OK) {
-		fa_cli_fail("serve: the secrets above are missing or unusable; nothing was started");
-		goto out;
-	}
 	memset(&io, 0, sizeof(io));
 	io.cfg = c;
 	io.store = s->store;
@@ -359,6 +400,7 @@ static int start_http(struct serve *s)
 	memset(&o, 0, sizeof(o));
 	o.bind_addr = strcmp(s->listen_addr, "localhost") == 0 ? "127.0.0.1" : s->listen_addr;
 	o.port = (uint16_t)s->listen_port;
+	o.listener = s->listener;
 	o.routes = base_routes;
 	o.n_routes = ARRAY_LEN(base_routes);
 	o.app = s;
@@ -382,6 +424,8 @@ static int start_http(struct serve *s)
 	}
 	fa_err_clear(&err);
 	s->http = fa_http_start(&o, &err);
+	fa_http_listener_free(s->listener);
+	s->listener = NULL;
 	if (!s->http)
 		return fa_cli_fail("serve: cannot listen on %s:%d: %s", o.bind_addr,
 				   s->listen_port, err.msg);
@@ -482,6 +526,7 @@ static int wait_for_signal(struct serve *s, const sigset_t *set)
 static void serve_cleanup(struct serve *s)
 {
 	fa_http_stop(s->http);
+	fa_http_listener_free(s->listener);
 	fa_gate_free(s->gate);
 	fa_authz_free(s->authz);
 	fa_identity_free(s->identity);
@@ -526,10 +571,19 @@ int fa_cli_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Check (config, secrets, port), then write (state, store, credentials). */
 	rc = load_config(&s, config_path);
 	if (rc == FA_EXIT_OK)
 		rc = choose_listen(&s, listen);
 	choose_threads(&s);
+	if (rc == FA_EXIT_OK && !s.dev)
+		rc = load_secrets(&s);
+	if (rc == FA_EXIT_OK)
+		rc = bind_port(&s);
+	if (rc == FA_EXIT_OK)
+		rc = make_state(&s);
+	if (rc == FA_EXIT_OK && s.dev)
+		rc = load_secrets(&s);
 	if (rc == FA_EXIT_OK)
 		rc = open_store(&s);
 	if (rc == FA_EXIT_OK)

@@ -236,7 +236,10 @@ enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 				    cfg->secrets.env_prefix, cfg->secrets.secrets_prefix,
 				    cfg->inline_secrets_count ? "; some given inline in the values file" : "");
 	if (rc == FA_OK && cfg->database.kind == FA_CONFIG_DB_SQLITE)
-		rc = fa_buf_appendf(&b, "database: sqlite %s\n", cfg->database.sqlite.file);
+		rc = fa_buf_appendf(&b, "database: sqlite %s%s\n", cfg->database.sqlite.file,
+				    cfg->database.sqlite.file_pos.line ? "" :
+				    " in the state directory ($XDG_STATE_HOME/flyteauth or "
+				    "~/.local/state/flyteauth; database.sqlite.file to choose)");
 	if (rc == FA_OK && cfg->database.kind == FA_CONFIG_DB_POSTGRES)
 		rc = fa_buf_appendf(&b, "database: postgres %s:%d/%s\n",
 				    *cfg->database.postgres.host ? cfg->database.postgres.host : "(libpq default)",

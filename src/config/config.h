@@ -224,7 +224,9 @@ struct fa_config {
 		enum fa_config_db kind;                 /* sqlite unless postgres is given */
 		struct fa_config_pos pos;               /* the chosen section */
 		struct {
-			char *file;                     /* "flyteauth.db"; relative to the caller's state dir */
+			/* "flyteauth.db" in the caller's state directory unless
+			 * the file sets it (file_pos.line > 0): then as given. */
+			char *file;
 			struct fa_config_pos pos;
 			struct fa_config_pos file_pos;
 		} sqlite;

@@ -125,6 +125,10 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *opts,
 				    struct fa_err *err) FA_WUR;
 /* Wipes the keys and frees. NULL is a no-op. No request may be running. */
 void fa_identity_free(struct fa_identity *id);
+/* Forgets the development user's record (`flyteauth dev reset`): the next
+ * start with dev_default_user creates it again with a new password. A
+ * missing record is not an error. */
+enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA_WUR;
 
 /* The module's routes, served with app = struct fa_identity *:
  *   GET  /login    the login form (public, no-store)

@@ -97,6 +97,14 @@ out:
 	return rc;
 }
 
+enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err)
+{
+	struct fa_store_op op = { .type = FA_STORE_DELETE, .kind = INSTALL_KIND, .key = DEV_KEY,
+				  .if_exists = true };
+
+	return fa_store_apply(store, &op, 1, fa_now(), err);
+}
+
 enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 				  char **dev_password, struct fa_err *err)
 {
