@@ -93,7 +93,9 @@ test('missing secrets or a refused config: nothing bound, nothing written', asyn
   writeFileSync(cfg, 'server:\n  httpPort: 1\n  bindAddress: 127.0.0.1\nauth:\n  appAuth:\n    selfAuthServer:\n      accessTokenLifespan: 500ms\n');
   r = await run(['serve', '--config', cfg], { env: stateEnv(dir), cwd: dir });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /accessTokenLifespan: must be at least 1s/);
+  // Each error once: its FILE:LINE:COL line, then the one-line summary.
+  assert.equal(r.stderr, `${cfg}:7:28: auth.appAuth.selfAuthServer.accessTokenLifespan: must be at least 1s\n` +
+    `flyteauth: serve: ${cfg} is not a valid configuration; nothing was started\n`);
   assert.equal(r.stdout, '');
   assert.deepEqual(files(dir), ['config.yaml']);
 });
