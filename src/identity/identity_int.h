@@ -167,5 +167,12 @@ void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_login_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_oidc_config(struct fa_req *req, struct fa_resp *resp, void *app);
+/* GET /: the landing page (home.c). */
+void fa_identity_home(struct fa_req *req, struct fa_resp *resp, void *app);
+
+/* The Content-Security-Policy of identity's pages: no script, no framing. */
+extern const char fa_identity_page_csp[];
+/* 503 while the store is down (it logged that), else 500 with a log line. */
+void fa_identity_fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e);
 
 #endif

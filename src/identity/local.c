@@ -192,7 +192,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
  * and on to an OAuth client's redirect_uri, which form-action would block
  * in browsers that check redirects; the form's own action is the fixed
  * "/login". */
-static const char page_csp[] =
+const char fa_identity_page_csp[] =
 	"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
 	"frame-ancestors 'none'; base-uri 'none'";
 
@@ -232,7 +232,7 @@ static enum fa_rc form_page(struct fa_buf *b, const char *message, const char *t
 
 /* 503 while the store is down (it logged that; the user may retry), else
  * 500. */
-static void fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
+void fa_identity_fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
 {
 	if (fa_store_unavailable(e)) {
 		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
@@ -268,7 +268,7 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 	}
 	if (fa_rand_bytes(plain, FA_CSRF_NONCE_LEN) != FA_OK) {
 		e.rc = FA_ECRYPTO;
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
 	for (int i = 7; i >= 0; i--)
@@ -279,17 +279,17 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 			     &sealed, &e) != FA_OK ||
 	    fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, sealed, "/login",
 				   FA_IDENTITY_LOGIN_FORM_TTL_S, &e) != FA_OK) {
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
 	if (form_page(&page, message, token, redirect_url, username ? username : "") != FA_OK) {
 		e.rc = FA_ENOMEM;
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
-	if (fa_resp_header(resp, "Content-Security-Policy", page_csp, &e) != FA_OK ||
+	if (fa_resp_header(resp, "Content-Security-Policy", fa_identity_page_csp, &e) != FA_OK ||
 	    fa_resp_page(resp, status, &page, &e) != FA_OK)
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 out:
 	fa_buf_cleanup(&page);
 	fa_memzero(plain, sizeof(plain));
@@ -354,7 +354,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	rc = form_verify(id, req, &saved);
 	if (rc == FA_ENOMEM) {
 		e.rc = rc;
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		return;
 	}
 	if (!redirect)
@@ -387,7 +387,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		return;
 	}
 	if (rc != FA_OK) {
-		fail500(id, resp, &e);     /* fail closed: no store, no guessing */
+		fa_identity_fail500(id, resp, &e);     /* fail closed: no store, no guessing */
 		return;
 	}
 	rc = fa_identity_local_check(id, username, password, &user, &e);
@@ -400,7 +400,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		return;
 	}
 	if (rc != FA_OK) {
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		return;
 	}
 	rc = fa_identity_session_start(id, req, resp, user, &e);
@@ -410,7 +410,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	if (rc == FA_OK)
 		rc = fa_resp_redirect(resp, 303, redirect, &e);
 	if (rc != FA_OK)
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 }
 
 const struct fa_identity_provider fa_identity_local_provider = {
