@@ -287,6 +287,32 @@ static int load_secrets(struct serve *s)
 	return FA_EXIT_OK;
 }
 
+/* The TLS files, read once before the bind so that a wrong path stops the
+ * start before it writes; the HTTP layer reads them again when it starts
+ * (and the TLS library judges their content). */
+static int check_tls_files(struct serve *s)
+{
+	const __typeof__(s->cfg->server.security) *sec = &s->cfg->server.security;
+	const char *files[2] = { sec->ssl.certificate_file, sec->ssl.key_file };
+	const char *keys[2] = { "certificateFile", "keyFile" };
+
+	if (!sec->secure)
+		return FA_EXIT_OK;
+	for (int i = 0; i < 2; i++) {
+		char *pem = NULL;
+		size_t len = 0;
+		int e = 0;
+		enum fa_rc rc = fa_file_read(files[i], FA_MAX_SECRET, &pem, &len, &e);
+
+		fa_free_secret(pem);
+		if (rc != FA_OK)
+			return fa_cli_fail("serve: server.security.ssl.%s %s: %s; nothing was started",
+					   keys[i], files[i], rc == FA_ETOOBIG ? "too large" :
+					   strerror(e ? e : EIO));
+	}
+	return FA_EXIT_OK;
+}
+
 /* Binds the port before anything is written. */
 static int bind_port(struct serve *s)
 {
@@ -578,6 +604,8 @@ int fa_cli_serve(int argc, char **argv)
 	choose_threads(&s);
 	if (rc == FA_EXIT_OK && !s.dev)
 		rc = load_secrets(&s);
+	if (rc == FA_EXIT_OK)
+		rc = check_tls_files(&s);
 	if (rc == FA_EXIT_OK)
 		rc = bind_port(&s);
 	if (rc == FA_EXIT_OK)

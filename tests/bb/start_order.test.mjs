@@ -100,6 +100,22 @@ test('missing secrets or a refused config: nothing bound, nothing written', asyn
   assert.deepEqual(files(dir), ['config.yaml']);
 });
 
+test('a TLS file that cannot be read stops the start before it writes or prints', async () => {
+  const dir = tempDir();
+  const init = await run(['secrets', 'init', '-p', dir]);
+  assert.equal(init.code, 0, init.stderr);
+  const cfg = path.join(dir, 'config.yaml');
+  const text = CONFIG.replace('PORT', '1').replace('DIR', dir).replace('  bindAddress: 127.0.0.1\n',
+    `  bindAddress: 127.0.0.1\n  security:\n    secure: true\n    ssl:\n      certificateFile: ${dir}/missing-cert.pem\n      keyFile: ${dir}/missing-key.pem\n`);
+  writeFileSync(cfg, text);
+  const before = files(dir);
+  const r = await run(['serve', '--config', cfg], { env: stateEnv(dir), cwd: dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `flyteauth: serve: server.security.ssl.certificateFile ${dir}/missing-cert.pem: No such file or directory; nothing was started\n`);
+  assert.deepEqual(files(dir), before);
+});
+
 test('a config without database.sqlite.file keeps its database in the state directory', async () => {
   const srv = await startServer({ config: CONFIG });
   try {
