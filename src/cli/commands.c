@@ -24,6 +24,11 @@ static const struct fa_cli_text serve_text[] = {
 		"file. A configuration it cannot serve stops it before it listens, with one "
 		"FILE:LINE:COL line per problem. SIGTERM or SIGINT stops it after the "
 		"requests in flight." },
+	{ NULL, "It checks before it writes: the config, the secrets, the TLS files and the "
+		"port come first; only then are the state directory and the database created "
+		"and a first start's credentials printed. A config that names no "
+		"database.sqlite.file keeps flyteauth.db in the state directory "
+		"($XDG_STATE_HOME/flyteauth, else ~/.local/state/flyteauth)." },
 	END_TEXT,
 };
 
