@@ -491,7 +491,10 @@ enum fa_rc fa_client_logout(struct fa_client *c, struct fa_err *err)
 		goto out;
 	rc = cl_cache_read(path, &t, &e);
 	if (rc == FA_ENOTFOUND) {
-		rc = fa_err_set(err, FA_ENOTFOUND, "not logged in to %s", c->s.base_url);
+		/* Nothing to forget; the lock file open_cache made goes too. */
+		rc = cl_cache_delete(path, err);
+		if (rc == FA_OK)
+			rc = fa_err_set(err, FA_ENOTFOUND, "not logged in to %s", c->s.base_url);
 		goto out;
 	}
 	if (rc == FA_OK)

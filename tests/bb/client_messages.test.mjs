@@ -125,9 +125,14 @@ test('an untrusted TLS certificate names admin.caCertFilePath; with it, TLS pass
 test('logout leaves nothing in the cache directory, lock file included', async () => {
   const m = machine();
   secretConfig(m, srv.url, '  insecure: true\n');
+  const dir = path.join(m.cache, 'flyteauth');
+  // Not logged in: said so, and nothing is left behind either.
+  const none = await cli(m, ['logout']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, `Not logged in to ${srv.url}; nothing to do\n`);
+  assert.deepEqual(readdirSync(dir), []);
   const t = await cli(m, ['token']);
   assert.equal(t.code, 0, t.stderr);
-  const dir = path.join(m.cache, 'flyteauth');
   assert.ok(readdirSync(dir).some((f) => f.endsWith('.lock')), 'no lock file while logged in');
   const out = await cli(m, ['logout']);
   assert.equal(out.code, 0, out.stderr);
