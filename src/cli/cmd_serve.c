@@ -208,9 +208,15 @@ static int load_config(struct serve *s, const char *path)
 	fa_err_clear(&err);
 	/* The very load and checks `config check` runs. */
 	rc = fa_cli_config_load(path, diag, &s->cfg, &err);
+	if (rc == FA_OK)
+		apply_logger(s);
 	for (size_t i = 0; i < fa_config_diag_count(diag); i++) {
-		/* Errors and warnings go to stderr as written; notes only at debug. */
-		if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
+		/* Errors go to stderr as written (there is no logger setting
+		 * to honour yet); warnings of a config that loaded go through
+		 * its logger, so a JSON log stays JSON; notes are left out. */
+		if (fa_config_diag_severity(diag, i) == FA_CONFIG_WARNING && rc == FA_OK)
+			fa_log(&s->log, FA_LOG_WARN, "%s", fa_config_diag_line(diag, i));
+		else if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
 			fprintf(stderr, "%s\n", fa_config_diag_line(diag, i));
 	}
 	nerr = fa_config_diag_errors(diag);
@@ -222,7 +228,6 @@ static int load_config(struct serve *s, const char *path)
 		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started",
 				   path ? path : "the built-in default");
 	}
-	apply_logger(s);
 	if (!path)
 		return dev_state(s);
 	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
