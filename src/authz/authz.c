@@ -334,6 +334,7 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	az->own_log.fp = stderr;
 	az->own_log.min = FA_LOG_INFO;
 	az->log = o->log ? o->log : &az->own_log;
+	az->metrics = o->metrics;
 	rc = settings_take(az, o, err);
 	if (rc == FA_OK)
 		rc = keys_take(az, o, err);

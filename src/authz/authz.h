@@ -74,8 +74,12 @@ struct fa_authz_opts {
 	const struct fa_config *cfg;
 	/* Borrowed; must outlive the server. */
 	struct fa_store *store;
-	/* Borrowed; NULL: stderr at INFO. */
+	/* Borrowed; NULL: stderr at INFO. Audit events (token grants and
+	 * refusals, revocations, device decisions) go here too. */
 	const struct fa_log *log;
+	/* Token requests are counted here by grant type and outcome
+	 * (borrowed, outlives the server; NULL: not counted). */
+	struct fa_metrics *metrics;
 	/* Current private signing key and the public set (current, then old)
 	 * served at /oauth2/jwks and used for introspection. authz takes its
 	 * own references (fa_jwk_dup / fa_jwks_dup), so the caller may free

@@ -43,6 +43,13 @@ int fa_authz_status(const struct fa_err *err);
  * err->oauth_error, err->msg, and on 401 `WWW-Authenticate: Basic
  * realm="flyteauth"`. */
 void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err);
+/* Writes an audit event (ep_token.c) for a request of an endpoint: the
+ * caller fills event, subject, client_id, grant_type (and outcome when it
+ * is not success/refused/error); this adds the outcome from err (NULL:
+ * success; a 5xx: error; else refused), err's OAuth code as the reason,
+ * the client address and the request id. */
+void fa_authz_audit(struct fa_authz *az, struct fa_req *req, struct fa_audit *ev,
+		    const struct fa_err *err);
 /* fa_authz_client_auth with the request's Authorization header and form. */
 enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
 			       const struct fa_authz_client **c, struct fa_err *err) FA_WUR;

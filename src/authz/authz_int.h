@@ -213,6 +213,7 @@ struct fa_authz {
 	struct fa_store *store;
 	const struct fa_log *log;
 	struct fa_log own_log;           /* used when opts->log is NULL */
+	struct fa_metrics *metrics;      /* borrowed; NULL: not counted */
 	struct fa_jwk *signing_key;      /* our reference */
 	struct fa_jwks *verify_keys;     /* our reference */
 	json_t *jws_extra;               /* {"key_id": kid}, immutable */
@@ -296,6 +297,8 @@ struct fa_authz_grant {
 	char scope[FA_MAX_SCOPE + 1];
 	char refresh_token[FA_TOKEN_CHARS + 1];      /* "" when none was issued */
 	char jti[FA_AUTHZ_JTI_LEN + 1];
+	char sub[FA_MAX_ID + 1];                     /* the token's subject, for the audit
+	                                              * line (cut to fit) */
 };
 
 /* Frees the access token and wipes the refresh token. */

@@ -365,8 +365,16 @@ void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app
 		goto out;
 	}
 	approve = strcmp(action, "approve") == 0;
+	memset(&view, 0, sizeof(view));
 	rc = fa_authz_device_decide(az, code, session, addr, user, approve, &view, &retry_after,
 				    &err);
+	/* Who decided, for which client; never the user code. */
+	fa_authz_audit(az, req, &(struct fa_audit){
+			       .event = "device",
+			       .outcome = rc != FA_OK ? NULL : approve ? "approved" : "denied",
+			       .subject = fa_authz_jstr(user, "sub"),
+			       .client_id = view.client ? view.client->id : NULL },
+		       rc == FA_OK ? NULL : &err);
 	if (rc == FA_OK)
 		done_page(az, resp, approve, &view);
 	else

@@ -175,6 +175,7 @@ static enum fa_rc mint_tokens(struct fa_authz *az, const struct fa_authz_client 
 	rc = fa_authz_at_mint(az, &at, &out->access_token, out->jti, &m->at_exp, err);
 	if (rc != FA_OK)
 		return rc;
+	snprintf(out->sub, sizeof(out->sub), "%s", at.sub);
 	out->expires_in = m->at_exp - now;
 	fa_scope_format(at_scope, out->scope, sizeof(out->scope));
 	{

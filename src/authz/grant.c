@@ -167,6 +167,7 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 	};
 	rc = fa_authz_at_mint(az, &at, &out->access_token, out->jti, &exp, err);
 	if (rc == FA_OK) {
+		snprintf(out->sub, sizeof(out->sub), "%s", at.sub);
 		out->expires_in = exp - at.now;
 		fa_scope_format(&want, out->scope, sizeof(out->scope));
 	}

@@ -114,7 +114,7 @@ static void print_diag(const struct fa_config_diag *d)
 static int client_main(const struct client_cmd *cmd, int argc, char **argv)
 {
 	struct fa_client_opts o;
-	struct fa_log log = { stderr, FA_LOG_WARN };
+	struct fa_log log = { .fp = stderr, .min = FA_LOG_WARN };
 	struct fa_client *c = NULL;
 	struct fa_config_diag *diag;
 	struct fa_err err;

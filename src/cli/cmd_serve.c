@@ -21,6 +21,12 @@
  * themselves state: they are generated after the bind, then loaded.)
  * Shutdown is graceful: the listener closes first, in-flight requests
  * finish, then the store closes.
+ *
+ * Observability: flytestdlib's logger section sets the level and the
+ * format (text or JSON lines) of everything logged, audit events
+ * included; with metrics.enabled, GET /metrics (Prometheus text format)
+ * is served on a listener of its own (metrics.bindAddress, metrics.port),
+ * never on the public one, and the modules count into one registry.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -70,6 +76,9 @@ struct serve {
 	struct fa_route_set sets[3];
 	size_t n_sets;
 	struct fa_http *http;
+	struct fa_metrics *metrics;   /* NULL unless metrics.enabled */
+	struct fa_log metrics_log;    /* the metrics listener's: warnings only */
+	struct fa_http *metrics_http;
 };
 
 static void healthcheck(struct fa_req *req, struct fa_resp *resp, void *app)
@@ -98,6 +107,28 @@ static void readyz(struct fa_req *req, struct fa_resp *resp, void *app)
 			 ready ? "ready\n" : "store unavailable\n", ready ? 6 : 18, NULL) != FA_OK)
 		fa_resp_oauth_error(resp, 500, "server_error", NULL);
 }
+
+/* GET /metrics on the metrics listener. */
+static void metrics_page(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	struct serve *s = app;
+	struct fa_buf b;
+
+	(void)req;
+	fa_buf_init(&b, FA_METRICS_MAX_TEXT);
+	if (fa_metrics_format(s->metrics, &b) != FA_OK) {
+		fa_log_warnx(&s->log, "metrics: the exposition is over %d bytes", FA_METRICS_MAX_TEXT);
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+	} else if (fa_resp_body(resp, 200, "text/plain; version=0.0.4; charset=utf-8",
+				fa_buf_str(&b), b.len, NULL) != FA_OK) {
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+	}
+	fa_buf_cleanup(&b);
+}
+
+static const struct fa_route metrics_routes[] = {
+	{ "GET", "/metrics", metrics_page, FA_R_PUBLIC, 0 },
+};
 
 static const struct fa_route base_routes[] = {
 	{ "GET", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
@@ -172,6 +203,23 @@ static int make_state(struct serve *s)
 	return FA_EXIT_OK;
 }
 
+/* flytestdlib's logger.level is logrus's number: 0 panic, 1 fatal and
+ * 2 error are error here, 5 debug and 6 trace are debug. */
+static void apply_logger(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	int lv = c->logger.level;
+
+	s->log.min = lv <= 2 ? FA_LOG_ERROR : lv == 3 ? FA_LOG_WARN : lv == 4 ? FA_LOG_INFO
+										: FA_LOG_DEBUG;
+	if (c->logger.mute)
+		s->log.min = FA_LOG_OFF;
+	s->log.format = c->logger.format == FA_CONFIG_LOG_JSON ? FA_LOG_JSON : FA_LOG_TEXT;
+	s->metrics_log = s->log;
+	if (s->metrics_log.min < FA_LOG_WARN)
+		s->metrics_log.min = FA_LOG_WARN;
+}
+
 static int load_config(struct serve *s, const char *path)
 {
 	struct fa_config_diag *diag = fa_config_diag_new();
@@ -184,9 +232,15 @@ static int load_config(struct serve *s, const char *path)
 	fa_err_clear(&err);
 	/* The very load and checks `config check` runs. */
 	rc = fa_cli_config_load(path, diag, &s->cfg, &err);
+	if (rc == FA_OK)
+		apply_logger(s);
 	for (size_t i = 0; i < fa_config_diag_count(diag); i++) {
-		/* Errors and warnings go to stderr as written; notes only at debug. */
-		if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
+		/* Errors go to stderr as written (there is no logger setting
+		 * to honour yet); warnings of a config that loaded go through
+		 * its logger, so a JSON log stays JSON; notes are left out. */
+		if (fa_config_diag_severity(diag, i) == FA_CONFIG_WARNING && rc == FA_OK)
+			fa_log(&s->log, FA_LOG_WARN, "%s", fa_config_diag_line(diag, i));
+		else if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
 			fprintf(stderr, "%s\n", fa_config_diag_line(diag, i));
 	}
 	nerr = fa_config_diag_errors(diag);
@@ -221,9 +275,12 @@ static int open_store(struct serve *s)
 	struct fa_err err;
 
 	fa_err_clear(&err);
+	if (c->metrics.enabled && !(s->metrics = fa_metrics_new()))
+		return fa_cli_fail("serve: out of memory");
 	if (c->database.kind == FA_CONFIG_DB_SQLITE) {
 		if (fa_store_open_sqlite(s->db_path, &s->log, &s->store, &err) != FA_OK)
 			return fa_cli_fail("serve: opening the store %s: %s", s->db_path, err.msg);
+		fa_store_set_metrics(s->store, s->metrics);
 		return FA_EXIT_OK;
 	}
 	memset(&pg, 0, sizeof(pg));
@@ -238,6 +295,7 @@ static int open_store(struct serve *s)
 	/* The message names host, port and database, never the password. */
 	if (fa_store_open_postgres(&pg, &s->log, &s->store, &err) != FA_OK)
 		return fa_cli_fail("serve: opening the store (database.postgres): %s", err.msg);
+	fa_store_set_metrics(s->store, s->metrics);
 	fa_log(&s->log, FA_LOG_INFO, "store: postgres, %u connections", pg.pool_size);
 	return FA_EXIT_OK;
 }
@@ -355,6 +413,7 @@ static int start_modules(struct serve *s)
 	io.cfg = c;
 	io.store = s->store;
 	io.log = &s->log;
+	io.metrics = s->metrics;
 	io.issuer = s->issuer;
 	io.cookie_hash_key = s->sec.cookie_hash_key;
 	io.cookie_hash_key_len = sizeof(s->sec.cookie_hash_key);
@@ -372,6 +431,7 @@ static int start_modules(struct serve *s)
 	ao.cfg = c;
 	ao.store = s->store;
 	ao.log = &s->log;
+	ao.metrics = s->metrics;
 	ao.signing_key = s->sec.keys.signing;
 	ao.verify_keys = s->sec.keys.verify;
 	ao.issuer = s->issuer;
@@ -392,6 +452,7 @@ static int start_modules(struct serve *s)
 	memset(&go, 0, sizeof(go));
 	go.cfg = c;
 	go.log = &s->log;
+	go.metrics = s->metrics;
 	go.verify_keys = s->sec.keys.verify;
 	go.issuer = s->issuer;
 	go.identity = s->identity;
@@ -439,6 +500,7 @@ static int start_http(struct serve *s)
 		o.required_scope = FA_GATE_REQUIRED_SCOPE;
 	}
 	o.log = &s->log;
+	o.metrics = s->metrics;
 	o.cors.allow_cors = c->server.security.allow_cors;
 	o.cors.allowed_origins = (const char *const *)c->server.security.allowed_origins.items;
 	o.cors.n_allowed_origins = c->server.security.allowed_origins.count;
@@ -461,6 +523,37 @@ static int start_http(struct serve *s)
 		       "(server.security.secure: false)", o.bind_addr, fa_http_port(s->http));
 	fa_log(&s->log, FA_LOG_INFO, "listening on %s://%s:%u", c->server.security.secure ? "https" : "http",
 	       o.bind_addr, fa_http_port(s->http));
+	return FA_EXIT_OK;
+}
+
+/* metrics.enabled: GET /metrics alone, on its own address and port, so
+ * that the public listener never shows it and a firewall or a Kubernetes
+ * port can keep it private. Its requests are neither counted nor logged
+ * at info (a scrape every few seconds is not news). */
+static int start_metrics(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	const char *addr = c->metrics.bind_address;
+	struct fa_http_opts o;
+	struct fa_err err;
+
+	if (!s->metrics)
+		return FA_EXIT_OK;
+	memset(&o, 0, sizeof(o));
+	o.bind_addr = strcmp(addr, "localhost") == 0 ? "127.0.0.1" : addr;
+	o.port = (uint16_t)c->metrics.port;
+	o.routes = metrics_routes;
+	o.n_routes = ARRAY_LEN(metrics_routes);
+	o.app = s;
+	o.threads = 1;
+	o.log = &s->metrics_log;
+	fa_err_clear(&err);
+	s->metrics_http = fa_http_start(&o, &err);
+	if (!s->metrics_http)
+		return fa_cli_fail("serve: metrics: cannot listen on %s:%d: %s", o.bind_addr,
+				   c->metrics.port, err.msg);
+	fa_log(&s->log, FA_LOG_INFO, "metrics: http://%s:%u/metrics", o.bind_addr,
+	       fa_http_port(s->metrics_http));
 	return FA_EXIT_OK;
 }
 
@@ -551,6 +644,7 @@ static int wait_for_signal(struct serve *s, const sigset_t *set)
 
 static void serve_cleanup(struct serve *s)
 {
+	fa_http_stop(s->metrics_http);
 	fa_http_stop(s->http);
 	fa_http_listener_free(s->listener);
 	fa_gate_free(s->gate);
@@ -559,6 +653,7 @@ static void serve_cleanup(struct serve *s)
 	fa_cli_secrets_cleanup(&s->sec);
 	fa_store_free(s->store);
 	fa_config_free(s->cfg);
+	fa_metrics_free(s->metrics);
 }
 
 int fa_cli_serve(int argc, char **argv)
@@ -618,6 +713,8 @@ int fa_cli_serve(int argc, char **argv)
 		rc = start_modules(&s);
 	if (rc == FA_EXIT_OK)
 		rc = start_http(&s);
+	if (rc == FA_EXIT_OK)
+		rc = start_metrics(&s);
 	if (rc == FA_EXIT_OK) {
 		purge_expired(&s);
 		wait_for_signal(&s, &set);

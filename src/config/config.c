@@ -211,6 +211,13 @@ enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(&b, "listen: %s:%d (%s)\n", cfg->server.bind_address,
 				    cfg->server.http_port, cfg->server.security.secure ? "https" : "http");
+	if (rc == FA_OK && cfg->metrics.enabled)
+		rc = fa_buf_appendf(&b, "metrics: GET /metrics on %s port %d\n", cfg->metrics.bind_address,
+				    cfg->metrics.port);
+	if (rc == FA_OK)
+		rc = fa_buf_appendf(&b, "logging: %s, level %d%s\n",
+				    cfg->logger.format == FA_CONFIG_LOG_JSON ? "json" : "text",
+				    cfg->logger.level, cfg->logger.mute ? ", muted" : "");
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(&b, "authentication: %s\n",
 				    cfg->server.security.use_auth ? "on" : "OFF (server.security.useAuth: false)");

@@ -133,6 +133,13 @@ enum fa_config_sig_alg {
 	FA_CONFIG_ALG_EDDSA = 2,
 };
 
+/* logger.formatter.type: flytestdlib's json (its default) and text.
+ * flyteauth's own default, with no logger section, is text. */
+enum fa_config_log_format {
+	FA_CONFIG_LOG_TEXT = 0,
+	FA_CONFIG_LOG_JSON = 1,
+};
+
 enum fa_config_db {
 	FA_CONFIG_DB_SQLITE = 0,
 	FA_CONFIG_DB_POSTGRES = 1,
@@ -329,6 +336,31 @@ struct fa_config {
 			} third_party;
 		} app_auth;
 	} auth;
+
+	/* flytestdlib's logger section. `level` is flytestdlib's (logrus's)
+	 * number: 0 panic, 1 fatal, 2 error, 3 warning, 4 info, 5 debug,
+	 * 6 trace; flyteauth logs nothing below error, so 0-2 mean error and
+	 * 5-6 debug. Default 4: the access log and audit events are info
+	 * (flytestdlib's own default is 3). show-source is accepted and
+	 * ignored. */
+	struct {
+		int level;                              /* 4 */
+		enum fa_config_log_format format;       /* formatter.type, text */
+		bool mute;                              /* nothing is logged */
+		struct fa_config_pos level_pos;
+	} logger;
+
+	/* flyteauth extension: GET /metrics (Prometheus text format) on a
+	 * listener of its own, off by default. Port 10254 is where Flyte's
+	 * charts have Prometheus scrape flyteadmin's profiler. */
+	struct {
+		bool enabled;                           /* false */
+		char *bind_address;                     /* "127.0.0.1" */
+		int port;                               /* 10254 */
+		struct fa_config_pos enabled_pos;
+		struct fa_config_pos bind_address_pos;
+		struct fa_config_pos port_pos;
+	} metrics;
 
 	struct fa_config_secret *inline_secrets;
 	size_t inline_secrets_count;

@@ -59,6 +59,7 @@ struct fa_gate *fa_gate_new(const struct fa_gate_opts *o, struct fa_err *err)
 	}
 	g->cfg = o->cfg;
 	g->log = o->log;
+	g->metrics = o->metrics;
 	g->keys = fa_jwks_dup(o->verify_keys);
 	g->verifier = &fa_gate_self_verifier;
 	g->identity = o->identity;
@@ -160,8 +161,11 @@ static enum fa_rc verify_token(const struct fa_gate *g, struct fa_arena *a, cons
 		return g->verifier->verify(g, a, token, len, p, err);
 	if (fa_sha256(token, len, key) != FA_OK)
 		return fa_err_set(err, FA_ECRYPTO, "cannot hash the token");
-	if (fa_gate_cache_get(g->cache, key, now, a, p))
+	if (fa_gate_cache_get(g->cache, key, now, a, p)) {
+		fa_metrics_token_cache(g->metrics, true);
 		return FA_OK;
+	}
+	fa_metrics_token_cache(g->metrics, false);
 	rc = g->verifier->verify(g, a, token, len, p, err);
 	if (rc == FA_OK)
 		fa_gate_cache_put(g->cache, key, now, p);

@@ -74,6 +74,9 @@ struct fa_gate_opts {
 	 * are accepted). identity is borrowed and must outlive the gate. */
 	struct fa_identity *identity;
 	fa_gate_session_fn session_user;
+	/* Lookups in the verified-token cache are counted here as hits and
+	 * misses (borrowed, outlives the gate; NULL: not counted). */
+	struct fa_metrics *metrics;
 	/* Verified tokens are remembered (by SHA-256, until their exp) unless
 	 * this is set; see FA_GATE_CACHE_SLOTS. */
 	bool no_cache;

@@ -39,6 +39,7 @@ void fa_gate_cache_stats(struct fa_gate_cache *c, unsigned long *hits, unsigned 
 struct fa_gate {
 	const struct fa_config *cfg;
 	const struct fa_log *log;
+	struct fa_metrics *metrics;         /* borrowed; NULL: not counted */
 	struct fa_jwks *keys;               /* own reference */
 	char *issuer;
 	char **audiences;                   /* authorizedUris then issuer, unique */

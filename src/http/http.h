@@ -168,6 +168,10 @@ struct fa_http_opts {
 	 * otherwise any client could claim any address. */
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
+	/* Counts every answered request by route and status; borrowed, must
+	 * outlive the server; NULL: not counted. fa_http_start registers
+	 * the routes in it. */
+	struct fa_metrics *metrics;
 };
 
 /* Binds and listens on bind_addr:port (numeric IPv4 or IPv6, NULL:
@@ -224,6 +228,10 @@ const char *fa_req_header(const struct fa_req *req, const char *name);
 const char *fa_req_cookie(const struct fa_req *req, const char *name);
 /* Client address as a numeric string ("127.0.0.1", "::1"); never NULL. */
 const char *fa_req_client_addr(const struct fa_req *req);
+/* This request's id, unique within the server's run ("<8 hex of this
+ * start>-<hex counter>"): the access line and audit events of one request
+ * carry it. Never NULL. */
+const char *fa_req_id(const struct fa_req *req);
 /* true when the client reached us over TLS (or, with trust_forwarded, the
  * proxy says X-Forwarded-Proto: https). */
 bool fa_req_is_https(const struct fa_req *req);

@@ -89,6 +89,10 @@ struct fa_http {
 	char *tls_cert;              /* PEM text kept for MHD while it runs */
 	char *tls_key;               /* zeroed before it is freed */
 	atomic_bool stopping;        /* responses then carry Connection: close */
+	struct fa_metrics *metrics;  /* borrowed; NULL: not counted */
+	unsigned *route_metric;      /* route_metric[i]: routes[i]'s id in metrics */
+	char id_prefix[9];           /* random, per start: request ids of two runs differ */
+	atomic_ullong next_id;
 	pthread_mutex_t lock;        /* guards in_flight */
 	pthread_cond_t idle;         /* signalled when in_flight drops to 0 */
 	unsigned long in_flight;
@@ -122,6 +126,7 @@ struct fa_req {
 	struct fa_kvs cookies;
 	bool cookies_parsed;
 	char client_addr[48];
+	char id[32];                 /* fa_req_id */
 	bool https;
 	void *principal;
 	char *body;                  /* arena; NUL-terminated */

@@ -19,8 +19,11 @@
  * client gets a bare 503.
  *
  * The access log names the client, method, path (never the query: it can
- * hold codes and tokens), status, body bytes and duration; never a header,
- * cookie, query or body.
+ * hold codes and tokens), status, body bytes, duration and the request id;
+ * never a header, cookie, query or body. With the JSON log format these
+ * are fields of the line (method, path, status, bytes, duration_ms,
+ * remote_addr, request_id). on_completed also counts the request in the
+ * metrics registry, by route and status.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +41,7 @@
 #define LOG_PATH_MAX 200
 
 /* Default logger when the caller gives none: stderr at INFO. */
-static const struct fa_log default_log = { NULL, FA_LOG_INFO };
+static const struct fa_log default_log = { .fp = NULL, .min = FA_LOG_INFO };
 
 /* Copies s into out with everything but visible ASCII replaced by '?', so
  * a hostile path cannot forge log lines or terminal escapes. */
@@ -85,6 +88,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!req)
 		return NULL;
 	set_client_addr(req, conn);
+	snprintf(req->id, sizeof(req->id), "%s-%llx", srv->id_prefix,
+		 (unsigned long long)atomic_fetch_add_explicit(&srv->next_id, 1,
+							       memory_order_relaxed) + 1);
 	req->https = srv->tls;
 	pthread_mutex_lock(&srv->lock);
 	srv->in_flight++;
@@ -92,12 +98,42 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return req;
 }
 
+/* One access-log line (never a query, header, cookie or body). */
+static void access_line(struct fa_http *srv, const struct fa_req *req, int status,
+			size_t bytes, bool completed)
+{
+	char path[LOG_PATH_MAX + 4], method[24];
+	int64_t ms = fa_mono_ms() - req->start_ms;
+
+	if (!fa_log_enabled(srv->log, FA_LOG_INFO))
+		return;
+	log_safe(req->path, path, sizeof(path));
+	log_safe(req->method ? req->method : "-", method, sizeof(method));
+	if (srv->log->format == FA_LOG_JSON) {
+		const struct fa_log_field f[] = {
+			{ .key = "method", .str = method },
+			{ .key = "path", .str = path },
+			{ .key = "status", .num = status, .is_num = true },
+			{ .key = "bytes", .num = (int64_t)bytes, .is_num = true },
+			{ .key = "duration_ms", .num = ms, .is_num = true },
+			{ .key = "remote_addr", .str = fa_req_client_addr(req) },
+			{ .key = "request_id", .str = req->id },
+			{ .key = "completed", .str = completed ? NULL : "false" },
+		};
+
+		fa_log_event(srv->log, FA_LOG_INFO, "http", f, ARRAY_LEN(f));
+		return;
+	}
+	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms id=%s%s", fa_req_client_addr(req),
+	       method, path, status, bytes, (long long)ms, req->id,
+	       completed ? "" : " (not completed)");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct fa_http *srv = cls;
 	struct fa_req *req = *con_cls;
-	char path[LOG_PATH_MAX + 4], method[24];
 	int status = 0;
 	size_t bytes = 0;
 
@@ -115,11 +151,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (ci)
 			status = (int)ci->http_status;
 	}
-	log_safe(req->path, path, sizeof(path));
-	log_safe(req->method ? req->method : "-", method, sizeof(method));
-	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
-	       method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
-	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	fa_metrics_request(srv->metrics,
+			   req->route ? srv->route_metric[req->route - srv->routes]
+				      : FA_METRICS_NO_ROUTE, status);
+	access_line(srv, req, status, bytes, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	fa_arena_free(req->arena);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->in_flight == 0)
@@ -305,6 +340,7 @@ static void server_free(struct fa_http *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->routes);
 	free(srv->apps);
+	free(srv->route_metric);
 	free(srv->required_scope);
 	free(srv);
 }
@@ -341,6 +377,31 @@ static enum fa_rc flatten_routes(struct fa_http *srv, const struct fa_http_opts 
 	return FA_OK;
 }
 
+/* Registers every route in the metrics registry and names this start. */
+static enum fa_rc metrics_and_ids(struct fa_http *srv, const struct fa_http_opts *opts,
+				  struct fa_err *err)
+{
+	unsigned char r[4];
+	enum fa_rc rc;
+
+	if (fa_rand_bytes(r, sizeof(r)) != FA_OK)
+		return fa_err_set(err, FA_ECRYPTO, "no randomness for request ids");
+	fa_hex(r, sizeof(r), srv->id_prefix);
+	atomic_init(&srv->next_id, 0);
+	srv->metrics = opts->metrics;
+	srv->route_metric = calloc(srv->n_routes ? srv->n_routes : 1, sizeof(*srv->route_metric));
+	if (!srv->route_metric)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		srv->route_metric[i] = FA_METRICS_NO_ROUTE;
+		if (srv->metrics &&
+		    (rc = fa_metrics_route(srv->metrics, srv->routes[i].method, srv->routes[i].path,
+					   &srv->route_metric[i], err)) != FA_OK)
+			return rc;
+	}
+	return FA_OK;
+}
+
 /* Validates opts and fills srv (everything but the daemon). */
 static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts,
 			    struct fa_err *err)
@@ -351,6 +412,8 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 	if (rc != FA_OK)
 		return rc;
 	rc = fa_http_routes_check(srv->routes, srv->n_routes, err);
+	if (rc == FA_OK)
+		rc = metrics_and_ids(srv, opts, err);
 	if (rc != FA_OK)
 		return rc;
 	if (!opts->tls_cert_file != !opts->tls_key_file)

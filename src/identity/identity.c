@@ -122,6 +122,7 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_
 	id->cfg = o->cfg;
 	id->store = o->store;
 	id->log = o->log;
+	id->metrics = o->metrics;
 	ttl = o->session_ttl_s ? o->session_ttl_s
 			       : o->cfg->auth.app_auth.self.refresh_token_lifespan_ms / 1000;
 	if (ttl < FA_IDENTITY_SESSION_MIN_S)

@@ -86,7 +86,10 @@ struct fa_identity;
 struct fa_identity_opts {
 	const struct fa_config *cfg;     /* required */
 	struct fa_store *store;          /* required */
-	const struct fa_log *log;        /* NULL: stderr */
+	const struct fa_log *log;        /* NULL: stderr; audit events of logins too */
+	/* Logins and throttle hits are counted here (borrowed, outlives the
+	 * server; NULL: not counted). */
+	struct fa_metrics *metrics;
 	/* The server's public base URL (fa_config_issuer: selfAuthServer.issuer,
 	 * else authorizedUris[0], else http://localhost:<port>). Its origin is
 	 * an accepted redirect target besides authorizedUris. Required. */

@@ -52,6 +52,7 @@ struct fa_identity {
 	const struct fa_config *cfg;
 	struct fa_store *store;
 	const struct fa_log *log;
+	struct fa_metrics *metrics;                    /* borrowed; NULL: not counted */
 	const struct fa_identity_provider *provider;   /* NULL: none yet (IdP configured) */
 
 	unsigned char session_key[FA_SEAL_KEY_LEN];    /* seals flyte_session */

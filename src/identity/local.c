@@ -156,6 +156,30 @@ enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 	return FA_OK;
 }
 
+/* The configured user of that name, or NULL. */
+static const char *known_user(const struct fa_identity *id, const char *username)
+{
+	for (size_t i = 0; i < id->n_users; i++)
+		if (strcmp(id->users[i].username, username) == 0)
+			return id->users[i].username;
+	return NULL;
+}
+
+/* A login's audit event. A name that is not a configured user is left
+ * out: it may be a password typed into the wrong field. */
+static void audit(const struct fa_identity *id, struct fa_req *req, const char *username,
+		  const char *outcome, const char *reason)
+{
+	fa_log_audit(id->log, &(struct fa_audit){
+		.event = "login",
+		.outcome = outcome,
+		.subject = known_user(id, username),
+		.reason = reason,
+		.remote_addr = fa_req_client_addr(req),
+		.request_id = fa_req_id(req),
+	});
+}
+
 enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *username,
 				   const char *password, json_t **user, struct fa_err *err)
 {
@@ -344,7 +368,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	const char *password = fa_req_form(req, "password");
 	const char *addr = fa_req_client_addr(req);
 	const char *saved = NULL;
-	char retry[24], uid[9];
+	char retry[24];
 	int64_t wait = 0;
 	json_t *user = NULL;
 	struct fa_err e;
@@ -377,9 +401,8 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	rc = fa_identity_throttle_check(id->store, addr, username, fa_now(), &wait, &e);
 	if (rc == FA_EDENIED) {
 		snprintf(retry, sizeof(retry), "%lld", (long long)wait);
-		fa_log_id(username, strlen(username), uid);
-		fa_log(id->log, FA_LOG_WARN, "identity: login throttled for user %s from %s", uid,
-		       addr);
+		fa_metrics_throttle(id->metrics, FA_ML_LOGIN);
+		audit(id, req, username, "refused", "throttled");
 		render_form(id, req, resp, 429, redirect, username,
 			    "Too many failed sign-in attempts. Please wait and try again.");
 		if (fa_resp_header(resp, "Retry-After", retry, NULL) != FA_OK)
@@ -392,8 +415,9 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	}
 	rc = fa_identity_local_check(id, username, password, &user, &e);
 	if (rc == FA_EDENIED) {
-		fa_log_id(username, strlen(username), uid);
-		fa_log(id->log, FA_LOG_INFO, "identity: failed login for user %s from %s", uid, addr);
+		fa_metrics_login(id->metrics, false);
+		audit(id, req, username, "failure",
+		      known_user(id, username) ? "wrong password" : "unknown user");
 		if (fa_identity_throttle_fail(id->store, addr, username, fa_now(), &e) != FA_OK)
 			fa_log_warnx(id->log, "identity: cannot count a failed login: %s", e.msg);
 		render_form(id, req, resp, 401, redirect, username, generic_failure);
@@ -403,6 +427,8 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		fa_identity_fail500(id, resp, &e);
 		return;
 	}
+	fa_metrics_login(id->metrics, true);
+	audit(id, req, username, "success", NULL);
 	rc = fa_identity_session_start(id, req, resp, user, &e);
 	json_decref(user);
 	if (rc == FA_OK)
