@@ -84,7 +84,6 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 				    struct fa_authz_areq *areq, struct fa_err *err)
 {
 	const struct fa_authz_client *c;
-	struct fa_scope req_scope;
 	json_t *aud = NULL;
 	size_t len;
 	enum fa_rc rc;
@@ -122,15 +121,11 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 	if (len > FA_AUTHZ_MAX_STATE)
 		return fa_err_oauth(err, FA_ETOOBIG, "invalid_request", "state is too long");
 
-	rc = fa_scope_parse(p->scope, &req_scope, err);
+	/* SPEC §5: what the client may not have is dropped; the token
+	 * response's scope tells the client what it got. */
+	rc = fa_scope_request(p->scope, &c->scopes, &c->allowed, &areq->scope, err);
 	if (rc != FA_OK)
 		return rc;
-	if (req_scope.n == 0)
-		req_scope = c->scopes;   /* RFC 6749 §3.3: the documented default */
-	if (!fa_scope_subset(&req_scope, &c->scopes))
-		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
-				    "requested scope is not allowed for this client");
-	areq->scope = req_scope;
 
 	rc = check_pkce(c, p, areq, err);
 	if (rc != FA_OK)
@@ -191,6 +186,7 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	char key[2 * FA_SHA256_LEN + 1];
 	json_t *rec = NULL, *fuser = NULL;
 	const json_t *at;
+	const char *sid;
 	char *value = NULL;
 	int64_t now = fa_authz_now(az);
 	int64_t auth_time = now;
@@ -205,8 +201,13 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	at = json_object_get(user, "auth_time");
 	if (json_is_integer(at) && json_integer_value(at) > 0 && json_integer_value(at) <= now)
 		auth_time = (int64_t)json_integer_value(at);
+	/* The login session's public name, for the ID token's sid. */
+	sid = json_string_value(json_object_get(user, "sid"));
+	if (!sid || strnlen(sid, FA_AUTHZ_MAX_SID + 1) > FA_AUTHZ_MAX_SID)
+		sid = "";
 	rec = fa_authz_areq_json(areq);
 	if (!rec || json_object_set_new(rec, "st", json_string("issued")) != 0 ||
+	    json_object_set_new(rec, "sid", json_string(sid)) != 0 ||
 	    json_object_set(rec, "user", fuser) != 0 ||
 	    json_object_set_new(rec, "auth_time", json_integer(auth_time)) != 0 ||
 	    !(value = fa_authz_json_dump(rec))) {

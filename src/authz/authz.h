@@ -119,10 +119,17 @@ void fa_authz_free(struct fa_authz *az);
  *   POST /oauth2/introspect                          the handler), form,
  *   POST /oauth2/revoke                              no-store
  *   POST /oauth2/device/authorize                  (RFC 8628 §3.1)
+ *   GET  /oauth2/userinfo                          public (bearer checked in
+ *   POST /oauth2/userinfo                            the handler), no-store,
+ *                                                    CORS; POST is a form
  *   GET  /device                                   public, no-store: the
  *   POST /device                                     verification page (login
  *                                                    session checked in the
  *                                                    handler; POST is a form) */
 void fa_authz_routes(const struct fa_route **routes, size_t *n);
+/* The OpenID Provider's discovery document (OpenID Connect Discovery 1.0),
+ * for serve to add when flyteauth's own users are the identity source:
+ *   GET  /.well-known/openid-configuration         public, CORS */
+void fa_authz_op_routes(const struct fa_route **routes, size_t *n);
 
 #endif

@@ -22,6 +22,7 @@ struct fa_authz_ep {
 /* ---- handlers -------------------------------------------------------------- */
 
 void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_op_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
@@ -32,6 +33,8 @@ void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_userinfo_get(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_userinfo_post(struct fa_req *req, struct fa_resp *resp, void *app);
 
 /* The HTTP status of the logic's OAuth error at the token, introspection,
  * revocation and device authorization endpoints (ep_token.c): 500 for

@@ -548,7 +548,7 @@ describe('authz (Self authorization server)', () => {
       [{ ...base, code_challenge: undefined, code_challenge_method: undefined }, 'invalid_request'],
       [{ ...base, code_challenge_method: 'plain' }, 'invalid_request'],
       [{ ...base, state: 'short' }, 'invalid_request'],
-      [{ ...base, scope: 'all admin' }, 'invalid_scope'],
+      [{ ...base, scope: 'admin root' }, 'invalid_scope'],
       [{ ...base, response_type: 'token' }, 'unsupported_response_type'],
     ];
     for (const [params, error] of cases) {

@@ -288,11 +288,11 @@ describe('device authorization grant (RFC 8628)', () => {
     assertOAuthError(await postForm(srv, '/oauth2/device/authorize', { client_id: 'nosuch' }),
       401, 'invalid_client');
     assertOAuthError(await postForm(srv, '/oauth2/device/authorize', {}), 401, 'invalid_client');
-    // A client without the grant, and scopes beyond the client's.
+    // A client without the grant, and only scopes beyond the client's.
     assertOAuthError(await postForm(srv, '/oauth2/device/authorize', { client_id: 'nodevice' }),
       400, 'unauthorized_client');
     assertOAuthError(await postForm(srv, '/oauth2/device/authorize',
-      { client_id: 'tv', scope: 'all offline' }), 400, 'invalid_scope');
+      { client_id: 'tv', scope: 'offline admin' }), 400, 'invalid_scope');
     assertOAuthError(await postForm(srv, '/oauth2/device/authorize',
       { client_id: 'tv', audience: 'https://elsewhere.example.com' }), 400, 'invalid_request');
     // And the device grant at the token endpoint for a client without it.

@@ -275,9 +275,9 @@ static void test_authorize_errors_redirect(void **state)
 		{ "short state", { BASE, .response_type = "code", .state = "1234567",
 		  .code_challenge = CHALLENGE, .code_challenge_method = "S256" },
 		  "invalid_request", "at least 8" },
-		{ "scope widening", { BASE, .response_type = "code", .state = "abcdefgh",
-		  .scope = "all admin", .code_challenge = CHALLENGE, .code_challenge_method = "S256" },
-		  "invalid_scope", "not allowed" },
+		{ "nothing grantable", { BASE, .response_type = "code", .state = "abcdefgh",
+		  .scope = "admin root", .code_challenge = CHALLENGE, .code_challenge_method = "S256" },
+		  "invalid_scope", "none of the requested scopes" },
 		{ "scope grammar", { BASE, .response_type = "code", .state = "abcdefgh",
 		  .scope = "all  offline", .code_challenge = CHALLENGE,
 		  .code_challenge_method = "S256" }, "invalid_scope", "empty scope token" },
@@ -387,6 +387,57 @@ static void test_code_flow(void **state)
 	afx_assert_log_clean(f, code);
 	afx_assert_log_clean(f, g.refresh_token);
 	afx_assert_log_clean(f, g.access_token);
+	fa_authz_grant_cleanup(&g);
+}
+
+/* scope=openid: an ID token beside the access token (SPEC §5), the scope
+ * narrowed to what the client may have, offline_access as offline. */
+static void test_code_flow_openid(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	char code[FA_TOKEN_CHARS + 1], at_hash[FA_TOKEN_CHARS + 1];
+	const char *auds[1] = { "flytectl" };
+	struct fa_jwt_rules rules;
+	struct fa_authz_grant g;
+	struct fa_err err;
+	json_t *claims = NULL;
+
+	afx_code(f, "flytectl", "http://localhost:40000/callback",
+		 "openid admin profile email offline_access", CHALLENGE, code);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, c, code, "http://localhost:40000/callback",
+					     CHALLENGE_VERIFIER, &g, &err), FA_OK);
+	assert_string_equal(g.scope, "openid profile email offline_access");
+	assert_int_equal(strlen(g.refresh_token), FA_TOKEN_CHARS);
+	assert_non_null(g.id_token);
+	fa_jwt_rules_init(&rules);
+	rules.issuer = ISSUER;
+	rules.typ = "JWT";
+	rules.audiences = auds;
+	rules.n_audiences = 1;
+	rules.now = f->now_ms / 1000;
+	if (fa_jwt_verify(f->jwks, &rules, g.id_token, strlen(g.id_token), &claims, NULL, &err))
+		fail_msg("ID token does not verify: %s", err.msg);
+	assert_string_equal(json_string_value(json_object_get(claims, "sub")), "alice");
+	assert_string_equal(json_string_value(json_object_get(claims, "azp")), "flytectl");
+	assert_string_equal(json_string_value(json_object_get(claims, "name")), "Alice Example");
+	assert_string_equal(json_string_value(json_object_get(claims, "email")),
+			    "alice@example.com");
+	assert_null(json_object_get(claims, "secret_claim"));
+	assert_null(json_object_get(claims, "nonce"));   /* none was sent */
+	assert_int_equal(json_integer_value(json_object_get(claims, "auth_time")),
+			 f->now_ms / 1000);
+	/* ES256: the left half of SHA-256 of the access token. */
+	assert_int_equal(fa_sha_left_half_b64url(256, g.access_token, strlen(g.access_token),
+						 at_hash, sizeof(at_hash)), FA_OK);
+	assert_string_equal(json_string_value(json_object_get(claims, "at_hash")), at_hash);
+	/* The access token cannot pass as an ID token. */
+	json_decref(claims);
+	claims = NULL;
+	assert_int_not_equal(fa_jwt_verify(f->jwks, &rules, g.access_token, strlen(g.access_token),
+					   &claims, NULL, &err), FA_OK);
+	afx_assert_log_clean(f, g.id_token);
 	fa_authz_grant_cleanup(&g);
 }
 
@@ -797,9 +848,21 @@ static void test_client_credentials(void **state)
 	assert_string_equal(g.scope, "all");
 	fa_authz_grant_cleanup(&g);
 	fa_err_clear(&err);
+	/* SPEC §5: what the client may not have is dropped... */
 	assert_int_equal(fa_authz_grant_client_credentials(f->az, c, "all admin", NULL, &g, &err),
+			 FA_OK);
+	assert_string_equal(g.scope, "all");
+	fa_authz_grant_cleanup(&g);
+	/* ...and a machine token never gets OpenID Connect's scopes. */
+	assert_int_equal(fa_authz_grant_client_credentials(f->az, c, "all openid", NULL, &g, &err),
+			 FA_OK);
+	assert_string_equal(g.scope, "all");
+	assert_null(g.id_token);
+	fa_authz_grant_cleanup(&g);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_client_credentials(f->az, c, "admin", NULL, &g, &err),
 			 FA_EDENIED);
-	assert_oauth(&err, 400, "invalid_scope", "not allowed");
+	assert_oauth(&err, 400, "invalid_scope", "none of the requested scopes");
 }
 
 static void test_client_credentials_audience(void **state)
@@ -1033,7 +1096,23 @@ static void test_documents(void **state)
 	assert_string_equal(json_string_value(json_array_get(k, 2)), "none");
 	assert_true(json_is_true(json_object_get(m, "authorization_response_iss_parameter_supported")));
 	assert_null(json_object_get(m, "device_authorization_endpoint"));
-	assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 4);
+	/* all offline access_token read, offline's alias, and openid profile
+	 * email (the clients log users in). */
+	assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 8);
+	{
+		json_t *op = json_loadb(f->az->op_json, f->az->op_len, 0, &jerr);
+
+		assert_non_null(op);
+		assert_string_equal(json_string_value(json_object_get(op, "issuer")), ISSUER);
+		assert_string_equal(json_string_value(json_object_get(op, "userinfo_endpoint")),
+				    ISSUER "/oauth2/userinfo");
+		assert_string_equal(json_string_value(json_array_get(
+			json_object_get(op, "id_token_signing_alg_values_supported"), 0)), "ES256");
+		assert_true(json_equal(json_object_get(op, "grant_types_supported"),
+				       json_object_get(m, "grant_types_supported")));
+		assert_true(json_is_false(json_object_get(op, "request_uri_parameter_supported")));
+		json_decref(op);
+	}
 	assert_non_null(fc);
 	assert_string_equal(json_string_value(json_object_get(fc, "client_id")), "flytectl");
 	assert_string_equal(json_string_value(json_object_get(fc, "redirect_uri")),
@@ -1261,6 +1340,7 @@ int main(void)
 		T(test_authorize_errors_redirect),
 		T(test_authorize_audience),
 		T(test_code_flow),
+		T(test_code_flow_openid),
 		T(test_code_replay),
 		T(test_code_replay_by_other_client),
 		T(test_code_bindings),

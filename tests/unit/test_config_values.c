@@ -545,7 +545,7 @@ static void test_local_user_errors(void **state)
 		     ". _ @ + -");
 	expect_error("auth:\n  userAuth:\n    localUsers: [alice]\n",
 		     "t.yaml:3:18: auth.userAuth.localUsers[0]: expected a mapping (username, passwordHash, "
-		     "name, email), got \"alice\"");
+		     "name, email, emailVerified, groups), got \"alice\"");
 	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, password: x}\n",
 		     "t.yaml:4:21: unknown key \"password\" in auth.userAuth.localUsers[0]; did you mean "
 		     "\"passwordHash\"?");

@@ -1,0 +1,282 @@
+// oidc_op.test.mjs -- flyteauth as an OpenID Provider, black-box: its
+// discovery document as npm openid-client reads it, the ID token of the
+// code, refresh and device grants verified with npm jose against the
+// published keys (iss, sub, aud, azp, exp, iat, auth_time, nonce, at_hash,
+// sid, and the profile / email claims of the local user), offline_access as
+// Flyte's offline, scopes narrowed rather than refused (SPEC §5), and
+// /oauth2/userinfo with its RFC 6750 refusals.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+
+import * as client from 'openid-client';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+
+import {
+  RP_REDIRECT, RP_SECRET, approveDevice, authorize, basic, codeFlow, flowParams, postForm,
+  rpConfig, startOp,
+} from './lib/op.mjs';
+
+function atHash(accessToken) {
+  const h = createHash('sha256').update(accessToken).digest();
+  return h.subarray(0, h.length / 2).toString('base64url');
+}
+
+describe('OpenID Provider (local users)', () => {
+  let srv;
+  let jwks;
+  before(async () => {
+    srv = await startOp();
+    jwks = createRemoteJWKSet(new URL(`${srv.url}/oauth2/jwks`));
+  });
+  after(async () => { await srv?.stop(); });
+
+  const verifyIdToken = (token, audience = 'rp') =>
+    jwtVerify(token, jwks, { issuer: srv.url, audience, typ: 'JWT' });
+
+  test('discovery: the OpenID Provider document, beside RFC 8414', async () => {
+    const res = await fetch(`${srv.url}/.well-known/openid-configuration`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    const d = await res.json();
+    const as = await (await fetch(`${srv.url}/.well-known/oauth-authorization-server`)).json();
+    assert.equal(d.issuer, srv.url);
+    assert.equal(d.userinfo_endpoint, `${srv.url}/oauth2/userinfo`);
+    assert.deepEqual(d.id_token_signing_alg_values_supported, ['RS256']);
+    assert.deepEqual(d.subject_types_supported, ['public']);
+    assert.deepEqual(d.response_types_supported, ['code']);
+    for (const s of ['openid', 'profile', 'email', 'offline_access', 'all', 'offline']) {
+      assert.ok(d.scopes_supported.includes(s), `scopes_supported has ${s}`);
+    }
+    for (const c of ['sub', 'iss', 'auth_time', 'nonce', 'at_hash', 'sid', 'name', 'email',
+      'email_verified', 'groups']) {
+      assert.ok(d.claims_supported.includes(c), `claims_supported has ${c}`);
+    }
+    assert.equal(d.request_uri_parameter_supported, false);
+    // The same grants, endpoints and client authentication as RFC 8414.
+    for (const k of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'grant_types_supported',
+      'token_endpoint_auth_methods_supported', 'code_challenge_methods_supported',
+      'revocation_endpoint', 'introspection_endpoint', 'device_authorization_endpoint']) {
+      assert.deepEqual(d[k], as[k], k);
+    }
+    // openid-client accepts it (it checks the issuer against the URL).
+    const config = await rpConfig(srv);
+    assert.equal(config.serverMetadata().issuer, srv.url);
+  });
+
+  test('code flow: an ID token with every claim, verified with jose', async () => {
+    const config = await rpConfig(srv);
+    const before = Math.floor(Date.now() / 1000);
+    const { tokens, params } = await codeFlow(srv, config, { scope: 'openid profile email' });
+    assert.equal(tokens.scope, 'openid profile email');
+    // openid-client validated it (signature, iss, aud, nonce, exp); so does jose.
+    const { payload, protectedHeader } = await verifyIdToken(tokens.id_token);
+    assert.equal(protectedHeader.alg, 'RS256');
+    assert.equal(protectedHeader.typ, 'JWT');
+    assert.equal(payload.iss, srv.url);
+    assert.equal(payload.sub, 'alice');
+    assert.equal(payload.aud, 'rp');
+    assert.equal(payload.azp, 'rp');
+    assert.equal(payload.nonce, params.nonce);
+    assert.equal(payload.at_hash, atHash(tokens.access_token));
+    assert.match(payload.sid, /^[0-9a-f]{32}$/);
+    assert.ok(payload.auth_time >= before - 1 && payload.auth_time <= payload.iat);
+    assert.ok(payload.iat >= before - 1);
+    assert.equal(payload.exp - payload.iat, 30 * 60);   // accessTokenLifespan
+    assert.equal(payload.name, 'Alice Example');
+    assert.equal(payload.preferred_username, 'alice');
+    assert.equal(payload.email, 'alice@example.com');
+    assert.equal(payload.email_verified, true);
+    assert.deepEqual(payload.groups, ['flyte-admins', 'data']);
+    assert.deepEqual(tokens.claims(), payload);
+    // The ID token is no access token, and the access token no ID token.
+    await assert.rejects(jwtVerify(tokens.access_token, jwks, { typ: 'JWT' }));
+    assert.equal(decodeProtectedHeader(tokens.access_token).typ, 'at+jwt');
+  });
+
+  test('scope openid alone releases no profile or email claims', async () => {
+    const config = await rpConfig(srv);
+    const { tokens } = await codeFlow(srv, config, { scope: 'openid' });
+    const { payload } = await verifyIdToken(tokens.id_token);
+    assert.equal(payload.sub, 'alice');
+    for (const c of ['name', 'email', 'email_verified', 'groups', 'preferred_username']) {
+      assert.equal(payload[c], undefined, c);
+    }
+  });
+
+  test('a user without profile fields gets only what exists', async () => {
+    const config = await rpConfig(srv);
+    const { tokens } = await codeFlow(srv, config, { scope: 'openid profile email', user: 'bob' });
+    const { payload } = await verifyIdToken(tokens.id_token);
+    assert.equal(payload.sub, 'bob');
+    assert.equal(payload.preferred_username, 'bob');
+    assert.equal(payload.name, undefined);
+    assert.equal(payload.email, undefined);
+  });
+
+  test('without openid there is no ID token', async () => {
+    const config = await rpConfig(srv);
+    const params = await flowParams();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: RP_REDIRECT, scope: 'all',
+      state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' });
+    const { loc } = await authorize(srv, url);
+    const r = await postForm(srv, '/oauth2/token', { grant_type: 'authorization_code',
+      code: loc.searchParams.get('code'), redirect_uri: RP_REDIRECT, code_verifier: params.verifier },
+    { authorization: basic('rp', RP_SECRET) });
+    assert.equal(r.res.status, 200, r.text);
+    assert.equal(r.json.scope, 'all');
+    assert.equal(r.json.id_token, undefined);
+  });
+
+  test('without a nonce the ID token has none (nonce is only echoed)', async () => {
+    const config = await rpConfig(srv);
+    const params = await flowParams();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: RP_REDIRECT, scope: 'openid',
+      state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' });
+    const { loc } = await authorize(srv, url);
+    const tokens = await client.authorizationCodeGrant(config, loc,
+      { expectedState: params.state, pkceCodeVerifier: params.verifier });
+    const { payload } = await verifyIdToken(tokens.id_token);
+    assert.equal('nonce' in payload, false);
+  });
+
+  test('offline_access is Flyte\'s offline: a refresh token, and an ID token on refresh', async () => {
+    const config = await rpConfig(srv);
+    const { tokens } = await codeFlow(srv, config, { scope: 'openid offline_access' });
+    assert.equal(tokens.scope, 'openid offline_access');
+    assert.ok(tokens.refresh_token, 'offline_access gives a refresh token');
+    const first = (await verifyIdToken(tokens.id_token)).payload;
+    const next = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.ok(next.id_token);
+    const { payload } = await verifyIdToken(next.id_token);
+    // Core §12.2: same iss, sub, aud, auth_time; no nonce.
+    for (const c of ['iss', 'sub', 'aud', 'auth_time', 'sid']) assert.equal(payload[c], first[c], c);
+    assert.equal(payload.nonce, undefined);
+    assert.equal(payload.at_hash, atHash(next.access_token));
+  });
+
+  test('scopes a client may not have are dropped, and the answer says so', async () => {
+    const config = await rpConfig(srv);
+    const { tokens } = await codeFlow(srv, config, { scope: 'openid admin all phone' });
+    assert.equal(tokens.scope, 'openid all');
+    // Nothing grantable at all is still invalid_scope, at the redirect URI.
+    const params = await flowParams();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: RP_REDIRECT, scope: 'admin',
+      state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' });
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 302);
+    const loc = new URL(res.headers.get('location'));
+    assert.equal(`${loc.origin}${loc.pathname}`, RP_REDIRECT);
+    assert.equal(loc.searchParams.get('error'), 'invalid_scope');
+    assert.equal(loc.searchParams.get('state'), params.state);
+  });
+
+  test('client_credentials: machine tokens are narrowed to configured scopes, never openid', async () => {
+    const r = await postForm(srv, '/oauth2/token', { grant_type: 'client_credentials',
+      scope: 'all openid' }, { authorization: basic('machine', RP_SECRET) });
+    assert.equal(r.res.status, 200, r.text);
+    assert.equal(r.json.scope, 'all');
+    assert.equal(r.json.id_token, undefined);
+    const none = await postForm(srv, '/oauth2/token', { grant_type: 'client_credentials',
+      scope: 'openid' }, { authorization: basic('machine', RP_SECRET) });
+    assert.equal(none.res.status, 400);
+    assert.equal(none.json.error, 'invalid_scope');
+  });
+
+  test('device flow: openid gives an ID token for the approving user', async () => {
+    const config = await client.discovery(new URL(srv.url), 'cli', undefined, client.None(),
+      { execute: [client.allowInsecureRequests] });
+    const da = await client.initiateDeviceAuthorization(config,
+      { scope: 'openid profile offline_access' });
+    await approveDevice(srv, da);
+    const tokens = await client.pollDeviceAuthorizationGrant(config, da);
+    assert.equal(tokens.scope, 'openid profile offline_access');
+    assert.ok(tokens.refresh_token);
+    const { payload } = await verifyIdToken(tokens.id_token, 'cli');
+    assert.equal(payload.sub, 'alice');
+    assert.equal(payload.azp, 'cli');
+    assert.equal(payload.name, 'Alice Example');
+    assert.equal(payload.at_hash, atHash(tokens.access_token));
+    assert.ok(payload.auth_time > 0);
+  });
+
+  describe('userinfo', () => {
+    let config;
+    let full;
+    before(async () => {
+      config = await rpConfig(srv);
+      full = (await codeFlow(srv, config, { scope: 'openid profile email offline' })).tokens;
+    });
+    const alice = { sub: 'alice', name: 'Alice Example', preferred_username: 'alice',
+      email: 'alice@example.com', email_verified: true, groups: ['flyte-admins', 'data'] };
+    const bearer = (t) => ({ authorization: `Bearer ${t}` });
+
+    test('openid-client reads it with the ID token\'s subject', async () => {
+      const info = await client.fetchUserInfo(config, full.access_token, 'alice');
+      assert.deepEqual({ ...info }, alice);
+    });
+
+    test('GET with the header, POST with the header, POST with the token in the body', async () => {
+      const get = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(full.access_token) });
+      assert.equal(get.status, 200);
+      assert.equal(get.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(await get.json(), alice);
+      const post = await postForm(srv, '/oauth2/userinfo', {}, bearer(full.access_token));
+      assert.equal(post.res.status, 200, post.text);
+      assert.deepEqual(post.json, alice);
+      const body = await postForm(srv, '/oauth2/userinfo', { access_token: full.access_token });
+      assert.equal(body.res.status, 200, body.text);
+      assert.deepEqual(body.json, alice);
+    });
+
+    test('the scopes pick the claims', async () => {
+      const { tokens } = await codeFlow(srv, config, { scope: 'openid email' });
+      const r = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(tokens.access_token) });
+      assert.deepEqual(await r.json(),
+        { sub: 'alice', email: 'alice@example.com', email_verified: true });
+    });
+
+    test('RFC 6750 refusals', async () => {
+      const none = await fetch(`${srv.url}/oauth2/userinfo`);
+      assert.equal(none.status, 401);
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+      const bad = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer('not.a.token') });
+      assert.equal(bad.status, 401);
+      assert.match(bad.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
+      assert.equal((await bad.json()).error, 'invalid_token');
+      // The ID token is not an access token.
+      const idt = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(full.id_token) });
+      assert.equal(idt.status, 401);
+      const basicAuth = await fetch(`${srv.url}/oauth2/userinfo`,
+        { headers: { authorization: basic('rp', RP_SECRET) } });
+      assert.equal(basicAuth.status, 400);
+      assert.match(basicAuth.headers.get('www-authenticate'), /error="invalid_request"/);
+      const twice = await postForm(srv, '/oauth2/userinfo', { access_token: full.access_token },
+        bearer(full.access_token));
+      assert.equal(twice.res.status, 400);
+      assert.equal(twice.json.error, 'invalid_request');
+      // A token without openid, and a machine token: insufficient_scope.
+      const { tokens } = await codeFlow(srv, config, { scope: 'all' });
+      const noOpenid = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(tokens.access_token) });
+      assert.equal(noOpenid.status, 403);
+      assert.match(noOpenid.headers.get('www-authenticate'),
+        /^Bearer error="insufficient_scope".*scope="openid"/);
+      const m = await postForm(srv, '/oauth2/token', { grant_type: 'client_credentials' },
+        { authorization: basic('machine', RP_SECRET) });
+      const machine = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(m.json.access_token) });
+      assert.equal(machine.status, 403);
+    });
+
+    test('a revoked grant\'s access token is refused', async () => {
+      const { tokens } = await codeFlow(srv, config, { scope: 'openid offline' });
+      const ok = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(tokens.access_token) });
+      assert.equal(ok.status, 200);
+      const rev = await postForm(srv, '/oauth2/revoke', { token: tokens.refresh_token },
+        { authorization: basic('rp', RP_SECRET) });
+      assert.equal(rev.res.status, 200);
+      const gone = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(tokens.access_token) });
+      assert.equal(gone.status, 401);
+      assert.match(gone.headers.get('www-authenticate'), /error="invalid_token"/);
+    });
+  });
+});
