@@ -49,6 +49,10 @@ static const struct fa_route authz_routes[] = {
 	  FA_R_PUBLIC | FA_R_NO_STORE | FA_R_CORS, 0 },
 	{ "POST", "/oauth2/userinfo", fa_authz_ep_userinfo_post,
 	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE | FA_R_CORS, 0 },
+	/* RP-initiated logout: the login session is checked in the handler. */
+	{ "GET", "/oauth2/end_session", fa_authz_ep_end_session, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "POST", "/oauth2/end_session", fa_authz_ep_end_session,
+	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 };
 
 /* Served when local users are the users (serve decides; with an upstream

@@ -42,8 +42,8 @@ struct fa_identity;   /* identity/identity.h */
 struct fa_authz;      /* opaque */
 
 /* Browser logins, from the identity layer. serve passes identity's
- * fa_identity_session_user, fa_identity_login_url and
- * FA_IDENTITY_SESSION_COOKIE; pointers rather than calls keep authz free
+ * fa_identity_session_user, fa_identity_login_url,
+ * FA_IDENTITY_SESSION_COOKIE and fa_identity_session_logout; pointers rather than calls keep authz free
  * of a link-time dependency on identity, as gate's session callback does
  * (and let an upstream-IdP layer plug in). All NULL: no browser is ever
  * logged in (the authorize endpoint saves the request and cannot send the
@@ -61,6 +61,10 @@ struct fa_authz_login {
 	/* Name of the login session cookie: the device page binds its CSRF
 	 * token and wrong-code count to that session. */
 	const char *session_cookie;
+	/* Ends the browser session of req and clears its cookie on resp
+	 * (RP-initiated logout); NULL: /oauth2/end_session cannot log out. */
+	enum fa_rc (*logout)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			     struct fa_err *err);
 };
 
 /* The default confidential client whose secret is generated per
@@ -122,6 +126,9 @@ void fa_authz_free(struct fa_authz *az);
  *   GET  /oauth2/userinfo                          public (bearer checked in
  *   POST /oauth2/userinfo                            the handler), no-store,
  *                                                    CORS; POST is a form
+ *   GET  /oauth2/end_session                       public, no-store: RP-
+ *   POST /oauth2/end_session                         initiated logout (POST
+ *                                                    is a form)
  *   GET  /device                                   public, no-store: the
  *   POST /device                                     verification page (login
  *                                                    session checked in the

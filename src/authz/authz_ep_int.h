@@ -35,6 +35,19 @@ void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app)
 void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_userinfo_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_userinfo_post(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_end_session(struct fa_req *req, struct fa_resp *resp, void *app);
+
+/* Shared page and URL pieces (ep_authorize.c, ep_device.c). */
+/* An HTML error page with `msg` (escaped); never fails from the caller's
+ * view (falls back to a JSON error). */
+void fa_authz_error_page(struct fa_resp *resp, int status, const char *msg);
+/* Appends `name=value` (value percent-encoded) to the URL in b, after '?'
+ * the first time (or '&' when b already has a query); an empty or NULL
+ * value appends nothing. */
+enum fa_rc fa_authz_url_param(struct fa_buf *b, bool *first, const char *name,
+			      const char *value) FA_WUR;
+/* <input type="hidden" name="name" value="value (escaped)">. */
+enum fa_rc fa_authz_page_hidden(struct fa_buf *b, const char *name, const char *value) FA_WUR;
 
 /* The HTTP status of the logic's OAuth error at the token, introspection,
  * revocation and device authorization endpoints (ep_token.c): 500 for

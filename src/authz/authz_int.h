@@ -352,6 +352,31 @@ enum fa_rc fa_authz_user_claims(const json_t *user, const struct fa_scope *scope
 enum fa_rc fa_authz_idt_hint(const struct fa_authz *az, const char *token, json_t **claims,
 			     struct fa_err *err) FA_WUR;
 
+/* ---- RP-initiated logout (logout.c) ------------------------------------ */
+
+/* Raw parameters of /oauth2/end_session; borrowed, NULL if absent. */
+struct fa_authz_logout_params {
+	const char *id_token_hint;
+	const char *client_id;
+	const char *post_logout_redirect_uri;
+	const char *state;
+};
+
+/* A checked end-session request (plain data). */
+struct fa_authz_logout {
+	const struct fa_authz_client *client;        /* NULL: none named */
+	char sub[FA_MAX_ID + 1];                     /* the hint's subject; "" without */
+	char redirect[FA_MAX_REDIRECT_URI + 1];      /* "" : no redirect */
+	char state[FA_AUTHZ_MAX_STATE + 1];
+};
+
+/* OpenID Connect RP-Initiated Logout 1.0 §2-3: checks the hint, client_id
+ * and post_logout_redirect_uri (exact match against the client's
+ * post_logout_redirect_uris). Errors: invalid_request (FA_EINVAL,
+ * FA_EDENIED, FA_ETOOBIG). */
+enum fa_rc fa_authz_logout_check(struct fa_authz *az, const struct fa_authz_logout_params *p,
+				 struct fa_authz_logout *out, struct fa_err *err) FA_WUR;
+
 /* ---- grants (grant.c, family.c) --------------------------------------- */
 
 /* The answer of a successful grant. */

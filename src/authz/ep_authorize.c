@@ -23,7 +23,7 @@
  * description, iss. */
 #define MAX_LOCATION FA_MAX_HEADER
 
-static void error_page(struct fa_resp *resp, int status, const char *msg)
+void fa_authz_error_page(struct fa_resp *resp, int status, const char *msg)
 {
 	struct fa_buf b;
 
@@ -36,7 +36,8 @@ static void error_page(struct fa_resp *resp, int status, const char *msg)
 	fa_buf_cleanup(&b);
 }
 
-static enum fa_rc param(struct fa_buf *b, bool *first, const char *name, const char *value)
+enum fa_rc fa_authz_url_param(struct fa_buf *b, bool *first, const char *name,
+			      const char *value)
 {
 	enum fa_rc rc;
 
@@ -66,17 +67,17 @@ static void redirect_back(struct fa_authz *az, struct fa_resp *resp,
 	fa_buf_init(&b, MAX_LOCATION);
 	rc = fa_buf_appends(&b, areq->redirect_uri);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "code", code);
+		rc = fa_authz_url_param(&b, &first, "code", code);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "error", error);
+		rc = fa_authz_url_param(&b, &first, "error", error);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "error_description", description);
+		rc = fa_authz_url_param(&b, &first, "error_description", description);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "state", areq->state);
+		rc = fa_authz_url_param(&b, &first, "state", areq->state);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "iss", az->issuer);
+		rc = fa_authz_url_param(&b, &first, "iss", az->issuer);
 	if (rc != FA_OK || fa_resp_redirect(resp, 302, b.data, NULL) != FA_OK)
-		error_page(resp, 500, "The sign-in answer could not be built.");
+		fa_authz_error_page(resp, 500, "The sign-in answer could not be built.");
 	fa_buf_cleanup(&b);
 }
 
@@ -84,7 +85,7 @@ static void fail(struct fa_authz *az, struct fa_resp *resp, const struct fa_auth
 		 const struct fa_err *err)
 {
 	if (!areq->redirect_ok) {
-		error_page(resp, 400, err->msg[0] ? err->msg : "Invalid authorization request.");
+		fa_authz_error_page(resp, 400, err->msg[0] ? err->msg : "Invalid authorization request.");
 		return;
 	}
 	if (fa_store_unavailable(err)) {
@@ -144,7 +145,7 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 	fa_err_clear(&err);
 	if (existing_id) {
 		if (fa_strlcpy(id, existing_id, sizeof(id)) != FA_OK) {
-			error_page(resp, 400, "Invalid sign-in request.");
+			fa_authz_error_page(resp, 400, "Invalid sign-in request.");
 			return;
 		}
 	} else if (bind_value(az, req, resp, bind, &err) != FA_OK ||
@@ -158,7 +159,7 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 	if (ret && az->ep->login.login_url)
 		login = az->ep->login.login_url(req, ret);
 	if (!login || fa_resp_redirect(resp, 302, login, NULL) != FA_OK)
-		error_page(resp, 500, "The login page could not be reached.");
+		fa_authz_error_page(resp, 500, "The login page could not be reached.");
 }
 
 /* Who is logged in: FA_OK with *user, FA_ENOTFOUND, or an internal error. */
@@ -234,15 +235,15 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 		/* Not a redirect: a pending request that is unknown or bound to
 		 * another browser must not reach the client. */
 		if (fa_store_unavailable(&err))
-			error_page(resp, 503, "The sign-in service is temporarily unavailable; "
+			fa_authz_error_page(resp, 503, "The sign-in service is temporarily unavailable; "
 				   "try again in a moment.");
 		else if (fa_authz_status(&err) >= 500)
-			error_page(resp, 500, "The sign-in request could not be read; try again.");
+			fa_authz_error_page(resp, 500, "The sign-in request could not be read; try again.");
 		else if (rc == FA_EDENIED)
-			error_page(resp, 400, "This sign-in was started in another browser. Start "
+			fa_authz_error_page(resp, 400, "This sign-in was started in another browser. Start "
 				   "again from the application.");
 		else
-			error_page(resp, 400, "This sign-in request has expired or was already used. "
+			fa_authz_error_page(resp, 400, "This sign-in request has expired or was already used. "
 				   "Start again from the application.");
 		return;
 	}
@@ -262,7 +263,7 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 	json_decref(user);
 	if (rc != FA_OK) {
 		if (rc == FA_ENOTFOUND || rc == FA_ECONFLICT)
-			error_page(resp, 400, "This sign-in request was already used.");
+			fa_authz_error_page(resp, 400, "This sign-in request was already used.");
 		else
 			fail(az, resp, &areq, &err);
 		return;

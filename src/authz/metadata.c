@@ -156,6 +156,7 @@ static json_t *op_metadata(const struct fa_authz *az)
 	if (!doc || array_union(json_object_get(doc, "scopes_supported"), oidc_scopes,
 				ARRAY_LEN(oidc_scopes)) != FA_OK ||
 	    json_object_set_new(doc, "userinfo_endpoint", url(az, "/oauth2/userinfo")) != 0 ||
+	    json_object_set_new(doc, "end_session_endpoint", url(az, "/oauth2/end_session")) != 0 ||
 	    json_object_set_new(doc, "id_token_signing_alg_values_supported",
 				strings(&alg, 1)) != 0 ||
 	    json_object_set_new(doc, "subject_types_supported",

@@ -313,6 +313,7 @@ static int start_modules(struct serve *s)
 		.session_user = fa_identity_session_user,
 		.login_url = fa_identity_login_url,
 		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
+		.logout = fa_identity_session_logout,
 	};
 	ao.generated_secret = &client_secret;
 	s->authz = fa_authz_new(&ao, &err);

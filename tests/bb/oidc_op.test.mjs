@@ -4,7 +4,8 @@
 // published keys (iss, sub, aud, azp, exp, iat, auth_time, nonce, at_hash,
 // sid, and the profile / email claims of the local user), offline_access as
 // Flyte's offline, scopes narrowed rather than refused (SPEC §5), and
-// /oauth2/userinfo with its RFC 6750 refusals.
+// /oauth2/userinfo with its RFC 6750 refusals, and RP-initiated logout at
+// /oauth2/end_session.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,8 +13,9 @@ import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 
+import { browse, hiddenInputs } from './lib/browser.mjs';
 import {
-  RP_REDIRECT, RP_SECRET, approveDevice, authorize, basic, codeFlow, flowParams, postForm,
+  RP_LOGOUT, RP_REDIRECT, RP_SECRET, approveDevice, authorize, basic, codeFlow, flowParams, postForm,
   rpConfig, startOp,
 } from './lib/op.mjs';
 
@@ -277,6 +279,93 @@ describe('OpenID Provider (local users)', () => {
       const gone = await fetch(`${srv.url}/oauth2/userinfo`, { headers: bearer(tokens.access_token) });
       assert.equal(gone.status, 401);
       assert.match(gone.headers.get('www-authenticate'), /error="invalid_token"/);
+    });
+  });
+
+  describe('RP-initiated logout', () => {
+    let config;
+    before(async () => { config = await rpConfig(srv); });
+
+    // Is the browser of jar still signed in? (authorize answers without /login)
+    async function signedIn(jar) {
+      const params = await flowParams();
+      const url = client.buildAuthorizationUrl(config, { redirect_uri: RP_REDIRECT, scope: 'openid',
+        state: params.state, code_challenge: params.challenge, code_challenge_method: 'S256' });
+      const res = await browse(url, jar);
+      return new URL(res.headers.get('location'), srv.url).pathname !== '/login';
+    }
+
+    test('discovery names the endpoint', async () => {
+      assert.equal(config.serverMetadata().end_session_endpoint, `${srv.url}/oauth2/end_session`);
+    });
+
+    test('id_token_hint and a registered post_logout_redirect_uri: signed out, state back', async () => {
+      const { tokens, jar } = await codeFlow(srv, config);
+      assert.equal(await signedIn(jar), true);
+      const url = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: RP_LOGOUT, state: 'bye-state-1' });
+      const res = await browse(url, jar);
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.get('location'), `${RP_LOGOUT}?state=bye-state-1`);
+      assert.equal(jar.get('flyte_session'), undefined, 'the session cookie is cleared');
+      assert.equal(await signedIn(jar), false);
+      // The copied cookie is dead too: the session record is gone.
+    });
+
+    test('a post_logout_redirect_uri that is not registered exactly is refused, nothing changes', async () => {
+      const { tokens, jar } = await codeFlow(srv, config);
+      for (const uri of [`${RP_LOGOUT}/x`, `${RP_LOGOUT}?a=b`, 'http://127.0.0.1:10/rp/logged-out',
+        RP_REDIRECT]) {
+        const res = await browse(client.buildEndSessionUrl(config,
+          { id_token_hint: tokens.id_token, post_logout_redirect_uri: uri }), jar);
+        assert.equal(res.status, 400, uri);
+        assert.equal(res.headers.get('location'), null);
+        assert.match(await res.text(), /not registered/);
+      }
+      // Without a hint or client_id there is no client to match against.
+      const res = await browse(`${srv.url}/oauth2/end_session?post_logout_redirect_uri=${encodeURIComponent(RP_LOGOUT)}`, jar);
+      assert.equal(res.status, 400);
+      // A forged hint, and a client_id that is not the hint's audience.
+      const forged = tokens.id_token.slice(0, -4) + 'AAAA';
+      assert.equal((await browse(client.buildEndSessionUrl(config, { id_token_hint: forged }), jar)).status, 400);
+      assert.equal((await browse(`${srv.url}/oauth2/end_session?id_token_hint=${tokens.id_token}&client_id=cli`, jar)).status, 400);
+      assert.equal(await signedIn(jar), true);
+    });
+
+    test('without a hint the user confirms with a session-bound form', async () => {
+      const { jar } = await codeFlow(srv, config);
+      const url = `${srv.url}/oauth2/end_session?client_id=rp&post_logout_redirect_uri=${encodeURIComponent(RP_LOGOUT)}&state=s-123`;
+      let res = await browse(url, jar);
+      assert.equal(res.status, 200);
+      const page = await res.text();
+      assert.match(page, /Sign out <strong>alice<\/strong>/);
+      const fields = hiddenInputs(page);
+      assert.ok(fields.csrf_token);
+      assert.equal(await signedIn(jar), true, 'GET alone signs nobody out');
+      const post = (f) => browse(`${srv.url}/oauth2/end_session`, jar, { method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(f).toString() });
+      // A forged or missing token only gets the question again.
+      res = await post({ ...fields, csrf_token: 'x'.repeat(43) });
+      assert.equal(res.status, 200);
+      assert.equal(await signedIn(jar), true);
+      res = await post(fields);
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.get('location'), `${RP_LOGOUT}?state=s-123`);
+      assert.equal(await signedIn(jar), false);
+    });
+
+    test('no session: straight on; no target: a signed-out page', async () => {
+      const { tokens } = await codeFlow(srv, config);
+      let res = await browse(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: RP_LOGOUT }), null);
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.get('location'), RP_LOGOUT);
+      const { tokens: t2, jar } = await codeFlow(srv, config);
+      res = await browse(client.buildEndSessionUrl(config, { id_token_hint: t2.id_token }), jar);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /signed out/);
+      assert.equal(await signedIn(jar), false);
     });
   });
 });

@@ -1315,7 +1315,9 @@ static void test_routes(void **state)
 
 	(void)state;
 	fa_authz_routes(&r, &n);
-	assert_int_equal(n, 11);   /* eight for discovery and the grants, three for RFC 8628 */
+	/* eight for discovery and the grants, three for RFC 8628, two for
+	 * userinfo, two for RP-initiated logout */
+	assert_int_equal(n, 15);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(r[i].flags & FA_R_PUBLIC);
 		if (strcmp(r[i].method, "POST") == 0)
@@ -1324,6 +1326,9 @@ static void test_routes(void **state)
 		if (strncmp(r[i].path, "/oauth2/authorize", 17) == 0)
 			assert_true(r[i].flags & FA_R_NO_STORE);
 	}
+	fa_authz_op_routes(&r, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].path, "/.well-known/openid-configuration");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, afx_setup, afx_teardown)
