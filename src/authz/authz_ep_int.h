@@ -46,6 +46,13 @@ void fa_authz_error_page(struct fa_resp *resp, int status, const char *msg);
  * value appends nothing. */
 enum fa_rc fa_authz_url_param(struct fa_buf *b, bool *first, const char *name,
 			      const char *value) FA_WUR;
+/* Content-Security-Policy for a page whose form leads to `target` (a
+ * validated absolute URL, or NULL): the pages' usual policy with
+ * form-action widened to target's origin (browsers apply form-action to
+ * the redirect a form post ends in), and script-src 'nonce-<nonce>' when
+ * nonce is not NULL. */
+enum fa_rc fa_authz_page_csp(struct fa_resp *resp, const char *target, const char *nonce,
+			     struct fa_err *err) FA_WUR;
 /* <input type="hidden" name="name" value="value (escaped)">. */
 enum fa_rc fa_authz_page_hidden(struct fa_buf *b, const char *name, const char *value) FA_WUR;
 

@@ -458,7 +458,25 @@ struct fa_authz_params {
 	const char *code_challenge_method;
 	const char *nonce;
 	const char *audience;
+	/* OpenID Connect Core §3.1.2.1 */
+	const char *response_mode;
+	const char *prompt;
+	const char *max_age;
+	const char *login_hint;
+	const char *id_token_hint;
+	const char *display;
+	const char *ui_locales;
+	const char *claims_locales;
+	const char *acr_values;
+	const char *claims;
+	const char *request;
+	const char *request_uri;
 };
+
+/* A login_hint passed on to the login form: a username. */
+#define FA_AUTHZ_MAX_LOGIN_HINT FA_MAX_ID
+/* max_age above ten years is no limit at all. */
+#define FA_AUTHZ_MAX_MAX_AGE (10LL * 366 * 24 * 3600)
 
 /* A validated authorization request (plain data). */
 struct fa_authz_areq {
@@ -471,7 +489,18 @@ struct fa_authz_areq {
 	char challenge[FA_PKCE_CHALLENGE_LEN + 1];  /* "" without PKCE */
 	char nonce[FA_AUTHZ_MAX_NONCE + 1];
 	char audience[FA_MAX_SCOPE + 1];            /* "" = default */
+	bool form_post;         /* response_mode=form_post */
+	bool prompt_none;       /* never show a page: login_required instead */
+	bool prompt_login;      /* a fresh login even with a session */
+	int64_t max_age;        /* -1: none; else the oldest login accepted, s */
+	char login_hint[FA_AUTHZ_MAX_LOGIN_HINT + 1];
+	char hint_sub[FA_MAX_ID + 1];               /* id_token_hint's sub, or "" */
 };
+
+/* Does the session's `user` (with auth_time) satisfy areq at `now`, or
+ * must the user log in (again)? prompt=login, max_age exceeded, or an
+ * id_token_hint for another user. */
+bool fa_authz_login_needed(const struct fa_authz_areq *areq, const json_t *user, int64_t now);
 
 /* Validates an authorization request. On failure err has an oauth_error; areq->redirect_ok says whether the failure may
  * be sent to the client's redirect_uri (false: unknown client or bad

@@ -52,7 +52,7 @@ static void signed_out(struct fa_authz *az, struct fa_resp *resp, const struct f
 
 /* Asks the signed-in user to confirm, carrying the request along. */
 static void confirm_page(struct fa_authz *az, struct fa_req *req, struct fa_resp *resp,
-			 const json_t *user, const char *session)
+			 const json_t *user, const char *session, const char *target)
 {
 	static const char *const keep[] = {
 		"id_token_hint", "client_id", "post_logout_redirect_uri", "state",
@@ -89,6 +89,9 @@ static void confirm_page(struct fa_authz *az, struct fa_req *req, struct fa_resp
 		rc = fa_buf_appends(&b, "<button type=\"submit\">Sign out</button>\n</form>\n");
 	if (rc == FA_OK)
 		rc = fa_http_page_end(&b);
+	/* The form's answer redirects to the post-logout URI, if any. */
+	if (rc == FA_OK)
+		rc = fa_authz_page_csp(resp, target, NULL, NULL);
 	if (rc != FA_OK || fa_resp_page(resp, 200, &b, NULL) != FA_OK)
 		fa_authz_error_page(resp, 500, "The sign-out page could not be built.");
 	fa_buf_cleanup(&b);
@@ -139,7 +142,8 @@ void fa_authz_ep_end_session(struct fa_req *req, struct fa_resp *resp, void *app
 	if (!(lo.sub[0] && strcmp(lo.sub, fa_authz_jstr(user, "sub")) == 0)) {
 		if (!csrf || !session ||
 		    fa_authz_device_csrf_check(az, session, csrf, &err) != FA_OK) {
-			confirm_page(az, req, resp, user, session ? session : "");
+			confirm_page(az, req, resp, user, session ? session : "",
+				     lo.redirect[0] ? lo.redirect : NULL);
 			json_decref(user);
 			return;
 		}

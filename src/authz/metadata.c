@@ -62,7 +62,7 @@ static json_t *scopes_supported(const struct fa_authz *az)
 static json_t *metadata(const struct fa_authz *az)
 {
 	static const char *const response_types[] = { "code" };
-	static const char *const response_modes[] = { "query" };
+	static const char *const response_modes[] = { "query", "form_post" };
 	static const char *const grants[] = {
 		"authorization_code", "refresh_token", "client_credentials",
 	};
@@ -144,6 +144,7 @@ static json_t *op_metadata(const struct fa_authz *az)
 {
 	static const char *const oidc_scopes[] = { "openid", "profile", "email", "offline_access" };
 	static const char *const subject_types[] = { "public" };
+	static const char *const prompts[] = { "none", "login", "consent", "select_account" };
 	/* What an ID token or userinfo can hold (idtoken.c). */
 	static const char *const claims[] = {
 		"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
@@ -162,6 +163,8 @@ static json_t *op_metadata(const struct fa_authz *az)
 	    json_object_set_new(doc, "subject_types_supported",
 				strings(subject_types, ARRAY_LEN(subject_types))) != 0 ||
 	    json_object_set_new(doc, "claims_supported", strings(claims, ARRAY_LEN(claims))) != 0 ||
+	    json_object_set_new(doc, "prompt_values_supported",
+				strings(prompts, ARRAY_LEN(prompts))) != 0 ||
 	    /* Request objects and the claims parameter are not implemented;
 	     * Discovery §3 makes request_uri_parameter_supported default to
 	     * true, so each is said outright. */

@@ -315,7 +315,13 @@ out:
 static void local_login_get(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			    const char *redirect_url)
 {
-	render_form(id, req, resp, 200, redirect_url, NULL, NULL);
+	/* OpenID Connect's login_hint, passed on by the authorization
+	 * server: pre-fills the username (a hint only; nothing trusts it). */
+	const char *hint = fa_req_query(req, "login_hint");
+
+	if (hint && strnlen(hint, FA_MAX_ID + 1) > FA_MAX_ID)
+		hint = NULL;
+	render_form(id, req, resp, 200, redirect_url, hint, NULL);
 }
 
 /* The form's CSRF cookie and token agree and are fresh. On FA_OK,

@@ -368,4 +368,69 @@ describe('OpenID Provider (local users)', () => {
       assert.equal(await signedIn(jar), false);
     });
   });
+
+  describe('authorization request parameters of OpenID Connect', () => {
+    let config;
+    before(async () => { config = await rpConfig(srv); });
+
+    async function authUrl(extra) {
+      const params = await flowParams();
+      return { params, url: client.buildAuthorizationUrl(config, { redirect_uri: RP_REDIRECT,
+        scope: 'openid', state: params.state, nonce: params.nonce, code_challenge: params.challenge,
+        code_challenge_method: 'S256', ...extra }) };
+    }
+
+    test('response_mode=form_post: a self-posting form to the redirect_uri', async () => {
+      const { jar } = await codeFlow(srv, config);
+      const { url, params } = await authUrl({ response_mode: 'form_post' });
+      const res = await browse(url, jar);
+      assert.equal(res.status, 200);
+      const html = await res.text();
+      assert.match(html, new RegExp(`<form method="post" action="${RP_REDIRECT}">`));
+      const fields = hiddenInputs(html);
+      assert.equal(fields.state, params.state);
+      assert.equal(fields.iss, srv.url);
+      assert.equal(fields.code.length, 43);
+      // Its policy lets exactly this script run and the form reach the client.
+      const csp = res.headers.get('content-security-policy');
+      const nonce = /script-src 'nonce-([^']+)'/.exec(csp)[1];
+      assert.match(html, new RegExp(`<script nonce="${nonce}">document.forms\\[0\\].submit\\(\\);</script>`));
+      assert.match(csp, /form-action 'self' http:\/\/127\.0\.0\.1:9;/);
+      // The posted code redeems like a redirected one.
+      const cb = new URL(RP_REDIRECT);
+      for (const [k, v] of Object.entries(fields)) cb.searchParams.set(k, v);
+      const tokens = await client.authorizationCodeGrant(config, cb,
+        { expectedState: params.state, expectedNonce: params.nonce, pkceCodeVerifier: params.verifier });
+      assert.equal(tokens.claims().sub, 'alice');
+      // Errors use the same mode.
+      const err = await authUrl({ response_mode: 'form_post', prompt: 'none' });
+      const r2 = await browse(err.url, null);
+      assert.equal(r2.status, 200);
+      assert.equal(hiddenInputs(await r2.text()).error, 'login_required');
+    });
+
+    test('bad values are invalid_request at the redirect_uri', async () => {
+      for (const extra of [{ prompt: 'none login' }, { prompt: 'sometimes' }, { max_age: '-1' },
+        { max_age: 'soon' }, { response_mode: 'fragment' }, { login_hint: 'x'.repeat(300) },
+        { id_token_hint: 'not-a-token' }, { ui_locales: 'x'.repeat(1100) }]) {
+        const { url, params } = await authUrl(extra);
+        const res = await fetch(url, { redirect: 'manual' });
+        assert.equal(res.status, 302, JSON.stringify(extra));
+        const loc = new URL(res.headers.get('location'));
+        assert.equal(loc.searchParams.get('error'), 'invalid_request', JSON.stringify(extra));
+        assert.equal(loc.searchParams.get('state'), params.state);
+      }
+    });
+
+    test('id_token_hint for another user: with prompt=none login_required, else a new login', async () => {
+      const { jar } = await codeFlow(srv, config);   // alice is signed in
+      const { tokens: bobs } = await codeFlow(srv, config, { user: 'bob' });
+      const none = await authUrl({ prompt: 'none', id_token_hint: bobs.id_token });
+      let res = await browse(none.url, jar);
+      assert.equal(new URL(res.headers.get('location')).searchParams.get('error'), 'login_required');
+      const { url } = await authUrl({ id_token_hint: bobs.id_token });
+      res = await browse(url, jar);
+      assert.equal(new URL(res.headers.get('location'), srv.url).pathname, '/login');
+    });
+  });
 });

@@ -35,8 +35,9 @@ function serverSecrets() {
 // Users alice (every profile field) and bob (username only); clients `rp`
 // (confidential, code + refresh, scopes all offline), `cli` (public, code +
 // device, scope all) and `machine` (client_credentials only).
-// `extraSelf` is YAML added under selfAuthServer; `extraAuth` under auth.
-export async function opConfig({ extraSelf = '', extraAuth = '' } = {}) {
+// `extraSelf` is YAML added under selfAuthServer; `extraAuth` under auth;
+// `adminClient` one more static client.
+export async function opConfig({ extraSelf = '', extraAuth = '', adminClient = '' } = {}) {
   const [rp, machine, pw] = await Promise.all([hash(RP_SECRET), hash(RP_SECRET), hash(PASSWORD)]);
   return `
 server: {httpPort: PORT, bindAddress: 127.0.0.1, security: {secure: false, insecureCookieHeader: true}}
@@ -76,7 +77,7 @@ ${extraSelf}      staticClients:
           response_types: [token]
           scopes: [all]
           public: false
-`;
+${adminClient}`;
 }
 
 export async function startOp(opts = {}) {
