@@ -441,6 +441,141 @@ static void test_code_flow_openid(void **state)
 	fa_authz_grant_cleanup(&g);
 }
 
+/* An ID token of alice for flytectl, minted through the code grant. */
+static char *alice_id_token(struct afx *f)
+{
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	char code[FA_TOKEN_CHARS + 1];
+	struct fa_authz_grant g;
+	struct fa_err err;
+	char *idt;
+
+	afx_code(f, "flytectl", "http://localhost:40000/callback", "openid", CHALLENGE, code);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, c, code, "http://localhost:40000/callback",
+					     CHALLENGE_VERIFIER, &g, &err), FA_OK);
+	idt = g.id_token;
+	g.id_token = NULL;
+	fa_authz_grant_cleanup(&g);
+	return idt;
+}
+
+/* OpenID Connect Core §3.1.2.1's parameters: parsed, bounded, refused
+ * with the right code; and when a session needs a new login. */
+static void test_authorize_oidc(void **state)
+{
+	struct afx *f = *state;
+	char *idt = alice_id_token(f);
+	struct fa_authz_params p = {
+		.response_type = "code", .client_id = "web", .state = "abcdefgh",
+		.scope = "openid", .prompt = "login consent", .max_age = "60",
+		.login_hint = "bob", .id_token_hint = idt, .response_mode = "form_post",
+		.display = "popup", .ui_locales = "se", .acr_values = "1",
+	};
+	static const struct {
+		const char *field, *value, *error;
+	} bad[] = {
+		{ "prompt", "none login", "invalid_request" },
+		{ "prompt", "sometimes", "invalid_request" },
+		{ "max_age", "-5", "invalid_request" },
+		{ "max_age", "", "invalid_request" },
+		{ "response_mode", "fragment", "invalid_request" },
+		{ "request", "eyJhbGciOiJub25lIn0.e30.", "request_not_supported" },
+		{ "request_uri", "https://app.example.com/r", "request_uri_not_supported" },
+		{ "id_token_hint", "a.b.c", "invalid_request" },
+	};
+	struct fa_authz_areq areq;
+	struct fa_err err;
+	json_t *user;
+	int64_t now = f->now_ms / 1000;
+
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_authorize_check(f->az, &p, &areq, &err), FA_OK);
+	assert_true(areq.prompt_login);
+	assert_false(areq.prompt_none);
+	assert_true(areq.form_post);
+	assert_int_equal(areq.max_age, 60);
+	assert_string_equal(areq.login_hint, "bob");
+	assert_string_equal(areq.hint_sub, "alice");
+	/* An access token is no id_token_hint. */
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct fa_authz_params q = p;
+
+		if (strcmp(bad[i].field, "prompt") == 0)
+			q.prompt = bad[i].value;
+		else if (strcmp(bad[i].field, "max_age") == 0)
+			q.max_age = bad[i].value;
+		else if (strcmp(bad[i].field, "response_mode") == 0)
+			q.response_mode = bad[i].value;
+		else if (strcmp(bad[i].field, "request") == 0)
+			q.request = bad[i].value;
+		else if (strcmp(bad[i].field, "request_uri") == 0)
+			q.request_uri = bad[i].value;
+		else
+			q.id_token_hint = bad[i].value;
+		fa_err_clear(&err);
+		if (fa_authz_authorize_check(f->az, &q, &areq, &err) == FA_OK)
+			fail_msg("%s=%s: accepted", bad[i].field, bad[i].value);
+		assert_true(areq.redirect_ok);
+		assert_string_equal(err.oauth_error, bad[i].error);
+		assert_string_equal(areq.state, "abcdefgh");   /* the error carries it */
+	}
+	/* When does a session need a new login? */
+	p.prompt = NULL;
+	assert_int_equal(fa_authz_authorize_check(f->az, &p, &areq, &err), FA_OK);
+	user = json_pack("{s:s, s:I}", "sub", "alice", "auth_time", (json_int_t)(now - 30));
+	assert_false(fa_authz_login_needed(&areq, user, now));
+	assert_true(fa_authz_login_needed(&areq, user, now + 31));   /* older than max_age */
+	json_object_set_new(user, "sub", json_string("bob"));
+	assert_true(fa_authz_login_needed(&areq, user, now));         /* the hint names alice */
+	areq.prompt_login = true;
+	json_object_set_new(user, "sub", json_string("alice"));
+	assert_true(fa_authz_login_needed(&areq, user, now));
+	json_decref(user);
+	free(idt);
+}
+
+/* RP-Initiated Logout 1.0: the hint, client_id and exact URI rules. */
+static void test_logout_check(void **state)
+{
+	struct afx *f = *state;
+	char *idt = alice_id_token(f);
+	struct fa_authz_logout lo;
+	struct fa_err err;
+	struct fa_authz_logout_params p = { .client_id = "web",
+		.post_logout_redirect_uri = "https://app.example.com/bye", .state = "s1" };
+
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	assert_string_equal(lo.redirect, "https://app.example.com/bye");
+	assert_string_equal(lo.state, "s1");
+	assert_string_equal(lo.sub, "");
+	p.post_logout_redirect_uri = "https://app.example.com/bye/";
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	assert_string_equal(err.oauth_error, "invalid_request");
+	assert_string_equal(lo.redirect, "");
+	/* The hint is flytectl's: client web is not its audience; flytectl has
+	 * no post-logout URIs. */
+	p = (struct fa_authz_logout_params){ .id_token_hint = idt };
+	assert_int_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	assert_string_equal(lo.sub, "alice");
+	assert_string_equal(lo.client->id, "flytectl");
+	p.client_id = "web";
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	p = (struct fa_authz_logout_params){ .id_token_hint = idt,
+		.post_logout_redirect_uri = "https://app.example.com/bye" };
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	p = (struct fa_authz_logout_params){ .post_logout_redirect_uri = "https://app.example.com/bye" };
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	/* An expired hint still names the user, within the window. */
+	f->now_ms += 3600 * 1000;
+	p = (struct fa_authz_logout_params){ .id_token_hint = idt };
+	assert_int_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	f->now_ms += (FA_AUTHZ_HINT_MAX_AGE_S + 1) * 1000;
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	free(idt);
+}
+
 static void test_code_replay(void **state)
 {
 	struct afx *f = *state;
@@ -1346,6 +1481,8 @@ int main(void)
 		T(test_authorize_audience),
 		T(test_code_flow),
 		T(test_code_flow_openid),
+		T(test_authorize_oidc),
+		T(test_logout_check),
 		T(test_code_replay),
 		T(test_code_replay_by_other_client),
 		T(test_code_bindings),
