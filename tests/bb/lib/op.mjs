@@ -3,34 +3,17 @@
 // clients, npm openid-client configured against its discovery document, and
 // a browser walk through /oauth2/authorize and the local login form.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import * as client from 'openid-client';
 
 import { Jar, browse, hiddenInputs, submitLogin } from './browser.mjs';
-import { run, startServer } from './server.mjs';
+import { hashSecret as hash, secretFiles } from './identity.mjs';
+import { startServer } from './server.mjs';
 
 export const RP_SECRET = 'rp secret+%:/&=x';
 export const PASSWORD = 'correct horse battery staple';
 export const RP_REDIRECT = 'http://127.0.0.1:9/rp/cb';
 export const RP_LOGOUT = 'http://127.0.0.1:9/rp/logged-out';
-
-async function hash(secret) {
-  const r = await run(['hash-secret', '--cost', '4'], { input: secret });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
-
-function serverSecrets() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const b64 = (n) => randomBytes(n).toString('base64').replace(/=+$/, '');
-  return {
-    claim_symmetric_key: b64(32),
-    cookie_hash_key: b64(64),
-    cookie_block_key: b64(32),
-    'token_rsa_key.pem': privateKey.export({ type: 'pkcs1', format: 'pem' }),
-  };
-}
 
 // Users alice (every profile field) and bob (username only); clients `rp`
 // (confidential, code + refresh, scopes all offline), `cli` (public, code +
@@ -81,7 +64,7 @@ ${adminClient}`;
 }
 
 export async function startOp(opts = {}) {
-  return startServer({ config: await opConfig(opts), files: serverSecrets() });
+  return startServer({ config: await opConfig(opts), files: secretFiles() });
 }
 
 // openid-client's Configuration for `rp` from the server's discovery
