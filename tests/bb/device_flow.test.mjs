@@ -14,7 +14,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 import { Jar, browse, hiddenInputs, submitLogin, unescapeHtml } from './lib/browser.mjs';
-import { run, sleep, startServer } from './lib/server.mjs';
+import { basic, postForm, run, sleep, startServer } from './lib/server.mjs';
 
 const ALICE_PASSWORD = 'correct horse battery staple';
 const BOB_PASSWORD = 'bob password 2';
@@ -134,23 +134,6 @@ async function userDecides(srv, da, action, { typed } = {}) {
   const done = await res.text();
   assert.equal(res.status, 200, done);
   return { jar, confirm, done };
-}
-
-async function postForm(srv, path, params, headers = {}) {
-  const res = await fetch(`${srv.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(params).toString(),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { res, json, text };
-}
-
-function basic(id, secret) {
-  const enc = (s) => encodeURIComponent(s).replaceAll('%20', '+');
-  return 'Basic ' + Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64');
 }
 
 function assertOAuthError(r, status, error) {

@@ -131,22 +131,7 @@ export async function codeFlow(srv, config, { scope = 'openid profile email', ex
   return { tokens, jar: walk.jar, params, loc: walk.loc, walk };
 }
 
-export async function postForm(srv, path, params, headers = {}) {
-  const res = await fetch(`${srv.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(params).toString(),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { res, json, text };
-}
-
-export function basic(id, secret) {
-  const enc = (s) => encodeURIComponent(s).replaceAll('%20', '+');
-  return 'Basic ' + Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64');
-}
+export { basic, postForm } from './server.mjs';
 
 // The user side of a device authorization: log in through
 // verification_uri_complete, submit the prefilled code, approve.
