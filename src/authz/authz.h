@@ -42,8 +42,8 @@ struct fa_identity;   /* identity/identity.h */
 struct fa_authz;      /* opaque */
 
 /* Browser logins, from the identity layer. serve passes identity's
- * fa_identity_session_user, fa_identity_login_url and
- * FA_IDENTITY_SESSION_COOKIE; pointers rather than calls keep authz free
+ * fa_identity_session_user, fa_identity_login_url,
+ * FA_IDENTITY_SESSION_COOKIE and fa_identity_session_logout; pointers rather than calls keep authz free
  * of a link-time dependency on identity, as gate's session callback does
  * (and let an upstream-IdP layer plug in). All NULL: no browser is ever
  * logged in (the authorize endpoint saves the request and cannot send the
@@ -61,6 +61,10 @@ struct fa_authz_login {
 	/* Name of the login session cookie: the device page binds its CSRF
 	 * token and wrong-code count to that session. */
 	const char *session_cookie;
+	/* Ends the browser session of req and clears its cookie on resp
+	 * (RP-initiated logout); NULL: /oauth2/end_session cannot log out. */
+	enum fa_rc (*logout)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			     struct fa_err *err);
 };
 
 /* The default confidential client whose secret is generated per
@@ -127,10 +131,20 @@ enum fa_rc fa_authz_generated_forget(struct fa_store *store, struct fa_err *err)
  *   POST /oauth2/introspect                          the handler), form,
  *   POST /oauth2/revoke                              no-store
  *   POST /oauth2/device/authorize                  (RFC 8628 §3.1)
+ *   GET  /oauth2/userinfo                          public (bearer checked in
+ *   POST /oauth2/userinfo                            the handler), no-store,
+ *                                                    CORS; POST is a form
+ *   GET  /oauth2/end_session                       public, no-store: RP-
+ *   POST /oauth2/end_session                         initiated logout (POST
+ *                                                    is a form)
  *   GET  /device                                   public, no-store: the
  *   POST /device                                     verification page (login
  *                                                    session checked in the
  *                                                    handler; POST is a form) */
 void fa_authz_routes(const struct fa_route **routes, size_t *n);
+/* The OpenID Provider's discovery document (OpenID Connect Discovery 1.0),
+ * for serve to add when flyteauth's own users are the identity source:
+ *   GET  /.well-known/openid-configuration         public, CORS */
+void fa_authz_op_routes(const struct fa_route **routes, size_t *n);
 
 #endif

@@ -1,4 +1,5 @@
 /* ep_metadata.c -- GET /.well-known/oauth-authorization-server, GET
+ * /.well-known/openid-configuration, GET
  * /config/v1/flyte_client and GET /oauth2/jwks: the documents metadata.c
  * built at start-up, sent as they are. Public and CORS-enabled (browsers
  * read them).
@@ -17,6 +18,14 @@ void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app)
 
 	(void)req;
 	send_doc(resp, az->metadata_json, az->metadata_len);
+}
+
+void fa_authz_ep_op_metadata(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	const struct fa_authz *az = app;
+
+	(void)req;
+	send_doc(resp, az->op_json, az->op_len);
 }
 
 void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app)

@@ -86,8 +86,9 @@ static enum fa_rc send_tokens(struct fa_resp *resp, const struct fa_authz_grant 
 			      "token_type", "Bearer", "expires_in", (json_int_t)g->expires_in,
 			      "scope", g->scope);
 
-	if (o && g->refresh_token[0] != '\0' &&
-	    json_object_set_new(o, "refresh_token", json_string(g->refresh_token)) != 0) {
+	if (o && ((g->refresh_token[0] != '\0' &&
+		   json_object_set_new(o, "refresh_token", json_string(g->refresh_token)) != 0) ||
+		  (g->id_token && json_object_set_new(o, "id_token", json_string(g->id_token)) != 0))) {
 		json_decref(o);
 		o = NULL;
 	}

@@ -236,6 +236,11 @@ enum fa_rc fa_sha256(const void *in, size_t n, unsigned char out[FA_SHA256_LEN])
 enum fa_rc fa_sha256_b64url(const void *in, size_t n, char out[FA_TOKEN_CHARS + 1]) FA_WUR;
 /* Lower-case hex SHA-256 of the input (64 chars + NUL). */
 enum fa_rc fa_sha256_hex(const void *in, size_t n, char out[2 * FA_SHA256_LEN + 1]) FA_WUR;
+/* OpenID Connect's at_hash (Core §3.1.3.6): unpadded base64url of the left
+ * half of SHA-`bits` (256, 384 or 512) of in, into out (cap >= 44 always
+ * fits). FA_EINVAL for another size. */
+enum fa_rc fa_sha_left_half_b64url(unsigned bits, const void *in, size_t n, char *out,
+				   size_t cap) FA_WUR;
 /* First 8 hex digits of SHA-256: how a token is named in a log line. */
 void fa_log_id(const void *in, size_t n, char out[9]);
 /* Constant-time equality (length is not secret). */

@@ -73,7 +73,7 @@ struct serve {
 	struct fa_identity *identity;
 	struct fa_authz *authz;
 	struct fa_gate *gate;
-	struct fa_route_set sets[3];
+	struct fa_route_set sets[4];
 	size_t n_sets;
 	struct fa_http *http;
 	struct fa_metrics *metrics;   /* NULL unless metrics.enabled */
@@ -440,6 +440,7 @@ static int start_modules(struct serve *s)
 		.session_user = fa_identity_session_user,
 		.login_url = fa_identity_login_url,
 		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
+		.logout = fa_identity_session_logout,
 	};
 	ao.generated_secret = &client_secret;
 	s->authz = fa_authz_new(&ao, &err);
@@ -466,6 +467,15 @@ static int start_modules(struct serve *s)
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->identity };
 	fa_authz_routes(&routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
+	/* Discovery: the upstream IdP's document when there is one (as
+	 * flyteadmin), else flyteauth's own as the OpenID Provider. */
+	if (c->auth.user_auth.open_id.base_url[0] != '\0') {
+		fa_identity_idp_routes(&routes, &n);
+		s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->identity };
+	} else {
+		fa_authz_op_routes(&routes, &n);
+		s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
+	}
 	fa_gate_routes(&routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->gate };
 	fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s",

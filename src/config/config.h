@@ -170,6 +170,10 @@ struct fa_config_client {
 	struct fa_config_list response_types;
 	struct fa_config_list scopes;
 	struct fa_config_list audience;
+	/* Where /oauth2/end_session may send the browser after logout (OpenID
+	 * Connect RP-Initiated Logout 1.0; flyteauth extension): absolute
+	 * http(s) URLs, matched exactly. */
+	struct fa_config_list post_logout_redirect_uris;
 	bool is_public;                          /* `public` */
 	bool is_default;                         /* from built-in defaults */
 	struct fa_config_pos pos;                /* the map key */
@@ -184,6 +188,8 @@ struct fa_config_user {
 	char *password_hash;    /* base64(bcrypt) or raw $2a$/$2b$/$2y$ */
 	char *name;
 	char *email;
+	bool email_verified;    /* `emailVerified`: the OIDC email_verified claim */
+	struct fa_config_list groups;   /* the `groups` claim */
 	struct fa_config_pos pos;
 	struct fa_config_pos hash_pos;
 };

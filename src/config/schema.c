@@ -428,6 +428,8 @@ const struct cfg_field cfg_client_fields[] = {
 	  .off = offsetof(struct fa_config_client, scopes) },
 	{ .key = "audience", .kind = CK_LIST,
 	  .off = offsetof(struct fa_config_client, audience) },
+	{ .key = "post_logout_redirect_uris", .kind = CK_URL_LIST,
+	  .off = offsetof(struct fa_config_client, post_logout_redirect_uris) },
 	{ .key = "public", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config_client, is_public) },
 	{ .key = NULL },
@@ -443,6 +445,10 @@ const struct cfg_field cfg_user_fields[] = {
 	  .off = offsetof(struct fa_config_user, name) },
 	{ .key = "email", .kind = CK_STR,
 	  .off = offsetof(struct fa_config_user, email) },
+	{ .key = "emailVerified", .kind = CK_BOOL,
+	  .off = offsetof(struct fa_config_user, email_verified) },
+	{ .key = "groups", .kind = CK_LIST,
+	  .off = offsetof(struct fa_config_user, groups) },
 	{ .key = NULL },
 };
 

@@ -137,16 +137,21 @@ enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA
  *   GET  /login    the login form (public, no-store)
  *   POST /login    form submission (public, form body, no-store)
  *   GET  /logout   ends the session (public, no-store)
- *   GET  /.well-known/openid-configuration   404 without an IdP, else 303
  * The table is static. */
 void fa_identity_routes(const struct fa_route **routes, size_t *n);
+/* Served only when an upstream IdP is configured (userAuth.openId.baseUrl;
+ * with local users the authorization server is the OpenID Provider):
+ *   GET  /.well-known/openid-configuration   303 to the IdP's, as flyteadmin */
+void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
 
 /* ---- for authz and gate ------------------------------------------------------ */
 
 /* The logged-in user of the browser session cookie in req: FA_OK with *user
  * a NEW reference (json_decref) to a JSON object with OIDC claim names
  * (`sub` always; `name`, `preferred_username`, `given_name`, `family_name`,
- * `email`, `picture` when known). A local user's `sub` and
+ * `email`, `email_verified`, `picture`, `groups` when known), plus the
+ * session's `auth_time` (unix seconds of the login) and `sid` (a public
+ * name of the session, 32 hex digits). A local user's `sub` and
  * `preferred_username` are its username.
  * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
  * does not unseal (tampered, other keys, other cookie's value), expired, or
@@ -154,6 +159,12 @@ void fa_identity_routes(const struct fa_route **routes, size_t *n);
  * FA_ECRYPTO on internal failure. *user is NULL on any failure. */
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
+
+/* Ends the browser session of req, as /logout does (record deleted, cookie
+ * cleared on resp); a request without a session only gets the cookie
+ * cleared. For the authorization server's RP-initiated logout. */
+enum fa_rc fa_identity_session_logout(struct fa_identity *id, struct fa_req *req,
+				      struct fa_resp *resp, struct fa_err *err) FA_WUR;
 
 /* "/login?redirect_url=<percent-encoded return_to>" in the request arena,
  * for sending an unauthenticated browser to log in. return_to is a path on

@@ -46,6 +46,8 @@ struct fa_local_user {
 	char hash[FA_BCRYPT_LEN + 1];    /* raw bcrypt */
 	const char *name;                /* "" when unset */
 	const char *email;
+	bool email_verified;             /* emailVerified */
+	const struct fa_config_list *groups;   /* NULL: none */
 };
 
 struct fa_identity {

@@ -131,6 +131,8 @@ enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 		u->username = cu->username;
 		u->name = cu->name;
 		u->email = cu->email;
+		u->email_verified = cu->email_verified;
+		u->groups = &cu->groups;
 		id->n_users++;
 	}
 	if (dev) {
@@ -180,6 +182,33 @@ static void audit(const struct fa_identity *id, struct fa_req *req, const char *
 	});
 }
 
+/* The user's OIDC claims (SPEC §3: a local user's subject and
+ * preferred_username are its username); NULL when memory runs out. */
+static json_t *user_json(const struct fa_local_user *u)
+{
+	json_t *o = json_pack("{s:s, s:s}", "sub", u->username, "preferred_username", u->username);
+	json_t *g;
+	bool ok = o != NULL;
+
+	if (ok && u->name[0])
+		ok = json_object_set_new(o, "name", json_string(u->name)) == 0;
+	if (ok && u->email[0]) {
+		ok = json_object_set_new(o, "email", json_string(u->email)) == 0 &&
+		     json_object_set_new(o, "email_verified", json_boolean(u->email_verified)) == 0;
+	}
+	if (ok && u->groups && u->groups->count > 0) {
+		g = json_array();
+		ok = g && json_object_set_new(o, "groups", g) == 0;
+		for (size_t i = 0; ok && i < u->groups->count; i++)
+			ok = json_array_append_new(g, json_string(u->groups->items[i])) == 0;
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *username,
 				   const char *password, json_t **user, struct fa_err *err)
 {
@@ -199,11 +228,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
 		return fa_err_oauth(err, FA_EDENIED, "access_denied", "%s", generic_failure);
 	if (rc != FA_OK)
 		return fa_err_set(err, rc, "password check failed");
-	*user = json_pack("{s:s, s:s}", "sub", u->username, "preferred_username", u->username);
-	if (*user && u->name[0])
-		json_object_set_new(*user, "name", json_string(u->name));
-	if (*user && u->email[0])
-		json_object_set_new(*user, "email", json_string(u->email));
+	*user = user_json(u);
 	if (!*user)
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	return FA_OK;
@@ -322,7 +347,13 @@ out:
 static void local_login_get(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			    const char *redirect_url)
 {
-	render_form(id, req, resp, 200, redirect_url, NULL, NULL);
+	/* OpenID Connect's login_hint, passed on by the authorization
+	 * server: pre-fills the username (a hint only; nothing trusts it). */
+	const char *hint = fa_req_query(req, "login_hint");
+
+	if (hint && strnlen(hint, FA_MAX_ID + 1) > FA_MAX_ID)
+		hint = NULL;
+	render_form(id, req, resp, 200, redirect_url, hint, NULL);
 }
 
 /* The form's CSRF cookie and token agree and are fresh. On FA_OK,
