@@ -39,7 +39,7 @@ int fa_cli_state_dir(char *buf, size_t cap, const char *cmd)
 
 static int dev_reset(void)
 {
-	struct fa_log log = { stderr, FA_LOG_WARN };
+	struct fa_log log = { .fp = stderr, .min = FA_LOG_WARN };
 	struct fa_store *store = NULL;
 	char dir[1024], db[1100];
 	struct fa_err err;
