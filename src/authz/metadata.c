@@ -1,10 +1,12 @@
-/* metadata.c -- the two public documents of the authorization server:
- * RFC 8414 metadata at /.well-known/oauth-authorization-server and the
- * public keys at /oauth2/jwks. (Flyte's public client settings,
+/* metadata.c -- the public documents of the authorization server:
+ * RFC 8414 metadata at /.well-known/oauth-authorization-server, the same
+ * as an OpenID Provider's at /.well-known/openid-configuration (OpenID
+ * Connect Discovery 1.0 §3, served when local users are the users), and
+ * the public keys at /oauth2/jwks. (Flyte's public client settings,
  * /config/v1/flyte_client, belong to the resource server and are served by
  * the gate in both modes.)
  *
- * Both depend only on the config and keys, so they are built here
+ * All depend only on the config and keys, so they are built here
  * once at start-up; ep_metadata.c serves the bytes, with no JSON work per
  * request.
  */
@@ -27,7 +29,7 @@ static json_t *url(const struct fa_authz *az, const char *path)
 	return j;
 }
 
-/* Union of every client's scopes, first-seen order. */
+/* Union of what every client may be granted, first-seen order. */
 static json_t *scopes_supported(const struct fa_authz *az)
 {
 	struct fa_scope all;
@@ -35,9 +37,9 @@ static json_t *scopes_supported(const struct fa_authz *az)
 
 	fa_scope_init(&all);
 	for (size_t i = 0; i < az->n_clients; i++) {
-		for (size_t j = 0; j < az->clients[i].scopes.n; j++) {
+		for (size_t j = 0; j < az->clients[i].allowed.n; j++) {
 			/* Over the cap the list is merely incomplete. */
-			if (fa_scope_add(&all, fa_scope_get(&az->clients[i].scopes, j), &e) != FA_OK)
+			if (fa_scope_add(&all, fa_scope_get(&az->clients[i].allowed, j), &e) != FA_OK)
 				break;
 		}
 	}
@@ -47,7 +49,7 @@ static json_t *scopes_supported(const struct fa_authz *az)
 static json_t *metadata(const struct fa_authz *az)
 {
 	static const char *const response_types[] = { "code" };
-	static const char *const response_modes[] = { "query" };
+	static const char *const response_modes[] = { "query", "form_post" };
 	static const char *const grants[] = {
 		"authorization_code", "refresh_token", "client_credentials",
 	};
@@ -108,6 +110,63 @@ static json_t *metadata(const struct fa_authz *az)
 	return doc;
 }
 
+/* Adds each of v to the array a unless it is there. */
+static enum fa_rc array_union(json_t *a, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		json_t *x;
+		bool have = false;
+
+		json_array_foreach(a, k, x) {
+			have = have || strcmp(json_string_value(x), v[i]) == 0;
+		}
+		if (!have && json_array_append_new(a, json_string(v[i])) != 0)
+			return FA_ENOMEM;
+	}
+	return FA_OK;
+}
+
+/* OpenID Connect Discovery 1.0 §3: the RFC 8414 document (same endpoints,
+ * grants and auth methods) plus what an OpenID Provider adds. */
+static json_t *op_metadata(const struct fa_authz *az)
+{
+	static const char *const oidc_scopes[] = { "openid", "profile", "email", "offline_access" };
+	static const char *const subject_types[] = { "public" };
+	static const char *const prompts[] = { "none", "login", "consent", "select_account" };
+	/* What an ID token or userinfo can hold (idtoken.c). */
+	static const char *const claims[] = {
+		"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+		"name", "preferred_username", "given_name", "family_name", "picture", "groups",
+		"email", "email_verified",
+	};
+	const char *alg = fa_jws_alg_name(fa_jwk_alg(az->signing_key));
+	json_t *doc = metadata(az);
+
+	if (!doc || array_union(json_object_get(doc, "scopes_supported"), oidc_scopes,
+				ARRAY_LEN(oidc_scopes)) != FA_OK ||
+	    json_object_set_new(doc, "userinfo_endpoint", url(az, "/oauth2/userinfo")) != 0 ||
+	    json_object_set_new(doc, "end_session_endpoint", url(az, "/oauth2/end_session")) != 0 ||
+	    json_object_set_new(doc, "id_token_signing_alg_values_supported",
+				fa_json_strings(&alg, 1)) != 0 ||
+	    json_object_set_new(doc, "subject_types_supported",
+				fa_json_strings(subject_types, ARRAY_LEN(subject_types))) != 0 ||
+	    json_object_set_new(doc, "claims_supported",
+				fa_json_strings(claims, ARRAY_LEN(claims))) != 0 ||
+	    json_object_set_new(doc, "prompt_values_supported",
+				fa_json_strings(prompts, ARRAY_LEN(prompts))) != 0 ||
+	    /* Request objects and the claims parameter are not implemented;
+	     * Discovery §3 makes request_uri_parameter_supported default to
+	     * true, so each is said outright. */
+	    json_object_set_new(doc, "claims_parameter_supported", json_false()) != 0 ||
+	    json_object_set_new(doc, "request_parameter_supported", json_false()) != 0 ||
+	    json_object_set_new(doc, "request_uri_parameter_supported", json_false()) != 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 static enum fa_rc dump(json_t *doc, char **out, size_t *len, struct fa_err *err)
 {
 	*out = NULL;
@@ -128,6 +187,8 @@ enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err)
 	enum fa_rc rc;
 
 	rc = dump(metadata(az), &az->metadata_json, &az->metadata_len, err);
+	if (rc == FA_OK)
+		rc = dump(op_metadata(az), &az->op_json, &az->op_len, err);
 	if (rc == FA_OK)
 		rc = fa_jwks_format(az->verify_keys, &az->jwks_json, &az->jwks_len, err);
 	if (rc == FA_OK && az->jwks_len > FA_MAX_RESPONSE)

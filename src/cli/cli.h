@@ -24,6 +24,12 @@ int fa_cli_whoami(int argc, char **argv);
 int fa_cli_logout(int argc, char **argv);
 int fa_cli_completion(int argc, char **argv);   /* completion bash | zsh */
 int fa_cli_man(int argc, char **argv);
+int fa_cli_dev(int argc, char **argv);          /* dev reset */
+
+/* The state directory: $XDG_STATE_HOME/flyteauth, else
+ * ~/.local/state/flyteauth (the path only; nothing is created). Returns an
+ * exit code, having printed the failure as `cmd: ...`. */
+int fa_cli_state_dir(char *buf, size_t cap, const char *cmd);
 
 /* ---- the commands as data (commands.c) --------------------------------- */
 

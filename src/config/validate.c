@@ -82,6 +82,23 @@ static void check_server(struct cfg_ctx *c)
 			 "SameSite=None cookies that are not Secure)");
 }
 
+/* Both listeners on one port cannot both bind; say so here rather than
+ * as a bind failure at start. 0.0.0.0 and :: overlap every address. */
+static void check_metrics(struct cfg_ctx *c)
+{
+	const struct fa_config *cfg = c->cfg;
+	const char *a = cfg->metrics.bind_address, *b = cfg->server.bind_address;
+	bool any = strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0 ||
+		   strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0;
+
+	if (cfg->metrics.enabled && cfg->metrics.port == cfg->server.http_port &&
+	    (any || strcmp(a, b) == 0))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->metrics.port_pos.line ? cfg->metrics.port_pos
+									 : cfg->metrics.enabled_pos,
+			 "metrics.port %d is server.httpPort too: the metrics listener needs a "
+			 "port of its own", cfg->metrics.port);
+}
+
 /* The HTTP layer's CORS rules (http/cors.c), checked here so that serve
  * never refuses them at start: at most FA_MAX_CORS_ENTRIES of each, origins
  * without spaces or controls, headers that are header names and that fit
@@ -483,6 +500,7 @@ void cfg_validate(struct cfg_ctx *c)
 {
 	check_database(c);
 	check_server(c);
+	check_metrics(c);
 	check_cors(c);
 	check_redirect_url(c);
 	check_secrets(c);

@@ -120,6 +120,7 @@ struct fa_gate *fa_gate_new(const struct fa_gate_opts *o, struct fa_err *err)
 	g->external = g->external_mode ? o->external : NULL;
 	g->keys = g->external_mode ? NULL : fa_jwks_dup(o->verify_keys);
 	g->idp = o->idp;
+	g->metrics = o->metrics;
 	g->identity = o->identity;
 	g->session_user = o->session_user;
 	g->redirect_check = o->redirect_check;
@@ -251,8 +252,11 @@ static enum fa_rc verify_token(const struct fa_gate *g, const struct fa_gate_ver
 		return v->verify(g, a, token, len, &c->p, err);
 	if (fa_sha256(token, len, key) != FA_OK)
 		return fa_err_oauth(err, FA_ECRYPTO, "server_error", "cannot hash the token");
-	if (fa_gate_cache_get(g->cache, key, v->how, now, a, c))
+	if (fa_gate_cache_get(g->cache, key, v->how, now, a, c)) {
+		fa_metrics_token_cache(g->metrics, true);
 		return FA_OK;
+	}
+	fa_metrics_token_cache(g->metrics, false);
 	rc = v->verify(g, a, token, len, &c->p, err);
 	if (rc != FA_OK)
 		return rc;

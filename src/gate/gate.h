@@ -185,6 +185,9 @@ struct fa_gate_opts {
 	 * authz is borrowed. */
 	fa_gate_revoked_fn revoked;
 	struct fa_authz *authz;
+	/* Lookups in the verified-token cache are counted here as hits and
+	 * misses (borrowed, outlives the gate; NULL: not counted). */
+	struct fa_metrics *metrics;
 	/* Verified tokens are remembered (by SHA-256, until their exp) unless
 	 * this is set; see FA_GATE_CACHE_SLOTS. */
 	bool no_cache;

@@ -99,6 +99,7 @@ struct fa_gate {
 	const struct fa_log *log;
 	const char *required_scope;         /* cfg's */
 	bool external_mode;
+	struct fa_metrics *metrics;         /* borrowed; NULL: not counted */
 	struct fa_jwks *keys;               /* Self: own reference */
 	struct fa_remote_issuer *external;  /* External: borrowed */
 	struct fa_remote_issuer *idp;       /* IDToken scheme: borrowed, may be NULL */

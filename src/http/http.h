@@ -149,6 +149,10 @@ struct fa_http_opts {
 	 * the operator asks for more). */
 	const char *bind_addr;
 	uint16_t port;                    /* 0: ephemeral, see fa_http_port */
+	/* A socket bound earlier by fa_http_listen: served instead of binding
+	 * bind_addr:port. Borrowed: the server keeps its own copy, so the
+	 * caller frees it either way. NULL: bind at start. */
+	const struct fa_http_listener *listener;
 	const struct fa_route *routes;    /* borrowed; must outlive the server */
 	size_t n_routes;
 	void *app;                        /* passed to handlers, borrowed */
@@ -177,7 +181,25 @@ struct fa_http_opts {
 	 * otherwise any client could claim any address. */
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
+	/* Counts every answered request by route and status; borrowed, must
+	 * outlive the server; NULL: not counted. fa_http_start registers
+	 * the routes in it. */
+	struct fa_metrics *metrics;
 };
+
+/* Binds and listens on bind_addr:port (numeric IPv4 or IPv6, NULL:
+ * 127.0.0.1; port 0: ephemeral) without serving yet: a caller that must not
+ * change anything unless it can listen binds first, then prepares, then
+ * starts the server on the socket (fa_http_opts.listener). A port taken is
+ * FA_EIO with a message that says so; a bad address FA_EINVAL. */
+struct fa_http_listener;
+enum fa_rc fa_http_listen(const char *bind_addr, uint16_t port, struct fa_http_listener **out,
+			  struct fa_err *err) FA_WUR;
+/* The port bound (useful with port 0). */
+uint16_t fa_http_listener_port(const struct fa_http_listener *l);
+/* Closes the caller's socket; a server started on it keeps listening.
+ * NULL is a no-op. */
+void fa_http_listener_free(struct fa_http_listener *l);
 
 /* Validates the options and the route table (unique method+path, sane
  * flags and caps), binds and starts serving. Returns NULL and fills err on
@@ -219,6 +241,10 @@ const char *fa_req_header(const struct fa_req *req, const char *name);
 const char *fa_req_cookie(const struct fa_req *req, const char *name);
 /* Client address as a numeric string ("127.0.0.1", "::1"); never NULL. */
 const char *fa_req_client_addr(const struct fa_req *req);
+/* This request's id, unique within the server's run ("<8 hex of this
+ * start>-<hex counter>"): the access line and audit events of one request
+ * carry it. Never NULL. */
+const char *fa_req_id(const struct fa_req *req);
 /* true when the client reached us over TLS (or, with trust_forwarded, the
  * proxy says X-Forwarded-Proto: https). */
 bool fa_req_is_https(const struct fa_req *req);

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "http/http.h"
 
@@ -58,6 +59,17 @@ struct fa_http_cors_cfg {
 	char *allow_headers_value;   /* headers joined by ", " */
 };
 
+/* A bound, listening socket not yet served (listen.c). */
+struct fa_http_listener {
+	int fd;
+	uint16_t port;
+	bool v6;
+};
+
+/* addr (numeric; NULL: 127.0.0.1) and port as a socket address. */
+enum fa_rc fa_http_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+			    socklen_t *len, bool *v6, struct fa_err *err) FA_WUR;
+
 /* The running server. */
 struct fa_http {
 	struct MHD_Daemon *daemon;
@@ -77,6 +89,10 @@ struct fa_http {
 	char *tls_cert;              /* PEM text kept for MHD while it runs */
 	char *tls_key;               /* zeroed before it is freed */
 	atomic_bool stopping;        /* responses then carry Connection: close */
+	struct fa_metrics *metrics;  /* borrowed; NULL: not counted */
+	unsigned *route_metric;      /* route_metric[i]: routes[i]'s id in metrics */
+	char id_prefix[9];           /* random, per start: request ids of two runs differ */
+	atomic_ullong next_id;
 	pthread_mutex_t lock;        /* guards in_flight */
 	pthread_cond_t idle;         /* signalled when in_flight drops to 0 */
 	unsigned long in_flight;
@@ -110,6 +126,7 @@ struct fa_req {
 	struct fa_kvs cookies;
 	bool cookies_parsed;
 	char client_addr[48];
+	char id[32];                 /* fa_req_id */
 	bool https;
 	void *principal;
 	char *body;                  /* arena; NUL-terminated */

@@ -46,6 +46,11 @@ const char *fa_req_client_addr(const struct fa_req *req)
 	return req->client_addr[0] ? req->client_addr : "-";
 }
 
+const char *fa_req_id(const struct fa_req *req)
+{
+	return req->id[0] ? req->id : "-";
+}
+
 bool fa_req_is_https(const struct fa_req *req)
 {
 	return req->https;

@@ -19,8 +19,11 @@
  * client gets a bare 503.
  *
  * The access log names the client, method, path (never the query: it can
- * hold codes and tokens), status, body bytes and duration; never a header,
- * cookie, query or body.
+ * hold codes and tokens), status, body bytes, duration and the request id;
+ * never a header, cookie, query or body. With the JSON log format these
+ * are fields of the line (method, path, status, bytes, duration_ms,
+ * remote_addr, request_id). on_completed also counts the request in the
+ * metrics registry, by route and status.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +41,7 @@
 #define LOG_PATH_MAX 200
 
 /* Default logger when the caller gives none: stderr at INFO. */
-static const struct fa_log default_log = { NULL, FA_LOG_INFO };
+static const struct fa_log default_log = { .fp = NULL, .min = FA_LOG_INFO };
 
 /* Copies s into out with everything but visible ASCII replaced by '?', so
  * a hostile path cannot forge log lines or terminal escapes. */
@@ -85,6 +88,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!req)
 		return NULL;
 	set_client_addr(req, conn);
+	snprintf(req->id, sizeof(req->id), "%s-%llx", srv->id_prefix,
+		 (unsigned long long)atomic_fetch_add_explicit(&srv->next_id, 1,
+							       memory_order_relaxed) + 1);
 	req->https = srv->tls;
 	pthread_mutex_lock(&srv->lock);
 	srv->in_flight++;
@@ -92,12 +98,42 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return req;
 }
 
+/* One access-log line (never a query, header, cookie or body). */
+static void access_line(struct fa_http *srv, const struct fa_req *req, int status,
+			size_t bytes, bool completed)
+{
+	char path[LOG_PATH_MAX + 4], method[24];
+	int64_t ms = fa_mono_ms() - req->start_ms;
+
+	if (!fa_log_enabled(srv->log, FA_LOG_INFO))
+		return;
+	log_safe(req->path, path, sizeof(path));
+	log_safe(req->method ? req->method : "-", method, sizeof(method));
+	if (srv->log->format == FA_LOG_JSON) {
+		const struct fa_log_field f[] = {
+			{ .key = "method", .str = method },
+			{ .key = "path", .str = path },
+			{ .key = "status", .num = status, .is_num = true },
+			{ .key = "bytes", .num = (int64_t)bytes, .is_num = true },
+			{ .key = "duration_ms", .num = ms, .is_num = true },
+			{ .key = "remote_addr", .str = fa_req_client_addr(req) },
+			{ .key = "request_id", .str = req->id },
+			{ .key = "completed", .str = completed ? NULL : "false" },
+		};
+
+		fa_log_event(srv->log, FA_LOG_INFO, "http", f, ARRAY_LEN(f));
+		return;
+	}
+	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms id=%s%s", fa_req_client_addr(req),
+	       method, path, status, bytes, (long long)ms, req->id,
+	       completed ? "" : " (not completed)");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct fa_http *srv = cls;
 	struct fa_req *req = *con_cls;
-	char path[LOG_PATH_MAX + 4], method[24];
 	int status = 0;
 	size_t bytes = 0;
 
@@ -115,11 +151,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (ci)
 			status = (int)ci->http_status;
 	}
-	log_safe(req->path, path, sizeof(path));
-	log_safe(req->method ? req->method : "-", method, sizeof(method));
-	fa_log(srv->log, FA_LOG_INFO, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
-	       method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
-	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	fa_metrics_request(srv->metrics,
+			   req->route ? srv->route_metric[req->route - srv->routes]
+				      : FA_METRICS_NO_ROUTE, status);
+	access_line(srv, req, status, bytes, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	fa_arena_free(req->arena);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->in_flight == 0)
@@ -281,34 +316,6 @@ out:
 	return rc;
 }
 
-static enum fa_rc bind_address(const struct fa_http_opts *opts, struct sockaddr_storage *ss,
-			       bool *v6, struct fa_err *err)
-{
-	const char *addr = opts->bind_addr ? opts->bind_addr : "127.0.0.1";
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-
-	memset(ss, 0, sizeof(*ss));
-	memset(&in, 0, sizeof(in));
-	memset(&in6, 0, sizeof(in6));
-	if (inet_pton(AF_INET, addr, &in.sin_addr) == 1) {
-		in.sin_family = AF_INET;
-		in.sin_port = htons(opts->port);
-		memcpy(ss, &in, sizeof(in));
-		*v6 = false;
-		return FA_OK;
-	}
-	if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
-		in6.sin6_family = AF_INET6;
-		in6.sin6_port = htons(opts->port);
-		memcpy(ss, &in6, sizeof(in6));
-		*v6 = true;
-		return FA_OK;
-	}
-	return fa_err_set(err, FA_EINVAL, "bind address %.64s is not a numeric IPv4 or IPv6 "
-			  "address", addr);
-}
-
 static unsigned thread_count(unsigned asked)
 {
 	long cpus;
@@ -333,6 +340,7 @@ static void server_free(struct fa_http *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->routes);
 	free(srv->apps);
+	free(srv->route_metric);
 	free(srv->required_scope);
 	free(srv);
 }
@@ -369,6 +377,31 @@ static enum fa_rc flatten_routes(struct fa_http *srv, const struct fa_http_opts 
 	return FA_OK;
 }
 
+/* Registers every route in the metrics registry and names this start. */
+static enum fa_rc metrics_and_ids(struct fa_http *srv, const struct fa_http_opts *opts,
+				  struct fa_err *err)
+{
+	unsigned char r[4];
+	enum fa_rc rc;
+
+	if (fa_rand_bytes(r, sizeof(r)) != FA_OK)
+		return fa_err_set(err, FA_ECRYPTO, "no randomness for request ids");
+	fa_hex(r, sizeof(r), srv->id_prefix);
+	atomic_init(&srv->next_id, 0);
+	srv->metrics = opts->metrics;
+	srv->route_metric = calloc(srv->n_routes ? srv->n_routes : 1, sizeof(*srv->route_metric));
+	if (!srv->route_metric)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		srv->route_metric[i] = FA_METRICS_NO_ROUTE;
+		if (srv->metrics &&
+		    (rc = fa_metrics_route(srv->metrics, srv->routes[i].method, srv->routes[i].path,
+					   &srv->route_metric[i], err)) != FA_OK)
+			return rc;
+	}
+	return FA_OK;
+}
+
 /* Validates opts and fills srv (everything but the daemon). */
 static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts,
 			    struct fa_err *err)
@@ -379,6 +412,8 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 	if (rc != FA_OK)
 		return rc;
 	rc = fa_http_routes_check(srv->routes, srv->n_routes, err);
+	if (rc == FA_OK)
+		rc = metrics_and_ids(srv, opts, err);
 	if (rc != FA_OK)
 		return rc;
 	if (!opts->tls_cert_file != !opts->tls_key_file)
@@ -410,7 +445,8 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 {
 	struct fa_http *srv = NULL;
 	struct sockaddr_storage ss;
-	struct MHD_OptionItem extra[4];
+	socklen_t sslen;
+	struct MHD_OptionItem extra[5];
 	unsigned threads, flags;
 	const union MHD_DaemonInfo *di;
 	size_t ne = 0;
@@ -429,9 +465,23 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 	atomic_init(&srv->stopping, false);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
-	if (configure(srv, opts, err) != FA_OK ||
-	    bind_address(opts, &ss, &v6, err) != FA_OK)
+	if (configure(srv, opts, err) != FA_OK)
 		goto fail;
+	if (opts->listener) {
+		/* MHD closes the socket it serves: give it a copy of ours. */
+		int fd = fcntl(opts->listener->fd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd < 0) {
+			fa_err_set(err, FA_EIO, "cannot use the listening socket: %s", strerror(errno));
+			goto fail;
+		}
+		v6 = opts->listener->v6;
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
+	} else {
+		if (fa_http_sockaddr(opts->bind_addr, opts->port, &ss, &sslen, &v6, err) != FA_OK)
+			goto fail;
+		extra[ne++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	}
 	threads = thread_count(opts->threads);
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
@@ -451,7 +501,6 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		flags, 0, NULL, NULL, on_request, srv,
 		/* First, so that MHD's option parsing already logs through it. */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		/* Request line + headers + MHD's bookkeeping: an oversized
@@ -472,7 +521,7 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		goto fail;
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di ? di->port : opts->port;
+	srv->port = di && di->port ? di->port : opts->listener ? opts->listener->port : opts->port;
 	return srv;
 fail:
 	if (srv)

@@ -74,6 +74,32 @@ test('--online: the secrets serve needs, loaded as serve loads them', async () =
   }
 });
 
+test('--online: a secret looked up under the built-in prefixes says so, at the file', async () => {
+  const dir = tempDir();
+  try {
+    const cfg = path.join(dir, 'config.yaml');
+    writeFileSync(cfg, 'server:\n  httpPort: 8088\n');
+    const r = await run(['config', 'check', '--config', cfg, '--online']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^${cfg.replaceAll('/', '\\/')}: secret token_rsa_key\\.pem not found \\(tried env FLYTE_SECRET_token_rsa_key\\.pem, file /etc/secrets/token_rsa_key\\.pem\\) \\(secrets\\.secrets-prefix and secrets\\.env-prefix are not set in the file: the built-in defaults\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /^built-in default:/m);
+    // Without --online the last line says what was not checked.
+    const off = await run(['config', 'check', '--config', cfg]);
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stdout, /configuration OK\nhint: secrets were not loaded and no remote service was reached; "flyteauth config check --online" does both, as serve will\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('clientSecret: null (Helm makes no secret): one story, the secret is generated on first start', async () => {
+  const r = await run(['config', 'check', '--config', path.join(SEED, 'disable-helm-secret.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /static clients: .*flytepropeller \(confidential, secret generated on first start\)/);
+  assert.match(r.stderr + r.stdout, /note: the built-in static client flytepropeller gets a secret generated on the installation's first start/);
+  assert.doesNotMatch(r.stderr + r.stdout, /disabled|no secret/);
+});
+
 // The two IdP tests below reach an upstream IdP, which this build refuses
 // (fa_config_supported). The change that builds it deletes its refusal row
 // and the `skip` here together.

@@ -126,7 +126,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->auth.grpc_authorization_header, "flyte-authorization");
 	assert_false(c->auth.disable_for_http);
 	assert_int_equal(c->auth.authorized_uris.count, 0);
-	assert_string_equal(c->auth.user_auth.redirect_url, "/console");
+	/* No console on the development server: its landing page. */
+	assert_string_equal(c->auth.user_auth.redirect_url, "/");
 	assert_string_equal(c->auth.user_auth.cookie_hash_key_secret_name, "cookie_hash_key");
 	assert_string_equal(c->auth.user_auth.cookie_block_key_secret_name, "cookie_block_key");
 	assert_int_equal(c->auth.user_auth.cookie_setting.same_site_policy, FA_CONFIG_SAMESITE_DEFAULT);

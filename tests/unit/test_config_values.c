@@ -593,7 +593,17 @@ static void test_local_user_errors(void **state)
 		     ". _ @ + -");
 	expect_error("auth:\n  userAuth:\n    localUsers: [alice]\n",
 		     "t.yaml:3:18: auth.userAuth.localUsers[0]: expected a mapping (username, passwordHash, "
-		     "name, email), got \"alice\"");
+		     "name, email, emailVerified, groups), got \"alice\"");
+	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, passwordHash: '" HASH "', "
+		     "emailVerified: maybe}\n", "t.yaml:4:114: auth.userAuth.localUsers[0].emailVerified: "
+		     "expected a boolean (true or false), got \"maybe\"");
+	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, passwordHash: '" HASH "', "
+		     "groups: admins}\n", "t.yaml:4:107: auth.userAuth.localUsers[0].groups: expected a list, "
+		     "got \"admins\"");
+	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      staticClients:\n        c: {id: c, "
+		     "public: true, post_logout_redirect_uris: ['not a url']}\n",
+		     "t.yaml:5:62: auth.appAuth.selfAuthServer.staticClients.c.post_logout_redirect_uris[0]: "
+		     "bad URL \"not a url\": contains a space or control character");
 	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, password: x}\n",
 		     "t.yaml:4:21: unknown key \"password\" in auth.userAuth.localUsers[0]; did you mean "
 		     "\"passwordHash\"?");
