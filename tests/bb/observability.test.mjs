@@ -129,8 +129,10 @@ test('GET /metrics: its own listener, strict text format, exact counts after rea
     r = await fetch(`${srv.url}/oauth2/token`, { ...form({ grant_type: 'password' }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('flytepropeller', CLIENT_SECRET) } });
     assert.equal(r.status, 400);
-    // The same token twice at /me: verified once, then from the cache.
+    // The same token twice at /me: verified once, then from the cache...
     for (let i = 0; i < 2; i++) assert.equal((await me(srv.url, { authorization: `Bearer ${token}` })).status, 200);
+    // /auth/verify shares that cache: a third look-up, a second hit.
+    assert.equal((await fetch(`${srv.url}/auth/verify`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
     // A login, a wrong password, then bob's account throttled.
     assert.equal((await login(srv.url, new Jar(), 'alice', PASSWORD)).status, 303);
     assert.equal((await login(srv.url, new Jar(), 'alice', 'not it')).status, 401);
@@ -145,6 +147,7 @@ test('GET /metrics: its own listener, strict text format, exact counts after rea
     assert.equal(d(R, { method: 'POST', route: '/oauth2/token', code: '401' }), 1);
     assert.equal(d(R, { method: 'POST', route: '/oauth2/token', code: '400' }), 1);
     assert.equal(d(R, { method: 'GET', route: '/me', code: '200' }), 2);
+    assert.equal(d(R, { method: 'GET', route: '/auth/verify', code: '200' }), 1);
     assert.equal(d(R, { method: 'GET', route: '/login', code: '200' }), 8);
     assert.equal(d(R, { method: 'POST', route: '/login', code: '303' }), 1);
     assert.equal(d(R, { method: 'POST', route: '/login', code: '401' }), 6);
@@ -156,7 +159,7 @@ test('GET /metrics: its own listener, strict text format, exact counts after rea
     assert.equal(d('flyteauth_logins_total', { outcome: 'failure' }), 6);
     assert.equal(d('flyteauth_throttle_hits_total', { limiter: 'login' }), 1);
     assert.equal(d('flyteauth_verified_token_cache_total', { result: 'miss' }), 1);
-    assert.equal(d('flyteauth_verified_token_cache_total', { result: 'hit' }), 1);
+    assert.equal(d('flyteauth_verified_token_cache_total', { result: 'hit' }), 2);
     // The scrapes themselves are not counted.
     assert.doesNotMatch(after.text, /route="\/metrics"/);
 
