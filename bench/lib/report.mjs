@@ -24,11 +24,12 @@ const median = (xs) => {
 
 // ---- one row per (system, scenario) ------------------------------------------
 
-const order = ['healthcheck', 'cc_rs256', 'cc_es256', 'introspect', 'me', 'login', 'login_cost10', 'device',
-  'cc_rs256_at50', 'cc_rs256_at90', 'me_at50', 'me_at90'];
+const order = ['healthcheck', 'cc_rs256', 'cc_es256', 'introspect', 'me', 'auth_verify', 'login', 'login_cost10',
+  'device', 'cc_rs256_at50', 'cc_rs256_at90', 'me_at50', 'me_at90'];
 const label = {
   healthcheck: 'HTTP ceiling (GET)', cc_rs256: 'client_credentials RS256',
   cc_es256: 'client_credentials ES256', introspect: 'introspection', me: '/me (bearer)',
+  auth_verify: '/auth/verify (bearer)',
   login: 'code+PKCE login', login_cost10: 'code+PKCE login, cost 10', device: 'device flow',
   cc_rs256_at50: 'client_credentials @50% peak', cc_rs256_at90: 'client_credentials @90% peak',
   me_at50: '/me @50% peak', me_at90: '/me @90% peak',
@@ -81,8 +82,8 @@ for (const row of rows.values()) {
   }
   scenarios.push(out);
 }
-const sysOrder = ['flyteauth', 'flyteauth-es256', 'flyteauth-pg', 'flyteauth-pg3', 'oidc-provider',
-  'glewlwyd'];
+const sysOrder = ['flyteauth', 'flyteauth-es256', 'flyteauth-external', 'flyteauth-pg',
+  'flyteauth-pg3', 'oidc-provider', 'glewlwyd'];
 scenarios.sort((a, b) => sysOrder.indexOf(a.system) - sysOrder.indexOf(b.system) ||
   order.indexOf(a.scenario) - order.indexOf(b.scenario));
 const get = (system, scenario) => {
@@ -245,7 +246,7 @@ const target = (name, value, goal, met, shown) => {
   print(`  ${(met === null ? 'n/a   ' : met ? 'met   ' : 'MISSED')}  ${name.padEnd(66)} ${shown}`);
 };
 print();
-print('targets (issue 6, and issue 15 where it raised them):');
+print('targets (issues 6 and 12, and issue 15 where it raised them):');
 {
   const v = ratios['cc_rs256_vs_oidc-provider'];
   target('client_credentials RS256 >= 2.5x node-oidc-provider', v, 2.5, v === null ? null : v >= 2.5, v === null ? 'n/a' : `${fmt(v, 2)}x`);
@@ -257,6 +258,12 @@ print('targets (issue 6, and issue 15 where it raised them):');
   const hc = get('flyteauth', 'healthcheck');
   const m = me && hc ? me.per_s / hc.per_s : null;
   target('/me >= 80% of /healthcheck', m, 0.8, m === null ? null : m >= 0.8, m === null ? 'n/a' : `${fmt(100 * m)}%`);
+  const av = get('flyteauth', 'auth_verify');
+  const a = av && hc ? av.per_s / hc.per_s : null;
+  target('/auth/verify >= 80% of /healthcheck (issues 12, 15)', a, 0.8, a === null ? null : a >= 0.8, a === null ? 'n/a' : `${fmt(100 * a)}%`);
+  const xv = get('flyteauth-external', 'auth_verify');
+  const x = xv && av ? xv.per_s / av.per_s : null;
+  target('External /auth/verify within 10% of Self (issue 12)', x, 0.9, x === null ? null : x >= 0.9, x === null ? 'n/a' : `${fmt(100 * x)}% of Self`);
   const lg = get('flyteauth', 'login');
   target('code + PKCE login (bcrypt cost 6) >= 250/s', lg?.per_s ?? null, 250, lg ? lg.per_s >= 250 : null, lg ? `${fmt(lg.per_s)}/s` : 'n/a');
   for (const scenario of ['login', 'login_cost10']) {

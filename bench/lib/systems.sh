@@ -8,25 +8,33 @@
 
 # ---- flyteauth -------------------------------------------------------------
 
-# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH [DATABASE [ISSUER_PORT]]
-# -> YAML on stdout. A Self authorization server on SQLite (or the
-# database.* block DATABASE), the bench's confidential client, flytectl
-# (public, PKCE) for the login and device flows, two local users (bcrypt
-# cost 6, and the default cost for login_cost10). Instances
-# of one system share ISSUER_PORT (default PORT): one issuer, as behind a
-# load balancer.
-flyteauth_config() {
-	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5
-	local db=${6:-"{sqlite: {file: $dir/flyteauth.db}}"} iport=${7:-$2}
+# flyteauth_base_config DIR PORT [DATABASE [ISSUER_PORT]] -> the start of
+# every instance's YAML: the listener, SQLite in DIR (or the database.*
+# block DATABASE), secrets in DIR, and authorizedUris. Instances of one
+# system share ISSUER_PORT (default PORT): one issuer, as behind a load
+# balancer.
+flyteauth_base_config() {
+	local db=${3:-"{sqlite: {file: $1/flyteauth.db}}"} iport=${4:-$2}
 	cat <<EOF
 server:
-  httpPort: $port
+  httpPort: $2
   bindAddress: 127.0.0.1
   security: {secure: false, insecureCookieHeader: true}
 database: $db
-secrets: {secrets-prefix: $dir, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
+secrets: {secrets-prefix: $1, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
 auth:
   authorizedUris: [http://127.0.0.1:$iport]
+EOF
+}
+
+# flyteauth_config DIR PORT ALG CLIENT_HASH USER_HASH [DATABASE [ISSUER_PORT]]
+# -> YAML on stdout. A Self authorization server, the bench's confidential
+# client, flytectl (public, PKCE) for the login and device flows, two local
+# users (bcrypt cost 6, and the default cost for login_cost10).
+flyteauth_config() {
+	local dir=$1 port=$2 alg=$3 client_hash=$4 user_hash=$5 iport=${7:-$2}
+	flyteauth_base_config "$dir" "$port" "${6:-}" "${7:-}"
+	cat <<EOF
   userAuth:
     localUsers:
       - {username: $USER_NAME, passwordHash: "$user_hash", name: Bench User, email: bench@example.com}
@@ -145,6 +153,29 @@ start_flyteauth_pg() {
 		FAPG_PIDS+="${FAPG_PIDS:+,}$SERVER_PID"
 		FAPG_ADDRS+="${FAPG_ADDRS:+,}127.0.0.1:$port"
 	done
+}
+
+# start_flyteauth_external NAME AS_URL -- a flyteauth in External mode in
+# front of the authorization server at AS_URL (node-oidc-provider, whose
+# RS256 JWT access tokens are for urn:bench:api): sets FX_URL and FX_PID.
+start_flyteauth_external() {
+	local name=$1 as=$2 dir="$WORK/$1" port
+	mkdir -p "$dir"
+	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
+	port=$(free_port)
+	{ flyteauth_base_config "$dir" "$port"; cat <<EOF
+  appAuth:
+    authServerType: External
+    externalAuthServer:
+      baseUrl: $as
+      metadataUrl: .well-known/openid-configuration
+      allowedAudience: [urn:bench:api]
+EOF
+	} >"$dir/config.yaml"
+	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
+		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+	FX_URL="http://127.0.0.1:$port"
+	FX_PID=$SERVER_PID
 }
 
 # ---- node-oidc-provider ------------------------------------------------------

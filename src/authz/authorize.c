@@ -80,11 +80,118 @@ static enum fa_rc check_pkce(const struct fa_authz_client *c, const struct fa_au
 	return copy_str(areq->challenge, sizeof(areq->challenge), p->code_challenge);
 }
 
+/* OpenID Connect Core §3.1.2.1's prompt: space-separated none, login,
+ * consent, select_account; none stands alone. consent and select_account
+ * ask for nothing we would not do anyway (no consent screen for the
+ * operator's own clients; one account per browser). */
+static enum fa_rc check_prompt(const char *prompt, struct fa_authz_areq *areq,
+			       struct fa_err *err)
+{
+	struct fa_scope v;
+	struct fa_err e;
+
+	if (prompt == NULL)
+		return FA_OK;
+	/* The same token grammar as scope. */
+	if (fa_scope_parse(prompt, &v, &e) != FA_OK)
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "prompt is malformed");
+	for (size_t i = 0; i < v.n; i++) {
+		const char *t = fa_scope_get(&v, i);
+
+		if (strcmp(t, "none") == 0)
+			areq->prompt_none = true;
+		else if (strcmp(t, "login") == 0)
+			areq->prompt_login = true;
+		else if (strcmp(t, "consent") != 0 && strcmp(t, "select_account") != 0)
+			return fa_err_oauth(err, FA_EINVAL, "invalid_request",
+					    "prompt has an unknown value");
+	}
+	if (areq->prompt_none && v.n > 1)
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
+				    "prompt=none cannot be combined with other values");
+	return FA_OK;
+}
+
+static enum fa_rc check_max_age(const char *s, struct fa_authz_areq *areq, struct fa_err *err)
+{
+	int64_t v = 0;
+
+	areq->max_age = -1;
+	if (s == NULL)
+		return FA_OK;
+	if (s[0] == '\0' || strspn(s, "0123456789") != strlen(s) || strlen(s) > 12)
+		return fa_err_oauth(err, FA_EINVAL, "invalid_request",
+				    "max_age must be a number of seconds");
+	for (const char *c = s; *c; c++)
+		v = v * 10 + (*c - '0');
+	/* Beyond ten years it limits nothing. */
+	areq->max_age = v > FA_AUTHZ_MAX_MAX_AGE ? -1 : v;
+	return FA_OK;
+}
+
+/* The OpenID Connect parameters that change nothing here are still
+ * bounded: display, ui_locales, claims_locales, acr_values (no acr is
+ * ever asserted), claims (the claims parameter is not supported: the
+ * scopes decide). */
+static enum fa_rc check_ignored(const struct fa_authz_params *p, struct fa_err *err)
+{
+	const char *const v[] = { p->display, p->ui_locales, p->claims_locales, p->acr_values,
+				  p->claims };
+
+	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+		if (v[i] && strnlen(v[i], FA_MAX_SCOPE + 1) > FA_MAX_SCOPE)
+			return fa_err_oauth(err, FA_ETOOBIG, "invalid_request",
+					    "a request parameter is too long");
+	}
+	return FA_OK;
+}
+
+/* OpenID Connect Core §3.1.2.1 beyond OAuth: prompt, max_age, login_hint,
+ * id_token_hint. */
+static enum fa_rc check_oidc(struct fa_authz *az, const struct fa_authz_params *p,
+			     struct fa_authz_areq *areq, struct fa_err *err)
+{
+	enum fa_rc rc;
+
+	rc = check_prompt(p->prompt, areq, err);
+	if (rc == FA_OK)
+		rc = check_max_age(p->max_age, areq, err);
+	if (rc == FA_OK)
+		rc = check_ignored(p, err);
+	if (rc != FA_OK)
+		return rc;
+	if (p->login_hint &&
+	    copy_str(areq->login_hint, sizeof(areq->login_hint), p->login_hint) != FA_OK)
+		return fa_err_oauth(err, FA_ETOOBIG, "invalid_request", "login_hint is too long");
+	if (p->id_token_hint) {
+		json_t *claims = NULL;
+
+		rc = fa_authz_idt_hint(az, p->id_token_hint, &claims, err);
+		if (rc == FA_OK && copy_str(areq->hint_sub, sizeof(areq->hint_sub),
+					    fa_authz_jstr(claims, "sub")) != FA_OK)
+			rc = fa_err_oauth(err, FA_EINVAL, "invalid_request",
+					  "id_token_hint names an unusable subject");
+		json_decref(claims);
+	}
+	return rc;
+}
+
+bool fa_authz_login_needed(const struct fa_authz_areq *areq, const json_t *user, int64_t now)
+{
+	int64_t at = (int64_t)json_integer_value(json_object_get(user, "auth_time"));
+
+	if (areq->prompt_login)
+		return true;
+	/* Core §3.1.2.1: a login older than max_age must be done again. */
+	if (areq->max_age >= 0 && (at <= 0 || now - at > areq->max_age))
+		return true;
+	return areq->hint_sub[0] != '\0' && strcmp(areq->hint_sub, fa_authz_jstr(user, "sub")) != 0;
+}
+
 enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_params *p,
 				    struct fa_authz_areq *areq, struct fa_err *err)
 {
 	const struct fa_authz_client *c;
-	struct fa_scope req_scope;
 	json_t *aud = NULL;
 	size_t len;
 	enum fa_rc rc;
@@ -100,10 +207,25 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 	rc = check_redirect(c, p, areq, err);
 	if (rc != FA_OK)
 		return rc == FA_ETOOBIG ? page_err(err, "redirect_uri is too long") : rc;
-	/* From here on the redirect_uri is trusted: errors go back to it. */
+	/* From here on the redirect_uri is trusted: errors go back to it, in
+	 * the response mode asked for (Core §3.1.2.6) when it is one we have. */
 	areq->redirect_ok = true;
+	areq->max_age = -1;
 	if (p->state != NULL && strnlen(p->state, FA_AUTHZ_MAX_STATE + 1) <= FA_AUTHZ_MAX_STATE)
 		(void)copy_str(areq->state, sizeof(areq->state), p->state);
+	if (p->response_mode && strcmp(p->response_mode, "form_post") == 0)
+		areq->form_post = true;
+	else if (p->response_mode && strcmp(p->response_mode, "query") != 0)
+		return fa_err_oauth(err, FA_EUNSUPPORTED, "invalid_request",
+				    "response_mode must be query or form_post");
+	/* Request objects (Core §6) are not supported; a client that sends
+	 * one may have left the other parameters out, so this comes first. */
+	if (p->request)
+		return fa_err_oauth(err, FA_EUNSUPPORTED, "request_not_supported",
+				    "request objects are not supported");
+	if (p->request_uri)
+		return fa_err_oauth(err, FA_EUNSUPPORTED, "request_uri_not_supported",
+				    "request_uri is not supported");
 
 	if (p->response_type == NULL)
 		return fa_err_oauth(err, FA_EINVAL, "invalid_request", "response_type is missing");
@@ -122,17 +244,15 @@ enum fa_rc fa_authz_authorize_check(struct fa_authz *az, const struct fa_authz_p
 	if (len > FA_AUTHZ_MAX_STATE)
 		return fa_err_oauth(err, FA_ETOOBIG, "invalid_request", "state is too long");
 
-	rc = fa_scope_parse(p->scope, &req_scope, err);
+	/* SPEC §5: what the client may not have is dropped; the token
+	 * response's scope tells the client what it got. */
+	rc = fa_scope_request(p->scope, &c->scopes, &c->allowed, &areq->scope, err);
 	if (rc != FA_OK)
 		return rc;
-	if (req_scope.n == 0)
-		req_scope = c->scopes;   /* RFC 6749 §3.3: the documented default */
-	if (!fa_scope_subset(&req_scope, &c->scopes))
-		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
-				    "requested scope is not allowed for this client");
-	areq->scope = req_scope;
 
 	rc = check_pkce(c, p, areq, err);
+	if (rc == FA_OK)
+		rc = check_oidc(az, p, areq, err);
 	if (rc != FA_OK)
 		return rc;
 	if (p->nonce != NULL) {
@@ -154,10 +274,12 @@ json_t *fa_authz_areq_json(const struct fa_authz_areq *areq)
 	char scope[FA_MAX_SCOPE + 1];
 
 	fa_scope_format(&areq->scope, scope, sizeof(scope));
-	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:s}",
 			 "cid", areq->client->id, "ruri", areq->redirect_uri,
 			 "ruri_given", areq->redirect_given, "state", areq->state, "scp", scope,
-			 "cc", areq->challenge, "nonce", areq->nonce, "aud", areq->audience);
+			 "cc", areq->challenge, "nonce", areq->nonce, "aud", areq->audience,
+			 "fp", areq->form_post, "pl", areq->prompt_login,
+			 "ma", (json_int_t)areq->max_age, "lh", areq->login_hint);
 }
 
 enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct fa_authz_areq *areq,
@@ -172,11 +294,15 @@ enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct 
 				    "the client of this request no longer exists");
 	areq->redirect_ok = true;
 	areq->redirect_given = json_is_true(json_object_get(j, "ruri_given"));
+	areq->form_post = json_is_true(json_object_get(j, "fp"));
+	areq->prompt_login = json_is_true(json_object_get(j, "pl"));
+	areq->max_age = json_is_integer(json_object_get(j, "ma")) ? fa_authz_jint(j, "ma") : -1;
 	if (copy_str(areq->redirect_uri, sizeof(areq->redirect_uri), fa_authz_jstr(j, "ruri")) ||
 	    copy_str(areq->state, sizeof(areq->state), fa_authz_jstr(j, "state")) ||
 	    copy_str(areq->challenge, sizeof(areq->challenge), fa_authz_jstr(j, "cc")) ||
 	    copy_str(areq->nonce, sizeof(areq->nonce), fa_authz_jstr(j, "nonce")) ||
 	    copy_str(areq->audience, sizeof(areq->audience), fa_authz_jstr(j, "aud")) ||
+	    copy_str(areq->login_hint, sizeof(areq->login_hint), fa_authz_jstr(j, "lh")) ||
 	    fa_scope_parse(fa_authz_jstr(j, "scp"), &areq->scope, err))
 		return fa_err_oauth(err, FA_ESTORE, "server_error", "a stored request is damaged");
 	return FA_OK;
@@ -191,6 +317,7 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	char key[2 * FA_SHA256_LEN + 1];
 	json_t *rec = NULL, *fuser = NULL;
 	const json_t *at;
+	const char *sid;
 	char *value = NULL;
 	int64_t now = fa_authz_now(az);
 	int64_t auth_time = now;
@@ -205,8 +332,13 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	at = json_object_get(user, "auth_time");
 	if (json_is_integer(at) && json_integer_value(at) > 0 && json_integer_value(at) <= now)
 		auth_time = (int64_t)json_integer_value(at);
+	/* The login session's public name, for the ID token's sid. */
+	sid = json_string_value(json_object_get(user, "sid"));
+	if (!sid || strnlen(sid, FA_AUTHZ_MAX_SID + 1) > FA_AUTHZ_MAX_SID)
+		sid = "";
 	rec = fa_authz_areq_json(areq);
 	if (!rec || json_object_set_new(rec, "st", json_string("issued")) != 0 ||
+	    json_object_set_new(rec, "sid", json_string(sid)) != 0 ||
 	    json_object_set(rec, "user", fuser) != 0 ||
 	    json_object_set_new(rec, "auth_time", json_integer(auth_time)) != 0 ||
 	    !(value = fa_authz_json_dump(rec))) {

@@ -25,7 +25,6 @@
 static const struct fa_route authz_routes[] = {
 	{ "GET", "/.well-known/oauth-authorization-server", fa_authz_ep_metadata,
 	  FA_R_PUBLIC | FA_R_CORS, 0 },
-	{ "GET", "/config/v1/flyte_client", fa_authz_ep_flyte_client, FA_R_PUBLIC | FA_R_CORS, 0 },
 	{ "GET", "/oauth2/jwks", fa_authz_ep_jwks, FA_R_PUBLIC | FA_R_CORS, 0 },
 	{ "GET", "/oauth2/authorize", fa_authz_ep_authorize, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "GET", "/oauth2/authorize_callback", fa_authz_ep_authorize_callback,
@@ -43,12 +42,35 @@ static const struct fa_route authz_routes[] = {
 	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/device", fa_authz_ep_device_get, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "POST", "/device", fa_authz_ep_device_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
+	/* OpenID Connect userinfo: the bearer token is checked in the
+	 * handler (RFC 6750 answers, and a token in the POST body). */
+	{ "GET", "/oauth2/userinfo", fa_authz_ep_userinfo_get,
+	  FA_R_PUBLIC | FA_R_NO_STORE | FA_R_CORS, 0 },
+	{ "POST", "/oauth2/userinfo", fa_authz_ep_userinfo_post,
+	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE | FA_R_CORS, 0 },
+	/* RP-initiated logout: the login session is checked in the handler. */
+	{ "GET", "/oauth2/end_session", fa_authz_ep_end_session, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "POST", "/oauth2/end_session", fa_authz_ep_end_session,
+	  FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
+};
+
+/* Served when local users are the users (serve decides; with an upstream
+ * IdP, identity points discovery at the IdP instead). */
+static const struct fa_route op_routes[] = {
+	{ "GET", "/.well-known/openid-configuration", fa_authz_ep_op_metadata,
+	  FA_R_PUBLIC | FA_R_CORS, 0 },
 };
 
 void fa_authz_routes(const struct fa_route **routes, size_t *n)
 {
 	*routes = authz_routes;
 	*n = ARRAY_LEN(authz_routes);
+}
+
+void fa_authz_op_routes(const struct fa_route **routes, size_t *n)
+{
+	*routes = op_routes;
+	*n = ARRAY_LEN(op_routes);
 }
 
 static int client_sort(const void *a, const void *b)
@@ -126,6 +148,12 @@ static enum fa_rc client_build(struct fa_authz *az, const struct fa_config_clien
 	fa_err_clear(&e);
 	if (fa_scope_from_list(cc->scopes.items, cc->scopes.count, &c->scopes, &e) != FA_OK)
 		return cfg_err(err, &cc->pos, "scopes: ", cc->key, e.msg);
+	c->logs_in = (c->response_code && (c->grants & FA_GRANT_CODE)) ||
+		     (c->grants & FA_GRANT_DEVICE);
+	if (fa_scope_allowed_build(&c->scopes, c->logs_in, &c->allowed, &e) != FA_OK)
+		return cfg_err(err, &cc->pos, "scopes: ", cc->key, e.msg);
+	c->post_logout_uris = cc->post_logout_redirect_uris.items;
+	c->n_post_logout_uris = cc->post_logout_redirect_uris.count;
 	for (size_t i = 0; i < cc->redirect_uris.count; i++) {
 		if (!fa_url_redirect_ok(cc->redirect_uris.items[i]))
 			return cfg_err(err, &cc->pos, "redirect_uris: not an absolute http(s) URL "
@@ -334,6 +362,7 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	az->own_log.fp = stderr;
 	az->own_log.min = FA_LOG_INFO;
 	az->log = o->log ? o->log : &az->own_log;
+	az->metrics = o->metrics;
 	rc = settings_take(az, o, err);
 	if (rc == FA_OK)
 		rc = keys_take(az, o, err);
@@ -360,6 +389,14 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	return az;
 }
 
+enum fa_rc fa_authz_generated_forget(struct fa_store *store, struct fa_err *err)
+{
+	struct fa_store_op op = { .type = FA_STORE_DELETE, .kind = FA_KIND_INSTALL,
+				  .key = INSTALL_KEY, .if_exists = true };
+
+	return fa_store_apply(store, &op, 1, fa_now(), err);
+}
+
 void fa_authz_free(struct fa_authz *az)
 {
 	if (!az)
@@ -377,9 +414,14 @@ void fa_authz_free(struct fa_authz *az)
 	fa_jwks_free(az->verify_keys);
 	free(az->issuer);
 	free(az->metadata_json);
-	free(az->flyte_client_json);
+	free(az->op_json);
 	free(az->jwks_json);
 	free(az->ep);
 	fa_memzero(az->install_hash, sizeof(az->install_hash));
 	free(az);
+}
+
+enum fa_rc fa_authz_token_revoked(struct fa_authz *az, const char *jti, struct fa_err *err)
+{
+	return fa_authz_jti_revoked(az, jti, err);
 }

@@ -3,7 +3,7 @@
  * grant with PKCE, refresh-token rotation with reuse detection, client
  * credentials, the device authorization grant (RFC 8628) with its
  * verification page, access tokens as signed JWTs (RFC 9068), discovery
- * (RFC 8414, Flyte's /config/v1/flyte_client, JWKS), introspection (RFC
+ * (RFC 8414, JWKS), introspection (RFC
  * 7662) and revocation (RFC 7009).
  *
  * What it does not do: log users in (identity does, behind struct
@@ -42,8 +42,8 @@ struct fa_identity;   /* identity/identity.h */
 struct fa_authz;      /* opaque */
 
 /* Browser logins, from the identity layer. serve passes identity's
- * fa_identity_session_user, fa_identity_login_url and
- * FA_IDENTITY_SESSION_COOKIE; pointers rather than calls keep authz free
+ * fa_identity_session_user, fa_identity_login_url,
+ * FA_IDENTITY_SESSION_COOKIE and fa_identity_session_logout; pointers rather than calls keep authz free
  * of a link-time dependency on identity, as gate's session callback does
  * (and let an upstream-IdP layer plug in). All NULL: no browser is ever
  * logged in (the authorize endpoint saves the request and cannot send the
@@ -61,6 +61,10 @@ struct fa_authz_login {
 	/* Name of the login session cookie: the device page binds its CSRF
 	 * token and wrong-code count to that session. */
 	const char *session_cookie;
+	/* Ends the browser session of req and clears its cookie on resp
+	 * (RP-initiated logout); NULL: /oauth2/end_session cannot log out. */
+	enum fa_rc (*logout)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			     struct fa_err *err);
 };
 
 /* The default confidential client whose secret is generated per
@@ -74,8 +78,12 @@ struct fa_authz_opts {
 	const struct fa_config *cfg;
 	/* Borrowed; must outlive the server. */
 	struct fa_store *store;
-	/* Borrowed; NULL: stderr at INFO. */
+	/* Borrowed; NULL: stderr at INFO. Audit events (token grants and
+	 * refusals, revocations, device decisions) go here too. */
 	const struct fa_log *log;
+	/* Token requests are counted here by grant type and outcome
+	 * (borrowed, outlives the server; NULL: not counted). */
+	struct fa_metrics *metrics;
 	/* Current private signing key and the public set (current, then old)
 	 * served at /oauth2/jwks and used for introspection. authz takes its
 	 * own references (fa_jwk_dup / fa_jwks_dup), so the caller may free
@@ -107,11 +115,14 @@ struct fa_authz_opts {
 struct fa_authz *fa_authz_new(const struct fa_authz_opts *opts, struct fa_err *err) FA_WUR;
 /* NULL is a no-op. No request may be running. */
 void fa_authz_free(struct fa_authz *az);
+/* Forgets the generated secret of FA_AUTHZ_GENERATED_CLIENT (`flyteauth
+ * dev reset`): the next start generates and prints a new one. A missing
+ * record is not an error. */
+enum fa_rc fa_authz_generated_forget(struct fa_store *store, struct fa_err *err) FA_WUR;
 
 /* The routes of the authorization server (handlers take `app` = the
  * struct fa_authz *). Static table; never fails.
  *   GET  /.well-known/oauth-authorization-server   public, CORS
- *   GET  /config/v1/flyte_client                   public, CORS
  *   GET  /oauth2/jwks                              public, CORS
  *   GET  /oauth2/authorize                         public, no-store
  *   GET  /oauth2/authorize_callback                public, no-store
@@ -119,10 +130,29 @@ void fa_authz_free(struct fa_authz *az);
  *   POST /oauth2/introspect                          the handler), form,
  *   POST /oauth2/revoke                              no-store
  *   POST /oauth2/device/authorize                  (RFC 8628 §3.1)
+ *   GET  /oauth2/userinfo                          public (bearer checked in
+ *   POST /oauth2/userinfo                            the handler), no-store,
+ *                                                    CORS; POST is a form
+ *   GET  /oauth2/end_session                       public, no-store: RP-
+ *   POST /oauth2/end_session                         initiated logout (POST
+ *                                                    is a form)
  *   GET  /device                                   public, no-store: the
  *   POST /device                                     verification page (login
  *                                                    session checked in the
  *                                                    handler; POST is a form) */
 void fa_authz_routes(const struct fa_route **routes, size_t *n);
+/* The OpenID Provider's discovery document (OpenID Connect Discovery 1.0),
+ * for serve to add when flyteauth's own users are the identity source:
+ *   GET  /.well-known/openid-configuration         public, CORS */
+void fa_authz_op_routes(const struct fa_route **routes, size_t *n);
+
+/* Whether the access token with this jti was revoked: its jti revoked
+ * through RFC 7009, or (for a user token) its refresh family revoked or
+ * gone. One or two store reads; the gate calls it (through its own short
+ * cache) when selfAuthServer.checkRevocation is set, and introspection
+ * and userinfo answer from it. FA_OK: not revoked; FA_EDENIED: revoked; anything else
+ * is the store's failure. */
+enum fa_rc fa_authz_token_revoked(struct fa_authz *az, const char *jti,
+				  struct fa_err *err) FA_WUR;
 
 #endif

@@ -22,7 +22,7 @@ struct fa_authz_ep {
 /* ---- handlers -------------------------------------------------------------- */
 
 void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
-void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_op_metadata(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, void *app);
@@ -32,6 +32,28 @@ void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_userinfo_get(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_userinfo_post(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_authz_ep_end_session(struct fa_req *req, struct fa_resp *resp, void *app);
+
+/* Shared page and URL pieces (ep_authorize.c, ep_device.c). */
+/* An HTML error page with `msg` (escaped); never fails from the caller's
+ * view (falls back to a JSON error). */
+void fa_authz_error_page(struct fa_resp *resp, int status, const char *msg);
+/* Appends `name=value` (value percent-encoded) to the URL in b, after '?'
+ * the first time (or '&' when b already has a query); an empty or NULL
+ * value appends nothing. */
+enum fa_rc fa_authz_url_param(struct fa_buf *b, bool *first, const char *name,
+			      const char *value) FA_WUR;
+/* Content-Security-Policy for a page whose form leads to `target` (a
+ * validated absolute URL, or NULL): the pages' usual policy with
+ * form-action widened to target's origin (browsers apply form-action to
+ * the redirect a form post ends in), and script-src 'nonce-<nonce>' when
+ * nonce is not NULL. */
+enum fa_rc fa_authz_page_csp(struct fa_resp *resp, const char *target, const char *nonce,
+			     struct fa_err *err) FA_WUR;
+/* <input type="hidden" name="name" value="value (escaped)">. */
+enum fa_rc fa_authz_page_hidden(struct fa_buf *b, const char *name, const char *value) FA_WUR;
 
 /* The HTTP status of the logic's OAuth error at the token, introspection,
  * revocation and device authorization endpoints (ep_token.c): 500 for
@@ -43,6 +65,13 @@ int fa_authz_status(const struct fa_err *err);
  * err->oauth_error, err->msg, and on 401 `WWW-Authenticate: Basic
  * realm="flyteauth"`. */
 void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct fa_err *err);
+/* Writes an audit event (ep_token.c) for a request of an endpoint: the
+ * caller fills event, subject, client_id, grant_type (and outcome when it
+ * is not success/refused/error); this adds the outcome from err (NULL:
+ * success; a 5xx: error; else refused), err's OAuth code as the reason,
+ * the client address and the request id. */
+void fa_authz_audit(struct fa_authz *az, struct fa_req *req, struct fa_audit *ev,
+		    const struct fa_err *err);
 /* fa_authz_client_auth with the request's Authorization header and form. */
 enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
 			       const struct fa_authz_client **c, struct fa_err *err) FA_WUR;

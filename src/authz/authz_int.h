@@ -39,6 +39,11 @@ struct fa_authz;      /* the server context, below */
  * clients that encode data in it, and bounds the stored request. */
 #define FA_AUTHZ_MIN_STATE 8
 #define FA_AUTHZ_MAX_STATE 1024
+/* Groups a token's user claims carry, and the length of one: enough for a
+ * person's memberships, small enough that a token stays under FA_MAX_TOKEN
+ * (16 x 128 bytes). */
+#define FA_AUTHZ_MAX_GROUPS 16
+#define FA_AUTHZ_MAX_GROUP 128
 /* `nonce` is passed through to the stored request; same reasoning. */
 #define FA_AUTHZ_MAX_NONCE 512
 /* Audiences in one `audience` value or one client's list entry set. */
@@ -116,6 +121,22 @@ void fa_scope_format(const struct fa_scope *sc, char *out, size_t cap);
 json_t *fa_scope_json(const struct fa_scope *sc);
 /* `offline` or `offline_access`: the scope that asks for a refresh token. */
 bool fa_scope_has_offline(const struct fa_scope *sc);
+/* What a client may be granted (SPEC §5): its configured scopes, the other
+ * spelling of offline access when it has one (`offline_access` is an alias
+ * of Flyte's `offline`), and, for a client that logs users in (`logs_in`),
+ * OpenID Connect's openid, profile and email. */
+enum fa_rc fa_scope_allowed_build(const struct fa_scope *configured, bool logs_in,
+				  struct fa_scope *out, struct fa_err *err) FA_WUR;
+/* RFC 6749 §3.3 narrowing: *out gets the tokens of want that are in
+ * allowed (want's order). A non-empty want of which nothing is allowed is
+ * FA_EDENIED invalid_scope; an empty want gives an empty *out. */
+enum fa_rc fa_scope_narrow(const struct fa_scope *want, const struct fa_scope *allowed,
+			   struct fa_scope *out, struct fa_err *err) FA_WUR;
+/* A request's scope parameter (may be NULL): parsed, dflt when empty,
+ * then narrowed to allowed. */
+enum fa_rc fa_scope_request(const char *requested, const struct fa_scope *dflt,
+			    const struct fa_scope *allowed, struct fa_scope *out,
+			    struct fa_err *err) FA_WUR;
 
 /* ---- PKCE (pkce.c) ---------------------------------------------------- */
 
@@ -161,11 +182,15 @@ struct fa_authz_client {
 	bool is_public;
 	unsigned grants;                 /* enum fa_authz_grant_bits */
 	bool response_code;              /* response_types has "code" */
-	struct fa_scope scopes;
+	struct fa_scope scopes;          /* as configured: the default request */
+	bool logs_in;                    /* may log users in: code or device grant */
+	struct fa_scope allowed;         /* fa_scope_allowed_build of scopes */
 	char *const *redirect_uris;
 	size_t n_redirect_uris;
 	char *const *audience;
 	size_t n_audience;
+	char *const *post_logout_uris;   /* RP-initiated logout targets */
+	size_t n_post_logout_uris;
 	/* Raw bcrypt hashes accepted as this client's secret: the current one
 	 * first, then rotated ones. Confidential clients only. */
 	char (*hashes)[FA_BCRYPT_LEN + 1];
@@ -213,6 +238,7 @@ struct fa_authz {
 	struct fa_store *store;
 	const struct fa_log *log;
 	struct fa_log own_log;           /* used when opts->log is NULL */
+	struct fa_metrics *metrics;      /* borrowed; NULL: not counted */
 	struct fa_jwk *signing_key;      /* our reference */
 	struct fa_jwks *verify_keys;     /* our reference */
 	json_t *jws_extra;               /* {"key_id": kid}, immutable */
@@ -232,8 +258,8 @@ struct fa_authz {
 	/* Immutable response bodies built once. */
 	char *metadata_json;
 	size_t metadata_len;
-	char *flyte_client_json;
-	size_t flyte_client_len;
+	char *op_json;                   /* the OpenID Provider document */
+	size_t op_len;
 	char *jwks_json;
 	size_t jwks_len;
 	/* Clock (tests replace it): unix milliseconds. */
@@ -250,8 +276,10 @@ int64_t fa_authz_now(const struct fa_authz *az);     /* seconds */
 
 /* Copies the OIDC claims a token may carry (sub, name, preferred_username,
  * given_name, family_name, email, picture: strings only, each at most
- * FA_AUTHZ_MAX_CLAIM bytes, sub at most FA_MAX_ID) from user into a new
- * object *out. FA_EINVAL without a usable sub. */
+ * FA_AUTHZ_MAX_CLAIM bytes, sub at most FA_MAX_ID; email_verified when a
+ * boolean; groups: up to FA_AUTHZ_MAX_GROUPS strings of at most
+ * FA_AUTHZ_MAX_GROUP bytes) from user into a new object *out. FA_EINVAL
+ * without a usable sub. */
 enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err *err) FA_WUR;
 
 /* ---- audiences (token.c) ---------------------------------------------- */
@@ -287,15 +315,79 @@ enum fa_rc fa_authz_at_mint(const struct fa_authz *az, const struct fa_authz_at 
 enum fa_rc fa_authz_at_verify(const struct fa_authz *az, const char *token, json_t **claims,
 			      struct fa_err *err) FA_WUR;
 
+/* ---- ID tokens (idtoken.c) --------------------------------------------- */
+
+/* An id_token_hint is honoured this long after it expired (the longest a
+ * login session can live): it still names who logged in. */
+#define FA_AUTHZ_HINT_MAX_AGE_S (30LL * 24 * 3600)
+/* A session id (`sid`) as identity names sessions: 32 hex digits. */
+#define FA_AUTHZ_MAX_SID 64
+
+/* What goes into one ID token. Pointers are borrowed. */
+struct fa_authz_idt {
+	const char *client_id;           /* aud and azp */
+	const json_t *user;              /* filtered claims, with sub */
+	const struct fa_scope *scope;    /* granted: profile / email pick claims */
+	int64_t auth_time;               /* 0: left out */
+	const char *nonce;               /* NULL or "": left out */
+	const char *sid;                 /* NULL or "": left out */
+	const char *access_token;        /* issued with it: at_hash */
+	int64_t now;                     /* iat */
+};
+
+/* Mints a signed ID token (OpenID Connect Core §2; SPEC §5): *token is
+ * malloc'd. */
+enum fa_rc fa_authz_idt_mint(const struct fa_authz *az, const struct fa_authz_idt *in,
+			     char **token, struct fa_err *err) FA_WUR;
+/* Sets into's `sub` and the claims of user that scope releases (Core §5.4:
+ * profile -> name, preferred_username, given_name, family_name, picture,
+ * groups; email -> email, email_verified). FA_ENOMEM only. */
+enum fa_rc fa_authz_user_claims(const json_t *user, const struct fa_scope *scope,
+				json_t *into) FA_WUR;
+/* Checks an ID token of ours given back as id_token_hint: signature by
+ * verify_keys, typ JWT, iss, string aud and sub; expired up to
+ * FA_AUTHZ_HINT_MAX_AGE_S is accepted. *claims is a new reference.
+ * Errors: FA_EDENIED / FA_ETOOBIG invalid_request. */
+enum fa_rc fa_authz_idt_hint(const struct fa_authz *az, const char *token, json_t **claims,
+			     struct fa_err *err) FA_WUR;
+
+/* ---- RP-initiated logout (logout.c) ------------------------------------ */
+
+/* Raw parameters of /oauth2/end_session; borrowed, NULL if absent. */
+struct fa_authz_logout_params {
+	const char *id_token_hint;
+	const char *client_id;
+	const char *post_logout_redirect_uri;
+	const char *state;
+};
+
+/* A checked end-session request (plain data). */
+struct fa_authz_logout {
+	const struct fa_authz_client *client;        /* NULL: none named */
+	char sub[FA_MAX_ID + 1];                     /* the hint's subject; "" without */
+	char redirect[FA_MAX_REDIRECT_URI + 1];      /* "" : no redirect */
+	char state[FA_AUTHZ_MAX_STATE + 1];
+};
+
+/* OpenID Connect RP-Initiated Logout 1.0 §2-3: checks the hint, client_id
+ * and post_logout_redirect_uri (exact match against the client's
+ * post_logout_redirect_uris). Errors: invalid_request (FA_EINVAL,
+ * FA_EDENIED, FA_ETOOBIG). */
+enum fa_rc fa_authz_logout_check(struct fa_authz *az, const struct fa_authz_logout_params *p,
+				 struct fa_authz_logout *out, struct fa_err *err) FA_WUR;
+
 /* ---- grants (grant.c, family.c) --------------------------------------- */
 
 /* The answer of a successful grant. */
 struct fa_authz_grant {
 	char *access_token;                          /* malloc'd */
+	char *id_token;                              /* malloc'd; NULL without openid */
 	int64_t expires_in;
 	char scope[FA_MAX_SCOPE + 1];
 	char refresh_token[FA_TOKEN_CHARS + 1];      /* "" when none was issued */
 	char jti[FA_AUTHZ_JTI_LEN + 1];
+	char sub[FA_MAX_ID + 1];                     /* the token's subject, for the audit
+	                                              * line (cut to fit) */
 };
 
 /* Frees the access token and wipes the refresh token. */
@@ -367,7 +459,25 @@ struct fa_authz_params {
 	const char *code_challenge_method;
 	const char *nonce;
 	const char *audience;
+	/* OpenID Connect Core §3.1.2.1 */
+	const char *response_mode;
+	const char *prompt;
+	const char *max_age;
+	const char *login_hint;
+	const char *id_token_hint;
+	const char *display;
+	const char *ui_locales;
+	const char *claims_locales;
+	const char *acr_values;
+	const char *claims;
+	const char *request;
+	const char *request_uri;
 };
+
+/* A login_hint passed on to the login form: a username. */
+#define FA_AUTHZ_MAX_LOGIN_HINT FA_MAX_ID
+/* max_age above ten years is no limit at all. */
+#define FA_AUTHZ_MAX_MAX_AGE (10LL * 366 * 24 * 3600)
 
 /* A validated authorization request (plain data). */
 struct fa_authz_areq {
@@ -380,7 +490,18 @@ struct fa_authz_areq {
 	char challenge[FA_PKCE_CHALLENGE_LEN + 1];  /* "" without PKCE */
 	char nonce[FA_AUTHZ_MAX_NONCE + 1];
 	char audience[FA_MAX_SCOPE + 1];            /* "" = default */
+	bool form_post;         /* response_mode=form_post */
+	bool prompt_none;       /* never show a page: login_required instead */
+	bool prompt_login;      /* a fresh login even with a session */
+	int64_t max_age;        /* -1: none; else the oldest login accepted, s */
+	char login_hint[FA_AUTHZ_MAX_LOGIN_HINT + 1];
+	char hint_sub[FA_MAX_ID + 1];               /* id_token_hint's sub, or "" */
 };
+
+/* Does the session's `user` (with auth_time) satisfy areq at `now`, or
+ * must the user log in (again)? prompt=login, max_age exceeded, or an
+ * id_token_hint for another user. */
+bool fa_authz_login_needed(const struct fa_authz_areq *areq, const json_t *user, int64_t now);
 
 /* Validates an authorization request. On failure err has an oauth_error; areq->redirect_ok says whether the failure may
  * be sent to the client's redirect_uri (false: unknown client or bad
@@ -558,9 +679,22 @@ enum fa_rc fa_authz_store_fail(struct fa_authz *az, enum fa_rc rc, struct fa_err
 const char *fa_authz_jstr(const json_t *o, const char *name);
 int64_t fa_authz_jint(const json_t *o, const char *name);
 
+/* The claims of a live access token of ours (fa_authz_at_verify, not
+ * revoked by jti, its family still active): *claims a new reference.
+ * FA_ENOTFOUND for anything else (foreign, expired, revoked); a store
+ * error as the store gave it. For introspection and userinfo. */
+enum fa_rc fa_authz_at_active(struct fa_authz *az, const char *token, json_t **claims,
+			      struct fa_err *err) FA_WUR;
+
+/* fa_authz_token_revoked's logic (introspect.c), which fa_authz_at_active
+ * uses too: RFC 7009 revocation of the jti, or of its refresh family.
+ * FA_OK, FA_EDENIED or the store's rc. */
+enum fa_rc fa_authz_jti_revoked(struct fa_authz *az, const char *jti,
+				struct fa_err *err) FA_WUR;
+
 /* ---- public documents (metadata.c) ---------------------------------------- */
 
-/* Builds the three public documents (metadata.c). */
+/* Builds the public documents (metadata.c). */
 enum fa_rc fa_authz_documents_build(struct fa_authz *az, struct fa_err *err) FA_WUR;
 
 #endif

@@ -185,21 +185,6 @@ void fa_authz_device_init(struct fa_authz *az)
 
 /* ---- device authorization (RFC 8628 §3.1-3.2) ----------------------------- */
 
-static enum fa_rc start_scope(const struct fa_authz_client *c, const char *scope,
-			      struct fa_scope *out, struct fa_err *err)
-{
-	enum fa_rc rc = fa_scope_parse(scope, out, err);
-
-	if (rc != FA_OK)
-		return rc;
-	if (out->n == 0)
-		*out = c->scopes;   /* RFC 6749 §3.3: the documented default */
-	if (!fa_scope_subset(out, &c->scopes))
-		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
-				    "requested scope is not allowed for this client");
-	return FA_OK;
-}
-
 enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_client *c,
 				 const char *scope, const char *audience,
 				 struct fa_device_auth *out, struct fa_err *err)
@@ -218,7 +203,7 @@ enum fa_rc fa_authz_device_start(struct fa_authz *az, const struct fa_authz_clie
 	if (!(c->grants & FA_GRANT_DEVICE))
 		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the device authorization grant");
-	rc = start_scope(c, scope, &want, err);
+	rc = fa_scope_request(scope, &c->scopes, &c->allowed, &want, err);
 	if (rc != FA_OK)
 		return rc;
 	/* Validated now so that a bad audience fails here, not at the poll. */

@@ -23,7 +23,7 @@
  * description, iss. */
 #define MAX_LOCATION FA_MAX_HEADER
 
-static void error_page(struct fa_resp *resp, int status, const char *msg)
+void fa_authz_error_page(struct fa_resp *resp, int status, const char *msg)
 {
 	struct fa_buf b;
 
@@ -36,7 +36,8 @@ static void error_page(struct fa_resp *resp, int status, const char *msg)
 	fa_buf_cleanup(&b);
 }
 
-static enum fa_rc param(struct fa_buf *b, bool *first, const char *name, const char *value)
+enum fa_rc fa_authz_url_param(struct fa_buf *b, bool *first, const char *name,
+			      const char *value)
 {
 	enum fa_rc rc;
 
@@ -53,8 +54,78 @@ static enum fa_rc param(struct fa_buf *b, bool *first, const char *name, const c
 	return rc;
 }
 
+enum fa_rc fa_authz_page_csp(struct fa_resp *resp, const char *target, const char *nonce,
+			     struct fa_err *err)
+{
+	char csp[FA_MAX_HEADER];
+	struct fa_url u;
+	int origin = 0, n;
+
+	/* A validated redirect URI parses; its origin ends where its path
+	 * starts (it has no userinfo). */
+	if (target && fa_url_parse(target, strlen(target), &u, NULL) == FA_OK)
+		origin = (int)(u.path - target);
+	n = snprintf(csp, sizeof(csp),
+			      "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+			      "%s%s%sform-action 'self'%s%.*s; frame-ancestors 'none'; "
+			      "base-uri 'none'", nonce ? "script-src 'nonce-" : "",
+			      nonce ? nonce : "", nonce ? "'; " : "", origin ? " " : "", origin,
+			      target ? target : "");
+	if (n < 0 || (size_t)n >= sizeof(csp))
+		return fa_err_set(err, FA_ETOOBIG, "the page's policy is too long");
+	return fa_resp_header(resp, "Content-Security-Policy", csp, err);
+}
+
+static enum fa_rc post_field(struct fa_buf *b, const char *name, const char *value)
+{
+	return value && value[0] ? fa_authz_page_hidden(b, name, value) : FA_OK;
+}
+
+/* response_mode=form_post (OAuth 2.0 Form Post Response Mode): the answer
+ * as a form that posts itself to the redirect_uri, with a button for a
+ * browser without script. */
+static void form_post(struct fa_authz *az, struct fa_resp *resp, const struct fa_authz_areq *areq,
+		      const char *code, const char *error, const char *description)
+{
+	char nonce[FA_TOKEN_CHARS + 1];
+	struct fa_buf b;
+	enum fa_rc rc;
+
+	fa_buf_init(&b, FA_MAX_RESPONSE);
+	rc = fa_rand_token(nonce);
+	if (rc == FA_OK)
+		rc = fa_http_page_begin(&b, "Signing in", "Signing in", NULL);
+	if (rc == FA_OK)
+		rc = fa_buf_appends(&b, "<form method=\"post\" action=\"");
+	if (rc == FA_OK)
+		rc = fa_buf_append_html(&b, areq->redirect_uri);
+	if (rc == FA_OK)
+		rc = fa_buf_appends(&b, "\">\n");
+	if (rc == FA_OK)
+		rc = post_field(&b, "code", code);
+	if (rc == FA_OK)
+		rc = post_field(&b, "error", error);
+	if (rc == FA_OK)
+		rc = post_field(&b, "error_description", description);
+	if (rc == FA_OK)
+		rc = post_field(&b, "state", areq->state);
+	if (rc == FA_OK)
+		rc = post_field(&b, "iss", az->issuer);
+	if (rc == FA_OK)
+		rc = fa_buf_appendf(&b, "<button type=\"submit\">Continue</button>\n</form>\n"
+				    "<script nonce=\"%s\">document.forms[0].submit();</script>\n",
+				    nonce);
+	if (rc == FA_OK)
+		rc = fa_http_page_end(&b);
+	if (rc == FA_OK)
+		rc = fa_authz_page_csp(resp, areq->redirect_uri, nonce, NULL);
+	if (rc != FA_OK || fa_resp_page(resp, 200, &b, NULL) != FA_OK)
+		fa_authz_error_page(resp, 500, "The sign-in answer could not be built.");
+	fa_buf_cleanup(&b);
+}
+
 /* 302 to the client's (validated) redirect_uri with either a code or an
- * error, plus state and iss. */
+ * error, plus state and iss (or the same as a form_post page). */
 static void redirect_back(struct fa_authz *az, struct fa_resp *resp,
 			  const struct fa_authz_areq *areq, const char *code, const char *error,
 			  const char *description)
@@ -63,20 +134,24 @@ static void redirect_back(struct fa_authz *az, struct fa_resp *resp,
 	bool first = true;
 	enum fa_rc rc;
 
+	if (areq->form_post) {
+		form_post(az, resp, areq, code, error, description);
+		return;
+	}
 	fa_buf_init(&b, MAX_LOCATION);
 	rc = fa_buf_appends(&b, areq->redirect_uri);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "code", code);
+		rc = fa_authz_url_param(&b, &first, "code", code);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "error", error);
+		rc = fa_authz_url_param(&b, &first, "error", error);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "error_description", description);
+		rc = fa_authz_url_param(&b, &first, "error_description", description);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "state", areq->state);
+		rc = fa_authz_url_param(&b, &first, "state", areq->state);
 	if (rc == FA_OK)
-		rc = param(&b, &first, "iss", az->issuer);
+		rc = fa_authz_url_param(&b, &first, "iss", az->issuer);
 	if (rc != FA_OK || fa_resp_redirect(resp, 302, b.data, NULL) != FA_OK)
-		error_page(resp, 500, "The sign-in answer could not be built.");
+		fa_authz_error_page(resp, 500, "The sign-in answer could not be built.");
 	fa_buf_cleanup(&b);
 }
 
@@ -84,7 +159,7 @@ static void fail(struct fa_authz *az, struct fa_resp *resp, const struct fa_auth
 		 const struct fa_err *err)
 {
 	if (!areq->redirect_ok) {
-		error_page(resp, 400, err->msg[0] ? err->msg : "Invalid authorization request.");
+		fa_authz_error_page(resp, 400, err->msg[0] ? err->msg : "Invalid authorization request.");
 		return;
 	}
 	if (fa_store_unavailable(err)) {
@@ -144,7 +219,7 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 	fa_err_clear(&err);
 	if (existing_id) {
 		if (fa_strlcpy(id, existing_id, sizeof(id)) != FA_OK) {
-			error_page(resp, 400, "Invalid sign-in request.");
+			fa_authz_error_page(resp, 400, "Invalid sign-in request.");
 			return;
 		}
 	} else if (bind_value(az, req, resp, bind, &err) != FA_OK ||
@@ -157,8 +232,20 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 	ret = fa_arena_printf(fa_req_arena(req), "/oauth2/authorize_callback?request=%s", id);
 	if (ret && az->ep->login.login_url)
 		login = az->ep->login.login_url(req, ret);
+	/* OpenID Connect's login_hint pre-fills the login form (identity's
+	 * login URL is /login?redirect_url=...). */
+	if (login && areq->login_hint[0]) {
+		struct fa_buf b;
+		bool first = false;
+
+		fa_buf_init(&b, MAX_LOCATION);
+		if (fa_buf_appends(&b, login) == FA_OK &&
+		    fa_authz_url_param(&b, &first, "login_hint", areq->login_hint) == FA_OK)
+			login = fa_arena_strdup(fa_req_arena(req), b.data);
+		fa_buf_cleanup(&b);
+	}
 	if (!login || fa_resp_redirect(resp, 302, login, NULL) != FA_OK)
-		error_page(resp, 500, "The login page could not be reached.");
+		fa_authz_error_page(resp, 500, "The login page could not be reached.");
 }
 
 /* Who is logged in: FA_OK with *user, FA_ENOTFOUND, or an internal error. */
@@ -185,6 +272,18 @@ void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app)
 		.code_challenge_method = fa_req_query(req, "code_challenge_method"),
 		.nonce = fa_req_query(req, "nonce"),
 		.audience = fa_req_query(req, "audience"),
+		.response_mode = fa_req_query(req, "response_mode"),
+		.prompt = fa_req_query(req, "prompt"),
+		.max_age = fa_req_query(req, "max_age"),
+		.login_hint = fa_req_query(req, "login_hint"),
+		.id_token_hint = fa_req_query(req, "id_token_hint"),
+		.display = fa_req_query(req, "display"),
+		.ui_locales = fa_req_query(req, "ui_locales"),
+		.claims_locales = fa_req_query(req, "claims_locales"),
+		.acr_values = fa_req_query(req, "acr_values"),
+		.claims = fa_req_query(req, "claims"),
+		.request = fa_req_query(req, "request"),
+		.request_uri = fa_req_query(req, "request_uri"),
 	};
 	char code[FA_TOKEN_CHARS + 1];
 	json_t *user = NULL;
@@ -198,7 +297,25 @@ void fa_authz_ep_authorize(struct fa_req *req, struct fa_resp *resp, void *app)
 		return;
 	}
 	rc = session_user(az, req, &user, &err);
+	if (rc == FA_OK && fa_authz_login_needed(&areq, user, fa_authz_now(az))) {
+		json_decref(user);
+		user = NULL;
+		/* prompt=login, an old login under max_age, or a hint for another
+		 * user: this session will not do. Unless no page may be shown,
+		 * it ends here, and the user logs in afresh. */
+		rc = areq.prompt_none || !az->ep->login.logout
+			     ? FA_ENOTFOUND
+			     : az->ep->login.logout(az->ep->login.identity, req, resp, &err);
+		if (rc == FA_OK)
+			rc = FA_ENOTFOUND;
+	}
 	if (rc == FA_ENOTFOUND) {
+		if (areq.prompt_none) {
+			/* Core §3.1.2.6: no page may be shown, so no login. */
+			redirect_back(az, resp, &areq, NULL, "login_required",
+				      "the user is not signed in (prompt=none)");
+			return;
+		}
 		to_login(az, req, resp, &areq, NULL);
 		return;
 	}
@@ -234,15 +351,15 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 		/* Not a redirect: a pending request that is unknown or bound to
 		 * another browser must not reach the client. */
 		if (fa_store_unavailable(&err))
-			error_page(resp, 503, "The sign-in service is temporarily unavailable; "
+			fa_authz_error_page(resp, 503, "The sign-in service is temporarily unavailable; "
 				   "try again in a moment.");
 		else if (fa_authz_status(&err) >= 500)
-			error_page(resp, 500, "The sign-in request could not be read; try again.");
+			fa_authz_error_page(resp, 500, "The sign-in request could not be read; try again.");
 		else if (rc == FA_EDENIED)
-			error_page(resp, 400, "This sign-in was started in another browser. Start "
+			fa_authz_error_page(resp, 400, "This sign-in was started in another browser. Start "
 				   "again from the application.");
 		else
-			error_page(resp, 400, "This sign-in request has expired or was already used. "
+			fa_authz_error_page(resp, 400, "This sign-in request has expired or was already used. "
 				   "Start again from the application.");
 		return;
 	}
@@ -262,7 +379,7 @@ void fa_authz_ep_authorize_callback(struct fa_req *req, struct fa_resp *resp, vo
 	json_decref(user);
 	if (rc != FA_OK) {
 		if (rc == FA_ENOTFOUND || rc == FA_ECONFLICT)
-			error_page(resp, 400, "This sign-in request was already used.");
+			fa_authz_error_page(resp, 400, "This sign-in request was already used.");
 		else
 			fail(az, resp, &areq, &err);
 		return;

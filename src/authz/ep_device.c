@@ -56,7 +56,7 @@ static enum fa_rc page_message(struct fa_buf *b, const char *message)
 	return fa_buf_appendf(b, "<p class=\"error\" role=\"alert\">%s</p>\n", message);
 }
 
-static enum fa_rc hidden(struct fa_buf *b, const char *name, const char *value)
+enum fa_rc fa_authz_page_hidden(struct fa_buf *b, const char *name, const char *value)
 {
 	enum fa_rc rc = fa_buf_appendf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
 
@@ -129,7 +129,7 @@ static void entry_page(struct fa_authz *az, struct fa_resp *resp, int status,
 		rc = fa_buf_appends(&b, "<p>Enter the code shown on your device.</p>\n"
 				    "<form method=\"post\" action=\"/device\">\n");
 	if (rc == FA_OK)
-		rc = hidden(&b, "csrf_token", token);
+		rc = fa_authz_page_hidden(&b, "csrf_token", token);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "<label for=\"user_code\">Code</label>"
 				    "<input id=\"user_code\" name=\"user_code\" autocomplete=\"off\" "
@@ -181,9 +181,9 @@ static void confirm_page(struct fa_authz *az, struct fa_resp *resp, const json_t
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "</span>.</p>\n<form method=\"post\" action=\"/device\">\n");
 	if (rc == FA_OK)
-		rc = hidden(&b, "csrf_token", token);
+		rc = fa_authz_page_hidden(&b, "csrf_token", token);
 	if (rc == FA_OK)
-		rc = hidden(&b, "user_code", view->user_code);
+		rc = fa_authz_page_hidden(&b, "user_code", view->user_code);
 	if (rc == FA_OK)
 		rc = fa_buf_appends(&b, "<button type=\"submit\" name=\"action\" value=\"approve\">"
 				    "Approve</button>\n<button type=\"submit\" name=\"action\" "
@@ -365,8 +365,16 @@ void fa_authz_ep_device_post(struct fa_req *req, struct fa_resp *resp, void *app
 		goto out;
 	}
 	approve = strcmp(action, "approve") == 0;
+	memset(&view, 0, sizeof(view));
 	rc = fa_authz_device_decide(az, code, session, addr, user, approve, &view, &retry_after,
 				    &err);
+	/* Who decided, for which client; never the user code. */
+	fa_authz_audit(az, req, &(struct fa_audit){
+			       .event = "device",
+			       .outcome = rc != FA_OK ? NULL : approve ? "approved" : "denied",
+			       .subject = fa_authz_jstr(user, "sub"),
+			       .client_id = view.client ? view.client->id : NULL },
+		       rc == FA_OK ? NULL : &err);
 	if (rc == FA_OK)
 		done_page(az, resp, approve, &view);
 	else

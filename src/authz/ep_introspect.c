@@ -47,6 +47,9 @@ void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app)
 	if (rc == FA_OK)
 		rc = fa_authz_revoke(az, c, fa_req_form(req, "token"),
 				     fa_req_form(req, "token_type_hint"), &err);
+	fa_authz_audit(az, req, &(struct fa_audit){ .event = "revoke",
+						    .client_id = c ? c->id : NULL },
+		       rc == FA_OK ? NULL : &err);
 	if (rc == FA_OK) {
 		/* RFC 7009 §2.2: 200 whether or not anything was revoked. */
 		if (fa_resp_status(resp, 200, &err) != FA_OK)

@@ -1,7 +1,7 @@
 /* ep_metadata.c -- GET /.well-known/oauth-authorization-server, GET
- * /config/v1/flyte_client and GET /oauth2/jwks: the documents metadata.c
- * built at start-up, sent as they are. Public and CORS-enabled (browsers
- * read them).
+ * /.well-known/openid-configuration and GET /oauth2/jwks: the documents
+ * metadata.c built at start-up, sent as they are. Public and CORS-enabled
+ * (browsers read them).
  */
 #include "authz/authz_ep_int.h"
 
@@ -19,12 +19,12 @@ void fa_authz_ep_metadata(struct fa_req *req, struct fa_resp *resp, void *app)
 	send_doc(resp, az->metadata_json, az->metadata_len);
 }
 
-void fa_authz_ep_flyte_client(struct fa_req *req, struct fa_resp *resp, void *app)
+void fa_authz_ep_op_metadata(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	const struct fa_authz *az = app;
 
 	(void)req;
-	send_doc(resp, az->flyte_client_json, az->flyte_client_len);
+	send_doc(resp, az->op_json, az->op_len);
 }
 
 void fa_authz_ep_jwks(struct fa_req *req, struct fa_resp *resp, void *app)

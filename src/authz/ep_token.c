@@ -54,6 +54,18 @@ void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct
 		fa_log(az->log, FA_LOG_ERROR, "cannot set WWW-Authenticate");
 }
 
+void fa_authz_audit(struct fa_authz *az, struct fa_req *req, struct fa_audit *ev,
+		    const struct fa_err *err)
+{
+	if (!ev->outcome)
+		ev->outcome = !err ? "success" : fa_authz_status(err) >= 500 ? "error" : "refused";
+	if (err && !ev->reason)
+		ev->reason = err->oauth_error ? err->oauth_error : "server_error";
+	ev->remote_addr = fa_req_client_addr(req);
+	ev->request_id = fa_req_id(req);
+	fa_log_audit(az->log, ev);
+}
+
 enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
 			       const struct fa_authz_client **c, struct fa_err *err)
 {
@@ -96,6 +108,11 @@ static enum fa_rc send_tokens(struct fa_resp *resp, const struct fa_authz_grant 
 		if (rc == FA_OK)
 			rc = fa_buf_append_json(&b, g->refresh_token);
 	}
+	if (rc == FA_OK && g->id_token) {
+		rc = fa_buf_appends(&b, ",\"id_token\":");
+		if (rc == FA_OK)
+			rc = fa_buf_append_json(&b, g->id_token);
+	}
 	if (rc == FA_OK)
 		rc = fa_buf_appendc(&b, '}');
 	if (rc == FA_OK)
@@ -131,6 +148,50 @@ static enum fa_rc run_grant(struct fa_authz *az, struct fa_req *req,
 			    "unsupported grant_type");
 }
 
+static enum fa_metrics_grant metric_grant(unsigned bit)
+{
+	switch (bit) {
+	case FA_GRANT_CODE: return FA_MG_AUTHORIZATION_CODE;
+	case FA_GRANT_REFRESH: return FA_MG_REFRESH_TOKEN;
+	case FA_GRANT_CLIENT_CREDENTIALS: return FA_MG_CLIENT_CREDENTIALS;
+	case FA_GRANT_DEVICE: return FA_MG_DEVICE_CODE;
+	default: return FA_MG_OTHER;
+	}
+}
+
+/* Counts the request and writes its audit event. The grant type is named
+ * from our own table (the form's value is the client's text) and the
+ * client only when it authenticated as a configured one. A device that
+ * polls every few seconds (RFC 8628 §3.5) is counted, and only logged at
+ * debug: it is not news. */
+static void token_outcome(struct fa_authz *az, struct fa_req *req,
+			  const struct fa_authz_client *c, unsigned bit,
+			  const struct fa_authz_grant *g, const struct fa_err *err)
+{
+	static const char *const names[FA_MG_N] = {
+		"authorization_code", "refresh_token", "client_credentials", "device_code", "other",
+	};
+	enum fa_metrics_grant mg = metric_grant(bit);
+	const char *code = err ? (err->oauth_error ? err->oauth_error : "server_error") : NULL;
+	bool polling = code && (strcmp(code, "authorization_pending") == 0 ||
+				strcmp(code, "slow_down") == 0);
+	struct fa_audit ev = {
+		.event = "token",
+		.subject = err ? NULL : g->sub,
+		.client_id = c ? c->id : NULL,
+		.grant_type = names[mg],
+	};
+
+	fa_metrics_grant(az->metrics, mg, code);
+	if (code && strcmp(code, "slow_down") == 0)
+		fa_metrics_throttle(az->metrics, FA_ML_DEVICE_POLL);
+	if (polling) {
+		fa_log(az->log, FA_LOG_DEBUG, "token: client %s polls: %s", c ? c->id : "-", code);
+		return;
+	}
+	fa_authz_audit(az, req, &ev, err);
+}
+
 void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	struct fa_authz *az = app;
@@ -138,7 +199,7 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 	const char *grant_type = fa_req_form(req, "grant_type");
 	struct fa_authz_grant g;
 	struct fa_err err;
-	unsigned bit;
+	unsigned bit = 0;
 	enum fa_rc rc;
 
 	memset(&g, 0, sizeof(g));
@@ -147,10 +208,10 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 		rc = fa_err_oauth(&err, FA_EINVAL, "invalid_request", "grant_type is missing");
 		goto out;
 	}
+	bit = fa_authz_grant_bit(grant_type);
 	rc = fa_authz_req_client(az, req, &c, &err);
 	if (rc != FA_OK)
 		goto out;
-	bit = fa_authz_grant_bit(grant_type);
 	if (bit == 0) {
 		rc = fa_err_oauth(&err, FA_EUNSUPPORTED, "unsupported_grant_type",
 				  "unsupported grant_type");
@@ -162,23 +223,11 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 		goto out;
 	}
 	rc = run_grant(az, req, c, bit, &g, &err);
-	if (rc == FA_OK) {
-		/* Machine tokens are the hot path: their audit line is debug. */
-		fa_log(az->log, bit == FA_GRANT_CLIENT_CREDENTIALS ? FA_LOG_DEBUG : FA_LOG_INFO,
-		       "token issued: client %s grant %s jti %s", c->id, grant_type, g.jti);
+	if (rc == FA_OK)
 		rc = send_tokens(resp, &g, &err);
-	}
 out:
-	if (rc != FA_OK) {
-		/* A device polling every few seconds is not news (RFC 8628 §3.5). */
-		bool polling = err.oauth_error && (strcmp(err.oauth_error, "authorization_pending") == 0 ||
-						   strcmp(err.oauth_error, "slow_down") == 0);
-
-		if (c && fa_authz_status(&err) < 500)
-			fa_log(az->log, polling ? FA_LOG_DEBUG : FA_LOG_INFO,
-			       "token refused: client %s: %s: %s", c->id,
-			       err.oauth_error ? err.oauth_error : "?", err.msg);
+	token_outcome(az, req, c, bit, &g, rc == FA_OK ? NULL : &err);
+	if (rc != FA_OK)
 		fa_authz_send_error(az, resp, &err);
-	}
 	fa_authz_grant_cleanup(&g);
 }

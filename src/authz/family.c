@@ -74,6 +74,7 @@ struct family_new {
 	int64_t auth_time;
 	const struct fa_scope *scope;    /* granted at the code */
 	const json_t *aud;
+	const char *sid;                 /* the login session's public name, or "" */
 };
 
 /* Writes a new family id into out. */
@@ -93,6 +94,8 @@ void fa_authz_grant_cleanup(struct fa_authz_grant *g)
 		return;
 	free(g->access_token);
 	g->access_token = NULL;
+	free(g->id_token);
+	g->id_token = NULL;
 	fa_memzero(g->refresh_token, sizeof(g->refresh_token));
 }
 
@@ -152,11 +155,33 @@ struct mint {
 	int64_t at_exp;
 };
 
+/* With `openid` in the scope, the ID token that goes with out's access
+ * token (Core §3.1.3.3, §12.2: on refresh too, without a nonce). */
+static enum fa_rc mint_id_token(struct fa_authz *az, const struct fa_authz_client *c,
+				const json_t *fam, const struct fa_scope *scope, const char *nonce,
+				int64_t now, struct fa_authz_grant *out, struct fa_err *err)
+{
+	struct fa_authz_idt idt = {
+		.client_id = c->id,
+		.user = json_object_get(fam, "user"),
+		.scope = scope,
+		.auth_time = fa_authz_jint(fam, "auth_time"),
+		.nonce = nonce,
+		.sid = fa_authz_jstr(fam, "sid"),
+		.access_token = out->access_token,
+		.now = now,
+	};
+
+	if (!fa_scope_has(scope, "openid"))
+		return FA_OK;
+	return fa_authz_idt_mint(az, &idt, &out->id_token, err);
+}
+
 static enum fa_rc mint_tokens(struct fa_authz *az, const struct fa_authz_client *c,
 			      const json_t *fam, const struct fa_scope *at_scope,
 			      const char *family_id, const char *rt_scope, bool issue_rt,
-			      int64_t now, struct mint *m, struct fa_authz_grant *out,
-			      struct fa_err *err)
+			      const char *nonce, int64_t now, struct mint *m,
+			      struct fa_authz_grant *out, struct fa_err *err)
 {
 	const json_t *user = json_object_get(fam, "user");
 	struct fa_authz_at at = {
@@ -175,8 +200,12 @@ static enum fa_rc mint_tokens(struct fa_authz *az, const struct fa_authz_client 
 	rc = fa_authz_at_mint(az, &at, &out->access_token, out->jti, &m->at_exp, err);
 	if (rc != FA_OK)
 		return rc;
+	snprintf(out->sub, sizeof(out->sub), "%s", at.sub);
 	out->expires_in = m->at_exp - now;
 	fa_scope_format(at_scope, out->scope, sizeof(out->scope));
+	rc = mint_id_token(az, c, fam, at_scope, nonce, now, out, err);
+	if (rc != FA_OK)
+		return rc;
 	{
 		json_t *atrec = json_pack("{s:s}", "fam", family_id);
 
@@ -216,8 +245,8 @@ static void mint_cleanup(struct mint *m)
 static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client *c,
 			       const struct family_new *fn, const struct fa_scope *at_scope,
 			       const struct fa_store_op *ops, size_t n_ops,
-			       const char *family_id, struct fa_authz_grant *out,
-			       struct fa_err *err)
+			       const char *family_id, const char *nonce,
+			       struct fa_authz_grant *out, struct fa_err *err)
 {
 	struct fa_store_op all[5];
 	char scope[FA_MAX_SCOPE + 1];
@@ -237,15 +266,16 @@ static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client
 	if (n_ops > 2)
 		return fa_err_oauth(err, FA_EINVAL, "server_error", "too many store ops");
 	fa_scope_format(fn->scope, scope, sizeof(scope));
-	fam = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:I}", "st", "active",
+	fam = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:I, s:s}", "st", "active",
 			"cid", c->id, "sub", fa_authz_jstr(fn->user, "sub"), "user", fn->user,
 			"auth_time", (json_int_t)fn->auth_time, "scp", scope, "aud", fn->aud,
-			"rotated_at", (json_int_t)now);
+			"rotated_at", (json_int_t)now, "sid", fn->sid);
 	if (!fam || !(fam_value = fa_authz_json_dump(fam))) {
 		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
-	rc = mint_tokens(az, c, fam, at_scope, family_id, scope, issue_rt, now, &m, out, err);
+	rc = mint_tokens(az, c, fam, at_scope, family_id, scope, issue_rt, nonce, now, &m, out,
+			 err);
 	if (rc != FA_OK)
 		goto out;
 	for (size_t i = 0; i < n_ops; i++)
@@ -297,6 +327,7 @@ enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_cli
 		.auth_time = fa_authz_jint(rec, "auth_time"),
 		.scope = &scope,
 		.aud = aud,
+		.sid = fa_authz_jstr(rec, "sid"),
 	};
 	/* -> REDEEMED, remembering the family for replay detection. */
 	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
@@ -312,7 +343,8 @@ enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_cli
 				   .expires_at = max64(r->expires_at,
 						       now + max64(az->rt_ttl_s, az->at_ttl_s)),
 				   .expect_version = r->version };
-	rc = family_start(az, c, &fn, &scope, &op, 1, fam_id, out, err);
+	rc = family_start(az, c, &fn, &scope, &op, 1, fam_id, fa_authz_jstr(rec, "nonce"), out,
+			  err);
 	if (rc == FA_ECONFLICT || rc == FA_ENOTFOUND)
 		/* This request read the record redeemable and lost the write to
 		 * a concurrent redemption: a race, not a replay; nothing changes. */
@@ -415,8 +447,8 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 				  "a refresh may narrow the scope, never widen it");
 		goto out;
 	}
-	rc = mint_tokens(az, c, fam, &want, fam_id, fa_authz_jstr(rt, "scp"), true, now, &m, out,
-			 err);
+	rc = mint_tokens(az, c, fam, &want, fam_id, fa_authz_jstr(rt, "scp"), true, NULL, now, &m,
+			 out, err);
 	if (rc != FA_OK)
 		goto out;
 	if (json_object_set_new(rt, "st", json_string("spent")) != 0 ||

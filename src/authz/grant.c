@@ -125,7 +125,7 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 					     const char *scope, const char *audience,
 					     struct fa_authz_grant *out, struct fa_err *err)
 {
-	struct fa_scope want;
+	struct fa_scope want, dflt;
 	struct fa_authz_at at;
 	json_t *aud = NULL;
 	int64_t exp = 0;
@@ -137,23 +137,20 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 	if (c->is_public || !(c->grants & FA_GRANT_CLIENT_CREDENTIALS))
 		return fa_err_oauth(err, FA_EDENIED, "unauthorized_client",
 				    "this client may not use the client_credentials grant");
-	rc = fa_scope_parse(scope, &want, err);
+	/* Default: every scope of the client except offline access, which
+	 * means nothing without a refresh token. A machine token is no login,
+	 * so it is narrowed to the configured scopes alone. */
+	fa_scope_init(&dflt);
+	for (size_t i = 0; i < c->scopes.n; i++) {
+		const char *t = fa_scope_get(&c->scopes, i);
+
+		if (strcmp(t, "offline") != 0 && strcmp(t, "offline_access") != 0 &&
+		    fa_scope_add(&dflt, t, err) != FA_OK)
+			return FA_ETOOBIG;
+	}
+	rc = fa_scope_request(scope, &dflt, &c->scopes, &want, err);
 	if (rc != FA_OK)
 		return rc;
-	if (want.n == 0) {
-		/* Default: every scope of the client except offline access,
-		 * which means nothing without a refresh token. */
-		for (size_t i = 0; i < c->scopes.n; i++) {
-			const char *t = fa_scope_get(&c->scopes, i);
-
-			if (strcmp(t, "offline") != 0 && strcmp(t, "offline_access") != 0 &&
-			    fa_scope_add(&want, t, err) != FA_OK)
-				return FA_ETOOBIG;
-		}
-	} else if (!fa_scope_subset(&want, &c->scopes)) {
-		return fa_err_oauth(err, FA_EDENIED, "invalid_scope",
-				    "requested scope is not allowed for this client");
-	}
 	rc = fa_authz_audience(az, c, audience, &aud, err);
 	if (rc != FA_OK)
 		return rc;
@@ -167,6 +164,7 @@ enum fa_rc fa_authz_grant_client_credentials(struct fa_authz *az,
 	};
 	rc = fa_authz_at_mint(az, &at, &out->access_token, out->jti, &exp, err);
 	if (rc == FA_OK) {
+		snprintf(out->sub, sizeof(out->sub), "%s", at.sub);
 		out->expires_in = exp - at.now;
 		fa_scope_format(&want, out->scope, sizeof(out->scope));
 	}

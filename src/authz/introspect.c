@@ -76,45 +76,84 @@ static enum fa_rc at_get(struct fa_authz *az, const char *token, json_t **claims
 	return FA_OK;
 }
 
+enum fa_rc fa_authz_jti_revoked(struct fa_authz *az, const char *jti, struct fa_err *err)
+{
+	json_t *rec = NULL;
+	enum fa_rc rc;
+
+	rc = fa_authz_rec_get(az, FA_KIND_REVOKED, jti, &rec, NULL, NULL, err);
+	json_decref(rec);
+	rec = NULL;
+	if (rc == FA_OK)
+		return fa_err_set(err, FA_EDENIED, "token was revoked");   /* RFC 7009 */
+	if (rc != FA_ENOTFOUND)
+		return rc;
+	rc = fa_authz_rec_get(az, FA_KIND_AT, jti, &rec, NULL, NULL, err);
+	if (rc == FA_ENOTFOUND)
+		return FA_OK;               /* a machine token: no family */
+	if (rc == FA_OK) {
+		rc = family_active(az, fa_authz_jstr(rec, "fam"), NULL, err);
+		if (rc == FA_ENOTFOUND)
+			rc = fa_err_set(err, FA_EDENIED, "token's refresh family was revoked");
+	}
+	json_decref(rec);
+	return rc;
+}
+
+enum fa_rc fa_authz_at_active(struct fa_authz *az, const char *token, json_t **claims,
+			      struct fa_err *err)
+{
+	json_t *c = NULL;
+	const char *jti;
+	enum fa_rc rc;
+
+	*claims = NULL;
+	if (at_get(az, token, &c) != FA_OK)
+		return FA_ENOTFOUND;
+	jti = fa_authz_jstr(c, "jti");
+	if (jti[0] == '\0')
+		rc = FA_ENOTFOUND;          /* not minted by us: we always set one */
+	else
+		rc = fa_authz_jti_revoked(az, jti, err);
+	if (rc == FA_EDENIED) {
+		fa_err_clear(err);
+		rc = FA_ENOTFOUND;          /* revoked, or its family is */
+	}
+	if (rc == FA_OK)
+		*claims = c;
+	else
+		json_decref(c);
+	return rc;
+}
+
 /* The access-token answer: FA_OK with *out set (active or not), or a store
  * error. FA_ENOTFOUND: not one of our access tokens at all. */
 static enum fa_rc introspect_at(struct fa_authz *az, const char *token, json_t **out,
 				struct fa_err *err)
 {
-	json_t *claims = NULL, *rec = NULL, *scp, *v, *o = NULL;
+	json_t *claims = NULL, *scp, *v, *o = NULL;
 	const char *jti, *name;
 	enum fa_rc rc;
 	size_t i;
 
 	*out = NULL;
-	if (at_get(az, token, &claims) != FA_OK)
+	if (strchr(token, '.') == NULL)
 		return FA_ENOTFOUND;
-	jti = fa_authz_jstr(claims, "jti");
-	if (jti[0] == '\0') {
-		*out = inactive();          /* not minted by us: we always set one */
-		rc = FA_OK;
-		goto out;
-	}
-	rc = fa_authz_rec_get(az, FA_KIND_REVOKED, jti, &rec, NULL, NULL, err);
-	if (rc == FA_OK) {
-		*out = inactive();          /* revoked through RFC 7009 */
-		goto out;
-	}
-	if (rc != FA_ENOTFOUND)
-		goto out;
-	rc = fa_authz_rec_get(az, FA_KIND_AT, jti, &rec, NULL, NULL, err);
-	if (rc == FA_OK) {
-		rc = family_active(az, fa_authz_jstr(rec, "fam"), NULL, err);
-		if (rc == FA_ENOTFOUND) {
-			*out = inactive();  /* its family was revoked */
-			rc = FA_OK;
-			goto out;
-		}
-	} else if (rc == FA_ENOTFOUND) {
-		rc = FA_OK;                 /* a machine token: no family */
+	rc = fa_authz_at_active(az, token, &claims, err);
+	if (rc == FA_ENOTFOUND) {
+		/* A JWT that is ours but inactive, or not ours at all: either
+		 * way the answer is {"active": false}... */
+		json_t *probe = NULL;
+
+		if (at_get(az, token, &probe) != FA_OK)
+			return FA_ENOTFOUND;   /* ...but only ours stop the search */
+		json_decref(probe);
+		*out = inactive();
+		return FA_OK;
 	}
 	if (rc != FA_OK)
-		goto out;
+		return rc;
+	jti = fa_authz_jstr(claims, "jti");
 	o = json_pack("{s:b, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:s}", "active", 1,
 		      "token_type", "Bearer",
 		      "client_id", json_object_get(claims, "client_id"),
@@ -152,8 +191,6 @@ static enum fa_rc introspect_at(struct fa_authz *az, const char *token, json_t *
 	}
 	*out = o;
 	rc = o ? FA_OK : fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
-out:
-	json_decref(rec);
 	json_decref(claims);
 	return rc;
 }

@@ -163,3 +163,51 @@ bool fa_scope_has_offline(const struct fa_scope *sc)
 {
 	return fa_scope_has(sc, "offline") || fa_scope_has(sc, "offline_access");
 }
+
+enum fa_rc fa_scope_allowed_build(const struct fa_scope *configured, bool logs_in,
+				  struct fa_scope *out, struct fa_err *err)
+{
+	static const char *const oidc[] = { "openid", "profile", "email" };
+	enum fa_rc rc = FA_OK;
+
+	*out = *configured;
+	if (fa_scope_has_offline(configured)) {
+		rc = fa_scope_add(out, "offline", err);
+		if (rc == FA_OK)
+			rc = fa_scope_add(out, "offline_access", err);
+	}
+	for (size_t i = 0; logs_in && rc == FA_OK && i < ARRAY_LEN(oidc); i++)
+		rc = fa_scope_add(out, oidc[i], err);
+	return rc;
+}
+
+enum fa_rc fa_scope_narrow(const struct fa_scope *want, const struct fa_scope *allowed,
+			   struct fa_scope *out, struct fa_err *err)
+{
+	fa_scope_init(out);
+	for (size_t i = 0; i < want->n; i++) {
+		const char *t = fa_scope_get(want, i);
+
+		/* Both sets are bounded alike, so a subset always fits. */
+		if (fa_scope_has(allowed, t) && fa_scope_add(out, t, err) != FA_OK)
+			return FA_ETOOBIG;
+	}
+	if (want->n > 0 && out->n == 0)
+		return scope_err(err, FA_EDENIED, "none of the requested scopes is allowed for "
+				 "this client");
+	return FA_OK;
+}
+
+enum fa_rc fa_scope_request(const char *requested, const struct fa_scope *dflt,
+			    const struct fa_scope *allowed, struct fa_scope *out,
+			    struct fa_err *err)
+{
+	struct fa_scope want;
+	enum fa_rc rc = fa_scope_parse(requested, &want, err);
+
+	if (rc != FA_OK)
+		return rc;
+	if (want.n == 0)
+		want = *dflt;   /* RFC 6749 §3.3: the documented default */
+	return fa_scope_narrow(&want, allowed, out, err);
+}

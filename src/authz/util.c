@@ -98,8 +98,35 @@ static const char *const user_claims[] = {
 	"sub", "name", "preferred_username", "given_name", "family_name", "email", "picture",
 };
 
+/* Copies the user's groups (strings within the caps; others are left out,
+ * as oversized claims are) into o. */
+static enum fa_rc groups_copy(const json_t *groups, json_t *o)
+{
+	json_t *g;
+	size_t i;
+	const json_t *v;
+
+	if (!json_is_array(groups) || json_array_size(groups) == 0)
+		return FA_OK;
+	g = json_array();
+	if (!g || json_object_set_new(o, "groups", g) != 0)
+		return FA_ENOMEM;
+	json_array_foreach(groups, i, v) {
+		const char *s = json_string_value(v);
+
+		if (json_array_size(g) >= FA_AUTHZ_MAX_GROUPS)
+			break;
+		if (s && s[0] && strnlen(s, FA_AUTHZ_MAX_GROUP + 1) <= FA_AUTHZ_MAX_GROUP &&
+		    json_array_append_new(g, json_string(s)) != 0)
+			return FA_ENOMEM;
+	}
+	return FA_OK;
+}
+
 enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err *err)
 {
+	const json_t *ev = json_object_get(user, "email_verified");
+
 	const char *sub;
 	json_t *o;
 
@@ -124,6 +151,12 @@ enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err 
 			json_decref(o);
 			return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		}
+	}
+	if ((json_is_boolean(ev) && json_object_set_new(o, "email_verified",
+							 json_boolean(json_is_true(ev))) != 0) ||
+	    groups_copy(json_object_get(user, "groups"), o) != FA_OK) {
+		json_decref(o);
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 	}
 	*out = o;
 	return FA_OK;

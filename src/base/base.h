@@ -74,25 +74,96 @@ enum fa_rc fa_err_set(struct fa_err *err, enum fa_rc rc, const char *fmt, ...)
 enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, const char *oauth_error,
 			const char *fmt, ...) FA_PRINTF(4, 5);
 
-/* ---- logging ----------------------------------------------------------- */
+/* ---- logging (log.c) ---------------------------------------------------- */
 
-enum fa_log_level { FA_LOG_DEBUG = 0, FA_LOG_INFO = 1, FA_LOG_WARN = 2, FA_LOG_ERROR = 3 };
+enum fa_log_level { FA_LOG_DEBUG = 0, FA_LOG_INFO = 1, FA_LOG_WARN = 2, FA_LOG_ERROR = 3,
+		    /* `min` only: nothing is logged (flytestdlib's logger.mute) */
+		    FA_LOG_OFF = 4 };
+
+/* How a line is written (flytestdlib's logger.formatter.type). */
+enum fa_log_format {
+	/* "2026-01-02T03:04:05.678Z info msg key=value ..." */
+	FA_LOG_TEXT = 0,
+	/* One JSON object per line, as flytestdlib's (logrus) JSON formatter:
+	 * {"ts":"2026-01-02T03:04:05.678Z","level":"info","msg":"...",
+	 * "key":"value",...}; level is debug, info, warning or error. */
+	FA_LOG_JSON = 1,
+};
 
 /* Caller-owned logger, passed down explicitly (no global logger). Each call
- * writes one whole line to `fp` (stdio locks per call). */
+ * writes one whole line of at most FA_LOG_LINE_MAX bytes to `fp` (stdio
+ * locks per call); longer messages and values are cut, and a JSON line
+ * stays valid JSON when they are. */
 struct fa_log {
 	FILE *fp;                 /* NULL: stderr */
 	enum fa_log_level min;
+	enum fa_log_format format;
 };
+
+/* One line, whatever the format: the longest useful message plus a
+ * handful of fields, small enough for the stack of any thread. */
+#define FA_LOG_LINE_MAX 2048
 
 /* Parses "debug|info|warn|error" (case-insensitive). */
 enum fa_rc fa_log_level_parse(const char *s, enum fa_log_level *out) FA_WUR;
+/* Whether a line of `lvl` would be written. */
+bool fa_log_enabled(const struct fa_log *log, enum fa_log_level lvl);
 void fa_log(const struct fa_log *log, enum fa_log_level lvl, const char *fmt, ...)
 	FA_PRINTF(3, 4);
 /* Warning with ": strerror(errno)" appended. */
 void fa_log_warn(const struct fa_log *log, const char *fmt, ...) FA_PRINTF(2, 3);
 /* Warning without errno. */
 void fa_log_warnx(const struct fa_log *log, const char *fmt, ...) FA_PRINTF(2, 3);
+
+/* A named value of a structured line. `key` is a static name of
+ * [a-z_]; a field whose `str` is NULL and that is not `is_num` is left
+ * out. Values are escaped for the format (JSON string escapes; in text,
+ * a value with anything but visible ASCII is quoted, and control and
+ * non-ASCII bytes become '?'), so a hostile value cannot forge a line. */
+struct fa_log_field {
+	const char *key;
+	const char *str;
+	int64_t num;
+	bool is_num;
+};
+
+/* A line with fields: text "msg k=v k=v", JSON {"ts","level","msg",k:v...}.
+ * At most FA_LOG_MAX_FIELDS fields are written. */
+#define FA_LOG_MAX_FIELDS 16
+void fa_log_event(const struct fa_log *log, enum fa_log_level lvl, const char *msg,
+		  const struct fa_log_field *fields, size_t n);
+
+/* The time stamp of a line at ms (Unix milliseconds, UTC):
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+#define FA_LOG_STAMP_LEN 24
+void fa_log_stamp(int64_t ms, char out[FA_LOG_STAMP_LEN + 1]);
+/* For a writer that batches lines (the HTTP workers' access log): the
+ * line fa_log_event would write, with time stamp ts (fa_log_stamp's form)
+ * and its newline, rendered into out instead of written. Returns its
+ * length: at most cap (capped at FA_LOG_LINE_MAX; a longer line is cut as
+ * fa_log_event cuts it), 0 when cap < FA_LOG_RENDER_MIN. No NUL is added.
+ * Whether lvl is enabled is the caller's question (fa_log_enabled). */
+#define FA_LOG_RENDER_MIN 128
+size_t fa_log_render_event(const struct fa_log *log, enum fa_log_level lvl, const char *ts,
+			   const char *msg, const struct fa_log_field *fields, size_t n,
+			   char *out, size_t cap);
+
+/* An audit event: who did what, from where, and how it ended. Written at
+ * INFO as a line with msg "audit" and these fields (NULL ones left out).
+ * Callers pass names and codes only: never a token, code, secret or
+ * password (a subject that failed to log in is named only when it is a
+ * known account; see identity). */
+struct fa_audit {
+	const char *event;        /* "login", "token", "revoke", "device" */
+	const char *outcome;      /* "success", "failure", "refused", "approved", "denied" */
+	const char *subject;      /* the user or client acting, when known */
+	const char *client_id;    /* the OAuth client, when there is one */
+	const char *grant_type;   /* token events */
+	const char *reason;       /* an OAuth error code or a short static phrase */
+	const char *remote_addr;
+	const char *request_id;   /* ties it to the request's access line */
+};
+void fa_log_audit(const struct fa_log *log, const struct fa_audit *ev);
 
 /* ---- bounded growable buffer -------------------------------------------- */
 
@@ -197,6 +268,11 @@ struct fa_sha256_hasher *fa_sha256_hasher_new(void);   /* NULL: no memory or no 
 void fa_sha256_hasher_free(struct fa_sha256_hasher *h);   /* NULL is a no-op */
 enum fa_rc fa_sha256_with(const struct fa_sha256_hasher *h, const void *in, size_t n,
 			  unsigned char out[FA_SHA256_LEN]) FA_WUR;
+/* OpenID Connect's at_hash (Core §3.1.3.6): unpadded base64url of the left
+ * half of SHA-`bits` (256, 384 or 512) of in, into out (cap >= 44 always
+ * fits). FA_EINVAL for another size. */
+enum fa_rc fa_sha_left_half_b64url(unsigned bits, const void *in, size_t n, char *out,
+				   size_t cap) FA_WUR;
 /* First 8 hex digits of SHA-256: how a token is named in a log line. */
 void fa_log_id(const void *in, size_t n, char out[9]);
 /* Constant-time equality (length is not secret). */
@@ -329,6 +405,9 @@ struct json_t;   /* jansson's; include <jansson.h> to use one */
  * FA_ENOMEM; *out is NULL on failure. */
 enum fa_rc fa_json_load(const char *buf, size_t len, const char *what, struct json_t **out,
 			struct fa_err *err) FA_WUR;
+/* A new JSON array of the strings v[0..n) (for a document's list members),
+ * or NULL when memory runs out. */
+struct json_t *fa_json_strings(const char *const *v, size_t n);
 
 /* ---- files ------------------------------------------------------------------ */
 
@@ -359,6 +438,7 @@ enum fa_rc fa_fd_write_all(int fd, const void *p, size_t n) FA_WUR;
 int64_t fa_now(void);      /* seconds since the epoch (wall clock) */
 int64_t fa_now_ms(void);   /* milliseconds since the epoch (wall clock) */
 int64_t fa_mono_ms(void);  /* monotonic milliseconds, for intervals */
+int64_t fa_mono_us(void);  /* monotonic microseconds, for latencies */
 
 /* Go time.ParseDuration syntax ("300ms", "1h30m", "1.5h", "0"), with units
  * ns us µs ms s m h; result in milliseconds (sub-millisecond parts are
@@ -366,5 +446,84 @@ int64_t fa_mono_ms(void);  /* monotonic milliseconds, for intervals */
 enum fa_rc fa_duration_parse(const char *s, size_t n, int64_t *ms) FA_WUR;
 /* Formats ms in Go style ("1h30m0s", "500ms"). */
 void fa_duration_format(int64_t ms, char *out, size_t outcap);
+
+/* ---- metrics (metrics.c) ------------------------------------------------ */
+
+/* The server's counters, rendered in the Prometheus text exposition
+ * format (version 0.0.4) for GET /metrics. One registry per server, made
+ * by serve and handed to every module that counts (no global registry).
+ *
+ * Every label value is from a fixed, small set: a route of the routing
+ * table (never a requested path), a status, a grant type, an OAuth error
+ * code. Never a subject, client, token or address: those make the series
+ * unbounded and some are secret.
+ *
+ * Threads: counting is lock-free (relaxed atomic adds on counters of
+ * their own), so any number of workers count at once and a scrape reads
+ * while they do; a scrape may see one counter of a request before another.
+ * Routes are registered before the registry is shared. Every counting
+ * call takes a NULL registry as "not counting". */
+struct fa_metrics;
+
+/* Routes one registry counts: the routing tables have ~40. */
+#define FA_METRICS_MAX_ROUTES 128
+/* A request that matched no route (404, 405 on an unknown method, or
+ * refused before routing): counted under route="other". */
+#define FA_METRICS_NO_ROUTE 0xFFFFFFFFu
+/* The largest /metrics answer (one response): every route with a dozen
+ * statuses plus the fixed series is under 40 KiB. */
+#define FA_METRICS_MAX_TEXT FA_MAX_RESPONSE
+
+enum fa_metrics_grant {
+	FA_MG_AUTHORIZATION_CODE = 0,
+	FA_MG_REFRESH_TOKEN = 1,
+	FA_MG_CLIENT_CREDENTIALS = 2,
+	FA_MG_DEVICE_CODE = 3,
+	FA_MG_OTHER = 4,           /* missing or unsupported grant_type */
+	FA_MG_N = 5,
+};
+
+enum fa_metrics_limiter {
+	FA_ML_LOGIN = 0,           /* the failed-login throttle */
+	FA_ML_DEVICE_POLL = 1,     /* a device polled too fast: slow_down */
+	FA_ML_N = 2,
+};
+
+enum fa_metrics_store_op {
+	FA_MS_GET = 0,
+	FA_MS_APPLY = 1,
+	FA_MS_INCR = 2,
+	FA_MS_PURGE = 3,
+	FA_MS_COUNT = 4,
+	FA_MS_PING = 5,
+	FA_MS_N = 6,
+};
+
+/* NULL on allocation failure. */
+struct fa_metrics *fa_metrics_new(void);
+void fa_metrics_free(struct fa_metrics *m);   /* NULL is a no-op */
+/* Registers a route (method and path are copied) and gives its id; the
+ * same method and path again give the same id. Only before the registry
+ * is shared with other threads. FA_ETOOBIG past FA_METRICS_MAX_ROUTES. */
+enum fa_rc fa_metrics_route(struct fa_metrics *m, const char *method, const char *path,
+			    unsigned *id, struct fa_err *err) FA_WUR;
+/* A request answered with `status` (100..599; others are not counted) on
+ * route `id` (or FA_METRICS_NO_ROUTE). */
+void fa_metrics_request(struct fa_metrics *m, unsigned id, int status);
+/* A token request of grant `g` ended: oauth_error NULL is a token issued,
+ * else its RFC 6749 / 8628 error code (one not known here counts as
+ * "other_error"). */
+void fa_metrics_grant(struct fa_metrics *m, enum fa_metrics_grant g, const char *oauth_error);
+/* A login (password checked, or refused) ended. */
+void fa_metrics_login(struct fa_metrics *m, bool success);
+void fa_metrics_throttle(struct fa_metrics *m, enum fa_metrics_limiter l);
+/* One store call took `us` microseconds. */
+void fa_metrics_store(struct fa_metrics *m, enum fa_metrics_store_op op, int64_t us);
+/* The gate's verified-token cache answered (hit) or not (miss). */
+void fa_metrics_token_cache(struct fa_metrics *m, bool hit);
+/* Appends every series (a counter that is zero is written when it has no
+ * labels that vary, else left out) to `out`, whose cap should be
+ * FA_METRICS_MAX_TEXT. */
+enum fa_rc fa_metrics_format(const struct fa_metrics *m, struct fa_buf *out) FA_WUR;
 
 #endif

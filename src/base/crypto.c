@@ -82,6 +82,24 @@ enum fa_rc fa_sha256_with(const struct fa_sha256_hasher *h, const void *in, size
 	return FA_OK;
 }
 
+enum fa_rc fa_sha_left_half_b64url(unsigned bits, const void *in, size_t n, char *out,
+				   size_t cap)
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	const EVP_MD *md = bits == 256 ? EVP_sha256() : bits == 384 ? EVP_sha384() :
+			   bits == 512 ? EVP_sha512() : NULL;
+	enum fa_rc rc;
+
+	if (!md)
+		return FA_EINVAL;
+	if (EVP_Digest(in, n, h, &len, md, NULL) != 1 || len != bits / 8)
+		return FA_ECRYPTO;
+	rc = fa_b64_encode(h, len / 2, FA_B64_URL | FA_B64_NOPAD, out, cap);
+	fa_memzero(h, sizeof(h));
+	return rc;
+}
+
 void fa_hex(const void *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -1,9 +1,5 @@
-/* err.c -- error codes, the caller-owned error record, and the logger.
- *
- * The logger writes one line per call with a UTC timestamp and level. It is
- * passed down explicitly; there is no global logger. It never decides what
- * is safe to log: callers must not pass tokens, codes or secrets.
- */
+/* err.c -- error codes and the caller-owned error record. The logger is in
+ * log.c. */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -83,77 +79,4 @@ enum fa_rc fa_err_oauth(struct fa_err *err, enum fa_rc rc, const char *oauth_err
 	rc = err_vset(err, rc, true, oauth_error, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-enum fa_rc fa_log_level_parse(const char *s, enum fa_log_level *out)
-{
-	static const char *const names[] = { "debug", "info", "warn", "error" };
-
-	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-		if (s && strcasecmp(s, names[i]) == 0) {
-			*out = (enum fa_log_level)i;
-			return FA_OK;
-		}
-	}
-	return FA_EINVAL;
-}
-
-static void log_v(const struct fa_log *log, enum fa_log_level lvl, const char *suffix,
-		  const char *fmt, va_list ap) FA_PRINTF(4, 0);
-
-static void log_v(const struct fa_log *log, enum fa_log_level lvl, const char *suffix,
-		  const char *fmt, va_list ap)
-{
-	static const char *const tags[] = { "debug", "info", "warn", "error" };
-	char line[1024];
-	char ts[32];
-	struct tm tm;
-	int64_t ms = fa_now_ms();
-	time_t t = (time_t)(ms / 1000);
-	int n;
-
-	if (log && lvl < log->min)
-		return;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		return;
-	/* One fprintf per line: stdio's per-call lock keeps lines whole. */
-	fprintf(log && log->fp ? log->fp : stderr, "%s.%03dZ %s %s%s%s\n", ts,
-		(int)(ms % 1000), tags[lvl], line, suffix ? ": " : "", suffix ? suffix : "");
-	fflush(log && log->fp ? log->fp : stderr);
-}
-
-void fa_log(const struct fa_log *log, enum fa_log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_v(log, lvl, NULL, fmt, ap);
-	va_end(ap);
-}
-
-void fa_log_warn(const struct fa_log *log, const char *fmt, ...)
-{
-	char ebuf[128];
-	int saved = errno;
-	va_list ap;
-
-	/* GNU strerror_r returns the message pointer. */
-	const char *e = strerror_r(saved, ebuf, sizeof(ebuf));
-
-	va_start(ap, fmt);
-	log_v(log, FA_LOG_WARN, e, fmt, ap);
-	va_end(ap);
-	errno = saved;
-}
-
-void fa_log_warnx(const struct fa_log *log, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_v(log, FA_LOG_WARN, NULL, fmt, ap);
-	va_end(ap);
 }

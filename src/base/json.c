@@ -66,3 +66,16 @@ enum fa_rc fa_json_load(const char *buf, size_t len, const char *what, struct js
 	*out = j;
 	return FA_OK;
 }
+
+json_t *fa_json_strings(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}

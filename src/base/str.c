@@ -89,7 +89,8 @@ enum fa_rc fa_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 		if (s[i] < '0' || s[i] > '9')
 			return FA_EINVAL;
 		d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
+		/* d > max first: max - d would wrap for a max under 9. */
+		if (d > max || v > (max - d) / 10)
 			return FA_ETOOBIG;
 		v = v * 10 + d;
 	}
@@ -118,6 +119,14 @@ int64_t fa_now_ms(void)
 int64_t fa_mono_ms(void)
 {
 	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t fa_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- durations ------------------------------------------------------- */

@@ -24,6 +24,12 @@ int fa_cli_whoami(int argc, char **argv);
 int fa_cli_logout(int argc, char **argv);
 int fa_cli_completion(int argc, char **argv);   /* completion bash | zsh */
 int fa_cli_man(int argc, char **argv);
+int fa_cli_dev(int argc, char **argv);          /* dev reset */
+
+/* The state directory: $XDG_STATE_HOME/flyteauth, else
+ * ~/.local/state/flyteauth (the path only; nothing is created). Returns an
+ * exit code, having printed the failure as `cmd: ...`. */
+int fa_cli_state_dir(char *buf, size_t cap, const char *cmd);
 
 /* ---- the commands as data (commands.c) --------------------------------- */
 
@@ -146,7 +152,8 @@ struct fa_cli_keys {
 
 /* Every secret serve runs on, loaded the one way both `serve` and `config
  * check --online` do: the two cookie keys, the claim key (checked only:
- * flyteadmin's layout requires it) and the token keys. Each problem is
+ * flyteadmin's layout requires it) and, unless authServerType is External,
+ * the token keys. Each problem is
  * passed to report as one line "FILE:LINE:COL: message" -- at the key that
  * named the secret, or, for a built-in name, where the file set
  * secrets-prefix or env-prefix (the line says which) -- and all of them

@@ -114,7 +114,7 @@ static void print_diag(const struct fa_config_diag *d)
 static int client_main(const struct client_cmd *cmd, int argc, char **argv)
 {
 	struct fa_client_opts o;
-	struct fa_log log = { stderr, FA_LOG_WARN };
+	struct fa_log log = { .fp = stderr, .min = FA_LOG_WARN };
 	struct fa_client *c = NULL;
 	struct fa_config_diag *diag;
 	struct fa_err err;
@@ -144,9 +144,18 @@ static int client_main(const struct client_cmd *cmd, int argc, char **argv)
 	/* The QR code is for a person looking at a terminal. */
 	o.prompt_qr = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
 	if (fa_client_new(&o, &c, &err) != FA_OK) {
-		/* An unreadable file is said once, in the line below. */
+		size_t nerr = err.rc == FA_ECONFIG ? fa_config_diag_errors(diag) : 0;
+
+		/* Each problem once: the FILE:LINE:COL lines, then a summary that
+		 * does not repeat them. (An unreadable file has no such line: the
+		 * message below says it.) */
 		if (err.rc == FA_ECONFIG)
 			print_diag(diag);
+		if (nerr) {
+			fa_config_diag_free(diag);
+			return fa_cli_fail("%s: %zu error(s) in the client config, above; fix them",
+					   cmd->name, nerr);
+		}
 		fa_config_diag_free(diag);
 		return fa_cli_fail("%s: %s; %s", cmd->name, err.msg,
 				   err.rc == FA_ENOTFOUND || err.rc == FA_EIO ?

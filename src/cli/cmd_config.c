@@ -68,12 +68,13 @@ static void check_secrets(struct check *c)
 
 	if (!cfg->server.security.use_auth)
 		return;
-	if (fa_cli_secrets_load(cfg, &c->src, &sec, report_line, c) == FA_OK) {
+	if (fa_cli_secrets_load(cfg, &c->src, &sec, report_line, c) == FA_OK &&
+	    sec.keys.signing) {
 		printf("token signing key: %s, kid %s (%zu key(s) published)\n",
 		       fa_jws_alg_name(fa_jwk_alg(sec.keys.signing)), fa_jwk_kid(sec.keys.signing),
 		       fa_jwks_count(sec.keys.verify));
-		fa_cli_secrets_cleanup(&sec);
 	}
+	fa_cli_secrets_cleanup(&sec);
 	if (ua->open_id.base_url[0])
 		check_plain_secret(c, ua->open_id.client_secret_name,
 				   &ua->open_id.client_secret_name_pos);
@@ -187,24 +188,39 @@ static void check_external_as(struct check *c, const struct fa_remote *r)
 	fa_discovery_free(d);
 }
 
-/* The remote checks, on one outbound HTTP client. */
-static void check_remote(struct check *c)
+/* An outbound HTTP client through proxy ("": the environment's), as
+ * serve makes one; NULL when reported. */
+static struct fa_remote *remote_via(struct check *c, const char *proxy)
 {
+	struct fa_remote_opts o = { .proxy_url = proxy };
 	struct fa_remote *r = NULL;
 	struct fa_err err;
 
-	if (!c->cfg->auth.user_auth.open_id.base_url[0] &&
-	    c->cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_EXTERNAL)
-		return;
 	fa_err_clear(&err);
-	if (fa_remote_new(NULL, &r, &err) != FA_OK) {
+	if (fa_remote_new(&o, &r, &err) != FA_OK) {
 		fprintf(stderr, "%s\n", err.msg);
 		c->errors++;
-		return;
+		return NULL;
 	}
-	check_idp(c, r);
-	check_external_as(c, r);
-	fa_remote_free(r);
+	return r;
+}
+
+/* The remote checks, each through the proxy serve would use. */
+static void check_remote(struct check *c)
+{
+	const struct fa_config *cfg = c->cfg;
+	const char *ext_proxy = cfg->auth.app_auth.external.http_proxy_url;
+	struct fa_remote *r;
+
+	if (cfg->auth.user_auth.open_id.base_url[0] && (r = remote_via(c, cfg->auth.http_proxy_url))) {
+		check_idp(c, r);
+		fa_remote_free(r);
+	}
+	if (cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL &&
+	    (r = remote_via(c, ext_proxy[0] ? ext_proxy : cfg->auth.http_proxy_url))) {
+		check_external_as(c, r);
+		fa_remote_free(r);
+	}
 }
 
 static int config_check(const char *path, bool online)

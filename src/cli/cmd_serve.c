@@ -10,8 +10,25 @@
  * With no --config it is the development server: the embedded defaults on
  * http://localhost:8088 (loopback only), state (SQLite file and generated
  * secrets) under $XDG_STATE_HOME/flyteauth or ~/.local/state/flyteauth.
+ * With a config that names no database.sqlite.file, the SQLite file is in
+ * that state directory too.
+ *
+ * A start checks before it writes: the config is validated, the secrets
+ * are loaded, the port is bound and (External mode) the external
+ * authorization server's metadata is loaded before the state directory,
+ * the database or a generated credential is created, so a refused config,
+ * a port already taken or an unreachable authorization server leaves
+ * nothing behind and prints no credential that would then never be shown
+ * again. (The development server's secrets are themselves state: they are
+ * generated after the bind, then loaded.)
  * Shutdown is graceful: the listener closes first, in-flight requests
  * finish, then the store closes.
+ *
+ * Observability: flytestdlib's logger section sets the level and the
+ * format (text or JSON lines) of everything logged, audit events
+ * included; with metrics.enabled, GET /metrics (Prometheus text format)
+ * is served on a listener of its own (metrics.bindAddress, metrics.port),
+ * never on the public one, and the modules count into one registry.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +47,7 @@
 #include "gate/gate.h"
 #include "http/http.h"
 #include "identity/identity.h"
+#include "remote/remote.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
 
@@ -45,20 +63,30 @@ struct serve {
 	 * FLYTEAUTH_LISTEN says otherwise. */
 	char listen_addr[64];
 	int listen_port;
-	char state_dir[1024];     /* "" unless running on embedded defaults */
+	char state_dir[1024];     /* "" unless the state directory is used */
+	bool dev;                 /* embedded defaults: the development server */
 	char db_path[1024];
+	struct fa_http_listener *listener;   /* bound before anything is written */
 	unsigned threads;         /* HTTP workers; the PostgreSQL pool follows */
 	struct fa_secret_source secrets;
 	struct fa_secret_inline inl[FA_CONFIG_MAX_INLINE_SECRETS];
 	struct fa_store *store;
 	struct fa_cli_secrets sec;
 	char issuer[FA_MAX_URL + 1];
+	/* External mode: the external authorization server, with its own
+	 * outbound HTTP settings. serve owns its one issuer object and lends
+	 * it to the gate, which verifies its tokens. */
+	struct fa_remote *ext_remote;
+	struct fa_remote_issuer *external;
 	struct fa_identity *identity;
 	struct fa_authz *authz;
 	struct fa_gate *gate;
-	struct fa_route_set sets[3];
+	struct fa_route_set sets[4];
 	size_t n_sets;
 	struct fa_http *http;
+	struct fa_metrics *metrics;   /* NULL unless metrics.enabled */
+	struct fa_log metrics_log;    /* the metrics listener's: warnings only */
+	struct fa_http *metrics_http;
 };
 
 static void healthcheck(struct fa_req *req, struct fa_resp *resp, void *app)
@@ -88,6 +116,28 @@ static void readyz(struct fa_req *req, struct fa_resp *resp, void *app)
 		fa_resp_oauth_error(resp, 500, "server_error", NULL);
 }
 
+/* GET /metrics on the metrics listener. */
+static void metrics_page(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	struct serve *s = app;
+	struct fa_buf b;
+
+	(void)req;
+	fa_buf_init(&b, FA_METRICS_MAX_TEXT);
+	if (fa_metrics_format(s->metrics, &b) != FA_OK) {
+		fa_log_warnx(&s->log, "metrics: the exposition is over %d bytes", FA_METRICS_MAX_TEXT);
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+	} else if (fa_resp_body(resp, 200, "text/plain; version=0.0.4; charset=utf-8",
+				fa_buf_str(&b), b.len, NULL) != FA_OK) {
+		fa_resp_oauth_error(resp, 500, "server_error", NULL);
+	}
+	fa_buf_cleanup(&b);
+}
+
+static const struct fa_route metrics_routes[] = {
+	{ "GET", "/metrics", metrics_page, FA_R_PUBLIC, 0 },
+};
+
 static const struct fa_route base_routes[] = {
 	{ "GET", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
 	{ "HEAD", "/healthcheck", healthcheck, FA_R_PUBLIC, 0 },
@@ -110,28 +160,47 @@ static int mkdir_p(char *path, mode_t mode)
 	return (mkdir(path, mode) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
-/* The development server keeps its state in the XDG state directory. */
-static int dev_state(struct serve *s)
+/* Where state goes: the development server keeps everything in the state
+ * directory; a config keeps its database.sqlite.file, or the state
+ * directory's flyteauth.db when it names none. Nothing is created here. */
+static int choose_paths(struct serve *s)
 {
-	const char *xdg = getenv("XDG_STATE_HOME");
-	const char *home = getenv("HOME");
-	int n;
+	const struct fa_config *c = s->cfg;
+	bool in_state = s->dev || (c->database.kind == FA_CONFIG_DB_SQLITE &&
+				   c->database.sqlite.file_pos.line == 0);
+	int rc, n;
+
+	fa_cli_secret_source(c, &s->secrets, s->inl);
+	if (!in_state) {
+		if (fa_strlcpy(s->db_path, c->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
+			return fa_cli_fail("serve: database path is too long");
+		return FA_EXIT_OK;
+	}
+	rc = fa_cli_state_dir(s->state_dir, sizeof(s->state_dir), "serve");
+	if (rc != FA_EXIT_OK)
+		return rc;
+	if (s->dev)
+		s->secrets.secrets_prefix = s->state_dir;
+	n = snprintf(s->db_path, sizeof(s->db_path), "%s/%s", s->state_dir, c->database.sqlite.file);
+	if (n < 0 || (size_t)n >= sizeof(s->db_path))
+		return fa_cli_fail("serve: database path is too long");
+	return FA_EXIT_OK;
+}
+
+/* Creates the state directory (0700), and the development server's
+ * secrets on its first start. Runs after the bind. */
+static int make_state(struct serve *s)
+{
 	struct fa_err err;
 	char probe[1100];
 
-	if (xdg && xdg[0] == '/')
-		n = snprintf(s->state_dir, sizeof(s->state_dir), "%s/flyteauth", xdg);
-	else if (home && home[0] == '/')
-		n = snprintf(s->state_dir, sizeof(s->state_dir), "%s/.local/state/flyteauth", home);
-	else
-		return fa_cli_fail("serve: neither XDG_STATE_HOME nor HOME is an absolute path; "
-				   "pass --config with a database and secrets location");
-	if (n < 0 || (size_t)n >= sizeof(s->state_dir))
-		return fa_cli_fail("serve: state directory path is too long");
+	if (!s->state_dir[0])
+		return FA_EXIT_OK;
 	if (mkdir_p(s->state_dir, 0700) != 0)
 		return fa_cli_fail("serve: cannot create state directory %s: %s", s->state_dir,
 				   strerror(errno));
-	/* First start: generate the server's secrets next to its database. */
+	if (!s->dev)
+		return FA_EXIT_OK;
 	snprintf(probe, sizeof(probe), "%s/%s", s->state_dir, FA_SECRET_TOKEN_RSA_KEY);
 	if (access(probe, F_OK) != 0) {
 		fa_err_clear(&err);
@@ -139,13 +208,24 @@ static int dev_state(struct serve *s)
 			return fa_cli_fail("serve: generating secrets in %s: %s", s->state_dir, err.msg);
 		fa_log(&s->log, FA_LOG_INFO, "generated server secrets in %s", s->state_dir);
 	}
-	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
-	s->secrets.secrets_prefix = s->state_dir;
-	n = snprintf(s->db_path, sizeof(s->db_path), "%s/%s", s->state_dir,
-		     s->cfg->database.sqlite.file);
-	if (n < 0 || (size_t)n >= sizeof(s->db_path))
-		return fa_cli_fail("serve: database path is too long");
 	return FA_EXIT_OK;
+}
+
+/* flytestdlib's logger.level is logrus's number: 0 panic, 1 fatal and
+ * 2 error are error here, 5 debug and 6 trace are debug. */
+static void apply_logger(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	int lv = c->logger.level;
+
+	s->log.min = lv <= 2 ? FA_LOG_ERROR : lv == 3 ? FA_LOG_WARN : lv == 4 ? FA_LOG_INFO
+										: FA_LOG_DEBUG;
+	if (c->logger.mute)
+		s->log.min = FA_LOG_OFF;
+	s->log.format = c->logger.format == FA_CONFIG_LOG_JSON ? FA_LOG_JSON : FA_LOG_TEXT;
+	s->metrics_log = s->log;
+	if (s->metrics_log.min < FA_LOG_WARN)
+		s->metrics_log.min = FA_LOG_WARN;
 }
 
 static int load_config(struct serve *s, const char *path)
@@ -160,9 +240,15 @@ static int load_config(struct serve *s, const char *path)
 	fa_err_clear(&err);
 	/* The very load and checks `config check` runs. */
 	rc = fa_cli_config_load(path, diag, &s->cfg, &err);
+	if (rc == FA_OK)
+		apply_logger(s);
 	for (size_t i = 0; i < fa_config_diag_count(diag); i++) {
-		/* Errors and warnings go to stderr as written; notes only at debug. */
-		if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
+		/* Errors go to stderr as written (there is no logger setting
+		 * to honour yet); warnings of a config that loaded go through
+		 * its logger, so a JSON log stays JSON; notes are left out. */
+		if (fa_config_diag_severity(diag, i) == FA_CONFIG_WARNING && rc == FA_OK)
+			fa_log(&s->log, FA_LOG_WARN, "%s", fa_config_diag_line(diag, i));
+		else if (fa_config_diag_severity(diag, i) != FA_CONFIG_NOTE)
 			fprintf(stderr, "%s\n", fa_config_diag_line(diag, i));
 	}
 	nerr = fa_config_diag_errors(diag);
@@ -174,12 +260,8 @@ static int load_config(struct serve *s, const char *path)
 		return fa_cli_fail("serve: %s is not a valid configuration; nothing was started",
 				   path ? path : "the built-in default");
 	}
-	if (!path)
-		return dev_state(s);
-	fa_cli_secret_source(s->cfg, &s->secrets, s->inl);
-	if (fa_strlcpy(s->db_path, s->cfg->database.sqlite.file, sizeof(s->db_path)) != FA_OK)
-		return fa_cli_fail("serve: database path is too long");
-	return FA_EXIT_OK;
+	s->dev = path == NULL;
+	return choose_paths(s);
 }
 
 /* One worker per CPU, as the HTTP layer would choose; the PostgreSQL pool
@@ -201,9 +283,12 @@ static int open_store(struct serve *s)
 	struct fa_err err;
 
 	fa_err_clear(&err);
+	if (c->metrics.enabled && !(s->metrics = fa_metrics_new()))
+		return fa_cli_fail("serve: out of memory");
 	if (c->database.kind == FA_CONFIG_DB_SQLITE) {
 		if (fa_store_open_sqlite(s->db_path, &s->log, &s->store, &err) != FA_OK)
 			return fa_cli_fail("serve: opening the store %s: %s", s->db_path, err.msg);
+		fa_store_set_metrics(s->store, s->metrics);
 		return FA_EXIT_OK;
 	}
 	memset(&pg, 0, sizeof(pg));
@@ -218,6 +303,7 @@ static int open_store(struct serve *s)
 	/* The message names host, port and database, never the password. */
 	if (fa_store_open_postgres(&pg, &s->log, &s->store, &err) != FA_OK)
 		return fa_cli_fail("serve: opening the store (database.postgres): %s", err.msg);
+	fa_store_set_metrics(s->store, s->metrics);
 	fa_log(&s->log, FA_LOG_INFO, "store: postgres, %u connections", pg.pool_size);
 	return FA_EXIT_OK;
 }
@@ -255,15 +341,195 @@ static void report_line(void *arg, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
-/* Keys, then identity, the authorization server and the gate, each with
- * its own route table. */
+/* The very loading `config check --online` does; only what an enabled
+ * server needs. */
+static int load_secrets(struct serve *s)
+{
+	if (!s->cfg->server.security.use_auth)
+		return FA_EXIT_OK;
+	if (fa_cli_secrets_load(s->cfg, &s->secrets, &s->sec, report_line, NULL) != FA_OK)
+		return fa_cli_fail("serve: the secrets above are missing or unusable; nothing was "
+				   "started");
+	return FA_EXIT_OK;
+}
+
+/* The TLS files, read once before the bind so that a wrong path stops the
+ * start before it writes; the HTTP layer reads them again when it starts
+ * (and the TLS library judges their content). */
+static int check_tls_files(struct serve *s)
+{
+	const __typeof__(s->cfg->server.security) *sec = &s->cfg->server.security;
+	const char *files[2] = { sec->ssl.certificate_file, sec->ssl.key_file };
+	const char *keys[2] = { "certificateFile", "keyFile" };
+
+	if (!sec->secure)
+		return FA_EXIT_OK;
+	for (int i = 0; i < 2; i++) {
+		char *pem = NULL;
+		size_t len = 0;
+		int e = 0;
+		enum fa_rc rc = fa_file_read(files[i], FA_MAX_SECRET, &pem, &len, &e);
+
+		fa_free_secret(pem);
+		if (rc != FA_OK)
+			return fa_cli_fail("serve: server.security.ssl.%s %s: %s; nothing was started",
+					   keys[i], files[i], rc == FA_ETOOBIG ? "too large" :
+					   strerror(e ? e : EIO));
+	}
+	return FA_EXIT_OK;
+}
+
+/* Binds the port before anything is written. */
+static int bind_port(struct serve *s)
+{
+	const char *addr = strcmp(s->listen_addr, "localhost") == 0 ? "127.0.0.1" : s->listen_addr;
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	if (fa_http_listen(addr, (uint16_t)s->listen_port, &s->listener, &err) != FA_OK)
+		return fa_cli_fail("serve: cannot listen on %s:%d: %s; nothing was started", addr,
+				   s->listen_port, err.msg);
+	s->listen_port = fa_http_listener_port(s->listener);
+	return FA_EXIT_OK;
+}
+
+/* Waits for an issuer's first document: flyteadmin does not start without
+ * its external authorization server's metadata, and a config that points at
+ * a server that never answers must not start a half-working gate. The wait
+ * ends early on SIGTERM/SIGINT. */
+static int wait_issuer(struct fa_remote_issuer *iss, const sigset_t *stop,
+		       const char *key, const struct fa_config_pos *pos)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	struct fa_discovery *d = NULL;
+	struct fa_err err;
+	char where[256];
+
+	for (;;) {
+		enum fa_holder_state st = fa_remote_issuer_wait(iss, 50);
+
+		if (st == FA_HOLDER_READY)
+			return FA_EXIT_OK;
+		if (st == FA_HOLDER_FAILED)
+			break;
+		if (sigtimedwait(stop, NULL, &tick) > 0)
+			return fa_cli_fail("serve: stopped while waiting for %s", key);
+	}
+	fa_err_clear(&err);
+	if (fa_remote_issuer_discovery(iss, &d, &err) == FA_OK)
+		(void)fa_err_set(&err, FA_ENET, "not loaded");   /* cannot happen once FAILED */
+	fa_discovery_free(d);
+	fa_config_pos_format(pos, where, sizeof(where));
+	return fa_cli_fail("%s: %s: %s; nothing was started", where, key, err.msg);
+}
+
+/* External mode: the external authorization server's metadata and keys,
+ * from externalAuthServer.baseUrl + metadataUrl, through its proxy, with
+ * flyteadmin's retryAttempts (retries after the first attempt) and
+ * retryDelay (constant, as flyteadmin's backoff has no factor). A check
+ * before anything is written: an unreachable server stops the start with
+ * nothing left behind. Self mode (or no auth): nothing to do. */
+static int start_external(struct serve *s, const sigset_t *stop)
+{
+	const struct fa_config *c = s->cfg;
+	const __typeof__(c->auth.app_auth.external) *ext = &c->auth.app_auth.external;
+	struct fa_remote_opts ro = { 0 };
+	struct fa_remote_issuer_opts io = { 0 };
+	char url[FA_REMOTE_MAX_URL + 1];
+	int64_t delay = ext->retry_delay_ms > 0 ? ext->retry_delay_ms : 1;
+	struct fa_err err;
+
+	if (!c->server.security.use_auth ||
+	    c->auth.app_auth.auth_server_type != FA_CONFIG_AS_EXTERNAL)
+		return FA_EXIT_OK;
+	fa_err_clear(&err);
+	ro.proxy_url = ext->http_proxy_url[0] ? ext->http_proxy_url : c->auth.http_proxy_url;
+	if (fa_remote_new(&ro, &s->ext_remote, &err) != FA_OK)
+		return fa_cli_fail("serve: the external authorization server's HTTP client: %s",
+				   err.msg);
+	if (fa_remote_url_join(ext->base_url, ext->metadata_url[0] ? ext->metadata_url :
+			       ".well-known/oauth-authorization-server", url, sizeof(url)) != FA_OK)
+		return fa_cli_fail("serve: externalAuthServer.metadataUrl is longer than %d bytes",
+				   FA_REMOTE_MAX_URL);
+	io.kind = FA_DISCOVERY_OAUTH;
+	io.issuer = ext->base_url;
+	io.metadata_url = url;
+	io.what = "the external authorization server";
+	io.first_delay_ms = delay;
+	io.max_delay_ms = delay;
+	io.max_attempts = ext->retry_attempts + 1;
+	io.refresh_ms = FA_GATE_EXTERNAL_METADATA_TTL_MS;
+	io.log = &s->log;
+	if (fa_remote_issuer_start(s->ext_remote, &io, &s->external, &err) != FA_OK)
+		return fa_cli_fail("serve: externalAuthServer: %s", err.msg);
+	return wait_issuer(s->external, stop, "auth.appAuth.externalAuthServer.baseUrl",
+			   &ext->base_url_pos);
+}
+
+/* Self mode: the authorization server, with the keys loaded before. */
+static int start_authz(struct serve *s, char **client_secret)
+{
+	struct fa_authz_opts ao;
+	struct fa_err err;
+
+	fa_err_clear(&err);
+	memset(&ao, 0, sizeof(ao));
+	ao.cfg = s->cfg;
+	ao.store = s->store;
+	ao.log = &s->log;
+	ao.metrics = s->metrics;
+	ao.signing_key = s->sec.keys.signing;
+	ao.verify_keys = s->sec.keys.verify;
+	ao.issuer = s->issuer;
+	ao.login = (struct fa_authz_login){
+		.identity = s->identity,
+		.session_user = fa_identity_session_user,
+		.login_url = fa_identity_login_url,
+		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
+		.logout = fa_identity_session_logout,
+	};
+	ao.generated_secret = client_secret;
+	s->authz = fa_authz_new(&ao, &err);
+	if (!s->authz)
+		return fa_cli_fail("serve: %s", err.msg);
+	return FA_EXIT_OK;
+}
+
+static int start_gate(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	struct fa_gate_opts go;
+	struct fa_err err;
+
+	memset(&go, 0, sizeof(go));
+	go.cfg = c;
+	go.log = &s->log;
+	go.metrics = s->metrics;
+	go.issuer = s->issuer;
+	go.verify_keys = s->sec.keys.verify;
+	go.external = s->external;
+	go.identity = s->identity;
+	go.session_user = fa_identity_session_user;
+	go.redirect_check = fa_identity_redirect_allowed;
+	if (s->authz) {
+		go.revoked = fa_authz_token_revoked;
+		go.authz = s->authz;
+	}
+	fa_err_clear(&err);
+	s->gate = fa_gate_new(&go, &err);
+	if (!s->gate)
+		return fa_cli_fail("serve: %s", err.msg);
+	return FA_EXIT_OK;
+}
+
+/* Keys, then identity, the authorization server (Self) or the external
+ * one, and the gate, each with its own route table. */
 static int start_modules(struct serve *s)
 {
 	const struct fa_config *c = s->cfg;
 	char *dev_password = NULL, *client_secret = NULL;
+	bool external = c->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL;
 	struct fa_identity_opts io;
-	struct fa_authz_opts ao;
-	struct fa_gate_opts go;
 	struct fa_err err;
 	const struct fa_route *routes;
 	size_t n;
@@ -276,18 +542,14 @@ static int start_modules(struct serve *s)
 	}
 	rc = derive_issuer(s);
 	if (rc != FA_EXIT_OK)
-		return rc;
+		goto out;
 	rc = FA_EXIT_FAIL;
 	fa_err_clear(&err);
-	/* The very loading `config check --online` does. */
-	if (fa_cli_secrets_load(c, &s->secrets, &s->sec, report_line, NULL) != FA_OK) {
-		fa_cli_fail("serve: the secrets above are missing or unusable; nothing was started");
-		goto out;
-	}
 	memset(&io, 0, sizeof(io));
 	io.cfg = c;
 	io.store = s->store;
 	io.log = &s->log;
+	io.metrics = s->metrics;
 	io.issuer = s->issuer;
 	io.cookie_hash_key = s->sec.cookie_hash_key;
 	io.cookie_hash_key_len = sizeof(s->sec.cookie_hash_key);
@@ -301,47 +563,40 @@ static int start_modules(struct serve *s)
 		goto out;
 	}
 	print_once("development user", FA_IDENTITY_DEV_USER, "password", dev_password);
-	memset(&ao, 0, sizeof(ao));
-	ao.cfg = c;
-	ao.store = s->store;
-	ao.log = &s->log;
-	ao.signing_key = s->sec.keys.signing;
-	ao.verify_keys = s->sec.keys.verify;
-	ao.issuer = s->issuer;
-	ao.login = (struct fa_authz_login){
-		.identity = s->identity,
-		.session_user = fa_identity_session_user,
-		.login_url = fa_identity_login_url,
-		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
-	};
-	ao.generated_secret = &client_secret;
-	s->authz = fa_authz_new(&ao, &err);
-	if (!s->authz) {
-		fa_cli_fail("serve: %s", err.msg);
-		goto out;
+	if (!external) {
+		if (start_authz(s, &client_secret) != FA_EXIT_OK)
+			goto out;
+		print_once("generated confidential client", FA_AUTHZ_GENERATED_CLIENT,
+			   "client secret", client_secret);
 	}
-	print_once("generated confidential client", FA_AUTHZ_GENERATED_CLIENT, "client secret",
-		   client_secret);
-	memset(&go, 0, sizeof(go));
-	go.cfg = c;
-	go.log = &s->log;
-	go.verify_keys = s->sec.keys.verify;
-	go.issuer = s->issuer;
-	go.identity = s->identity;
-	go.session_user = fa_identity_session_user;
-	s->gate = fa_gate_new(&go, &err);
-	if (!s->gate) {
-		fa_cli_fail("serve: %s", err.msg);
+	if (start_gate(s) != FA_EXIT_OK)
 		goto out;
-	}
 	fa_identity_routes(&routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->identity };
-	fa_authz_routes(&routes, &n);
-	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
-	fa_gate_routes(&routes, &n);
+	if (s->authz) {
+		fa_authz_routes(&routes, &n);
+		s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
+	}
+	/* Discovery: the upstream IdP's document when there is one (as
+	 * flyteadmin, in both modes), else, in Self mode, flyteauth's own as
+	 * the OpenID Provider. */
+	if (c->auth.user_auth.open_id.base_url[0] != '\0') {
+		fa_identity_idp_routes(&routes, &n);
+		s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->identity };
+	} else if (s->authz) {
+		fa_authz_op_routes(&routes, &n);
+		s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->authz };
+	}
+	fa_gate_routes(s->gate, &routes, &n);
 	s->sets[s->n_sets++] = (struct fa_route_set){ routes, n, s->gate };
-	fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s",
-	       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->sec.keys.signing)), fa_jwk_kid(s->sec.keys.signing));
+	if (external)
+		fa_log(&s->log, FA_LOG_INFO, "resource server: tokens of the external authorization "
+		       "server %s; public URL %s", c->auth.app_auth.external.base_url, s->issuer);
+	else
+		fa_log(&s->log, FA_LOG_INFO, "authorization server: issuer %s, signing %s kid %s%s",
+		       s->issuer, fa_jws_alg_name(fa_jwk_alg(s->sec.keys.signing)),
+		       fa_jwk_kid(s->sec.keys.signing), c->auth.app_auth.self.check_revocation ?
+		       "; the gate checks revocation" : "");
 	rc = FA_EXIT_OK;
 out:
 	/* identity derived its own keys from the cookie keys. */
@@ -359,6 +614,7 @@ static int start_http(struct serve *s)
 	memset(&o, 0, sizeof(o));
 	o.bind_addr = strcmp(s->listen_addr, "localhost") == 0 ? "127.0.0.1" : s->listen_addr;
 	o.port = (uint16_t)s->listen_port;
+	o.listener = s->listener;
 	o.routes = base_routes;
 	o.n_routes = ARRAY_LEN(base_routes);
 	o.app = s;
@@ -368,9 +624,10 @@ static int start_http(struct serve *s)
 	if (s->gate) {
 		o.authenticate = fa_gate_authenticate;
 		o.auth_app = s->gate;
-		o.required_scope = FA_GATE_REQUIRED_SCOPE;
+		o.required_scope = fa_gate_required_scope(s->gate);
 	}
 	o.log = &s->log;
+	o.metrics = s->metrics;
 	o.cors.allow_cors = c->server.security.allow_cors;
 	o.cors.allowed_origins = (const char *const *)c->server.security.allowed_origins.items;
 	o.cors.n_allowed_origins = c->server.security.allowed_origins.count;
@@ -382,6 +639,8 @@ static int start_http(struct serve *s)
 	}
 	fa_err_clear(&err);
 	s->http = fa_http_start(&o, &err);
+	fa_http_listener_free(s->listener);
+	s->listener = NULL;
 	if (!s->http)
 		return fa_cli_fail("serve: cannot listen on %s:%d: %s", o.bind_addr,
 				   s->listen_port, err.msg);
@@ -391,6 +650,37 @@ static int start_http(struct serve *s)
 		       "(server.security.secure: false)", o.bind_addr, fa_http_port(s->http));
 	fa_log(&s->log, FA_LOG_INFO, "listening on %s://%s:%u", c->server.security.secure ? "https" : "http",
 	       o.bind_addr, fa_http_port(s->http));
+	return FA_EXIT_OK;
+}
+
+/* metrics.enabled: GET /metrics alone, on its own address and port, so
+ * that the public listener never shows it and a firewall or a Kubernetes
+ * port can keep it private. Its requests are neither counted nor logged
+ * at info (a scrape every few seconds is not news). */
+static int start_metrics(struct serve *s)
+{
+	const struct fa_config *c = s->cfg;
+	const char *addr = c->metrics.bind_address;
+	struct fa_http_opts o;
+	struct fa_err err;
+
+	if (!s->metrics)
+		return FA_EXIT_OK;
+	memset(&o, 0, sizeof(o));
+	o.bind_addr = strcmp(addr, "localhost") == 0 ? "127.0.0.1" : addr;
+	o.port = (uint16_t)c->metrics.port;
+	o.routes = metrics_routes;
+	o.n_routes = ARRAY_LEN(metrics_routes);
+	o.app = s;
+	o.threads = 1;
+	o.log = &s->metrics_log;
+	fa_err_clear(&err);
+	s->metrics_http = fa_http_start(&o, &err);
+	if (!s->metrics_http)
+		return fa_cli_fail("serve: metrics: cannot listen on %s:%d: %s", o.bind_addr,
+				   c->metrics.port, err.msg);
+	fa_log(&s->log, FA_LOG_INFO, "metrics: http://%s:%u/metrics", o.bind_addr,
+	       fa_http_port(s->metrics_http));
 	return FA_EXIT_OK;
 }
 
@@ -483,13 +773,18 @@ static int wait_for_signal(struct serve *s, const sigset_t *set)
 
 static void serve_cleanup(struct serve *s)
 {
+	fa_http_stop(s->metrics_http);
 	fa_http_stop(s->http);
+	fa_http_listener_free(s->listener);
 	fa_gate_free(s->gate);
 	fa_authz_free(s->authz);
 	fa_identity_free(s->identity);
+	fa_remote_issuer_free(s->external);
+	fa_remote_free(s->ext_remote);
 	fa_cli_secrets_cleanup(&s->sec);
 	fa_store_free(s->store);
 	fa_config_free(s->cfg);
+	fa_metrics_free(s->metrics);
 }
 
 int fa_cli_serve(int argc, char **argv)
@@ -530,16 +825,32 @@ int fa_cli_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Check (config, secrets, port, the external authorization server),
+	 * then write (state, store, credentials). */
 	rc = load_config(&s, config_path);
 	if (rc == FA_EXIT_OK)
 		rc = choose_listen(&s, listen);
 	choose_threads(&s);
+	if (rc == FA_EXIT_OK && !s.dev)
+		rc = load_secrets(&s);
+	if (rc == FA_EXIT_OK)
+		rc = check_tls_files(&s);
+	if (rc == FA_EXIT_OK)
+		rc = bind_port(&s);
+	if (rc == FA_EXIT_OK)
+		rc = start_external(&s, &set);
+	if (rc == FA_EXIT_OK)
+		rc = make_state(&s);
+	if (rc == FA_EXIT_OK && s.dev)
+		rc = load_secrets(&s);
 	if (rc == FA_EXIT_OK)
 		rc = open_store(&s);
 	if (rc == FA_EXIT_OK)
 		rc = start_modules(&s);
 	if (rc == FA_EXIT_OK)
 		rc = start_http(&s);
+	if (rc == FA_EXIT_OK)
+		rc = start_metrics(&s);
 	if (rc == FA_EXIT_OK) {
 		purge_expired(&s);
 		wait_for_signal(&s, &set);

@@ -24,6 +24,11 @@ static const struct fa_cli_text serve_text[] = {
 		"file. A configuration it cannot serve stops it before it listens, with one "
 		"FILE:LINE:COL line per problem. SIGTERM or SIGINT stops it after the "
 		"requests in flight." },
+	{ NULL, "It checks before it writes: the config, the secrets, the TLS files and the "
+		"port come first; only then are the state directory and the database created "
+		"and a first start's credentials printed. A config that names no "
+		"database.sqlite.file keeps flyteauth.db in the state directory "
+		"($XDG_STATE_HOME/flyteauth, else ~/.local/state/flyteauth)." },
 	END_TEXT,
 };
 
@@ -121,6 +126,18 @@ static const struct fa_cli_opt secrets_rotate_opts[] = {
 	END_OPTS,
 };
 
+/* ---- dev reset ------------------------------------------------------------------ */
+
+static const struct fa_cli_text dev_reset_text[] = {
+	{ NULL, "Forgets the development server's printed credentials: the password of the "
+		"user flyte and the generated secret of flytepropeller, in the database of "
+		"the state directory ($XDG_STATE_HOME/flyteauth, else "
+		"~/.local/state/flyteauth). The next `flyteauth serve` without --config "
+		"prints new ones; keys, sessions and tokens stay. A running development "
+		"server keeps the old ones until it restarts." },
+	END_TEXT,
+};
+
 /* ---- hash-secret ------------------------------------------------------------------ */
 
 static const struct fa_cli_text hash_text[] = {
@@ -207,6 +224,8 @@ static const struct fa_cli_cmd cmds[] = {
 	  secrets_init_opts },
 	{ "secrets rotate", fa_cli_secrets, NULL, "rotate the token signing key",
 	  secrets_rotate_text, secrets_rotate_opts },
+	{ "dev reset", fa_cli_dev, NULL, "new credentials for the development server",
+	  dev_reset_text, no_opts },
 	{ "hash-secret", fa_cli_hash_secret, NULL,
 	  "print base64(bcrypt(secret)) for a static client", hash_text, hash_opts },
 	{ "login", fa_cli_login, NULL, "log in to a Flyte endpoint", login_text, client_opts },

@@ -60,7 +60,8 @@ struct sink {
 /* Reports one problem with a secret as "FILE:LINE:COL: message": at its
  * name's key when the file set the name; else where the file set
  * secrets-prefix (or env-prefix), which chose where the default name was
- * looked up, saying so; else "built-in default". Returns rc. */
+ * looked up, saying so; else "FILE: message", saying the prefixes are the
+ * built-in defaults; "built-in default" only with no file. Returns rc. */
 static enum fa_rc secret_fail(struct sink *k, const struct fa_config_pos *name_pos, enum fa_rc rc,
 			      const char *fmt, ...) FA_PRINTF(4, 5);
 
@@ -68,6 +69,7 @@ static enum fa_rc secret_fail(struct sink *k, const struct fa_config_pos *name_p
 			      const char *fmt, ...)
 {
 	const struct fa_config_pos *p = name_pos;
+	struct fa_config_pos file = { k->cfg->path, 0, 0 };
 	const char *via = "";
 	char where[256], msg[512], line[800];
 	va_list ap;
@@ -78,6 +80,11 @@ static enum fa_rc secret_fail(struct sink *k, const struct fa_config_pos *name_p
 	} else if (p->line == 0 && k->cfg->secrets.env_prefix_pos.line > 0) {
 		p = &k->cfg->secrets.env_prefix_pos;
 		via = " (looked up with secrets.env-prefix)";
+	} else if (p->line == 0 && k->cfg->path && k->cfg->path[0]) {
+		/* The file chose neither: say the defaults did, and whose file. */
+		p = &file;
+		via = " (secrets.secrets-prefix and secrets.env-prefix are not set in the file: "
+		      "the built-in defaults)";
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -202,7 +209,11 @@ enum fa_rc fa_cli_secrets_load(const struct fa_config *cfg, const struct fa_secr
 		if (fa_secret_get_key(src, keys[i].name, keys[i].key, keys[i].len, &e) != FA_OK)
 			(void)secret_fail(&k, keys[i].pos, e.rc, "%s", e.msg);
 	}
-	(void)keys_load(&k, src, &out->keys);
+	/* The token keys are the Self authorization server's; in External
+	 * mode nothing signs with them (flyteadmin does not read them
+	 * either). */
+	if (cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_EXTERNAL)
+		(void)keys_load(&k, src, &out->keys);
 	fa_memzero(claim, sizeof(claim));
 	if (k.first != FA_OK)
 		fa_cli_secrets_cleanup(out);

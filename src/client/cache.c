@@ -11,8 +11,10 @@
  *       same directory is written, fsync'ed and renamed over it, so a
  *       reader sees the old or the new tokens, never a mix.
  *   (3) Every read-refresh-write happens under flock() on "<file>.lock", so
- *       parallel processes refresh once; the lock file is never deleted
- *       (deleting it would let two processes hold "the" lock at once).
+ *       parallel processes refresh once. Only logout deletes the lock file,
+ *       while holding it; a process that then gets the lock checks that it
+ *       locked the file the path still names, and otherwise locks again,
+ *       so two processes never both hold "the" lock.
  *   (4) Nothing here deletes a token except cl_cache_delete (logout).
  */
 #include <errno.h>
@@ -115,13 +117,23 @@ enum fa_rc cl_cache_lock(const char *path, int64_t timeout_ms, int *fd, struct f
 	*fd = -1;
 	if (w < 0 || (size_t)w >= sizeof(lock))
 		return fa_err_set(err, FA_ETOOBIG, "the cache path is too long");
-	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*fd < 0)
-		return fa_err_set(err, FA_EIO, "cannot open %s: %s", lock, strerror(errno));
 	for (;;) {
 		struct timespec ts = { 0, LOCK_POLL_MS * 1000000L };
-		if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
-			return FA_OK;
+		struct stat held, named;
+
+		if (*fd < 0)
+			*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (*fd < 0)
+			return fa_err_set(err, FA_EIO, "cannot open %s: %s", lock, strerror(errno));
+		if (flock(*fd, LOCK_EX | LOCK_NB) == 0) {
+			if (fstat(*fd, &held) == 0 && lstat(lock, &named) == 0 &&
+			    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+				return FA_OK;
+			/* A logout deleted the file we waited on: lock the new one. */
+			close(*fd);
+			*fd = -1;
+			continue;
+		}
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			int e = errno;
 			close(*fd);
@@ -131,8 +143,8 @@ enum fa_rc cl_cache_lock(const char *path, int64_t timeout_ms, int *fd, struct f
 		if (fa_mono_ms() >= deadline) {
 			close(*fd);
 			*fd = -1;
-			return fa_err_set(err, FA_ECONFLICT, "another flyteauth process holds %s; "
-					  "try again when it is done", lock);
+			return fa_err_set(err, FA_ECONFLICT, "another flyteauth process (a login, or "
+					  "a refresh of the same endpoint's token) still holds %s", lock);
 		}
 		nanosleep(&ts, NULL);
 	}
@@ -330,8 +342,14 @@ out:
 
 enum fa_rc cl_cache_delete(const char *path, struct fa_err *err)
 {
+	char lock[1100];
+	int w = snprintf(lock, sizeof(lock), "%s.lock", path);
+
 	if (unlink(path) != 0 && errno != ENOENT)
 		return fa_err_set(err, FA_EIO, "cannot delete %s: %s", path, strerror(errno));
+	/* Safe under the lock: see (3) above. */
+	if (w > 0 && (size_t)w < sizeof(lock) && unlink(lock) != 0 && errno != ENOENT)
+		return fa_err_set(err, FA_EIO, "cannot delete %s: %s", lock, strerror(errno));
 	return FA_OK;
 }
 

@@ -231,9 +231,18 @@ static enum fa_rc open_cache(struct fa_client *c, char *path, size_t cap, int *l
 	*lock = -1;
 	if (rc == FA_OK)
 		rc = cl_cache_path(c->cache_dir, c->s.base_url, path, cap, err);
-	if (rc == FA_OK)
-		rc = cl_cache_lock(path, lock_wait_ms(c), lock, err);
-	return rc;
+	if (rc != FA_OK)
+		return rc;
+	rc = cl_cache_lock(path, 0, lock, err);
+	if (rc != FA_ECONFLICT)
+		return rc;
+	/* Say why nothing happens: another process (typically a login
+	 * waiting for its browser) has this endpoint's cache. */
+	fprintf(c->prompt, "waiting for another flyteauth process (a login in progress?) that "
+		"holds the token cache of %s; up to %llds\n", c->s.base_url,
+		(long long)(lock_wait_ms(c) / 1000));
+	fflush(c->prompt);
+	return cl_cache_lock(path, lock_wait_ms(c), lock, err);
 }
 
 static enum fa_rc take_access(struct cl_token *t, char **out, struct fa_err *err)
@@ -482,7 +491,10 @@ enum fa_rc fa_client_logout(struct fa_client *c, struct fa_err *err)
 		goto out;
 	rc = cl_cache_read(path, &t, &e);
 	if (rc == FA_ENOTFOUND) {
-		rc = fa_err_set(err, FA_ENOTFOUND, "not logged in to %s", c->s.base_url);
+		/* Nothing to forget; the lock file open_cache made goes too. */
+		rc = cl_cache_delete(path, err);
+		if (rc == FA_OK)
+			rc = fa_err_set(err, FA_ENOTFOUND, "not logged in to %s", c->s.base_url);
 		goto out;
 	}
 	if (rc == FA_OK)
@@ -537,7 +549,10 @@ const char *fa_client_hint(const struct fa_client *c, const struct fa_err *err)
 	case FA_ETOOBIG:
 		return "fix the setting named above";
 	case FA_ECONFLICT:
-		return "wait for the other flyteauth process and try again";
+		return "let the other process named above finish (or stop it) and try again";
+	case FA_ECRYPTO:
+		return "set admin.caCertFilePath to the PEM file of the CA that signed the "
+		       "server's certificate";
 	case FA_EIO:
 		return "check the cache directory ($XDG_CACHE_HOME/flyteauth or ~/.cache/flyteauth)";
 	default:

@@ -278,8 +278,8 @@ enum fa_rc cl_cache_path(const char *dir, const char *endpoint, char *out, size_
 /* Creates dir (0700) if needed and refuses one that another user owns or
  * that others can write. */
 enum fa_rc cl_cache_prepare(const char *dir, struct fa_err *err) FA_WUR;
-/* flock(LOCK_EX) on "<path>.lock", waiting at most timeout_ms;
- * FA_ECONFLICT on timeout. *fd is released by cl_cache_unlock. */
+/* flock(LOCK_EX) on "<path>.lock", waiting at most timeout_ms (0: one
+ * try); FA_ECONFLICT on timeout. *fd is released by cl_cache_unlock. */
 enum fa_rc cl_cache_lock(const char *path, int64_t timeout_ms, int *fd, struct fa_err *err) FA_WUR;
 void cl_cache_unlock(int fd);
 /* FA_ENOTFOUND when there is no file; FA_EINVAL for a malformed one. */
@@ -287,6 +287,7 @@ enum fa_rc cl_cache_read(const char *path, struct cl_token *t, struct fa_err *er
 /* Writes t as mode 0600 JSON: a temp file in the same directory, fsync,
  * rename over path. */
 enum fa_rc cl_cache_write(const char *path, const struct cl_token *t, struct fa_err *err) FA_WUR;
+/* Deletes the cached tokens and the lock file; call it holding the lock. */
 enum fa_rc cl_cache_delete(const char *path, struct fa_err *err) FA_WUR;
 /* Whether t should be refreshed at `now`: within min(window_s, half its
  * lifetime) of expires_at (so a short-lived token is not refreshed on

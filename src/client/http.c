@@ -47,6 +47,14 @@ enum fa_rc cl_http(const struct fa_client *c, const struct fa_remote_req *rq,
 	if (rc == FA_OK)
 		return FA_OK;
 	/* The message already names the URL (without its query). */
+	if (rc == FA_ENET && resp->tls_unverified) {
+		char shown[100];
+
+		/* curl's own words add nothing to this, and would not fit. */
+		fa_remote_url_redact(rq->url, shown, sizeof(shown));
+		return fa_err_set(err, FA_ECRYPTO, "%s: the server's TLS certificate is not "
+				  "signed by a CA this machine trusts", shown);
+	}
 	if (rc == FA_ENET)
 		return fa_err_set(err, FA_ENET, "cannot reach %s", e.msg);
 	return fa_err_set(err, rc == FA_ETOOBIG ? FA_ENET : rc, "%s", e.msg);

@@ -91,6 +91,19 @@ static int listen_on(int family, const char *addr, int port)
 	return fd;
 }
 
+/* The redirect URI's port is the server's choice (flyteClient's
+ * redirectUri): when another program has it, say which port and who
+ * likely holds it, as a conflict to wait out, not a file problem. */
+static enum fa_rc listen_fail(const struct cl_redirect *r, const char *addr, struct fa_err *err)
+{
+	if (errno == EADDRINUSE)
+		return fa_err_set(err, FA_ECONFLICT, "port %d of the login redirect URI is in use "
+				  "on %s: another login (flyteauth, flytectl, pyflyte) or another "
+				  "program listens there", r->port, addr);
+	return fa_err_set(err, FA_EIO, "cannot listen on %s:%d for the login redirect: %s", addr,
+			  r->port, strerror(errno));
+}
+
 enum fa_rc cl_listener_open(const struct cl_redirect *r, struct cl_listener *l, struct fa_err *err)
 {
 	/* r->host is loopback (cl_redirect_parse): "localhost", an IPv4
@@ -108,9 +121,7 @@ enum fa_rc cl_listener_open(const struct cl_redirect *r, struct cl_listener *l, 
 	if (r->host[0] != '[') {
 		fd = listen_on(AF_INET, v4addr, r->port);
 		if (fd < 0)
-			return fa_err_set(err, FA_EIO, "cannot listen on %s:%d for the login "
-					  "redirect: %s%s", v4addr, r->port, strerror(errno),
-					  errno == EADDRINUSE ? " (is another login running?)" : "");
+			return listen_fail(r, v4addr, err);
 		l->fds[l->n++] = fd;
 	}
 	/* "localhost" may resolve to ::1 first in the browser: listen there
@@ -120,8 +131,7 @@ enum fa_rc cl_listener_open(const struct cl_redirect *r, struct cl_listener *l, 
 		if (fd >= 0)
 			l->fds[l->n++] = fd;
 		else if (!named)
-			return fa_err_set(err, FA_EIO, "cannot listen on [%s]:%d: %s", v6addr,
-					  r->port, strerror(errno));
+			return listen_fail(r, r->host, err);
 	}
 	return FA_OK;
 }

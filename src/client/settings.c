@@ -358,6 +358,12 @@ static enum fa_rc resolve_endpoint(const struct fa_client_config *cfg, struct cl
 		rc = fa_client_endpoint_parse(ep, insecure, s->base_url, sizeof(s->base_url), &e);
 		if (rc != FA_OK)
 			rc = fa_err_set(err, FA_ECONFIG, "%.80s: %s", s->endpoint_src, e.msg);
+		/* Only an explicit http:// gives http without insecure: tokens
+		 * would cross the network in clear, so the setting must say so. */
+		else if (!insecure && strncmp(s->base_url, "http://", 7) == 0)
+			rc = fa_err_set(err, FA_ECONFIG, "%.70s: http:// needs admin.insecure: true "
+					"(or FLYTE_PLATFORM_INSECURE=true); else use https://",
+					s->endpoint_src);
 	}
 	free(url);
 	return rc;

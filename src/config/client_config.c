@@ -322,13 +322,6 @@ static bool header_name_ok(const char *s)
 	return n <= FA_CLIENT_MAX_HEADER_NAME && fa_token_ok(s, n);
 }
 
-static bool scope_token_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n <= FA_MAX_SCOPE && fa_scope_token_ok(s, n);
-}
-
 static bool env_name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -387,7 +380,7 @@ static void validate_client(struct cfg_ctx *c, const struct fa_client_config *cc
 				   q, sizeof(q)), FA_CLIENT_MAX_HEADER_NAME);
 	for (size_t i = 0; i < cc->scopes.count; i++) {
 		total += strlen(cc->scopes.items[i]) + 1;
-		if (!scope_token_ok(cc->scopes.items[i])) {
+		if (!cfg_scope_token_ok(cc->scopes.items[i])) {
 			cfg_diag(c, FA_CONFIG_ERROR, cc->scopes_pos,
 				 "admin.scopes[%zu]: \"%s\" is not a scope "
 				 "(one word, no spaces or quotes)", i,

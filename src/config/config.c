@@ -211,9 +211,24 @@ enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(&b, "listen: %s:%d (%s)\n", cfg->server.bind_address,
 				    cfg->server.http_port, cfg->server.security.secure ? "https" : "http");
+	if (rc == FA_OK && cfg->metrics.enabled)
+		rc = fa_buf_appendf(&b, "metrics: GET /metrics on %s port %d\n", cfg->metrics.bind_address,
+				    cfg->metrics.port);
+	if (rc == FA_OK)
+		rc = fa_buf_appendf(&b, "logging: %s, level %d%s\n",
+				    cfg->logger.format == FA_CONFIG_LOG_JSON ? "json" : "text",
+				    cfg->logger.level, cfg->logger.mute ? ", muted" : "");
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(&b, "authentication: %s\n",
 				    cfg->server.security.use_auth ? "on" : "OFF (server.security.useAuth: false)");
+	if (rc == FA_OK && cfg->server.security.use_auth)
+		rc = fa_buf_appendf(&b, "gate: scope %s required%s%s\n", cfg->auth.required_scope,
+				    cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_SELF &&
+				    cfg->auth.app_auth.self.check_revocation ?
+				    "; revocation checked (within 5 s)" : "",
+				    cfg->auth.disable_for_http ?
+				    "; disableForHttp: requests without a valid token pass without an "
+				    "identity" : "");
 	if (rc == FA_OK && cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_SELF)
 		rc = explain_self(cfg, &b);
 	if (rc == FA_OK && cfg->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL)
@@ -236,7 +251,10 @@ enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 				    cfg->secrets.env_prefix, cfg->secrets.secrets_prefix,
 				    cfg->inline_secrets_count ? "; some given inline in the values file" : "");
 	if (rc == FA_OK && cfg->database.kind == FA_CONFIG_DB_SQLITE)
-		rc = fa_buf_appendf(&b, "database: sqlite %s\n", cfg->database.sqlite.file);
+		rc = fa_buf_appendf(&b, "database: sqlite %s%s\n", cfg->database.sqlite.file,
+				    cfg->database.sqlite.file_pos.line ? "" :
+				    " in the state directory ($XDG_STATE_HOME/flyteauth or "
+				    "~/.local/state/flyteauth; database.sqlite.file to choose)");
 	if (rc == FA_OK && cfg->database.kind == FA_CONFIG_DB_POSTGRES)
 		rc = fa_buf_appendf(&b, "database: postgres %s:%d/%s\n",
 				    *cfg->database.postgres.host ? cfg->database.postgres.host : "(libpq default)",

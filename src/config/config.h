@@ -133,6 +133,13 @@ enum fa_config_sig_alg {
 	FA_CONFIG_ALG_EDDSA = 2,
 };
 
+/* logger.formatter.type: flytestdlib's json (its default) and text.
+ * flyteauth's own default, with no logger section, is text. */
+enum fa_config_log_format {
+	FA_CONFIG_LOG_TEXT = 0,
+	FA_CONFIG_LOG_JSON = 1,
+};
+
 enum fa_config_db {
 	FA_CONFIG_DB_SQLITE = 0,
 	FA_CONFIG_DB_POSTGRES = 1,
@@ -163,6 +170,10 @@ struct fa_config_client {
 	struct fa_config_list response_types;
 	struct fa_config_list scopes;
 	struct fa_config_list audience;
+	/* Where /oauth2/end_session may send the browser after logout (OpenID
+	 * Connect RP-Initiated Logout 1.0; flyteauth extension): absolute
+	 * http(s) URLs, matched exactly. */
+	struct fa_config_list post_logout_redirect_uris;
 	bool is_public;                          /* `public` */
 	bool is_default;                         /* from built-in defaults */
 	struct fa_config_pos pos;                /* the map key */
@@ -177,6 +188,8 @@ struct fa_config_user {
 	char *password_hash;    /* base64(bcrypt) or raw $2a$/$2b$/$2y$ */
 	char *name;
 	char *email;
+	bool email_verified;    /* `emailVerified`: the OIDC email_verified claim */
+	struct fa_config_list groups;   /* the `groups` claim */
 	struct fa_config_pos pos;
 	struct fa_config_pos hash_pos;
 };
@@ -224,7 +237,9 @@ struct fa_config {
 		enum fa_config_db kind;                 /* sqlite unless postgres is given */
 		struct fa_config_pos pos;               /* the chosen section */
 		struct {
-			char *file;                     /* "flyteauth.db"; relative to the caller's state dir */
+			/* "flyteauth.db" in the caller's state directory unless
+			 * the file sets it (file_pos.line > 0): then as given. */
+			char *file;
 			struct fa_config_pos pos;
 			struct fa_config_pos file_pos;
 		} sqlite;
@@ -256,6 +271,17 @@ struct fa_config {
 		bool disable_for_http;                  /* false */
 		struct fa_config_list authorized_uris;  /* absolute http(s) URLs */
 		struct fa_config_pos authorized_uris_pos;
+		/* requiredScope (flyteauth extension): the scope /me and
+		 * /auth/verify demand; "all", Flyte's blanket scope. One
+		 * RFC 6749 scope-token. */
+		char *required_scope;
+		struct fa_config_pos required_scope_pos;
+		/* httpProxyURL: proxy for requests to the external
+		 * authorization server when externalAuthServer.httpProxyURL is
+		 * not set (flyteadmin's metadata endpoint uses this one).
+		 * http(s):// or socks5(h)://; "" = none. May hold a password. */
+		char *http_proxy_url;
+		struct fa_config_pos http_proxy_url_pos;
 		struct {
 			char *redirect_url;             /* "/console" (path or absolute URL) */
 			struct fa_config_pos redirect_url_pos;
@@ -295,6 +321,10 @@ struct fa_config {
 				char *token_signing_rsa_key_secret_name;           /* token_rsa_key.pem */
 				char *old_token_signing_rsa_key_secret_name;       /* token_rsa_key_old.pem */
 				enum fa_config_sig_alg token_signing_algorithm;  /* RS256 */
+				/* checkRevocation (extension): the gate asks the
+				 * store whether an access token was revoked
+				 * (through a short in-process cache). false. */
+				bool check_revocation;
 				struct fa_config_client *static_clients;
 				size_t static_clients_count;
 				struct fa_config_pos issuer_pos;
@@ -313,8 +343,11 @@ struct fa_config {
 							 * relative paths are resolved against base_url */
 				int retry_attempts;     /* 5 */
 				int64_t retry_delay_ms; /* 1s */
+				/* "" = auth.httpProxyURL (see there). */
+				char *http_proxy_url;
 				struct fa_config_pos base_url_pos;
 				struct fa_config_pos metadata_url_pos;
+				struct fa_config_pos http_proxy_url_pos;
 			} external;
 			struct {
 				struct {
@@ -327,6 +360,31 @@ struct fa_config {
 			} third_party;
 		} app_auth;
 	} auth;
+
+	/* flytestdlib's logger section. `level` is flytestdlib's (logrus's)
+	 * number: 0 panic, 1 fatal, 2 error, 3 warning, 4 info, 5 debug,
+	 * 6 trace; flyteauth logs nothing below error, so 0-2 mean error and
+	 * 5-6 debug. Default 4: the access log and audit events are info
+	 * (flytestdlib's own default is 3). show-source is accepted and
+	 * ignored. */
+	struct {
+		int level;                              /* 4 */
+		enum fa_config_log_format format;       /* formatter.type, text */
+		bool mute;                              /* nothing is logged */
+		struct fa_config_pos level_pos;
+	} logger;
+
+	/* flyteauth extension: GET /metrics (Prometheus text format) on a
+	 * listener of its own, off by default. Port 10254 is where Flyte's
+	 * charts have Prometheus scrape flyteadmin's profiler. */
+	struct {
+		bool enabled;                           /* false */
+		char *bind_address;                     /* "127.0.0.1" */
+		int port;                               /* 10254 */
+		struct fa_config_pos enabled_pos;
+		struct fa_config_pos bind_address_pos;
+		struct fa_config_pos port_pos;
+	} metrics;
 
 	struct fa_config_secret *inline_secrets;
 	size_t inline_secrets_count;

@@ -97,6 +97,9 @@ struct fa_config_pos cfg_line(const struct cfg_ctx *c, int line, int col);
 /* A printable, shortened copy of s for a message (control bytes become '?',
  * long values end in "..."). Returns buf. */
 const char *cfg_quote(const char *s, size_t n, char *buf, size_t cap);
+/* validate.c: base's RFC 6749 §3.3 scope-token of at most FA_MAX_SCOPE
+ * bytes (auth.requiredScope, the client's scopes). */
+bool cfg_scope_token_ok(const char *s);
 /* First error line of this load (for struct fa_err), or NULL. */
 const char *cfg_diag_first_error(const struct fa_config_diag *d, size_t from);
 /* What fa_config_load and fa_client_config_load say about a file that

@@ -133,7 +133,15 @@ static struct fa_config *config_alloc(void)
 
 struct fa_config *fa_config_new_defaults(void)
 {
-	return config_alloc();
+	struct fa_config *cfg = config_alloc();
+
+	/* The development server has no console: after a login, a browser
+	 * lands on its own page at / rather than a 404 at /console. */
+	if (cfg && !(cfg->auth.user_auth.redirect_url = cfg_strdup(cfg, "/"))) {
+		fa_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 void fa_config_free(struct fa_config *cfg)

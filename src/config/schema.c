@@ -45,6 +45,14 @@ static const struct cfg_enum sig_alg_enum = {
 	"RS256, ES256 or EdDSA", sig_alg_names, ARRAY_LEN(sig_alg_names),
 };
 
+static const struct cfg_enum_name log_format_names[] = {
+	{ "json", FA_CONFIG_LOG_JSON },
+	{ "text", FA_CONFIG_LOG_TEXT },
+};
+static const struct cfg_enum log_format_enum = {
+	"json or text", log_format_names, ARRAY_LEN(log_format_names),
+};
+
 /* ---- flyteadmin's layout ----------------------------------------------------------- */
 
 static const struct cfg_field ssl_fields[] = {
@@ -248,6 +256,8 @@ static const struct cfg_field self_fields[] = {
 	 * request flood, over an hour outlives any device code. */
 	{ .key = "devicePollInterval", .kind = CK_DURATION, .min = 1000, .max = 3600 * 1000,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.device_poll_interval_ms) },
+	{ .key = "checkRevocation", .kind = CK_BOOL,
+	  .off = offsetof(struct fa_config, auth.app_auth.self.check_revocation) },
 	{ .key = NULL },
 };
 
@@ -264,7 +274,9 @@ static const struct cfg_field external_fields[] = {
 	  .off = offsetof(struct fa_config, auth.app_auth.external.retry_attempts) },
 	{ .key = "retryDelay", .kind = CK_DURATION, .min = 0, .max = 3600 * 1000,
 	  .off = offsetof(struct fa_config, auth.app_auth.external.retry_delay_ms) },
-	{ .key = "httpProxyURL", .kind = CK_IGNORE },
+	{ .key = "httpProxyURL", .kind = CK_STR, .sensitive = true,
+	  .off = offsetof(struct fa_config, auth.app_auth.external.http_proxy_url),
+	  .pos_off = offsetof(struct fa_config, auth.app_auth.external.http_proxy_url_pos) },
 	{ .key = NULL },
 };
 
@@ -316,8 +328,45 @@ static const struct cfg_field auth_fields[] = {
 	{ .key = "authServerType", .kind = CK_MOVED, .target = "auth.appAuth.authServerType" },
 	{ .key = "openId", .kind = CK_MOVED, .target = "auth.userAuth.openId" },
 	{ .key = "disableForGrpc", .kind = CK_IGNORE },
-	{ .key = "httpProxyURL", .kind = CK_IGNORE },
+	{ .key = "httpProxyURL", .kind = CK_STR, .sensitive = true,
+	  .off = offsetof(struct fa_config, auth.http_proxy_url),
+	  .pos_off = offsetof(struct fa_config, auth.http_proxy_url_pos) },
 	{ .key = "tokenEndpointProxyConfig", .kind = CK_IGNORE },
+	/* flyteauth extension. */
+	{ .key = "requiredScope", .kind = CK_STR,
+	  .off = offsetof(struct fa_config, auth.required_scope),
+	  .pos_off = offsetof(struct fa_config, auth.required_scope_pos) },
+	{ .key = NULL },
+};
+
+static const struct cfg_field formatter_fields[] = {
+	{ .key = "type", .kind = CK_ENUM, .en = &log_format_enum,
+	  .off = offsetof(struct fa_config, logger.format) },
+	{ .key = NULL },
+};
+
+/* flytestdlib's logger: level is its number (logrus), not a name. */
+static const struct cfg_field logger_fields[] = {
+	{ .key = "level", .kind = CK_INT, .min = 0, .max = 6,
+	  .off = offsetof(struct fa_config, logger.level),
+	  .pos_off = offsetof(struct fa_config, logger.level_pos) },
+	{ .key = "formatter", .kind = CK_SECTION, .sub = formatter_fields },
+	{ .key = "mute", .kind = CK_BOOL, .off = offsetof(struct fa_config, logger.mute) },
+	{ .key = "show-source", .kind = CK_IGNORE },
+	{ .key = NULL },
+};
+
+/* flyteauth extension. */
+static const struct cfg_field metrics_fields[] = {
+	{ .key = "enabled", .kind = CK_BOOL,
+	  .off = offsetof(struct fa_config, metrics.enabled),
+	  .pos_off = offsetof(struct fa_config, metrics.enabled_pos) },
+	{ .key = "bindAddress", .kind = CK_ADDRESS,
+	  .off = offsetof(struct fa_config, metrics.bind_address),
+	  .pos_off = offsetof(struct fa_config, metrics.bind_address_pos) },
+	{ .key = "port", .kind = CK_PORT,
+	  .off = offsetof(struct fa_config, metrics.port),
+	  .pos_off = offsetof(struct fa_config, metrics.port_pos) },
 	{ .key = NULL },
 };
 
@@ -347,7 +396,8 @@ const struct cfg_field cfg_admin_root[] = {
 	{ .key = "flyte", .kind = CK_IGNORE },
 	{ .key = "flyteadmin", .kind = CK_IGNORE },
 	{ .key = "k8s", .kind = CK_IGNORE },
-	{ .key = "logger", .kind = CK_IGNORE },
+	{ .key = "logger", .kind = CK_SECTION, .sub = logger_fields },
+	{ .key = "metrics", .kind = CK_SECTION, .sub = metrics_fields },
 	{ .key = "namespace_mapping", .kind = CK_IGNORE },
 	{ .key = "notifications", .kind = CK_IGNORE },
 	{ .key = "otel", .kind = CK_IGNORE },
@@ -388,6 +438,8 @@ const struct cfg_field cfg_client_fields[] = {
 	  .off = offsetof(struct fa_config_client, scopes) },
 	{ .key = "audience", .kind = CK_LIST,
 	  .off = offsetof(struct fa_config_client, audience) },
+	{ .key = "post_logout_redirect_uris", .kind = CK_URL_LIST,
+	  .off = offsetof(struct fa_config_client, post_logout_redirect_uris) },
 	{ .key = "public", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config_client, is_public) },
 	{ .key = NULL },
@@ -403,6 +455,10 @@ const struct cfg_field cfg_user_fields[] = {
 	  .off = offsetof(struct fa_config_user, name) },
 	{ .key = "email", .kind = CK_STR,
 	  .off = offsetof(struct fa_config_user, email) },
+	{ .key = "emailVerified", .kind = CK_BOOL,
+	  .off = offsetof(struct fa_config_user, email_verified) },
+	{ .key = "groups", .kind = CK_LIST,
+	  .off = offsetof(struct fa_config_user, groups) },
 	{ .key = NULL },
 };
 
@@ -608,6 +664,7 @@ struct default_str {
 static const struct default_str default_strs[] = {
 	{ offsetof(struct fa_config, path), "" },
 	{ offsetof(struct fa_config, server.bind_address), "127.0.0.1" },
+	{ offsetof(struct fa_config, metrics.bind_address), "127.0.0.1" },
 	{ offsetof(struct fa_config, server.security.ssl.certificate_file), "" },
 	{ offsetof(struct fa_config, server.security.ssl.key_file), "" },
 	{ offsetof(struct fa_config, database.sqlite.file), "flyteauth.db" },
@@ -621,6 +678,8 @@ static const struct default_str default_strs[] = {
 	{ offsetof(struct fa_config, secrets.env_prefix), "FLYTE_SECRET_" },
 	{ offsetof(struct fa_config, auth.http_authorization_header), "flyte-authorization" },
 	{ offsetof(struct fa_config, auth.grpc_authorization_header), "flyte-authorization" },
+	{ offsetof(struct fa_config, auth.required_scope), "all" },
+	{ offsetof(struct fa_config, auth.http_proxy_url), "" },
 	{ offsetof(struct fa_config, auth.user_auth.redirect_url), "/console" },
 	{ offsetof(struct fa_config, auth.user_auth.cookie_hash_key_secret_name), "cookie_hash_key" },
 	{ offsetof(struct fa_config, auth.user_auth.cookie_block_key_secret_name), "cookie_block_key" },
@@ -638,6 +697,7 @@ static const struct default_str default_strs[] = {
 	  "token_rsa_key_old.pem" },
 	{ offsetof(struct fa_config, auth.app_auth.external.base_url), "" },
 	{ offsetof(struct fa_config, auth.app_auth.external.metadata_url), "" },
+	{ offsetof(struct fa_config, auth.app_auth.external.http_proxy_url), "" },
 	{ offsetof(struct fa_config, auth.app_auth.third_party.flyte_client.client_id), "flytectl" },
 	{ offsetof(struct fa_config, auth.app_auth.third_party.flyte_client.redirect_uri),
 	  "http://localhost:53593/callback" },
@@ -693,5 +753,8 @@ enum fa_rc cfg_set_defaults(struct fa_config *cfg)
 	cfg->auth.app_auth.self.token_signing_algorithm = FA_CONFIG_ALG_RS256;
 	cfg->auth.app_auth.external.retry_attempts = 5;
 	cfg->auth.app_auth.external.retry_delay_ms = 1000;
+	cfg->logger.level = 4;
+	cfg->logger.format = FA_CONFIG_LOG_TEXT;
+	cfg->metrics.port = 10254;
 	return set_default_clients(cfg);
 }

@@ -82,6 +82,23 @@ static void check_server(struct cfg_ctx *c)
 			 "SameSite=None cookies that are not Secure)");
 }
 
+/* Both listeners on one port cannot both bind; say so here rather than
+ * as a bind failure at start. 0.0.0.0 and :: overlap every address. */
+static void check_metrics(struct cfg_ctx *c)
+{
+	const struct fa_config *cfg = c->cfg;
+	const char *a = cfg->metrics.bind_address, *b = cfg->server.bind_address;
+	bool any = strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0 ||
+		   strcmp(b, "0.0.0.0") == 0 || strcmp(b, "::") == 0;
+
+	if (cfg->metrics.enabled && cfg->metrics.port == cfg->server.http_port &&
+	    (any || strcmp(a, b) == 0))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->metrics.port_pos.line ? cfg->metrics.port_pos
+									 : cfg->metrics.enabled_pos,
+			 "metrics.port %d is server.httpPort too: the metrics listener needs a "
+			 "port of its own", cfg->metrics.port);
+}
+
 /* The HTTP layer's CORS rules (http/cors.c), checked here so that serve
  * never refuses them at start: at most FA_MAX_CORS_ENTRIES of each, origins
  * without spaces or controls, headers that are header names and that fit
@@ -242,6 +259,64 @@ static void check_external(struct cfg_ctx *c)
 			 "auth.appAuth.externalAuthServer.baseUrl uses plain http to another host: "
 			 "tokens would cross the network unencrypted");
 	}
+}
+
+/* A proxy URL as libcurl takes one: a scheme it can proxy through, a host,
+ * no space or control byte. Its user info may hold a password, so a
+ * message never quotes it. */
+static bool proxy_url_ok(const char *u)
+{
+	static const char *const schemes[] = { "http://", "https://", "socks5://", "socks5h://" };
+	size_t n = strlen(u);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f)
+			return false;
+	for (size_t i = 0; i < ARRAY_LEN(schemes); i++) {
+		size_t k = strlen(schemes[i]);
+
+		if (n > k && fa_strn_ieq(u, k, schemes[i]) && u[k] != '/')
+			return true;
+	}
+	return false;
+}
+
+bool cfg_scope_token_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n <= FA_MAX_SCOPE && fa_scope_token_ok(s, n);
+}
+
+/* What the gate (/me, /auth/verify) needs: the scope it demands, the
+ * proxy to the external authorization server, revocation checks. */
+static void check_gate(struct cfg_ctx *c)
+{
+	struct fa_config *cfg = c->cfg;
+	const char *ext_proxy = cfg->auth.app_auth.external.http_proxy_url;
+
+	if (!cfg_scope_token_ok(cfg->auth.required_scope))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.required_scope_pos,
+			 "auth.requiredScope must be one scope (visible ASCII without space, "
+			 "'\"' or '\\', at most %d bytes); Flyte's is \"all\"", FA_MAX_SCOPE);
+	if (*cfg->auth.http_proxy_url && !proxy_url_ok(cfg->auth.http_proxy_url))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.http_proxy_url_pos,
+			 "auth.httpProxyURL must be an http://, https://, socks5:// or "
+			 "socks5h:// URL without spaces");
+	if (*ext_proxy && !proxy_url_ok(ext_proxy))
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->auth.app_auth.external.http_proxy_url_pos,
+			 "auth.appAuth.externalAuthServer.httpProxyURL must be an http://, "
+			 "https://, socks5:// or socks5h:// URL without spaces");
+	if (cfg->auth.app_auth.self.check_revocation &&
+	    cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_SELF)
+		cfg_diag(c, FA_CONFIG_WARNING, cfg->auth.app_auth.auth_server_type_pos,
+			 "auth.appAuth.selfAuthServer.checkRevocation applies to flyteauth's own "
+			 "tokens; with authServerType External it is ignored");
+	if (cfg->auth.disable_for_http && cfg->server.security.use_auth)
+		cfg_diag(c, FA_CONFIG_WARNING, cfg_at(c, NULL),
+			 "auth.disableForHttp is true: requests without a valid token or session "
+			 "pass /auth/verify (200, no identity headers), as flyteadmin lets them "
+			 "through its HTTP API");
 }
 
 static void check_grants(struct cfg_ctx *c, const struct fa_config_client *cl)
@@ -425,11 +500,13 @@ void cfg_validate(struct cfg_ctx *c)
 {
 	check_database(c);
 	check_server(c);
+	check_metrics(c);
 	check_cors(c);
 	check_redirect_url(c);
 	check_secrets(c);
 	check_identity(c);
 	check_external(c);
+	check_gate(c);
 	check_self(c);
 	check_users(c);
 }
@@ -455,9 +532,6 @@ static const struct not_yet not_yet[] = {
 	  offsetof(struct fa_config, auth.user_auth.open_id.base_url_pos),
 	  "auth.userAuth.openId.baseUrl: an upstream identity provider is not supported yet by "
 	  "this build; use auth.userAuth.localUsers" },
-	{ offsetof(struct fa_config, auth.app_auth.auth_server_type), false, FA_CONFIG_AS_EXTERNAL,
-	  true, offsetof(struct fa_config, auth.app_auth.auth_server_type_pos),
-	  "auth.appAuth.authServerType: External is not supported yet by this build; use Self" },
 };
 
 enum fa_rc fa_config_supported(const struct fa_config *cfg, struct fa_config_diag *diag,

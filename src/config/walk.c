@@ -410,7 +410,7 @@ static void apply_users(struct cfg_ctx *c, const struct ynode *n, const char *pa
 	for (const struct yentry *e = n->first; e; e = e->next, i++) {
 		pathf(upath, sizeof(upath), "%s[%zu]", path, i);
 		if (e->val->kind != Y_MAP) {
-			expected(c, e->val, upath, "a mapping (username, passwordHash, name, email)",
+			expected(c, e->val, upath, "a mapping (username, passwordHash, name, email, emailVerified, groups)",
 				 false);
 			continue;
 		}

@@ -24,14 +24,7 @@ char *fa_gate_me_json(const struct fa_gate_principal *p, size_t *len)
 	json_t *ui = NULL, *claims = NULL, *out;
 	char *body = NULL;
 
-	/* Our own compact text of an already verified token: a parse
-	 * failure leaves the member empty rather than failing /me. */
-	if (p->user_info && fa_json_load(p->user_info, strlen(p->user_info), "user_info", &ui,
-					 NULL) != FA_OK)
-		ui = NULL;
-	if (p->claims && fa_json_load(p->claims, strlen(p->claims), "claims", &claims,
-				      NULL) != FA_OK)
-		claims = NULL;
+	fa_gate_principal_json(p, &claims, &ui);
 	out = json_pack("{s:s}", "subject", p->subject);
 	if (!out)
 		goto out;

@@ -6,8 +6,9 @@
  * buffer of FA_HTTP_ALOG_BUF bytes and writes them with one call.
  *
  * Invariants:
- *   1. A buffer holds whole lines only, each in the format of fa_log
- *      ("<UTC time> info http ..."), in the order the worker completed
+ *   1. A buffer holds whole lines only, each exactly as fa_log_event
+ *      would write it (text or JSON, per the logger's format; rendered by
+ *      fa_log_render_event), in the order the worker completed
  *      its requests; a flush writes all of them with one fwrite + fflush
  *      under the stream's lock, so lines stay whole and in order per
  *      worker. A flush is at most FA_HTTP_ALOG_BUF (= PIPE_BUF) bytes,
@@ -23,10 +24,8 @@
  * handler's own log lines (fa_log, unbuffered) may come before the access
  * lines of earlier requests.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "http/http_int.h"
 
@@ -42,11 +41,6 @@ void fa_http_alog_cleanup(struct fa_http_alog *l)
 {
 	fa_http_alog_flush(l, INT64_MAX);
 	pthread_mutex_destroy(&l->lock);
-}
-
-static bool enabled(const struct fa_http_alog *l)
-{
-	return l->log->min <= FA_LOG_INFO;
 }
 
 /* Writes the buffer out. Lock held. */
@@ -71,50 +65,41 @@ void fa_http_alog_flush(struct fa_http_alog *l, int64_t now_ms)
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" of the current second, kept per buffer so that the
- * calendar conversion runs once a second, not once a request. Lock held. */
+/* fa_log_stamp of now_ms, with the calendar conversion done once a
+ * second per buffer, not once a request: only the milliseconds change
+ * within a second. Lock held. */
 static const char *stamp(struct fa_http_alog *l, int64_t now_ms)
 {
 	int64_t s = now_ms / 1000;
+	int ms = (int)(now_ms % 1000);
 
 	if (s != l->stamp_s) {
-		time_t t = (time_t)s;
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		if (strftime(l->stamp, sizeof(l->stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-			l->stamp[0] = '\0';
+		fa_log_stamp(now_ms, l->stamp);
 		l->stamp_s = s;
 	}
+	/* "....:SS.mmmZ": the three digits before the Z. */
+	l->stamp[FA_LOG_STAMP_LEN - 4] = (char)('0' + ms / 100);
+	l->stamp[FA_LOG_STAMP_LEN - 3] = (char)('0' + ms / 10 % 10);
+	l->stamp[FA_LOG_STAMP_LEN - 2] = (char)('0' + ms % 10);
 	return l->stamp;
 }
 
-void fa_http_alog_add(struct fa_http_alog *l, const char *fmt, ...)
+void fa_http_alog_add(struct fa_http_alog *l, const char *msg, const struct fa_log_field *f,
+		      size_t n)
 {
-	char line[FA_HTTP_ALOG_LINE];
 	int64_t now_ms = fa_now_ms(), mono = fa_mono_ms();
-	va_list ap;
-	int n, m;
+	size_t m;
 
-	if (!enabled(l))
+	if (!fa_log_enabled(l->log, FA_LOG_INFO))
 		return;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = (int)sizeof(line) - 1;   /* callers bound their fields; never here */
 	pthread_mutex_lock(&l->lock);
-	/* 24 bytes of time, " info ", the line and its newline. */
-	if (l->len + (size_t)n + 32 > sizeof(l->buf))
+	if (sizeof(l->buf) - l->len < FA_HTTP_ALOG_LINE)
 		write_out(l);
 	if (l->len == 0)
 		l->first_mono = mono;
-	m = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s.%03dZ info %.*s\n",
-		     stamp(l, now_ms), (int)(now_ms % 1000), n, line);
-	if (m > 0 && (size_t)m < sizeof(l->buf) - l->len)
-		l->len += (size_t)m;
+	m = fa_log_render_event(l->log, FA_LOG_INFO, stamp(l, now_ms), msg, f, n,
+				l->buf + l->len, sizeof(l->buf) - l->len);
+	l->len += m;
 	if (mono - l->first_mono >= FA_HTTP_ALOG_FLUSH_MS / 2)
 		write_out(l);
 	pthread_mutex_unlock(&l->lock);

@@ -149,7 +149,7 @@ static const struct fa_kv *header_kv(const struct fa_req *req, const char *name)
 
 enum fa_rc fa_http_routes_check(const struct fa_route *routes, size_t n, struct fa_err *err)
 {
-	const unsigned known = FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE | FA_R_CORS;
+	const unsigned known = FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE | FA_R_CORS | FA_R_PREFIX;
 
 	if (!routes && n)
 		return fa_err_set(err, FA_EINVAL, "routes is NULL");
@@ -179,6 +179,21 @@ enum fa_rc fa_http_routes_check(const struct fa_route *routes, size_t n, struct 
 	return FA_OK;
 }
 
+/* Does the route serve this path: the same bytes, or for a FA_R_PREFIX
+ * route also anything below it ("/auth/verify/..."), never a mere string
+ * prefix ("/auth/verifyx"). */
+static bool path_matches(const struct fa_route *r, const char *path)
+{
+	size_t n;
+
+	if (strcmp(r->path, path) == 0)
+		return true;
+	if (!(r->flags & FA_R_PREFIX))
+		return false;
+	n = strlen(r->path);
+	return strncmp(r->path, path, n) == 0 && path[n] == '/';
+}
+
 /* Methods of the path joined by ", " into out; `cors_only` keeps only the
  * FA_R_CORS ones. Returns false for an unknown path; *flags gets the union
  * of the path's route flags. */
@@ -194,7 +209,7 @@ static bool path_methods(const struct fa_http *srv, const char *path, bool cors_
 		const struct fa_route *r = &srv->routes[i];
 		size_t len = strlen(r->method);
 
-		if (strcmp(r->path, path) != 0)
+		if (!path_matches(r, path))
 			continue;
 		known = true;
 		*flags |= r->flags;
@@ -245,7 +260,7 @@ static const struct fa_route *find_route(const struct fa_http *srv, const char *
 					 const char *path)
 {
 	for (size_t i = 0; i < srv->n_routes; i++)
-		if (strcmp(srv->routes[i].path, path) == 0 &&
+		if (path_matches(&srv->routes[i], path) &&
 		    strcmp(srv->routes[i].method, method) == 0)
 			return &srv->routes[i];
 	return NULL;
@@ -320,10 +335,7 @@ static bool check_headers(struct fa_req *req)
 	return false;
 }
 
-/* The status of a refused bearer authentication (RFC 6750 §3.1): the
- * authenticator names the OAuth error, the HTTP layer answers with its
- * status; a refusal without one is 401 (no credentials), a failure 500. */
-static int bearer_status(enum fa_rc rc, const char *oauth_error)
+int fa_http_bearer_status(enum fa_rc rc, const char *oauth_error)
 {
 	if (oauth_error && strcmp(oauth_error, "invalid_request") == 0)
 		return 400;
@@ -332,7 +344,7 @@ static int bearer_status(enum fa_rc rc, const char *oauth_error)
 	if (oauth_error && strcmp(oauth_error, "temporarily_unavailable") == 0)
 		return 503;
 	if ((oauth_error && strcmp(oauth_error, "invalid_token") == 0) ||
-	    (!oauth_error && (rc == FA_EDENIED || rc == FA_EEXPIRED)))
+	    (!oauth_error && (rc == FA_ENOTFOUND || rc == FA_EDENIED || rc == FA_EEXPIRED)))
 		return 401;
 	return 500;
 }
@@ -356,10 +368,11 @@ static bool authenticate(struct fa_req *req)
 	rc = srv->authenticate(req, srv->auth_app, &err);
 	if (rc == FA_OK)
 		return false;
-	status = bearer_status(rc, err.oauth_error);
+	status = fa_http_bearer_status(rc, err.oauth_error);
 	if (status == 503) {
-		/* What authentication needs (the session store) is down; the
-		 * callback's owner logged that. */
+		/* What authentication needs (the session store, an
+		 * external authorization server) is down; the callback's
+		 * owner logged that. */
 		fa_resp_oauth_error(&req->resp, 503, "temporarily_unavailable",
 				    "authentication is temporarily unavailable; try again later");
 		return true;

@@ -74,11 +74,19 @@ typedef void (*fa_handler_fn)(struct fa_req *req, struct fa_resp *resp, void *ap
  *   "temporarily_unavailable" 503, not logged (what authentication needs
  *   is down, and its owner logs that); NULL when the request carried no
  *   credentials at all (401 with only `WWW-Authenticate: Bearer`, for
- *   FA_EDENIED and FA_EEXPIRED); anything else is 500 "authentication
+ *   FA_ENOTFOUND, FA_EDENIED and FA_EEXPIRED); anything else is 500 "authentication
  *   unavailable" (logged with err->msg); err->msg the
  *   error_description (it reaches the client: no secrets). Refusals other
  *   than 500 are answered with fa_resp_bearer_error. */
 typedef enum fa_rc (*fa_authenticate_fn)(struct fa_req *req, void *app, struct fa_err *err);
+
+/* The status of a refused bearer authentication as fa_authenticate_fn
+ * documents it (RFC 6750 §3.1), from its rc and err->oauth_error: the one
+ * mapping, for the layer and for handlers that answer an authentication
+ * question themselves (the gate's /auth/verify). A refusal without an
+ * OAuth error is 401 for FA_ENOTFOUND (nothing was presented),
+ * FA_EDENIED and FA_EEXPIRED, else 500. */
+int fa_http_bearer_status(enum fa_rc rc, const char *oauth_error);
 
 enum fa_route_flag {
 	/* No bearer authentication: the authenticate callback is not called.
@@ -93,10 +101,15 @@ enum fa_route_flag {
 	/* CORS headers per fa_http_cors; OPTIONS preflights on the path are
 	 * answered by the layer without authentication. */
 	FA_R_CORS = 1u << 3,
+	/* The route also serves every path below its own ("/auth/verify/a/b"
+	 * for "/auth/verify"), for callers that append the original path to
+	 * ours (Envoy ext_authz's path_prefix). The handler reads the rest
+	 * from fa_req_path. */
+	FA_R_PREFIX = 1u << 4,
 };
 
-/* One row of the routing table: exact method and exact path (no prefixes,
- * no percent-decoding: "/a%2Fb" is not "/a/b"). The table is const and must
+/* One row of the routing table: exact method and exact path (no prefixes
+ * unless FA_R_PREFIX, no percent-decoding: "/a%2Fb" is not "/a/b"). The table is const and must
  * outlive the server. A known path with another method is 405 with `Allow`;
  * an unknown path is 404. HEAD is only routed where a row says "HEAD". */
 struct fa_route {
@@ -139,6 +152,10 @@ struct fa_http_opts {
 	 * the operator asks for more). */
 	const char *bind_addr;
 	uint16_t port;                    /* 0: ephemeral, see fa_http_port */
+	/* A socket bound earlier by fa_http_listen: served instead of binding
+	 * bind_addr:port. Borrowed: the server keeps its own copy, so the
+	 * caller frees it either way. NULL: bind at start. */
+	const struct fa_http_listener *listener;
 	const struct fa_route *routes;    /* borrowed; must outlive the server */
 	size_t n_routes;
 	void *app;                        /* passed to handlers, borrowed */
@@ -169,7 +186,25 @@ struct fa_http_opts {
 	 * otherwise any client could claim any address. */
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
+	/* Counts every answered request by route and status; borrowed, must
+	 * outlive the server; NULL: not counted. fa_http_start registers
+	 * the routes in it. */
+	struct fa_metrics *metrics;
 };
+
+/* Binds and listens on bind_addr:port (numeric IPv4 or IPv6, NULL:
+ * 127.0.0.1; port 0: ephemeral) without serving yet: a caller that must not
+ * change anything unless it can listen binds first, then prepares, then
+ * starts the server on the socket (fa_http_opts.listener). A port taken is
+ * FA_EIO with a message that says so; a bad address FA_EINVAL. */
+struct fa_http_listener;
+enum fa_rc fa_http_listen(const char *bind_addr, uint16_t port, struct fa_http_listener **out,
+			  struct fa_err *err) FA_WUR;
+/* The port bound (useful with port 0). */
+uint16_t fa_http_listener_port(const struct fa_http_listener *l);
+/* Closes the caller's socket; a server started on it keeps listening.
+ * NULL is a no-op. */
+void fa_http_listener_free(struct fa_http_listener *l);
 
 /* Validates the options and the route table (unique method+path, sane
  * flags and caps), binds and starts serving. Returns NULL and fills err on
@@ -178,12 +213,18 @@ struct fa_http_opts {
 struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *err) FA_WUR;
 /* The port actually bound (useful with port 0). */
 uint16_t fa_http_port(const struct fa_http *h);
-/* Graceful stop: stops accepting (new connections are refused), lets
- * in-flight requests finish (up to stop_grace_ms; their responses carry
- * `Connection: close`), then closes every connection, writes the rest of
- * the access log and the requests-per-worker line (fa_http_log_workers),
- * and frees the server. Never call it from a handler (it would wait for
- * itself). NULL is a no-op. */
+/* The first half of a graceful stop: stops accepting (new connections
+ * are refused) and waits until every request in flight -- one a handler
+ * has suspended included -- has completed, at most stop_grace_ms; their
+ * responses carry `Connection: close`. The workers keep running, so work
+ * an application deferred (and resumes on a worker) can still finish:
+ * drain, then stop what feeds the workers, then fa_http_stop. Idempotent;
+ * never from a handler (it would wait for itself). NULL is a no-op. */
+void fa_http_drain(struct fa_http *h);
+/* Graceful stop: fa_http_drain (if not done yet), then closes every
+ * connection, stops the workers, writes the rest of the access log and
+ * the requests-per-worker line (fa_http_log_workers), and frees the
+ * server. Never call it from a handler. NULL is a no-op. */
 void fa_http_stop(struct fa_http *h);
 /* Writes the access-log lines still buffered, then logs (INFO) how many
  * requests each worker has completed since the start and the connections
@@ -219,9 +260,17 @@ const char *fa_req_header(const struct fa_req *req, const char *name);
 const char *fa_req_cookie(const struct fa_req *req, const char *name);
 /* Client address as a numeric string ("127.0.0.1", "::1"); never NULL. */
 const char *fa_req_client_addr(const struct fa_req *req);
+/* This request's id, unique within the server's run ("<8 hex of this
+ * start>-<hex counter>"): the access line and audit events of one request
+ * carry it. Never NULL. */
+const char *fa_req_id(const struct fa_req *req);
 /* true when the client reached us over TLS (or, with trust_forwarded, the
  * proxy says X-Forwarded-Proto: https). */
 bool fa_req_is_https(const struct fa_req *req);
+/* true when this request's forwarding headers (X-Forwarded-*) are believed:
+ * it came from a proxy the server was told to trust. Handlers that read
+ * other forwarded headers (X-Forwarded-Host, -Uri) must ask this first. */
+bool fa_req_forwarded_trusted(const struct fa_req *req);
 /* The request arena: memory for the handler's own scratch data, freed with
  * the request. Capped at FA_MAX_REQUEST_ARENA; allocation past it is NULL. */
 struct fa_arena *fa_req_arena(struct fa_req *req);
@@ -254,6 +303,13 @@ enum fa_rc fa_resp_status(struct fa_resp *resp, int status, struct fa_err *err) 
  * Set-Cookie are refused: use the body and cookie setters. */
 enum fa_rc fa_resp_header(struct fa_resp *resp, const char *name, const char *value,
 			  struct fa_err *err) FA_WUR;
+/* As fa_resp_header, checked the same way, for a handler that sends many
+ * headers of distinct names on a hot path (/auth/verify's identity
+ * headers): it appends without looking for one of the same name, and does
+ * not copy -- name and value must stay valid until the response is sent
+ * (request-arena memory, or static). */
+enum fa_rc fa_resp_header_add(struct fa_resp *resp, const char *name, const char *value,
+			      struct fa_err *err) FA_WUR;
 /* Status plus a body copied from `body` (len bytes, at most
  * FA_MAX_RESPONSE) with the given Content-Type (validated as a header
  * value, e.g. "text/html; charset=utf-8"). */

@@ -59,13 +59,25 @@ struct fa_http_cors_cfg {
 	char *allow_headers_value;   /* headers joined by ", " */
 };
 
+/* A bound, listening socket not yet served (listen.c). */
+struct fa_http_listener {
+	int fd;
+	uint16_t port;
+	bool v6;
+};
+
+/* addr (numeric; NULL: 127.0.0.1) and port as a socket address. */
+enum fa_rc fa_http_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+			    socklen_t *len, bool *v6, struct fa_err *err) FA_WUR;
+
 /* ---- accesslog.c: a worker's buffered access log ------------------------------ */
 
 /* One flush: PIPE_BUF, so that it is one atomic write on a shared pipe. */
 #define FA_HTTP_ALOG_BUF 4096
-/* One access-log line before its time stamp: client, method, path (each
- * capped by server.c), status, bytes, duration. */
-#define FA_HTTP_ALOG_LINE 512
+/* Room kept free in the buffer for the next line: one access line is at
+ * most ~700 bytes (a JSON line whose 200-byte path is all escapes, plus
+ * the client, method, request id, numbers and keys; server.c caps each). */
+#define FA_HTTP_ALOG_LINE 1024
 /* No access-log line waits longer than this to be written. */
 #define FA_HTTP_ALOG_FLUSH_MS 1000
 
@@ -78,14 +90,16 @@ struct fa_http_alog {
 	                              * (monotonic: a clock step never holds
 	                              * lines back) */
 	int64_t stamp_s;             /* the second `stamp` shows */
-	char stamp[24];
+	char stamp[FA_LOG_STAMP_LEN + 1];
 };
 
 void fa_http_alog_init(struct fa_http_alog *l, const struct fa_log *log);
 /* Flushes what is left, then frees the lock. */
 void fa_http_alog_cleanup(struct fa_http_alog *l);
-/* One INFO line "http ..." (printf format), buffered. */
-void fa_http_alog_add(struct fa_http_alog *l, const char *fmt, ...) FA_PRINTF(2, 3);
+/* One INFO line as fa_log_event(log, FA_LOG_INFO, msg, f, n) writes it,
+ * buffered. */
+void fa_http_alog_add(struct fa_http_alog *l, const char *msg, const struct fa_log_field *f,
+		      size_t n);
 /* Writes the buffer if its oldest line is half of FA_HTTP_ALOG_FLUSH_MS
  * old at now_ms (fa_mono_ms); INT64_MAX writes it whatever its age. */
 void fa_http_alog_flush(struct fa_http_alog *l, int64_t now_ms);
@@ -138,18 +152,24 @@ struct fa_http {
 	char *tls_cert;              /* PEM text kept for MHD while it runs */
 	char *tls_key;               /* zeroed before it is freed */
 	atomic_bool stopping;        /* responses then carry Connection: close */
-	pthread_mutex_t lock;        /* with idle: fa_http_stop's wait */
+	struct fa_metrics *metrics;  /* borrowed; NULL: not counted */
+	unsigned *route_metric;      /* route_metric[i]: routes[i]'s id in metrics */
+	char id_prefix[9];           /* random, per start: request ids of two runs differ */
+	atomic_ullong next_id;
+	pthread_mutex_t lock;        /* with idle: fa_http_drain's wait */
 	pthread_cond_t idle;         /* signalled when in_flight drops to 0 while stopping */
 	atomic_ulong in_flight;      /* requests between on_uri and on_completed */
+	bool drained;                /* fa_http_drain has run */
 };
 
 /* ---- listen.c: the listening socket and the acceptor ------------------------- */
 
-/* Binds and listens on sa (no SO_REUSEPORT: a second server on the same
- * address fails here, "the address is already in use"); sets
- * srv->listen_fd and srv->port. The caller names the address. */
-enum fa_rc fa_http_listen(struct fa_http *srv, const struct sockaddr *sa, socklen_t len,
-			  struct fa_err *err) FA_WUR;
+/* Takes the listening socket: a copy of opts->listener's, or one bound
+ * now on opts->bind_addr:port (fa_http_listen; no SO_REUSEPORT, so a
+ * second server on the same address fails here). Sets srv->listen_fd and
+ * srv->port. */
+enum fa_rc fa_http_listen_take(struct fa_http *srv, const struct fa_http_opts *opts,
+			       struct fa_err *err) FA_WUR;
 /* Starts the thread that accepts connections and hands them to workers. */
 enum fa_rc fa_http_acceptor_start(struct fa_http *srv, struct fa_err *err) FA_WUR;
 /* Stops it and closes the listening socket: new connections are refused. */
@@ -188,6 +208,7 @@ struct fa_req {
 	struct fa_kvs cookies;
 	bool cookies_parsed;
 	char client_addr[48];
+	char id[32];                 /* fa_req_id */
 	bool https;
 	void *principal;
 	char *body;                  /* arena; NUL-terminated */

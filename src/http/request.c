@@ -46,9 +46,19 @@ const char *fa_req_client_addr(const struct fa_req *req)
 	return req->client_addr[0] ? req->client_addr : "-";
 }
 
+const char *fa_req_id(const struct fa_req *req)
+{
+	return req->id[0] ? req->id : "-";
+}
+
 bool fa_req_is_https(const struct fa_req *req)
 {
 	return req->https;
+}
+
+bool fa_req_forwarded_trusted(const struct fa_req *req)
+{
+	return req->srv && req->srv->trust_forwarded;
 }
 
 struct fa_arena *fa_req_arena(struct fa_req *req)

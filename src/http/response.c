@@ -58,14 +58,15 @@ const char *fa_resp_header_get(const struct fa_resp *resp, const char *name)
 	return NULL;
 }
 
-/* Stores a header (copied into the arena). Replaces an existing one of the
- * same name unless append. `counted`: a handler's own header, limited to
- * FA_HTTP_MAX_RESP_HEADERS so the layer's reserved slots stay free. */
-static enum fa_rc put_header(struct fa_resp *resp, const char *name, const char *value,
-			     bool append, bool counted, struct fa_err *err)
+/* Stores a header (copied into the arena unless `borrow`: then name and
+ * value already live as long as the request). Replaces an existing one of
+ * the same name unless append. `counted`: a handler's own header, limited
+ * to FA_HTTP_MAX_RESP_HEADERS so the layer's reserved slots stay free. */
+static enum fa_rc put_header_as(struct fa_resp *resp, const char *name, const char *value,
+				bool append, bool counted, bool borrow, struct fa_err *err)
 {
 	struct fa_kv *slot = NULL;
-	char *n, *v;
+	const char *n, *v;
 
 	if (!append)
 		for (size_t i = 0; i < resp->n_headers; i++)
@@ -75,8 +76,8 @@ static enum fa_rc put_header(struct fa_resp *resp, const char *name, const char 
 		      resp->n_headers >= ARRAY_LEN(resp->headers)))
 		return fa_err_set(err, FA_ETOOBIG, "more than %d response headers",
 				  FA_HTTP_MAX_RESP_HEADERS);
-	n = fa_arena_strdup(resp->arena, name);
-	v = fa_arena_strdup(resp->arena, value);
+	n = borrow ? name : fa_arena_strdup(resp->arena, name);
+	v = borrow ? value : fa_arena_strdup(resp->arena, value);
 	if (!n || !v)
 		return fa_err_set(err, FA_ENOMEM, "out of request memory");
 	if (!slot) {
@@ -89,6 +90,12 @@ static enum fa_rc put_header(struct fa_resp *resp, const char *name, const char 
 	slot->value = v;
 	slot->value_len = strlen(v);
 	return FA_OK;
+}
+
+static enum fa_rc put_header(struct fa_resp *resp, const char *name, const char *value,
+			     bool append, bool counted, struct fa_err *err)
+{
+	return put_header_as(resp, name, value, append, counted, false, err);
 }
 
 enum fa_rc fa_resp_set_internal(struct fa_resp *resp, const char *name, const char *value,
@@ -115,8 +122,8 @@ enum fa_rc fa_resp_status(struct fa_resp *resp, int status, struct fa_err *err)
 	return FA_OK;
 }
 
-enum fa_rc fa_resp_header(struct fa_resp *resp, const char *name, const char *value,
-			  struct fa_err *err)
+/* What a handler may put in a header (both setters). */
+static enum fa_rc handler_header_ok(const char *name, const char *value, struct fa_err *err)
 {
 	if (!name || !fa_token_ok(name, strlen(name)))
 		return fa_err_set(err, FA_EINVAL, "response header name is not a token");
@@ -127,7 +134,23 @@ enum fa_rc fa_resp_header(struct fa_resp *resp, const char *name, const char *va
 	if (!fa_http_header_value_ok(value))
 		return fa_err_set(err, FA_EINVAL, "header %.40s: value has a control character or "
 				  "is over %d bytes (header injection?)", name, FA_MAX_HEADER);
-	return put_header(resp, name, value, false, true, err);
+	return FA_OK;
+}
+
+enum fa_rc fa_resp_header(struct fa_resp *resp, const char *name, const char *value,
+			  struct fa_err *err)
+{
+	enum fa_rc rc = handler_header_ok(name, value, err);
+
+	return rc != FA_OK ? rc : put_header(resp, name, value, false, true, err);
+}
+
+enum fa_rc fa_resp_header_add(struct fa_resp *resp, const char *name, const char *value,
+			      struct fa_err *err)
+{
+	enum fa_rc rc = handler_header_ok(name, value, err);
+
+	return rc != FA_OK ? rc : put_header_as(resp, name, value, true, true, true, err);
 }
 
 enum fa_rc fa_resp_body(struct fa_resp *resp, int status, const char *content_type,

@@ -20,8 +20,11 @@
  * client gets a bare 503.
  *
  * The access log names the client, method, path (never the query: it can
- * hold codes and tokens), status, body bytes and duration; never a header,
- * cookie, query or body.
+ * hold codes and tokens), status, body bytes, duration and the request id;
+ * never a header, cookie, query or body. With the JSON log format these
+ * are fields of the line (method, path, status, bytes, duration_ms,
+ * remote_addr, request_id). on_completed also counts the request in the
+ * metrics registry, by route and status.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,7 +42,7 @@
 #define LOG_PATH_MAX 200
 
 /* Default logger when the caller gives none: stderr at INFO. */
-static const struct fa_log default_log = { NULL, FA_LOG_INFO };
+static const struct fa_log default_log = { .fp = NULL, .min = FA_LOG_INFO };
 
 /* Copies s into out with everything but visible ASCII replaced by '?', so
  * a hostile path cannot forge log lines or terminal escapes. */
@@ -91,6 +94,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	}
 	set_client_addr(req, conn);
+	snprintf(req->id, sizeof(req->id), "%s-%llx", srv->id_prefix,
+		 (unsigned long long)atomic_fetch_add_explicit(&srv->next_id, 1,
+							       memory_order_relaxed) + 1);
 	req->https = srv->tls;
 	atomic_fetch_add(&srv->in_flight, 1);
 	return req;
@@ -107,13 +113,46 @@ static void arena_release(struct fa_http_worker *w, struct fa_arena *a)
 	w->spare[w->n_spare++] = a;
 }
 
+/* One access-log line (never a query, header, cookie or body), into the
+ * worker's buffer. */
+static void access_line(struct fa_http_worker *w, const struct fa_req *req, int status,
+			size_t bytes, bool completed)
+{
+	const struct fa_log *log = w->srv->log;
+	char path[LOG_PATH_MAX + 4], method[24], text[FA_HTTP_ALOG_LINE / 2];
+	int64_t ms = fa_mono_ms() - req->start_ms;
+
+	if (!fa_log_enabled(log, FA_LOG_INFO))
+		return;
+	log_safe(req->path, path, sizeof(path));
+	log_safe(req->method ? req->method : "-", method, sizeof(method));
+	if (log->format == FA_LOG_JSON) {
+		const struct fa_log_field f[] = {
+			{ .key = "method", .str = method },
+			{ .key = "path", .str = path },
+			{ .key = "status", .num = status, .is_num = true },
+			{ .key = "bytes", .num = (int64_t)bytes, .is_num = true },
+			{ .key = "duration_ms", .num = ms, .is_num = true },
+			{ .key = "remote_addr", .str = fa_req_client_addr(req) },
+			{ .key = "request_id", .str = req->id },
+			{ .key = "completed", .str = completed ? NULL : "false" },
+		};
+
+		fa_http_alog_add(&w->alog, "http", f, ARRAY_LEN(f));
+		return;
+	}
+	snprintf(text, sizeof(text), "http %s %s %s %d %zu %lldms id=%s%s", fa_req_client_addr(req),
+		 method, path, status, bytes, (long long)ms, req->id,
+		 completed ? "" : " (not completed)");
+	fa_http_alog_add(&w->alog, text, NULL, 0);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct fa_http_worker *w = cls;
 	struct fa_http *srv = w->srv;
 	struct fa_req *req = *con_cls;
-	char path[LOG_PATH_MAX + 4], method[24];
 	int status = 0;
 	size_t bytes = 0;
 
@@ -131,16 +170,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (ci)
 			status = (int)ci->http_status;
 	}
-	log_safe(req->path, path, sizeof(path));
-	log_safe(req->method ? req->method : "-", method, sizeof(method));
-	fa_http_alog_add(&w->alog, "http %s %s %s %d %zu %lldms%s", fa_req_client_addr(req),
-			 method, path, status, bytes, (long long)(fa_mono_ms() - req->start_ms),
-			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+	fa_metrics_request(srv->metrics,
+			   req->route ? srv->route_metric[req->route - srv->routes]
+				      : FA_METRICS_NO_ROUTE, status);
+	access_line(w, req, status, bytes, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	atomic_fetch_add_explicit(&w->requests, 1, memory_order_relaxed);
 	arena_release(w, req->arena);
-	/* Only a stop waits for the count to reach 0: it sets `stopping` before
-	 * it looks (under the lock), so a last request either sees it and
-	 * wakes the stop, or finished before the stop looked. */
+	/* Only a drain waits for the count to reach 0: it sets `stopping`
+	 * before it looks (under the lock), so a last request either sees it
+	 * and wakes the drain, or finished before the drain looked. */
 	if (atomic_fetch_sub(&srv->in_flight, 1) == 1 && atomic_load(&srv->stopping)) {
 		pthread_mutex_lock(&srv->lock);
 		pthread_cond_broadcast(&srv->idle);
@@ -316,34 +354,6 @@ out:
 	return rc;
 }
 
-static enum fa_rc bind_address(const struct fa_http_opts *opts, struct sockaddr_storage *ss,
-			       socklen_t *len, struct fa_err *err)
-{
-	const char *addr = opts->bind_addr ? opts->bind_addr : "127.0.0.1";
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-
-	memset(ss, 0, sizeof(*ss));
-	memset(&in, 0, sizeof(in));
-	memset(&in6, 0, sizeof(in6));
-	if (inet_pton(AF_INET, addr, &in.sin_addr) == 1) {
-		in.sin_family = AF_INET;
-		in.sin_port = htons(opts->port);
-		memcpy(ss, &in, sizeof(in));
-		*len = sizeof(in);
-		return FA_OK;
-	}
-	if (inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
-		in6.sin6_family = AF_INET6;
-		in6.sin6_port = htons(opts->port);
-		memcpy(ss, &in6, sizeof(in6));
-		*len = sizeof(in6);
-		return FA_OK;
-	}
-	return fa_err_set(err, FA_EINVAL, "bind address %.64s is not a numeric IPv4 or IPv6 "
-			  "address", addr);
-}
-
 static unsigned thread_count(unsigned asked)
 {
 	long cpus;
@@ -390,6 +400,7 @@ static void server_free(struct fa_http *srv)
 	pthread_mutex_destroy(&srv->conn_lock);
 	free(srv->routes);
 	free(srv->apps);
+	free(srv->route_metric);
 	free(srv->required_scope);
 	free(srv);
 }
@@ -426,6 +437,31 @@ static enum fa_rc flatten_routes(struct fa_http *srv, const struct fa_http_opts 
 	return FA_OK;
 }
 
+/* Registers every route in the metrics registry and names this start. */
+static enum fa_rc metrics_and_ids(struct fa_http *srv, const struct fa_http_opts *opts,
+				  struct fa_err *err)
+{
+	unsigned char r[4];
+	enum fa_rc rc;
+
+	if (fa_rand_bytes(r, sizeof(r)) != FA_OK)
+		return fa_err_set(err, FA_ECRYPTO, "no randomness for request ids");
+	fa_hex(r, sizeof(r), srv->id_prefix);
+	atomic_init(&srv->next_id, 0);
+	srv->metrics = opts->metrics;
+	srv->route_metric = calloc(srv->n_routes ? srv->n_routes : 1, sizeof(*srv->route_metric));
+	if (!srv->route_metric)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		srv->route_metric[i] = FA_METRICS_NO_ROUTE;
+		if (srv->metrics &&
+		    (rc = fa_metrics_route(srv->metrics, srv->routes[i].method, srv->routes[i].path,
+					   &srv->route_metric[i], err)) != FA_OK)
+			return rc;
+	}
+	return FA_OK;
+}
+
 /* Validates opts and fills srv (everything but the daemon). */
 static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts,
 			    struct fa_err *err)
@@ -436,6 +472,8 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 	if (rc != FA_OK)
 		return rc;
 	rc = fa_http_routes_check(srv->routes, srv->n_routes, err);
+	if (rc == FA_OK)
+		rc = metrics_and_ids(srv, opts, err);
 	if (rc != FA_OK)
 		return rc;
 	if (!opts->tls_cert_file != !opts->tls_key_file)
@@ -508,8 +546,6 @@ static enum fa_rc worker_start(struct fa_http *srv, struct fa_http_worker *w, st
 struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *err)
 {
 	struct fa_http *srv = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = 0;
 
 	if (!opts) {
 		fa_err_set(err, FA_EINVAL, "no server options");
@@ -527,8 +563,7 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->conn_lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
-	if (configure(srv, opts, err) != FA_OK ||
-	    bind_address(opts, &ss, &sslen, err) != FA_OK)
+	if (configure(srv, opts, err) != FA_OK)
 		goto fail;
 	srv->n_workers = thread_count(opts->threads);
 	srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
@@ -543,7 +578,7 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		atomic_init(&srv->workers[i].requests, 0);
 		fa_http_alog_init(&srv->workers[i].alog, srv->log);
 	}
-	if (fa_http_listen(srv, (struct sockaddr *)&ss, sslen, err) != FA_OK)
+	if (fa_http_listen_take(srv, opts, err) != FA_OK)
 		goto fail;
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		if (worker_start(srv, &srv->workers[i], err) != FA_OK)
@@ -589,13 +624,14 @@ void fa_http_log_workers(struct fa_http *h)
 	       conns);
 }
 
-void fa_http_stop(struct fa_http *h)
+void fa_http_drain(struct fa_http *h)
 {
 	struct timespec deadline;
 	bool drained = true;
 
-	if (!h)
+	if (!h || h->drained)
 		return;
+	h->drained = true;
 	atomic_store(&h->stopping, true);
 	/* Stop accepting: connection attempts are refused from here on. */
 	fa_http_acceptor_stop(h);
@@ -613,6 +649,13 @@ void fa_http_stop(struct fa_http *h)
 	if (!drained)
 		fa_log_warnx(h->log, "http: stopping with requests still in flight after %u ms",
 			     h->stop_grace_ms);
+}
+
+void fa_http_stop(struct fa_http *h)
+{
+	if (!h)
+		return;
+	fa_http_drain(h);
 	workers_stop(h);
 	fa_http_log_workers(h);
 	server_free(h);

@@ -15,6 +15,13 @@ static const struct fa_route routes[] = {
 	{ "GET", "/login", fa_identity_login_get, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "POST", "/login", fa_identity_login_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/logout", fa_identity_logout, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "GET", "/", fa_identity_home, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+};
+
+/* Discovery belongs to whoever knows the users: with an upstream IdP it
+ * points at the IdP's document, as flyteadmin does; with local users the
+ * authorization server serves its own OpenID Provider document. */
+static const struct fa_route idp_routes[] = {
 	{ "GET", "/.well-known/openid-configuration", fa_identity_oidc_config,
 	  FA_R_PUBLIC | FA_R_CORS, 0 },
 };
@@ -23,6 +30,12 @@ void fa_identity_routes(const struct fa_route **r, size_t *n)
 {
 	*r = routes;
 	*n = ARRAY_LEN(routes);
+}
+
+void fa_identity_idp_routes(const struct fa_route **r, size_t *n)
+{
+	*r = idp_routes;
+	*n = ARRAY_LEN(idp_routes);
 }
 
 /* The origins a browser may be sent back to: authorizedUris (URLs the
@@ -121,6 +134,7 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_
 	id->cfg = o->cfg;
 	id->store = o->store;
 	id->log = o->log;
+	id->metrics = o->metrics;
 	ttl = o->session_ttl_s ? o->session_ttl_s
 			       : o->cfg->auth.app_auth.self.refresh_token_lifespan_ms / 1000;
 	if (ttl < FA_IDENTITY_SESSION_MIN_S)

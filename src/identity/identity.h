@@ -86,7 +86,10 @@ struct fa_identity;
 struct fa_identity_opts {
 	const struct fa_config *cfg;     /* required */
 	struct fa_store *store;          /* required */
-	const struct fa_log *log;        /* NULL: stderr */
+	const struct fa_log *log;        /* NULL: stderr; audit events of logins too */
+	/* Logins and throttle hits are counted here (borrowed, outlives the
+	 * server; NULL: not counted). */
+	struct fa_metrics *metrics;
 	/* The server's public base URL (fa_config_issuer: selfAuthServer.issuer,
 	 * else authorizedUris[0], else http://localhost:<port>). Its origin is
 	 * an accepted redirect target besides authorizedUris. Required. */
@@ -125,21 +128,30 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *opts,
 				    struct fa_err *err) FA_WUR;
 /* Wipes the keys and frees. NULL is a no-op. No request may be running. */
 void fa_identity_free(struct fa_identity *id);
+/* Forgets the development user's record (`flyteauth dev reset`): the next
+ * start with dev_default_user creates it again with a new password. A
+ * missing record is not an error. */
+enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA_WUR;
 
 /* The module's routes, served with app = struct fa_identity *:
  *   GET  /login    the login form (public, no-store)
  *   POST /login    form submission (public, form body, no-store)
  *   GET  /logout   ends the session (public, no-store)
- *   GET  /.well-known/openid-configuration   404 without an IdP, else 303
  * The table is static. */
 void fa_identity_routes(const struct fa_route **routes, size_t *n);
+/* Served only when an upstream IdP is configured (userAuth.openId.baseUrl;
+ * with local users the authorization server is the OpenID Provider):
+ *   GET  /.well-known/openid-configuration   303 to the IdP's, as flyteadmin */
+void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
 
 /* ---- for authz and gate ------------------------------------------------------ */
 
 /* The logged-in user of the browser session cookie in req: FA_OK with *user
  * a NEW reference (json_decref) to a JSON object with OIDC claim names
  * (`sub` always; `name`, `preferred_username`, `given_name`, `family_name`,
- * `email`, `picture` when known). A local user's `sub` and
+ * `email`, `email_verified`, `picture`, `groups` when known), plus the
+ * session's `auth_time` (unix seconds of the login) and `sid` (a public
+ * name of the session, 32 hex digits). A local user's `sub` and
  * `preferred_username` are its username.
  * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
  * does not unseal (tampered, other keys, other cookie's value), expired, or
@@ -147,6 +159,20 @@ void fa_identity_routes(const struct fa_route **routes, size_t *n);
  * FA_ECRYPTO on internal failure. *user is NULL on any failure. */
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
+
+/* Whether /login would accept url as its redirect_url: a path on this
+ * server or an absolute http(s) URL on an authorizedUris origin (or the
+ * public URL's); the open-redirect rule of redirect.c. For the gate's
+ * /auth/verify, which sends browsers to /login and back (it has exactly
+ * the gate's fa_gate_redirect_fn type). FA_OK or FA_EINVAL with why. */
+enum fa_rc fa_identity_redirect_allowed(struct fa_identity *id, const char *url,
+					struct fa_err *err) FA_WUR;
+
+/* Ends the browser session of req, as /logout does (record deleted, cookie
+ * cleared on resp); a request without a session only gets the cookie
+ * cleared. For the authorization server's RP-initiated logout. */
+enum fa_rc fa_identity_session_logout(struct fa_identity *id, struct fa_req *req,
+				      struct fa_resp *resp, struct fa_err *err) FA_WUR;
 
 /* "/login?redirect_url=<percent-encoded return_to>" in the request arena,
  * for sending an unauthenticated browser to log in. return_to is a path on

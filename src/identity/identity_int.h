@@ -46,12 +46,15 @@ struct fa_local_user {
 	char hash[FA_BCRYPT_LEN + 1];    /* raw bcrypt */
 	const char *name;                /* "" when unset */
 	const char *email;
+	bool email_verified;             /* emailVerified */
+	const struct fa_config_list *groups;   /* NULL: none */
 };
 
 struct fa_identity {
 	const struct fa_config *cfg;
 	struct fa_store *store;
 	const struct fa_log *log;
+	struct fa_metrics *metrics;                    /* borrowed; NULL: not counted */
 	const struct fa_identity_provider *provider;   /* NULL: none yet (IdP configured) */
 
 	unsigned char session_key[FA_SEAL_KEY_LEN];    /* seals flyte_session */
@@ -167,5 +170,12 @@ void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_login_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_oidc_config(struct fa_req *req, struct fa_resp *resp, void *app);
+/* GET /: the landing page (home.c). */
+void fa_identity_home(struct fa_req *req, struct fa_resp *resp, void *app);
+
+/* The Content-Security-Policy of identity's pages: no script, no framing. */
+extern const char fa_identity_page_csp[];
+/* 503 while the store is down (it logged that), else 500 with a log line. */
+void fa_identity_fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e);
 
 #endif

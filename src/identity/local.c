@@ -97,6 +97,14 @@ out:
 	return rc;
 }
 
+enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err)
+{
+	struct fa_store_op op = { .type = FA_STORE_DELETE, .kind = INSTALL_KIND, .key = DEV_KEY,
+				  .if_exists = true };
+
+	return fa_store_apply(store, &op, 1, fa_now(), err);
+}
+
 enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 				  char **dev_password, struct fa_err *err)
 {
@@ -123,6 +131,8 @@ enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 		u->username = cu->username;
 		u->name = cu->name;
 		u->email = cu->email;
+		u->email_verified = cu->email_verified;
+		u->groups = &cu->groups;
 		id->n_users++;
 	}
 	if (dev) {
@@ -148,6 +158,57 @@ enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 	return FA_OK;
 }
 
+/* The configured user of that name, or NULL. */
+static const char *known_user(const struct fa_identity *id, const char *username)
+{
+	for (size_t i = 0; i < id->n_users; i++)
+		if (strcmp(id->users[i].username, username) == 0)
+			return id->users[i].username;
+	return NULL;
+}
+
+/* A login's audit event. A name that is not a configured user is left
+ * out: it may be a password typed into the wrong field. */
+static void audit(const struct fa_identity *id, struct fa_req *req, const char *username,
+		  const char *outcome, const char *reason)
+{
+	fa_log_audit(id->log, &(struct fa_audit){
+		.event = "login",
+		.outcome = outcome,
+		.subject = known_user(id, username),
+		.reason = reason,
+		.remote_addr = fa_req_client_addr(req),
+		.request_id = fa_req_id(req),
+	});
+}
+
+/* The user's OIDC claims (SPEC §3: a local user's subject and
+ * preferred_username are its username); NULL when memory runs out. */
+static json_t *user_json(const struct fa_local_user *u)
+{
+	json_t *o = json_pack("{s:s, s:s}", "sub", u->username, "preferred_username", u->username);
+	json_t *g;
+	bool ok = o != NULL;
+
+	if (ok && u->name[0])
+		ok = json_object_set_new(o, "name", json_string(u->name)) == 0;
+	if (ok && u->email[0]) {
+		ok = json_object_set_new(o, "email", json_string(u->email)) == 0 &&
+		     json_object_set_new(o, "email_verified", json_boolean(u->email_verified)) == 0;
+	}
+	if (ok && u->groups && u->groups->count > 0) {
+		g = json_array();
+		ok = g && json_object_set_new(o, "groups", g) == 0;
+		for (size_t i = 0; ok && i < u->groups->count; i++)
+			ok = json_array_append_new(g, json_string(u->groups->items[i])) == 0;
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *username,
 				   const char *password, json_t **user, struct fa_err *err)
 {
@@ -167,11 +228,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
 		return fa_err_oauth(err, FA_EDENIED, "access_denied", "%s", generic_failure);
 	if (rc != FA_OK)
 		return fa_err_set(err, rc, "password check failed");
-	*user = json_pack("{s:s, s:s}", "sub", u->username, "preferred_username", u->username);
-	if (*user && u->name[0])
-		json_object_set_new(*user, "name", json_string(u->name));
-	if (*user && u->email[0])
-		json_object_set_new(*user, "email", json_string(u->email));
+	*user = user_json(u);
 	if (!*user)
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	return FA_OK;
@@ -184,7 +241,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
  * and on to an OAuth client's redirect_uri, which form-action would block
  * in browsers that check redirects; the form's own action is the fixed
  * "/login". */
-static const char page_csp[] =
+const char fa_identity_page_csp[] =
 	"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
 	"frame-ancestors 'none'; base-uri 'none'";
 
@@ -224,7 +281,7 @@ static enum fa_rc form_page(struct fa_buf *b, const char *message, const char *t
 
 /* 503 while the store is down (it logged that; the user may retry), else
  * 500. */
-static void fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
+void fa_identity_fail500(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
 {
 	if (fa_store_unavailable(e)) {
 		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
@@ -260,7 +317,7 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 	}
 	if (fa_rand_bytes(plain, FA_CSRF_NONCE_LEN) != FA_OK) {
 		e.rc = FA_ECRYPTO;
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
 	for (int i = 7; i >= 0; i--)
@@ -271,17 +328,17 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 			     &sealed, &e) != FA_OK ||
 	    fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, sealed, "/login",
 				   FA_IDENTITY_LOGIN_FORM_TTL_S, &e) != FA_OK) {
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
 	if (form_page(&page, message, token, redirect_url, username ? username : "") != FA_OK) {
 		e.rc = FA_ENOMEM;
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
-	if (fa_resp_header(resp, "Content-Security-Policy", page_csp, &e) != FA_OK ||
+	if (fa_resp_header(resp, "Content-Security-Policy", fa_identity_page_csp, &e) != FA_OK ||
 	    fa_resp_page(resp, status, &page, &e) != FA_OK)
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 out:
 	fa_buf_cleanup(&page);
 	fa_memzero(plain, sizeof(plain));
@@ -290,7 +347,13 @@ out:
 static void local_login_get(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			    const char *redirect_url)
 {
-	render_form(id, req, resp, 200, redirect_url, NULL, NULL);
+	/* OpenID Connect's login_hint, passed on by the authorization
+	 * server: pre-fills the username (a hint only; nothing trusts it). */
+	const char *hint = fa_req_query(req, "login_hint");
+
+	if (hint && strnlen(hint, FA_MAX_ID + 1) > FA_MAX_ID)
+		hint = NULL;
+	render_form(id, req, resp, 200, redirect_url, hint, NULL);
 }
 
 /* The form's CSRF cookie and token agree and are fresh. On FA_OK,
@@ -336,7 +399,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	const char *password = fa_req_form(req, "password");
 	const char *addr = fa_req_client_addr(req);
 	const char *saved = NULL;
-	char retry[24], uid[9];
+	char retry[24];
 	int64_t wait = 0;
 	json_t *user = NULL;
 	struct fa_err e;
@@ -346,7 +409,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	rc = form_verify(id, req, &saved);
 	if (rc == FA_ENOMEM) {
 		e.rc = rc;
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		return;
 	}
 	if (!redirect)
@@ -369,9 +432,8 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	rc = fa_identity_throttle_check(id->store, addr, username, fa_now(), &wait, &e);
 	if (rc == FA_EDENIED) {
 		snprintf(retry, sizeof(retry), "%lld", (long long)wait);
-		fa_log_id(username, strlen(username), uid);
-		fa_log(id->log, FA_LOG_WARN, "identity: login throttled for user %s from %s", uid,
-		       addr);
+		fa_metrics_throttle(id->metrics, FA_ML_LOGIN);
+		audit(id, req, username, "refused", "throttled");
 		render_form(id, req, resp, 429, redirect, username,
 			    "Too many failed sign-in attempts. Please wait and try again.");
 		if (fa_resp_header(resp, "Retry-After", retry, NULL) != FA_OK)
@@ -379,22 +441,25 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		return;
 	}
 	if (rc != FA_OK) {
-		fail500(id, resp, &e);     /* fail closed: no store, no guessing */
+		fa_identity_fail500(id, resp, &e);     /* fail closed: no store, no guessing */
 		return;
 	}
 	rc = fa_identity_local_check(id, username, password, &user, &e);
 	if (rc == FA_EDENIED) {
-		fa_log_id(username, strlen(username), uid);
-		fa_log(id->log, FA_LOG_INFO, "identity: failed login for user %s from %s", uid, addr);
+		fa_metrics_login(id->metrics, false);
+		audit(id, req, username, "failure",
+		      known_user(id, username) ? "wrong password" : "unknown user");
 		if (fa_identity_throttle_fail(id->store, addr, username, fa_now(), &e) != FA_OK)
 			fa_log_warnx(id->log, "identity: cannot count a failed login: %s", e.msg);
 		render_form(id, req, resp, 401, redirect, username, generic_failure);
 		return;
 	}
 	if (rc != FA_OK) {
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 		return;
 	}
+	fa_metrics_login(id->metrics, true);
+	audit(id, req, username, "success", NULL);
 	rc = fa_identity_session_start(id, req, resp, user, &e);
 	json_decref(user);
 	if (rc == FA_OK)
@@ -402,7 +467,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	if (rc == FA_OK)
 		rc = fa_resp_redirect(resp, 303, redirect, &e);
 	if (rc != FA_OK)
-		fail500(id, resp, &e);
+		fa_identity_fail500(id, resp, &e);
 }
 
 const struct fa_identity_provider fa_identity_local_provider = {

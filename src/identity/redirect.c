@@ -42,3 +42,9 @@ char *fa_identity_query_escape(struct fa_arena *a, const char *s)
 	fa_buf_cleanup(&b);
 	return out;
 }
+
+enum fa_rc fa_identity_redirect_allowed(struct fa_identity *id, const char *url,
+					struct fa_err *err)
+{
+	return fa_identity_redirect_check(id->origins, id->n_origins, url, err);
+}

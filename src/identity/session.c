@@ -197,6 +197,27 @@ enum fa_rc fa_identity_session_end(struct fa_identity *id, struct fa_req *req,
 	return fa_identity_cookie_set(id, resp, FA_IDENTITY_SESSION_COOKIE, "", "/", 0, err);
 }
 
+/* The session's user as fa_identity_session_user answers it: a copy of the
+ * stored claims plus auth_time (the login) and sid, the session's public
+ * name for OpenID Connect: hex of SHA-256 over its store key, so it names
+ * the session without being a way to look it up. */
+static enum fa_rc user_with_session(const json_t *u, const json_t *auth_time, const char *key,
+				    json_t **out, struct fa_err *err)
+{
+	char sid[2 * FA_SHA256_LEN + 1];
+	json_t *c = json_copy((json_t *)(uintptr_t)u);
+
+	if (!c || fa_sha256_hex(key, strlen(key), sid) != FA_OK ||
+	    (json_is_integer(auth_time) && json_object_set(c, "auth_time",
+							    (json_t *)(uintptr_t)auth_time) != 0) ||
+	    json_object_set_new(c, "sid", json_stringn(sid, 32)) != 0) {
+		json_decref(c);
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	}
+	*out = c;
+	return FA_OK;
+}
+
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err)
 {
@@ -228,9 +249,15 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "session record is malformed");
 		goto out;
 	}
-	*user = json_incref(u);
+	rc = user_with_session(u, json_object_get(doc, "auth_time"), key, user, err);
 out:
 	json_decref(doc);
 	fa_store_rec_cleanup(&rec);
 	return rc;
+}
+
+enum fa_rc fa_identity_session_logout(struct fa_identity *id, struct fa_req *req,
+				      struct fa_resp *resp, struct fa_err *err)
+{
+	return fa_identity_session_end(id, req, resp, err);
 }

@@ -447,6 +447,7 @@ enum fa_rc fa_remote_fetch(const struct fa_remote *r, const struct fa_remote_req
 	CURL *h = NULL;
 	CURLcode cc;
 	enum fa_rc rc;
+	bool unverified = false;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->max_age_s = -1;
@@ -485,6 +486,7 @@ enum fa_rc fa_remote_fetch(const struct fa_remote *r, const struct fa_remote_req
 	if (cc != CURLE_OK) {
 		cause_of(cc, ebuf, cause, sizeof(cause));
 		rc = fa_err_set(err, FA_ENET, "%s: %s", shown, cause);
+		unverified = cc == CURLE_PEER_FAILED_VERIFICATION;
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -501,6 +503,7 @@ out:
 	if (rc != FA_OK) {
 		fa_remote_resp_cleanup(resp);
 		resp->max_age_s = -1;
+		resp->tls_unverified = unverified;
 	}
 	fa_buf_cleanup(&x.body);
 	free_headers(headers);

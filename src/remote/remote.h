@@ -157,11 +157,15 @@ struct fa_remote_resp {
 	/* Cache-Control max-age in seconds; 0 with no-store or no-cache; -1
 	 * when the answer says nothing. */
 	int64_t max_age_s;
+	/* Set on failure when the peer's TLS certificate did not verify, so a
+	 * caller can name its own setting for the trusted CAs. */
+	bool tls_unverified;
 };
 
 /* Performs req. FA_OK means an HTTP answer arrived (any status) within
  * req->max_body; *resp is then filled (release with
- * fa_remote_resp_cleanup). On failure *resp is empty. */
+ * fa_remote_resp_cleanup). On failure *resp is empty but for
+ * tls_unverified. */
 enum fa_rc fa_remote_fetch(const struct fa_remote *r, const struct fa_remote_req *req,
 			   struct fa_remote_resp *resp, struct fa_err *err) FA_WUR;
 /* Frees the body; safe on a zeroed or cleaned struct. */

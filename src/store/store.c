@@ -34,6 +34,7 @@ struct fa_store {
 	int64_t failing_since_ms;
 	int64_t logged_ms;
 	uint64_t failed_calls;       /* since the last line about them */
+	struct fa_metrics *metrics;  /* borrowed; NULL: calls are not timed */
 };
 
 enum fa_rc fa_store_new(const struct fa_store_ops *ops, void *impl,
@@ -81,12 +82,21 @@ void fa_store_free(struct fa_store *st)
 	free(st);
 }
 
-/* Called after every backend call with its result. */
-static enum fa_rc health(struct fa_store *st, enum fa_rc rc, const struct fa_err *err)
+void fa_store_set_metrics(struct fa_store *st, struct fa_metrics *m)
+{
+	if (st)
+		st->metrics = m;
+}
+
+/* Called after every backend call (begun at t0_us) with its result. */
+static enum fa_rc health(struct fa_store *st, enum fa_metrics_store_op op, int64_t t0_us,
+			 enum fa_rc rc, const struct fa_err *err)
 {
 	const char *why = err && err->msg[0] ? err->msg : fa_rc_str(rc);
 	int64_t now;
 
+	if (st->metrics)
+		fa_metrics_store(st->metrics, op, fa_mono_us() - t0_us);
 	if (rc != FA_ESTORE && !atomic_load_explicit(&st->failing, memory_order_relaxed))
 		return rc;
 	pthread_mutex_lock(&st->mu);
@@ -333,6 +343,7 @@ enum fa_rc fa_store_get(struct fa_store *st, const char *kind, const char *key,
 			int64_t now, struct fa_store_rec *out, struct fa_err *err)
 {
 	struct fa_err own;
+	int64_t t0;
 	enum fa_rc rc;
 
 	if (!err)
@@ -346,7 +357,9 @@ enum fa_rc fa_store_get(struct fa_store *st, const char *kind, const char *key,
 	    (rc = check_key("store get", key, err)) != FA_OK ||
 	    (rc = check_now("store get", now, err)) != FA_OK)
 		return rc;
-	rc = health(st, st->ops->get(st->impl, kind, key, now, out, err), err);
+	t0 = fa_mono_us();
+	rc = st->ops->get(st->impl, kind, key, now, out, err);
+	rc = health(st, FA_MS_GET, t0, rc, err);
 	if (rc != FA_OK)
 		fa_store_rec_cleanup(out);
 	return rc;
@@ -356,6 +369,7 @@ enum fa_rc fa_store_apply(struct fa_store *st, const struct fa_store_op *ops,
 			  size_t n, int64_t now, struct fa_err *err)
 {
 	struct fa_err own;
+	int64_t t0;
 	enum fa_rc rc;
 	size_t i;
 
@@ -376,13 +390,16 @@ enum fa_rc fa_store_apply(struct fa_store *st, const struct fa_store_op *ops,
 	for (i = 0; i < n; i++)
 		if ((rc = check_op(&ops[i], i, now, err)) != FA_OK)
 			return rc;
-	return health(st, st->ops->apply(st->impl, ops, n, now, err), err);
+	t0 = fa_mono_us();
+	rc = st->ops->apply(st->impl, ops, n, now, err);
+	return health(st, FA_MS_APPLY, t0, rc, err);
 }
 
 enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
 			 int64_t ttl_s, int64_t now, int64_t *count, struct fa_err *err)
 {
 	struct fa_err own;
+	int64_t t0;
 	enum fa_rc rc;
 
 	if (!err)
@@ -401,7 +418,9 @@ enum fa_rc fa_store_incr(struct fa_store *st, const char *kind, const char *key,
 	if (ttl_s > FA_STORE_MAX_TTL_S)
 		return fa_err_set(err, FA_ETOOBIG, "store incr: ttl is over %lld seconds",
 				  (long long)FA_STORE_MAX_TTL_S);
-	return health(st, st->ops->incr(st->impl, kind, key, ttl_s, now, count, err), err);
+	t0 = fa_mono_us();
+	rc = st->ops->incr(st->impl, kind, key, ttl_s, now, count, err);
+	return health(st, FA_MS_INCR, t0, rc, err);
 }
 
 enum fa_rc fa_store_counter_get(struct fa_store *st, const char *kind, const char *key,
@@ -432,6 +451,7 @@ enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 			  size_t *deleted, struct fa_err *err)
 {
 	struct fa_err own;
+	int64_t t0;
 	enum fa_rc rc;
 
 	if (!err)
@@ -448,13 +468,16 @@ enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 	if (limit > FA_STORE_MAX_PURGE)
 		return fa_err_set(err, FA_ETOOBIG, "store purge: limit is over %d",
 				  FA_STORE_MAX_PURGE);
-	return health(st, st->ops->purge(st->impl, now, limit, deleted, err), err);
+	t0 = fa_mono_us();
+	rc = st->ops->purge(st->impl, now, limit, deleted, err);
+	return health(st, FA_MS_PURGE, t0, rc, err);
 }
 
 enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 			  int64_t *n, struct fa_err *err)
 {
 	struct fa_err own;
+	int64_t t0;
 	enum fa_rc rc;
 
 	if (!err)
@@ -467,7 +490,9 @@ enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 	if ((rc = check_kind("store count", kind, err)) != FA_OK ||
 	    (rc = check_now("store count", now, err)) != FA_OK)
 		return rc;
-	return health(st, st->ops->count(st->impl, kind, now, n, err), err);
+	t0 = fa_mono_us();
+	rc = st->ops->count(st->impl, kind, now, n, err);
+	return health(st, FA_MS_COUNT, t0, rc, err);
 }
 
 bool fa_store_unavailable(const struct fa_err *err)
@@ -479,11 +504,15 @@ bool fa_store_unavailable(const struct fa_err *err)
 enum fa_rc fa_store_ping(struct fa_store *st, struct fa_err *err)
 {
 	struct fa_err own;
+	int64_t t0;
+	enum fa_rc rc;
 
 	if (!err)
 		err = &own;
 	fa_err_clear(err);
 	if (!st)
 		return fa_err_set(err, FA_EINVAL, "store ping: no store");
-	return health(st, st->ops->ping(st->impl, err), err);
+	t0 = fa_mono_us();
+	rc = st->ops->ping(st->impl, err);
+	return health(st, FA_MS_PING, t0, rc, err);
 }

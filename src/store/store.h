@@ -193,6 +193,10 @@ enum fa_rc fa_store_open_postgres(const struct fa_store_pg_opts *opts,
 /* Closes every connection and frees the store. NULL is a no-op. No call on
  * the store may be running or follow. */
 void fa_store_free(struct fa_store *st);
+/* Times every store call from now on into m's latency histograms
+ * (borrowed; must outlive the store; NULL stops). Before the store is
+ * shared between threads. */
+void fa_store_set_metrics(struct fa_store *st, struct fa_metrics *m);
 
 /* Static name of the backend ("sqlite", "postgres"), for logs and
  * metrics; never NULL. */

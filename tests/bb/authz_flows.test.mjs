@@ -14,7 +14,7 @@ import * as client from 'openid-client';
 import { calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 
 import { Jar, browse, submitLogin } from './lib/browser.mjs';
-import { run, startServer, tempDir } from './lib/server.mjs';
+import { basic, postForm, run, startServer, tempDir } from './lib/server.mjs';
 
 const WEB_SECRET = 'web secret+%:/&=x';       // needs form-urlencoding inside Basic
 const PROP_SECRET = 'propeller-' + randomBytes(8).toString('hex');
@@ -106,23 +106,6 @@ async function authorize(srv, authUrl, jar = new Jar(), password = ALICE_PASSWOR
     loc = new URL(res.headers.get('location'), srv.url);
   }
   return { loc, jar, res };
-}
-
-async function postForm(srv, path, params, headers = {}) {
-  const res = await fetch(`${srv.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(params).toString(),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { res, json, text };
-}
-
-function basic(id, secret) {
-  const enc = (s) => encodeURIComponent(s).replaceAll('%20', '+');
-  return 'Basic ' + Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64');
 }
 
 function assertOAuthError(r, status, error) {
@@ -548,7 +531,7 @@ describe('authz (Self authorization server)', () => {
       [{ ...base, code_challenge: undefined, code_challenge_method: undefined }, 'invalid_request'],
       [{ ...base, code_challenge_method: 'plain' }, 'invalid_request'],
       [{ ...base, state: 'short' }, 'invalid_request'],
-      [{ ...base, scope: 'all admin' }, 'invalid_scope'],
+      [{ ...base, scope: 'admin root' }, 'invalid_scope'],
       [{ ...base, response_type: 'token' }, 'unsupported_response_type'],
     ];
     for (const [params, error] of cases) {

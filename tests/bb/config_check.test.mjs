@@ -2,8 +2,8 @@
 // the seed loads (or, where the seed itself is mis-indented, fails with a
 // line that names the fix, or asks for what this build cannot serve yet and
 // is refused at that key), and --online loads the secrets as serve does and
-// reaches a real IdP (npm oidc-provider) and an external authorization
-// server (skipped until those features are built).
+// reaches an external authorization server and a real IdP (npm
+// oidc-provider; the IdP tests skipped until that feature is built).
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,9 +18,12 @@ const MISINDENTED = new Set(['flyte-core-entra.yaml', 'flyte-core-oidc.yaml']);
 
 // What this build cannot serve yet: config check refuses it at the key
 // (fa_config_supported), as serve does (config_verdict.test.mjs).
+// External mode is built; every seed example of it also names an upstream
+// IdP (openId.baseUrl, which externalAuthServer.baseUrl defaults to), and
+// only that is refused.
 const NOT_YET = new Map([
-  ['flyte-binary-oidc.yaml', 1], ['flyte-binary-external.yaml', 2],
-  ['flyte-core-external.yaml', 2], ['flyte-core-entra-fixed.yaml', 2],
+  ['flyte-binary-oidc.yaml', 1], ['flyte-binary-external.yaml', 1],
+  ['flyte-core-external.yaml', 1], ['flyte-core-entra-fixed.yaml', 1],
   ['flyte-core-oidc-fixed.yaml', 1],
 ]);
 
@@ -71,12 +74,40 @@ test('--online: the secrets serve needs, loaded as serve loads them', async () =
   }
 });
 
-// The tests below reach an upstream IdP and an External authorization
-// server, which this build refuses (fa_config_supported). The change that
-// builds a feature deletes its refusal row and the `skip` here together.
+test('--online: a secret looked up under the built-in prefixes says so, at the file', async () => {
+  const dir = tempDir();
+  try {
+    const cfg = path.join(dir, 'config.yaml');
+    writeFileSync(cfg, 'server:\n  httpPort: 8088\n');
+    const r = await run(['config', 'check', '--config', cfg, '--online']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^${cfg.replaceAll('/', '\\/')}: secret token_rsa_key\\.pem not found \\(tried env FLYTE_SECRET_token_rsa_key\\.pem, file /etc/secrets/token_rsa_key\\.pem\\) \\(secrets\\.secrets-prefix and secrets\\.env-prefix are not set in the file: the built-in defaults\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /^built-in default:/m);
+    // Without --online the last line says what was not checked.
+    const off = await run(['config', 'check', '--config', cfg]);
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stdout, /configuration OK\nhint: secrets were not loaded and no remote service was reached; "flyteauth config check --online" does both, as serve will\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('clientSecret: null (Helm makes no secret): one story, the secret is generated on first start', async () => {
+  const r = await run(['config', 'check', '--config', path.join(SEED, 'disable-helm-secret.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /static clients: .*flytepropeller \(confidential, secret generated on first start\)/);
+  assert.match(r.stderr + r.stdout, /note: the built-in static client flytepropeller gets a secret generated on the installation's first start/);
+  assert.doesNotMatch(r.stderr + r.stdout, /disabled|no secret/);
+});
+
+// The two IdP tests below reach an upstream IdP, which this build refuses
+// (fa_config_supported). The change that builds it deletes its refusal row
+// and the `skip` here together.
 const IDP_NOT_BUILT = 'an upstream IdP is not supported yet by this build (fa_config_supported refuses openId.baseUrl)';
 
-function selfConfig(dir, idpUrl, extra = '') {
+// What every config below starts with: loopback, its own database and
+// secrets under dir; the user authentication follows under `userAuth:`.
+function configHead(dir) {
   return `server:
   httpPort: 8088
   bindAddress: 127.0.0.1
@@ -88,10 +119,14 @@ secrets:
 auth:
   authorizedUris: [http://127.0.0.1:8088]
   userAuth:
-    openId:
+`;
+}
+
+function selfConfig(dir, idpUrl) {
+  return `${configHead(dir)}    openId:
       baseUrl: ${idpUrl}
       clientId: flyteauth
-${extra}`;
+`;
 }
 
 test('--online: secrets loaded and the IdP reached', { skip: IDP_NOT_BUILT }, async () => {
@@ -143,23 +178,42 @@ test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', {
   }
 });
 
-test('--online: an External authorization server\'s metadata and JWKS are reached', { skip: IDP_NOT_BUILT }, async () => {
+// External mode with local users (no upstream IdP): the external
+// authorization server is reached, and the token signing keys, which only
+// a Self server uses, are not asked for.
+function externalConfig(dir, asUrl) {
+  return `${configHead(dir)}    localUsers: []
+  appAuth:
+    authServerType: External
+    externalAuthServer:
+      baseUrl: ${asUrl}
+      metadataUrl: .well-known/openid-configuration
+      AllowedAudience: [https://flyte.example.com]
+`;
+}
+
+test('--online: an External authorization server\'s metadata and JWKS are reached', async () => {
   const idp = await startIdp();
   const dir = tempDir();
   try {
     assert.equal((await run(['secrets', 'init', '-p', dir])).code, 0);
-    writeFileSync(path.join(dir, 'oidc_client_secret'), 'x');
+    rmSync(path.join(dir, 'token_rsa_key.pem'));
     const cfg = path.join(dir, 'config.yaml');
-    writeFileSync(cfg, selfConfig(dir, idp.issuer, `  appAuth:
-    authServerType: External
-    externalAuthServer:
-      baseUrl: ${idp.issuer}
-      metadataUrl: .well-known/openid-configuration
-      AllowedAudience: [https://flyte.example.com]
-`));
-    const r = await run(['config', 'check', '--config', cfg, '--online']);
+    writeFileSync(cfg, externalConfig(dir, idp.issuer));
+    let r = await run(['config', 'check', '--config', cfg, '--online']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /external authorization server http:\/\/127\.0\.0\.1:\d+: reachable, \d+ signing key\(s\)/);
+    assert.match(r.stdout, /configuration OK \(secrets loaded, remote services reached\)\n$/);
+    assert.doesNotMatch(r.stdout, /token signing key/);
+
+    // Nothing answers there: reported at metadataUrl (where the URL was
+    // completed), and serve would not start either.
+    const port = await freePort();
+    writeFileSync(cfg, externalConfig(dir, `http://127.0.0.1:${port}`));
+    r = await run(['config', 'check', '--config', cfg, '--online']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`${cfg.replaceAll('/', '\\/')}:17:20: .*the external authorization server's metadata`));
+    assert.match(r.stderr, /1 problem\(s\) found online/);
   } finally {
     await idp.stop();
     rmSync(dir, { recursive: true, force: true });

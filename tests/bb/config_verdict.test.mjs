@@ -106,9 +106,9 @@ test('config check, config check --online and serve give one verdict on every fi
 test('what this build cannot serve yet is refused at its key, once each', async () => {
   const expected = {
     'flyte-binary-oidc.yaml': ['auth.userAuth.openId.baseUrl'],
-    'flyte-binary-external.yaml': ['auth.userAuth.openId.baseUrl', 'auth.appAuth.authServerType'],
-    'flyte-core-external.yaml': ['auth.userAuth.openId.baseUrl', 'auth.appAuth.authServerType'],
-    'flyte-core-entra-fixed.yaml': ['auth.userAuth.openId.baseUrl', 'auth.appAuth.authServerType'],
+    'flyte-binary-external.yaml': ['auth.userAuth.openId.baseUrl'],
+    'flyte-core-external.yaml': ['auth.userAuth.openId.baseUrl'],
+    'flyte-core-entra-fixed.yaml': ['auth.userAuth.openId.baseUrl'],
     'flyte-core-oidc-fixed.yaml': ['auth.userAuth.openId.baseUrl'],
     'flyteadmin-full.yaml': ['auth.userAuth.openId.baseUrl'],
   };

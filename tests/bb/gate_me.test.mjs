@@ -48,9 +48,13 @@ test('/me with a client_credentials token, a session, and without credentials', 
     }
     // The scheme is case-insensitive.
     assert.equal((await me(srv.url, { authorization: `bearer ${token}` })).status, 200);
-    // Two tokens in one request is malformed.
-    const two = await me(srv.url, { authorization: `Bearer ${token}`, 'flyte-authorization': `Bearer ${token}` });
+    // The same token in both headers (a proxy copied it) is one credential;
+    // two different tokens in one request are malformed.
+    const same = await me(srv.url, { authorization: `Bearer ${token}`, 'flyte-authorization': `Bearer ${token}` });
+    assert.equal(same.status, 200);
+    const two = await me(srv.url, { authorization: `Bearer ${token}`, 'flyte-authorization': `Bearer ${token}A` });
     assert.equal(two.status, 400);
+    assert.match(two.res.headers.get('www-authenticate'), /error="invalid_request"/);
 
     const none = await me(srv.url);
     assert.equal(none.status, 401);

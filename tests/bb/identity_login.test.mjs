@@ -177,12 +177,14 @@ test('test_open_redirect: /login and /logout refuse foreign targets', async () =
   }
 });
 
-test('/.well-known/openid-configuration is 404 without an IdP', async () => {
+test('/.well-known/openid-configuration is flyteauth\'s own without an IdP', async () => {
   const srv = await startIdentityServer();
   try {
     const r = await fetch(`${srv.url}/.well-known/openid-configuration`);
-    assert.equal(r.status, 404);
-    assert.equal((await r.json()).error, 'not_found');
+    assert.equal(r.status, 200);
+    const d = await r.json();
+    assert.equal(d.issuer, srv.url);
+    assert.equal(d.userinfo_endpoint, `${srv.url}/oauth2/userinfo`);
   } finally {
     await srv.stop();
   }

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
-import { startIdp } from './lib/idp.mjs';
+import { signingKey, startIdp } from './lib/idp.mjs';
 import { BUILD, freePort, sleep, tempDir } from './lib/server.mjs';
 
 const TOOL = path.join(BUILD, 'remote_tool');
@@ -72,12 +72,6 @@ function discoveryDoc(issuer, base = issuer) {
 
 // Signing keys for the IdP: private JWKs for oidc-provider, the key
 // objects for signing test tokens with npm jose.
-async function signingKey(alg, kid) {
-  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
-  const jwk = { ...(await jose.exportJWK(privateKey)), kid, alg, use: 'sig' };
-  return { alg, kid, jwk, privateKey };
-}
-
 function tokenFor(key, issuer, extra = {}) {
   const now = Math.floor(Date.now() / 1000);
   return new jose.SignJWT({ sub: 'alice', aud: 'flyteauth', iat: now, exp: now + 300, ...extra })

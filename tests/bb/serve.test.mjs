@@ -120,8 +120,8 @@ test('a second server on the same address and port fails with one line; the firs
     // Log lines (time-stamped warnings about this config) aside, one line.
     const errors = r.stderr.split('\n').filter((l) => l && !/^\d{4}-\d\d-\d\dT/.test(l));
     assert.deepEqual(errors, [
-      `flyteauth: serve: cannot listen on 127.0.0.1:${first.port}: the address is already in use ` +
-        '(another flyteauth, or another server, is listening there)',
+      `flyteauth: serve: cannot listen on 127.0.0.1:${first.port}: Address already in use ` +
+        '(another process listens there); nothing was started',
     ]);
     assert.doesNotMatch(r.stderr, /listening on/);
     // Nothing was shared: every request still reaches the first server.

@@ -104,7 +104,7 @@ static void print_stats(struct fa_remote_issuer *iss)
 static int cmd_verify(const struct fa_remote *r, const struct opts *o, const char *issuer,
 		      struct fa_err *e)
 {
-	struct fa_log log = { stderr, FA_LOG_DEBUG };
+	struct fa_log log = { .fp = stderr, .min = FA_LOG_DEBUG };
 	struct fa_remote_issuer_opts io = { .kind = o->kind, .issuer = issuer, .log = &log };
 	struct fa_remote_issuer *iss;
 	struct fa_discovery *d = NULL;

@@ -379,7 +379,7 @@ static void test_start_errors(void **state)
 	assert_string_equal(err.oauth_error, "unauthorized_client");
 	assert_string_equal(da.device_code, "");
 	fa_err_clear(&err);
-	assert_int_equal(fa_authz_device_start(f->az, afx_client(f, "tv"), "all admin", NULL, &da,
+	assert_int_equal(fa_authz_device_start(f->az, afx_client(f, "tv"), "admin", NULL, &da,
 					       &err), FA_EDENIED);
 	assert_string_equal(err.oauth_error, "invalid_scope");
 	fa_err_clear(&err);

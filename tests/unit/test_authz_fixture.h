@@ -104,6 +104,7 @@ static inline char *afx_yaml(bool with_clients)
 			 "          response_types: [code]\n"
 			 "          scopes: [all, offline, read]\n"
 			 "          audience: [https://api.example.com]\n"
+			 "          post_logout_redirect_uris: [https://app.example.com/bye]\n"
 			 "          public: false\n"
 			 "        flytepropeller:\n"
 			 "          id: flytepropeller\n"

@@ -275,9 +275,9 @@ static void test_authorize_errors_redirect(void **state)
 		{ "short state", { BASE, .response_type = "code", .state = "1234567",
 		  .code_challenge = CHALLENGE, .code_challenge_method = "S256" },
 		  "invalid_request", "at least 8" },
-		{ "scope widening", { BASE, .response_type = "code", .state = "abcdefgh",
-		  .scope = "all admin", .code_challenge = CHALLENGE, .code_challenge_method = "S256" },
-		  "invalid_scope", "not allowed" },
+		{ "nothing grantable", { BASE, .response_type = "code", .state = "abcdefgh",
+		  .scope = "admin root", .code_challenge = CHALLENGE, .code_challenge_method = "S256" },
+		  "invalid_scope", "none of the requested scopes" },
 		{ "scope grammar", { BASE, .response_type = "code", .state = "abcdefgh",
 		  .scope = "all  offline", .code_challenge = CHALLENGE,
 		  .code_challenge_method = "S256" }, "invalid_scope", "empty scope token" },
@@ -388,6 +388,192 @@ static void test_code_flow(void **state)
 	afx_assert_log_clean(f, g.refresh_token);
 	afx_assert_log_clean(f, g.access_token);
 	fa_authz_grant_cleanup(&g);
+}
+
+/* scope=openid: an ID token beside the access token (SPEC §5), the scope
+ * narrowed to what the client may have, offline_access as offline. */
+static void test_code_flow_openid(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	char code[FA_TOKEN_CHARS + 1], at_hash[FA_TOKEN_CHARS + 1];
+	const char *auds[1] = { "flytectl" };
+	struct fa_jwt_rules rules;
+	struct fa_authz_grant g;
+	struct fa_err err;
+	json_t *claims = NULL;
+
+	afx_code(f, "flytectl", "http://localhost:40000/callback",
+		 "openid admin profile email offline_access", CHALLENGE, code);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, c, code, "http://localhost:40000/callback",
+					     CHALLENGE_VERIFIER, &g, &err), FA_OK);
+	assert_string_equal(g.scope, "openid profile email offline_access");
+	assert_int_equal(strlen(g.refresh_token), FA_TOKEN_CHARS);
+	assert_non_null(g.id_token);
+	fa_jwt_rules_init(&rules);
+	rules.issuer = ISSUER;
+	rules.typ = "JWT";
+	rules.audiences = auds;
+	rules.n_audiences = 1;
+	rules.now = f->now_ms / 1000;
+	if (fa_jwt_verify(f->jwks, &rules, g.id_token, strlen(g.id_token), &claims, NULL, &err))
+		fail_msg("ID token does not verify: %s", err.msg);
+	assert_string_equal(json_string_value(json_object_get(claims, "sub")), "alice");
+	assert_string_equal(json_string_value(json_object_get(claims, "azp")), "flytectl");
+	assert_string_equal(json_string_value(json_object_get(claims, "name")), "Alice Example");
+	assert_string_equal(json_string_value(json_object_get(claims, "email")),
+			    "alice@example.com");
+	assert_null(json_object_get(claims, "secret_claim"));
+	assert_null(json_object_get(claims, "nonce"));   /* none was sent */
+	assert_int_equal(json_integer_value(json_object_get(claims, "auth_time")),
+			 f->now_ms / 1000);
+	/* ES256: the left half of SHA-256 of the access token. */
+	assert_int_equal(fa_sha_left_half_b64url(256, g.access_token, strlen(g.access_token),
+						 at_hash, sizeof(at_hash)), FA_OK);
+	assert_string_equal(json_string_value(json_object_get(claims, "at_hash")), at_hash);
+	/* The access token cannot pass as an ID token. */
+	json_decref(claims);
+	claims = NULL;
+	assert_int_not_equal(fa_jwt_verify(f->jwks, &rules, g.access_token, strlen(g.access_token),
+					   &claims, NULL, &err), FA_OK);
+	afx_assert_log_clean(f, g.id_token);
+	fa_authz_grant_cleanup(&g);
+}
+
+/* An ID token of alice for flytectl, minted through the code grant. */
+static char *alice_id_token(struct afx *f)
+{
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	char code[FA_TOKEN_CHARS + 1];
+	struct fa_authz_grant g;
+	struct fa_err err;
+	char *idt;
+
+	afx_code(f, "flytectl", "http://localhost:40000/callback", "openid", CHALLENGE, code);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, c, code, "http://localhost:40000/callback",
+					     CHALLENGE_VERIFIER, &g, &err), FA_OK);
+	idt = g.id_token;
+	g.id_token = NULL;
+	fa_authz_grant_cleanup(&g);
+	return idt;
+}
+
+/* OpenID Connect Core §3.1.2.1's parameters: parsed, bounded, refused
+ * with the right code; and when a session needs a new login. */
+static void test_authorize_oidc(void **state)
+{
+	struct afx *f = *state;
+	char *idt = alice_id_token(f);
+	struct fa_authz_params p = {
+		.response_type = "code", .client_id = "web", .state = "abcdefgh",
+		.scope = "openid", .prompt = "login consent", .max_age = "60",
+		.login_hint = "bob", .id_token_hint = idt, .response_mode = "form_post",
+		.display = "popup", .ui_locales = "se", .acr_values = "1",
+	};
+	static const struct {
+		const char *field, *value, *error;
+	} bad[] = {
+		{ "prompt", "none login", "invalid_request" },
+		{ "prompt", "sometimes", "invalid_request" },
+		{ "max_age", "-5", "invalid_request" },
+		{ "max_age", "", "invalid_request" },
+		{ "response_mode", "fragment", "invalid_request" },
+		{ "request", "eyJhbGciOiJub25lIn0.e30.", "request_not_supported" },
+		{ "request_uri", "https://app.example.com/r", "request_uri_not_supported" },
+		{ "id_token_hint", "a.b.c", "invalid_request" },
+	};
+	struct fa_authz_areq areq;
+	struct fa_err err;
+	json_t *user;
+	int64_t now = f->now_ms / 1000;
+
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_authorize_check(f->az, &p, &areq, &err), FA_OK);
+	assert_true(areq.prompt_login);
+	assert_false(areq.prompt_none);
+	assert_true(areq.form_post);
+	assert_int_equal(areq.max_age, 60);
+	assert_string_equal(areq.login_hint, "bob");
+	assert_string_equal(areq.hint_sub, "alice");
+	/* An access token is no id_token_hint. */
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct fa_authz_params q = p;
+
+		if (strcmp(bad[i].field, "prompt") == 0)
+			q.prompt = bad[i].value;
+		else if (strcmp(bad[i].field, "max_age") == 0)
+			q.max_age = bad[i].value;
+		else if (strcmp(bad[i].field, "response_mode") == 0)
+			q.response_mode = bad[i].value;
+		else if (strcmp(bad[i].field, "request") == 0)
+			q.request = bad[i].value;
+		else if (strcmp(bad[i].field, "request_uri") == 0)
+			q.request_uri = bad[i].value;
+		else
+			q.id_token_hint = bad[i].value;
+		fa_err_clear(&err);
+		if (fa_authz_authorize_check(f->az, &q, &areq, &err) == FA_OK)
+			fail_msg("%s=%s: accepted", bad[i].field, bad[i].value);
+		assert_true(areq.redirect_ok);
+		assert_string_equal(err.oauth_error, bad[i].error);
+		assert_string_equal(areq.state, "abcdefgh");   /* the error carries it */
+	}
+	/* When does a session need a new login? */
+	p.prompt = NULL;
+	assert_int_equal(fa_authz_authorize_check(f->az, &p, &areq, &err), FA_OK);
+	user = json_pack("{s:s, s:I}", "sub", "alice", "auth_time", (json_int_t)(now - 30));
+	assert_false(fa_authz_login_needed(&areq, user, now));
+	assert_true(fa_authz_login_needed(&areq, user, now + 31));   /* older than max_age */
+	json_object_set_new(user, "sub", json_string("bob"));
+	assert_true(fa_authz_login_needed(&areq, user, now));         /* the hint names alice */
+	areq.prompt_login = true;
+	json_object_set_new(user, "sub", json_string("alice"));
+	assert_true(fa_authz_login_needed(&areq, user, now));
+	json_decref(user);
+	free(idt);
+}
+
+/* RP-Initiated Logout 1.0: the hint, client_id and exact URI rules. */
+static void test_logout_check(void **state)
+{
+	struct afx *f = *state;
+	char *idt = alice_id_token(f);
+	struct fa_authz_logout lo;
+	struct fa_err err;
+	struct fa_authz_logout_params p = { .client_id = "web",
+		.post_logout_redirect_uri = "https://app.example.com/bye", .state = "s1" };
+
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	assert_string_equal(lo.redirect, "https://app.example.com/bye");
+	assert_string_equal(lo.state, "s1");
+	assert_string_equal(lo.sub, "");
+	p.post_logout_redirect_uri = "https://app.example.com/bye/";
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	assert_string_equal(err.oauth_error, "invalid_request");
+	assert_string_equal(lo.redirect, "");
+	/* The hint is flytectl's: client web is not its audience; flytectl has
+	 * no post-logout URIs. */
+	p = (struct fa_authz_logout_params){ .id_token_hint = idt };
+	assert_int_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	assert_string_equal(lo.sub, "alice");
+	assert_string_equal(lo.client->id, "flytectl");
+	p.client_id = "web";
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	p = (struct fa_authz_logout_params){ .id_token_hint = idt,
+		.post_logout_redirect_uri = "https://app.example.com/bye" };
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	p = (struct fa_authz_logout_params){ .post_logout_redirect_uri = "https://app.example.com/bye" };
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	/* An expired hint still names the user, within the window. */
+	f->now_ms += 3600 * 1000;
+	p = (struct fa_authz_logout_params){ .id_token_hint = idt };
+	assert_int_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	f->now_ms += (FA_AUTHZ_HINT_MAX_AGE_S + 1) * 1000;
+	assert_int_not_equal(fa_authz_logout_check(f->az, &p, &lo, &err), FA_OK);
+	free(idt);
 }
 
 static void test_code_replay(void **state)
@@ -797,9 +983,21 @@ static void test_client_credentials(void **state)
 	assert_string_equal(g.scope, "all");
 	fa_authz_grant_cleanup(&g);
 	fa_err_clear(&err);
+	/* SPEC §5: what the client may not have is dropped... */
 	assert_int_equal(fa_authz_grant_client_credentials(f->az, c, "all admin", NULL, &g, &err),
+			 FA_OK);
+	assert_string_equal(g.scope, "all");
+	fa_authz_grant_cleanup(&g);
+	/* ...and a machine token never gets OpenID Connect's scopes. */
+	assert_int_equal(fa_authz_grant_client_credentials(f->az, c, "all openid", NULL, &g, &err),
+			 FA_OK);
+	assert_string_equal(g.scope, "all");
+	assert_null(g.id_token);
+	fa_authz_grant_cleanup(&g);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_client_credentials(f->az, c, "admin", NULL, &g, &err),
 			 FA_EDENIED);
-	assert_oauth(&err, 400, "invalid_scope", "not allowed");
+	assert_oauth(&err, 400, "invalid_scope", "none of the requested scopes");
 }
 
 static void test_client_credentials_audience(void **state)
@@ -998,7 +1196,6 @@ static void test_documents(void **state)
 	struct afx *f = *state;
 	json_error_t jerr;
 	json_t *m = json_loadb(f->az->metadata_json, f->az->metadata_len, 0, &jerr);
-	json_t *fc = json_loadb(f->az->flyte_client_json, f->az->flyte_client_len, 0, &jerr);
 	json_t *jw = json_loadb(f->az->jwks_json, f->az->jwks_len, 0, &jerr);
 	json_t *k;
 
@@ -1033,16 +1230,23 @@ static void test_documents(void **state)
 	assert_string_equal(json_string_value(json_array_get(k, 2)), "none");
 	assert_true(json_is_true(json_object_get(m, "authorization_response_iss_parameter_supported")));
 	assert_null(json_object_get(m, "device_authorization_endpoint"));
-	assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 4);
-	assert_non_null(fc);
-	assert_string_equal(json_string_value(json_object_get(fc, "client_id")), "flytectl");
-	assert_string_equal(json_string_value(json_object_get(fc, "redirect_uri")),
-			    "http://localhost:53593/callback");
-	assert_string_equal(json_string_value(json_object_get(fc, "authorization_metadata_key")),
-			    "flyte-authorization");
-	assert_string_equal(json_string_value(json_object_get(fc, "service_http_endpoint")), ISSUER);
-	assert_string_equal(json_string_value(json_object_get(fc, "audience")), "");
-	assert_int_equal(json_array_size(json_object_get(fc, "scopes")), 2);
+	/* all offline access_token read, offline's alias, and openid profile
+	 * email (the clients log users in). */
+	assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 8);
+	{
+		json_t *op = json_loadb(f->az->op_json, f->az->op_len, 0, &jerr);
+
+		assert_non_null(op);
+		assert_string_equal(json_string_value(json_object_get(op, "issuer")), ISSUER);
+		assert_string_equal(json_string_value(json_object_get(op, "userinfo_endpoint")),
+				    ISSUER "/oauth2/userinfo");
+		assert_string_equal(json_string_value(json_array_get(
+			json_object_get(op, "id_token_signing_alg_values_supported"), 0)), "ES256");
+		assert_true(json_equal(json_object_get(op, "grant_types_supported"),
+				       json_object_get(m, "grant_types_supported")));
+		assert_true(json_is_false(json_object_get(op, "request_uri_parameter_supported")));
+		json_decref(op);
+	}
 	assert_non_null(jw);
 	k = json_array_get(json_object_get(jw, "keys"), 0);
 	assert_string_equal(json_string_value(json_object_get(k, "kid")), fa_jwk_kid(f->key));
@@ -1050,7 +1254,6 @@ static void test_documents(void **state)
 	assert_string_equal(json_string_value(json_object_get(k, "use")), "sig");
 	assert_null(json_object_get(k, "d"));
 	json_decref(m);
-	json_decref(fc);
 	json_decref(jw);
 }
 
@@ -1236,7 +1439,9 @@ static void test_routes(void **state)
 
 	(void)state;
 	fa_authz_routes(&r, &n);
-	assert_int_equal(n, 11);   /* eight for discovery and the grants, three for RFC 8628 */
+	/* seven for discovery and the grants, three for RFC 8628, two for
+	 * userinfo, two for RP-initiated logout */
+	assert_int_equal(n, 14);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(r[i].flags & FA_R_PUBLIC);
 		if (strcmp(r[i].method, "POST") == 0)
@@ -1245,6 +1450,9 @@ static void test_routes(void **state)
 		if (strncmp(r[i].path, "/oauth2/authorize", 17) == 0)
 			assert_true(r[i].flags & FA_R_NO_STORE);
 	}
+	fa_authz_op_routes(&r, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].path, "/.well-known/openid-configuration");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, afx_setup, afx_teardown)
@@ -1261,6 +1469,9 @@ int main(void)
 		T(test_authorize_errors_redirect),
 		T(test_authorize_audience),
 		T(test_code_flow),
+		T(test_code_flow_openid),
+		T(test_authorize_oidc),
+		T(test_logout_check),
 		T(test_code_replay),
 		T(test_code_replay_by_other_client),
 		T(test_code_bindings),

@@ -106,6 +106,47 @@ static void test_scope_subset(void **state)
 	assert_true(fa_scope_subset(&req, &client));
 }
 
+/* SPEC §5: offline_access is offline; a login client may have openid,
+ * profile, email; other scopes are narrowed, never refused unless nothing
+ * is left. */
+static void test_scope_allowed_narrow(void **state)
+{
+	struct fa_scope conf, allowed, want, got;
+	char out[FA_MAX_SCOPE + 1];
+	struct fa_err err;
+
+	(void)state;
+	assert_int_equal(fa_scope_parse("all offline", &conf, &err), FA_OK);
+	assert_int_equal(fa_scope_allowed_build(&conf, true, &allowed, &err), FA_OK);
+	fa_scope_format(&allowed, out, sizeof(out));
+	assert_string_equal(out, "all offline offline_access openid profile email");
+	assert_int_equal(fa_scope_allowed_build(&conf, false, &allowed, &err), FA_OK);
+	fa_scope_format(&allowed, out, sizeof(out));
+	assert_string_equal(out, "all offline offline_access");
+	assert_int_equal(fa_scope_parse("offline_access", &conf, &err), FA_OK);
+	assert_int_equal(fa_scope_allowed_build(&conf, false, &allowed, &err), FA_OK);
+	assert_true(fa_scope_has(&allowed, "offline"));
+
+	assert_int_equal(fa_scope_parse("all offline", &conf, &err), FA_OK);
+	assert_int_equal(fa_scope_allowed_build(&conf, true, &allowed, &err), FA_OK);
+	assert_int_equal(fa_scope_parse("phone openid admin all", &want, &err), FA_OK);
+	assert_int_equal(fa_scope_narrow(&want, &allowed, &got, &err), FA_OK);
+	fa_scope_format(&got, out, sizeof(out));
+	assert_string_equal(out, "openid all");
+	assert_int_equal(fa_scope_parse("phone admin", &want, &err), FA_OK);
+	fa_err_clear(&err);
+	assert_int_equal(fa_scope_narrow(&want, &allowed, &got, &err), FA_EDENIED);
+	assert_string_equal(err.oauth_error, "invalid_scope");
+	assert_int_equal(got.n, 0);
+	/* The default applies to an empty request, and is narrowed too. */
+	assert_int_equal(fa_scope_request(NULL, &conf, &allowed, &got, &err), FA_OK);
+	fa_scope_format(&got, out, sizeof(out));
+	assert_string_equal(out, "all offline");
+	fa_err_clear(&err);
+	assert_int_equal(fa_scope_request("a  b", &conf, &allowed, &got, &err), FA_EINVAL);
+	assert_string_equal(err.oauth_error, "invalid_scope");
+}
+
 /* ---- PKCE ------------------------------------------------------------------ */
 
 /* RFC 7636 Appendix B. */
@@ -394,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_scope_grammar_rejected),
 		cmocka_unit_test(test_scope_limits),
 		cmocka_unit_test(test_scope_subset),
+		cmocka_unit_test(test_scope_allowed_narrow),
 		cmocka_unit_test(test_pkce_s256_rfc7636_vector),
 		cmocka_unit_test(test_pkce_plain_rejected),
 		cmocka_unit_test(test_pkce_challenge_shape),

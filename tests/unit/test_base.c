@@ -211,6 +211,11 @@ static void test_parse_u64(void **state)
 	assert_int_equal(fa_parse_u64("8088", 4, 65535, &v), FA_OK);
 	assert_int_equal(v, 8088);
 	assert_int_equal(fa_parse_u64("65536", 5, 65535, &v), FA_ETOOBIG);
+	/* A max under 9: a digit over it must not wrap max - d. */
+	assert_int_equal(fa_parse_u64("7", 1, 6, &v), FA_ETOOBIG);
+	assert_int_equal(fa_parse_u64("6", 1, 6, &v), FA_OK);
+	assert_int_equal(v, 6);
+	assert_int_equal(fa_parse_u64("1", 1, 0, &v), FA_ETOOBIG);
 	assert_int_equal(fa_parse_u64("18446744073709551616", 20, UINT64_MAX, &v), FA_ETOOBIG);
 	assert_int_equal(fa_parse_u64("-1", 2, 100, &v), FA_EINVAL);
 	assert_int_equal(fa_parse_u64(" 1", 2, 100, &v), FA_EINVAL);

@@ -161,6 +161,66 @@ static void test_write_read_atomic(void **state)
 	cl_token_cleanup(&t);
 }
 
+/* Forks a process that takes the lock of path, says so on the pipe, holds
+ * it hold_ms, then (with logout) deletes the cache as logout does, and
+ * lets go. Returns once the child holds the lock. */
+static pid_t lock_elsewhere(const char *path, int hold_ms, bool logout, int pipefd[2])
+{
+	pid_t pid;
+	char ch;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int cfd;
+		struct fa_err e;
+		if (cl_cache_lock(path, 1000, &cfd, &e) != FA_OK)
+			_exit(1);
+		(void)!write(pipefd[1], "L", 1);
+		usleep((useconds_t)hold_ms * 1000);
+		if (logout && cl_cache_delete(path, &e) != FA_OK)
+			_exit(2);
+		cl_cache_unlock(cfd);
+		_exit(0);
+	}
+	assert_int_equal(read(pipefd[0], &ch, 1), 1);
+	return pid;
+}
+
+/* Logout deletes the lock file while holding it. A process that waited on
+ * the deleted file must not count it as the lock: it locks the file the
+ * path names now, so it and a newcomer never both hold the lock. */
+static void test_lock_survives_deleted_lock_file(void **state)
+{
+	char path[128], lock[140];
+	struct stat held, named;
+	struct fa_err err;
+	int fd = -1, fd2 = -1, pipefd[2];
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/deleted.json", tmpdir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	/* logout elsewhere: tokens and lock file gone, then the lock let go */
+	pid = lock_elsewhere(path, 300, true, pipefd);
+	assert_int_equal(cl_cache_lock(path, 5000, &fd, &err), FA_OK);
+	/* What we hold is the file the path names. */
+	assert_int_equal(fstat(fd, &held), 0);
+	assert_int_equal(lstat(lock, &named), 0);
+	assert_true(held.st_ino == named.st_ino);
+	/* So a newcomer cannot get it meanwhile. */
+	assert_int_equal(cl_cache_lock(path, 0, &fd2, &err), FA_ECONFLICT);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(cl_cache_delete(path, &err), FA_OK);
+	cl_cache_unlock(fd);
+	assert_int_not_equal(access(lock, F_OK), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 /* A write that fails half-way (the disk is full: here, a file size limit
  * that root is subject to as well) leaves the old file whole and no temp
  * file behind. */
@@ -240,29 +300,16 @@ static void test_lock_waits_and_times_out(void **state)
 	struct fa_err err;
 	int fd = -1, pipefd[2];
 	pid_t pid;
-	char ch;
 	int64_t t0;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/lock.json", tmpdir);
-	assert_int_equal(pipe(pipefd), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int cfd;
-		struct fa_err e;
-		if (cl_cache_lock(path, 1000, &cfd, &e) != FA_OK)
-			_exit(1);
-		(void)!write(pipefd[1], "L", 1);
-		usleep(400 * 1000);
-		cl_cache_unlock(cfd);
-		_exit(0);
-	}
-	assert_int_equal(read(pipefd[0], &ch, 1), 1);
+	pid = lock_elsewhere(path, 400, false, pipefd);
 	/* Held elsewhere: a short wait fails with the exact error ... */
 	assert_int_equal(cl_cache_lock(path, 50, &fd, &err), FA_ECONFLICT);
 	assert_int_equal(fd, -1);
-	assert_non_null(strstr(err.msg, "another flyteauth process holds"));
+	assert_non_null(strstr(err.msg, "another flyteauth process (a login, or a refresh of "
+			       "the same endpoint's token) still holds"));
 	/* ... a longer one gets it once the holder lets go. */
 	t0 = fa_mono_ms();
 	assert_int_equal(cl_cache_lock(path, 5000, &fd, &err), FA_OK);
@@ -353,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_failed_write_keeps_old),
 		cmocka_unit_test(test_read_refusals),
 		cmocka_unit_test(test_lock_waits_and_times_out),
+		cmocka_unit_test(test_lock_survives_deleted_lock_file),
 		cmocka_unit_test(test_refresh_window),
 		cmocka_unit_test(test_jwt_exp),
 	};

@@ -126,7 +126,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->auth.grpc_authorization_header, "flyte-authorization");
 	assert_false(c->auth.disable_for_http);
 	assert_int_equal(c->auth.authorized_uris.count, 0);
-	assert_string_equal(c->auth.user_auth.redirect_url, "/console");
+	/* No console on the development server: its landing page. */
+	assert_string_equal(c->auth.user_auth.redirect_url, "/");
 	assert_string_equal(c->auth.user_auth.cookie_hash_key_secret_name, "cookie_hash_key");
 	assert_string_equal(c->auth.user_auth.cookie_block_key_secret_name, "cookie_block_key");
 	assert_int_equal(c->auth.user_auth.cookie_setting.same_site_policy, FA_CONFIG_SAMESITE_DEFAULT);
@@ -306,9 +307,15 @@ static void test_full_flyteadmin_config(void **state)
 	assert_int_equal(c->auth.app_auth.external.retry_attempts, 3);
 	assert_int_equal(c->auth.app_auth.external.retry_delay_ms, 2000);
 	assert_string_equal(c->auth.app_auth.third_party.flyte_client.audience, "https://flyte.example.com");
-	/* Only a note: the local user is unused while an IdP is set. */
-	assert_int_equal(fa_config_diag_count(l.d), 1);
-	assert_int_equal(fa_config_diag_severity(l.d, 0), FA_CONFIG_NOTE);
+	/* A warning (disableForHttp lets unauthenticated requests through) and
+	 * a note (the local user is unused while an IdP is set). */
+	assert_int_equal(fa_config_diag_count(l.d), 2);
+	for (size_t i = 0; i < 2; i++) {
+		bool warning = strstr(fa_config_diag_line(l.d, i), "auth.disableForHttp is true");
+
+		assert_int_equal(fa_config_diag_severity(l.d, i),
+				 warning ? FA_CONFIG_WARNING : FA_CONFIG_NOTE);
+	}
 	assert_int_equal(fa_config_diag_errors(l.d), 0);
 	unload(&l);
 }
@@ -790,6 +797,8 @@ static void test_explain(void **state)
 	assert_int_equal(fa_config_explain(l.cfg, &b), FA_OK);
 	const char *s = fa_buf_str(&b);
 	assert_non_null(strstr(s, "listen: 127.0.0.2:9443 (https)\n"));
+	assert_non_null(strstr(s, "gate: scope all required; disableForHttp: requests without a valid "
+			       "token pass without an identity\n"));
 	assert_non_null(strstr(s, "authorization server: Self (flyteauth issues tokens); issuer "
 			       "https://flyte.example.com\n"));
 	assert_non_null(strstr(s, "  signing: ES256 with secret signing.pem (old key: signing_old.pem)\n"));

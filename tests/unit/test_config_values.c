@@ -473,6 +473,54 @@ static void test_flyte_client_must_exist(void **state)
 	}
 }
 
+static void test_gate_settings(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	/* Defaults: Flyte's blanket scope, no revocation look-ups, no proxy. */
+	load_clean(&l, QUIET "");
+	assert_string_equal(l.cfg->auth.required_scope, "all");
+	assert_false(l.cfg->auth.app_auth.self.check_revocation);
+	assert_string_equal(l.cfg->auth.http_proxy_url, "");
+	assert_string_equal(l.cfg->auth.app_auth.external.http_proxy_url, "");
+	unload(&l);
+	load_clean(&l, QUIET "auth:\n  requiredScope: flyte.admin\n  httpProxyURL: 'http://proxy:3128'\n"
+		   "  appAuth:\n    selfAuthServer: {checkRevocation: true}\n");
+	assert_string_equal(l.cfg->auth.required_scope, "flyte.admin");
+	assert_true(l.cfg->auth.app_auth.self.check_revocation);
+	assert_string_equal(l.cfg->auth.http_proxy_url, "http://proxy:3128");
+	unload(&l);
+	expect_error(QUIET "auth:\n  requiredScope: 'all offline'\n",
+		     "t.yaml:10:18: auth.requiredScope must be one scope (visible ASCII without space, "
+		     "'\"' or '\\', at most 1024 bytes); Flyte's is \"all\"");
+	expect_error(QUIET "auth:\n  requiredScope: ''\n",
+		     "t.yaml:10:18: auth.requiredScope must be one scope (visible ASCII without space, "
+		     "'\"' or '\\', at most 1024 bytes); Flyte's is \"all\"");
+	expect_error(QUIET "auth:\n  requiredScope: [all]\n",
+		     "t.yaml:10:18: auth.requiredScope: expected a string, got a list");
+	expect_error(QUIET "auth:\n  appAuth:\n    selfAuthServer: {checkRevocation: maybe}\n",
+		     "t.yaml:11:39: auth.appAuth.selfAuthServer.checkRevocation: expected a boolean "
+		     "(true or false), got \"maybe\"");
+	/* A proxy URL may hold a password: the message never quotes it. */
+	load(&l, QUIET "auth:\n  appAuth:\n    authServerType: External\n    externalAuthServer:\n"
+	     "      baseUrl: 'https://as.example.com'\n      httpProxyURL: 'ftp://u:s3cret@p'\n");
+	assert_int_equal(l.rc, FA_ECONFIG);
+	assert_true(has_line(&l, "t.yaml:14:21: auth.appAuth.externalAuthServer.httpProxyURL must be "
+			     "an http://, https://, socks5:// or socks5h:// URL without spaces"));
+	assert_false(any_line_has(&l, "s3cret"));
+	unload(&l);
+	expect_ok_with(QUIET "auth:\n  appAuth:\n    authServerType: External\n"
+		       "    externalAuthServer: {baseUrl: 'https://as.example.com', "
+		       "httpProxyURL: 'socks5h://proxy:1080'}\n    selfAuthServer: {checkRevocation: true}\n",
+		       "t.yaml:11:21: warning: auth.appAuth.selfAuthServer.checkRevocation applies to "
+		       "flyteauth's own tokens; with authServerType External it is ignored");
+	expect_ok_with(QUIET "auth:\n  disableForHttp: true\n",
+		       "t.yaml: warning: auth.disableForHttp is true: requests without a valid token or "
+		       "session pass /auth/verify (200, no identity headers), as flyteadmin lets them "
+		       "through its HTTP API");
+}
+
 static void test_too_many_list_items(void **state)
 {
 	(void)state;
@@ -545,7 +593,17 @@ static void test_local_user_errors(void **state)
 		     ". _ @ + -");
 	expect_error("auth:\n  userAuth:\n    localUsers: [alice]\n",
 		     "t.yaml:3:18: auth.userAuth.localUsers[0]: expected a mapping (username, passwordHash, "
-		     "name, email), got \"alice\"");
+		     "name, email, emailVerified, groups), got \"alice\"");
+	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, passwordHash: '" HASH "', "
+		     "emailVerified: maybe}\n", "t.yaml:4:114: auth.userAuth.localUsers[0].emailVerified: "
+		     "expected a boolean (true or false), got \"maybe\"");
+	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, passwordHash: '" HASH "', "
+		     "groups: admins}\n", "t.yaml:4:107: auth.userAuth.localUsers[0].groups: expected a list, "
+		     "got \"admins\"");
+	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      staticClients:\n        c: {id: c, "
+		     "public: true, post_logout_redirect_uris: ['not a url']}\n",
+		     "t.yaml:5:62: auth.appAuth.selfAuthServer.staticClients.c.post_logout_redirect_uris[0]: "
+		     "bad URL \"not a url\": contains a space or control character");
 	expect_error("auth:\n  userAuth:\n    localUsers:\n    - {username: a, password: x}\n",
 		     "t.yaml:4:21: unknown key \"password\" in auth.userAuth.localUsers[0]; did you mean "
 		     "\"passwordHash\"?");
@@ -725,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_static_client_replaces_default),
 		cmocka_unit_test(test_unknown_grant_type_warns),
 		cmocka_unit_test(test_flyte_client_must_exist),
+		cmocka_unit_test(test_gate_settings),
 		cmocka_unit_test(test_too_many_list_items),
 		cmocka_unit_test(test_count_caps),
 		cmocka_unit_test(test_local_users),

@@ -1,10 +1,11 @@
 /* test_gate.c -- the resource gate through the real dispatcher (in process,
- * see identity_gate_harness.h): bearer header parsing, Self access-token
+ * see gate_fixture.h): credential header parsing, Self access-token
  * verification with every refusal a forged or misdirected token deserves
  * (alg none, HS256, alg downgrade, other key, wrong issuer or audience,
  * expired, not yet valid, wrong typ, tampered, malformed claims), scope
- * `all` (403 insufficient_scope), the configured header, the browser-session
- * fallback, and /me's answer.
+ * `all` (403 insufficient_scope), the two headers, the browser-session
+ * fallback, /me's answer and the verified-token cache. /auth/verify is
+ * test_gate_verify.c's; other servers' tokens test_gate_remote.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,194 +19,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 
-#include "fa_test.h"
-#include "gate/gate_int.h"
-#include "identity_gate_harness.h"
-
-#define ISSUER "http://127.0.0.1:8088"
-#define AUD "https://flyte.example.com"
-
-struct fx {
-	struct fa_config *cfg;
-	struct fa_jwk *key, *other;
-	struct fa_jwks *keys;
-	struct fa_gate *gate;
-	struct fa_log log;
-	char *logbuf;
-	size_t loglen;
-	FILE *logfp;
-	struct harness h;
-	/* the fake session source */
-	enum fa_rc session_rc;
-	const char *session_sub;
-	int session_calls;
-};
-
-/* The gate passes its opaque identity pointer back: here, the fixture. */
-static enum fa_rc fake_session(struct fa_identity *id, struct fa_req *req, json_t **user,
-			       struct fa_err *err)
-{
-	struct fx *current = (struct fx *)(void *)id;
-
-	(void)req;
-	current->session_calls++;
-	*user = NULL;
-	if (current->session_rc != FA_OK)
-		return fa_err_set(err, current->session_rc, "fake session: %s",
-				  fa_rc_str(current->session_rc));
-	*user = json_pack("{s:s, s:s, s:s}", "sub", current->session_sub, "preferred_username",
-			  current->session_sub, "name", "Alice Example");
-	return FA_OK;
-}
-
-static struct fa_config *load(const char *yaml)
-{
-	struct fa_config *cfg = NULL;
-	struct fa_err err;
-
-	fa_err_clear(&err);
-	if (fa_config_load_buffer("t.yaml", yaml, strlen(yaml), NULL, &cfg, &err) != FA_OK)
-		fail_msg("config: %s", err.msg);
-	return cfg;
-}
-
-static void start(struct fx *f, const char *yaml, bool sessions)
-{
-	const struct fa_route *routes;
-	struct fa_gate_opts o = { 0 };
-	struct fa_err err;
-	size_t n;
-
-	f->cfg = load(yaml ? yaml : "auth: {authorizedUris: [" AUD ", 'http://flyteadmin:80']}\n");
-	o.cfg = f->cfg;
-	o.log = &f->log;
-	o.verify_keys = f->keys;
-	o.issuer = ISSUER;
-	if (sessions) {
-		o.identity = (struct fa_identity *)(void *)f;   /* opaque to the gate */
-		o.session_user = fake_session;
-	}
-	fa_err_clear(&err);
-	f->gate = fa_gate_new(&o, &err);
-	if (!f->gate)
-		fail_msg("gate: %s", err.msg);
-	fa_gate_routes(&routes, &n);
-	harness_init(&f->h, routes, n, f->gate, fa_gate_authenticate, f->logfp);
-}
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->logfp = fa_test_log_open(&f->log, &f->logbuf, &f->loglen);
-	assert_int_equal(fa_jwk_generate("RS256", &f->key, NULL), FA_OK);
-	assert_int_equal(fa_jwk_generate("ES256", &f->other, NULL), FA_OK);
-	assert_int_equal(fa_jwks_new(&f->keys, NULL), FA_OK);
-	assert_int_equal(fa_jwks_add(f->keys, f->key, NULL), FA_OK);
-	f->session_rc = FA_ENOTFOUND;
-	f->session_sub = "alice";
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	fa_gate_free(f->gate);
-	fa_jwks_free(f->keys);
-	fa_jwk_free(f->key);
-	fa_jwk_free(f->other);
-	fa_config_free(f->cfg);
-	fclose(f->logfp);
-	free(f->logbuf);
-	free(f);
-	return 0;
-}
-
-/* Claims of a user access token as authz mints them. */
-static json_t *user_claims(int64_t exp_in)
-{
-	int64_t now = fa_now();
-
-	return json_pack("{s:s, s:s, s:[s,s], s:I, s:I, s:s, s:[s,s], s:s, s:{s:s, s:s, s:s, s:s}}",
-			 "iss", ISSUER, "sub", "alice", "aud", "https://other.example", AUD,
-			 "exp", (json_int_t)(now + exp_in), "iat", (json_int_t)now,
-			 "jti", "j-123", "scp", "all", "offline", "client_id", "flytectl",
-			 "user_info", "sub", "alice", "preferred_username", "alice", "name",
-			 "Alice Example", "email", "alice@example.com");
-}
-
-static char *sign_with(const struct fa_jwk *key, const char *typ, const json_t *claims)
-{
-	json_t *extra = json_pack("{s:s}", "key_id", fa_jwk_kid(key));
-	char *tok = NULL;
-
-	assert_int_equal(fa_jwt_sign(key, typ, extra, claims, &tok, NULL), FA_OK);
-	json_decref(extra);
-	return tok;
-}
-
-/* Signs and frees claims. */
-static char *mint(struct fx *f, json_t *claims)
-{
-	char *tok = sign_with(f->key, "at+jwt", claims);
-
-	json_decref(claims);
-	return tok;
-}
-
-static struct fa_req *get_me(struct fx *f, const char *hname, const char *tok)
-{
-	char hdr[FA_MAX_TOKEN + 256];
-	const char *hs[2] = { hdr, NULL };
-
-	if (!tok)
-		return harness_call(&f->h, "GET", "/me", NULL, NULL, NULL);
-	snprintf(hdr, sizeof(hdr), "%s: Bearer %s", hname, tok);
-	return harness_call(&f->h, "GET", "/me", hs, NULL, NULL);
-}
-
-/* Asserts a 401 invalid_token refusal whose description mentions `why`. */
-static void expect_invalid_token(struct fx *f, const char *tok, const char *why)
-{
-	struct fa_req *r = get_me(f, "Authorization", tok);
-	const char *www = resp_header(r, "WWW-Authenticate");
-
-	if (resp_status(r) != 401)
-		fail_msg("expected 401 (%s), got %d: %s", why, resp_status(r), resp_body(r));
-	assert_non_null(www);
-	assert_non_null(strstr(www, "Bearer error=\"invalid_token\""));
-	if (!strstr(resp_body(r), why))
-		fail_msg("expected '%s' in %s", why, resp_body(r));
-	assert_null(resp_header(r, "X-User-Subject"));
-	harness_done(r);
-}
-
-static char *b64url(const void *p, size_t n)
-{
-	char *s = fa_b64_encode_dup(p, n, FA_B64_URL | FA_B64_NOPAD);
-
-	assert_non_null(s);
-	return s;
-}
-
-/* A compact JWS with the given header and claims and raw signature. */
-static char *forge(const char *header, const json_t *claims, const char *sig_b64)
-{
-	char *h = b64url(header, strlen(header));
-	char *c = json_dumps(claims, JSON_COMPACT);
-	char *p = b64url(c, strlen(c));
-	size_t n = strlen(h) + strlen(p) + strlen(sig_b64) + 3;
-	char *tok = malloc(n);
-
-	snprintf(tok, n, "%s.%s.%s", h, p, sig_b64);
-	free(h);
-	free(c);
-	free(p);
-	return tok;
-}
+#include "gate_fixture.h"
 
 /* ---- bearer parsing ------------------------------------------------------------- */
 
@@ -225,6 +39,7 @@ static void test_bearer_parse(void **state)
 	/* Two tokens, space- or comma-separated (two headers joined). */
 	fa_err_clear(&err);
 	assert_int_equal(fa_gate_bearer_parse("Bearer a b", &t, &n, &err), FA_EINVAL);
+	assert_int_equal(fa_http_bearer_status(err.rc, err.oauth_error), 400);
 	assert_string_equal(err.oauth_error, "invalid_request");
 	assert_non_null(strstr(err.msg, "exactly one token"));
 	fa_err_clear(&err);
@@ -234,7 +49,9 @@ static void test_bearer_parse(void **state)
 	/* Wrong scheme: not a bearer credential at all. */
 	fa_err_clear(&err);
 	assert_int_equal(fa_gate_bearer_parse("Basic YTpi", &t, &n, &err), FA_ENOTFOUND);
-	assert_non_null(strstr(err.msg, "not a Bearer credential"));
+	assert_non_null(strstr(err.msg, "not a Bearer"));
+	assert_int_equal(fa_gate_bearer_parse("IDToken abc", &t, &n, &err), FA_ENOTFOUND);
+	assert_null(t);
 	assert_int_equal(fa_gate_bearer_parse("Bearertok", &t, &n, NULL), FA_ENOTFOUND);
 	assert_int_equal(fa_gate_bearer_parse("DPoP tok", &t, &n, NULL), FA_ENOTFOUND);
 	assert_int_equal(fa_gate_bearer_parse(NULL, &t, &n, NULL), FA_ENOTFOUND);
@@ -246,13 +63,17 @@ static void test_bearer_parse(void **state)
 	assert_int_equal(fa_gate_bearer_parse("Bearer a\"b", &t, &n, NULL), FA_EINVAL);
 	assert_int_equal(fa_gate_bearer_parse("Bearer a=b", &t, &n, NULL), FA_EINVAL);
 	assert_int_equal(fa_gate_bearer_parse("Bearer =abc", &t, &n, NULL), FA_EINVAL);
+	/* token68 needs a character before its padding. */
+	assert_int_equal(fa_gate_bearer_parse("Bearer ===", &t, &n, NULL), FA_EINVAL);
+	assert_int_equal(fa_gate_bearer_parse("Bearer a==", &t, &n, NULL), FA_OK);
+	assert_int_equal(n, 3);
 	/* Oversize. */
 	memcpy(big, "Bearer ", 7);
 	memset(big + 7, 'a', FA_MAX_TOKEN + 1);
 	big[7 + FA_MAX_TOKEN + 1] = '\0';
 	fa_err_clear(&err);
 	assert_int_equal(fa_gate_bearer_parse(big, &t, &n, &err), FA_ETOOBIG);
-	assert_string_equal(err.oauth_error, "invalid_request");
+	assert_int_equal(fa_http_bearer_status(err.rc, err.oauth_error), 400);
 	assert_non_null(strstr(err.msg, "longer than 8192"));
 	big[7 + FA_MAX_TOKEN] = '\0';
 	assert_int_equal(fa_gate_bearer_parse(big, &t, &n, NULL), FA_OK);
@@ -354,15 +175,27 @@ static void test_headers(void **state)
 
 	start(f, NULL, false);
 	tok = mint(f, user_claims(600));
-	/* Both headers carry a token: ambiguous. */
+	/* Both headers carry the same token (a proxy copied it): fine. */
 	snprintf(h1, sizeof(h1), "Authorization: Bearer %s", tok);
-	snprintf(h2, sizeof(h2), "flyte-authorization: Bearer %s", tok);
+	snprintf(h2, sizeof(h2), "flyte-authorization: bearer %s", tok);
+	r = harness_call(&f->h, "GET", "/me", hs, NULL, NULL);
+	assert_int_equal(resp_status(r), 200);
+	harness_done(r);
+	/* Two different tokens: one checked, the other used? Refused. */
+	snprintf(h2, sizeof(h2), "flyte-authorization: Bearer %sx", tok);
 	r = harness_call(&f->h, "GET", "/me", hs, NULL, NULL);
 	assert_int_equal(resp_status(r), 400);
 	assert_non_null(strstr(resp_header(r, "WWW-Authenticate"), "invalid_request"));
+	assert_non_null(strstr(resp_body(r), "different credentials"));
+	harness_done(r);
+	/* The same bytes in two schemes are two credentials. */
+	snprintf(h2, sizeof(h2), "flyte-authorization: IDToken %s", tok);
+	r = harness_call(&f->h, "GET", "/me", hs, NULL, NULL);
+	assert_int_equal(resp_status(r), 400);
 	harness_done(r);
 	/* A proxy's Basic in authorization, our token in flyte-authorization. */
 	snprintf(h1, sizeof(h1), "Authorization: Basic YWxpY2U6cHc=");
+	snprintf(h2, sizeof(h2), "flyte-authorization: Bearer %s", tok);
 	r = harness_call(&f->h, "GET", "/me", hs, NULL, NULL);
 	assert_int_equal(resp_status(r), 200);
 	harness_done(r);
@@ -624,7 +457,12 @@ static void test_malformed_claims(void **state)
 	expect_invalid_token(f, tok, "no subject");
 	free(tok);
 	c = user_claims(600);
-	json_object_set_new(c, "scp", json_string("all"));
+	json_object_set_new(c, "scp", json_integer(1));
+	tok = mint(f, c);
+	expect_invalid_token(f, tok, "scope claim is malformed");
+	free(tok);
+	c = user_claims(600);
+	json_object_set_new(c, "scp", json_pack("[s,i]", "all", 2));
 	tok = mint(f, c);
 	expect_invalid_token(f, tok, "scope claim is malformed");
 	free(tok);
@@ -657,7 +495,15 @@ static void test_insufficient_scope(void **state)
 	assert_null(resp_header(r, "X-User-Subject"));
 	harness_done(r);
 	free(tok);
-	/* RFC 9068's space-separated `scope` works too. */
+	/* A space-separated `scp` (Entra ID) works... */
+	c = user_claims(600);
+	json_object_set_new(c, "scp", json_string("offline all"));
+	tok = mint(f, c);
+	r = get_me(f, "Authorization", tok);
+	assert_int_equal(resp_status(r), 200);
+	harness_done(r);
+	free(tok);
+	/* ...and RFC 9068's space-separated `scope`. */
 	c = user_claims(600);
 	json_object_del(c, "scp");
 	json_object_set_new(c, "scope", json_string("offline all"));
@@ -698,14 +544,14 @@ static void test_session_fallback(void **state)
 	/* A bad token is not rescued by a session. */
 	expect_invalid_token(f, "a.b.c", "\"error\":\"invalid_token\"");
 	assert_int_equal(f->session_calls, 1);
-	/* The session store down is a 503 (try again later), never an
-	 * anonymous pass; any other failure of the session source a 500. */
+	/* The session store failing is a 503, not an anonymous pass... */
 	f->session_rc = FA_ESTORE;
 	r = get_me(f, NULL, NULL);
 	assert_int_equal(resp_status(r), 503);
-	assert_non_null(strstr(resp_body(r), "\"error\":\"temporarily_unavailable\""));
+	assert_non_null(strstr(resp_body(r), "temporarily_unavailable"));
 	harness_done(r);
-	f->session_rc = FA_ENOMEM;
+	/* ...and any other failure of it a 500. */
+	f->session_rc = FA_ECRYPTO;
 	r = get_me(f, NULL, NULL);
 	assert_int_equal(resp_status(r), 500);
 	harness_done(r);
@@ -748,12 +594,13 @@ static void test_cache_entries(void **state)
 	struct fa_gate_cache *c = fa_gate_cache_new(16);
 	struct fa_arena *a = fa_arena_new(64 * 1024);
 	static const char *const scopes[] = { "all", "offline" };
-	struct fa_gate_principal p = {
+	static const char hdrs[] = "X-User-Subject\0alice\0";
+	struct fa_gate_caller in = { .p = {
 		.subject = "alice", .client_id = NULL, .scopes = scopes, .n_scopes = 2,
+		.audience = AUD, .token_id = "j1",
 		.user_info = "{\"sub\":\"alice\"}", .claims = "{}", .expires_at = 1000,
 		.how = FA_GATE_BEARER,
-	};
-	struct fa_gate_caller out;
+	}, .headers = hdrs, .headers_len = sizeof(hdrs) - 1 }, out;
 	unsigned char k1[FA_SHA256_LEN], k2[FA_SHA256_LEN];
 	static char big[FA_GATE_CACHE_MAX_ENTRY + 1];
 
@@ -763,43 +610,64 @@ static void test_cache_entries(void **state)
 	memset(k1, 1, sizeof(k1));
 	memcpy(k2, k1, sizeof(k2));
 	k2[31] ^= 1;                       /* same slot, other token */
-	fa_gate_cache_put(c, k1, 900, &p, "{\"subject\":\"alice\"}", 19);
-	assert_true(fa_gate_cache_get(c, k1, 999, a, &out));
+	in.me_body = "{\"subject\":\"alice\"}";
+	in.me_len = 19;
+	fa_gate_cache_put(c, k1, 900, 5000, &in);
+	assert_true(fa_gate_cache_get(c, k1, FA_GATE_BEARER, 999, a, &out));
 	assert_string_equal(out.p.subject, "alice");
 	assert_null(out.p.client_id);
 	assert_int_equal(out.p.n_scopes, 2);
 	assert_string_equal(out.p.scopes[1], "offline");
+	assert_string_equal(out.p.audience, AUD);
+	assert_string_equal(out.p.token_id, "j1");
 	assert_string_equal(out.p.user_info, "{\"sub\":\"alice\"}");
 	assert_int_equal(out.p.expires_at, 1000);
 	assert_int_equal(out.p.how, FA_GATE_BEARER);
+	assert_int_equal(out.headers_len, sizeof(hdrs) - 1);
+	assert_memory_equal(out.headers, hdrs, sizeof(hdrs) - 1);
 	/* The /me answer comes back with it. */
 	assert_string_equal(out.me_body, "{\"subject\":\"alice\"}");
 	assert_int_equal(out.me_len, 19);
+	/* Verified as a Bearer token says nothing about the same bytes as an
+	 * ID token. */
+	assert_false(fa_gate_cache_get(c, k1, FA_GATE_IDTOKEN, 999, a, &out));
 	/* At exp it is gone (no leeway), and a near-collision is a miss. */
-	assert_false(fa_gate_cache_get(c, k1, 1000, a, &out));
+	assert_false(fa_gate_cache_get(c, k1, FA_GATE_BEARER, 1000, a, &out));
 	assert_null(out.p.subject);
 	assert_null(out.me_body);
-	assert_false(fa_gate_cache_get(c, k2, 900, a, &out));
+	assert_false(fa_gate_cache_get(c, k2, FA_GATE_BEARER, 900, a, &out));
+	/* An earlier end (an external server's keys may change) is kept. */
+	fa_gate_cache_put(c, k1, 900, 950, &in);
+	assert_true(fa_gate_cache_get(c, k1, FA_GATE_BEARER, 949, a, &out));
+	assert_int_equal(out.p.expires_at, 1000);
+	assert_false(fa_gate_cache_get(c, k1, FA_GATE_BEARER, 950, a, &out));
 	/* Already expired or too large: not remembered. */
-	p.expires_at = 900;
-	fa_gate_cache_put(c, k2, 900, &p, NULL, 0);
-	assert_false(fa_gate_cache_get(c, k2, 800, a, &out));
+	in.p.expires_at = 900;
+	fa_gate_cache_put(c, k2, 900, 5000, &in);
+	assert_false(fa_gate_cache_get(c, k2, FA_GATE_BEARER, 800, a, &out));
 	memset(big, 'x', sizeof(big) - 1);
-	p.expires_at = 2000;
-	p.claims = big;
-	fa_gate_cache_put(c, k2, 900, &p, NULL, 0);
-	assert_false(fa_gate_cache_get(c, k2, 900, a, &out));
+	in.p.expires_at = 2000;
+	in.p.claims = big;
+	fa_gate_cache_put(c, k2, 900, 5000, &in);
+	assert_false(fa_gate_cache_get(c, k2, FA_GATE_BEARER, 900, a, &out));
 	/* The answer counts against the entry's size too. */
-	p.claims = "{}";
-	fa_gate_cache_put(c, k2, 900, &p, big, sizeof(big) - 1);
-	assert_false(fa_gate_cache_get(c, k2, 900, a, &out));
+	in.p.claims = "{}";
+	in.me_body = big;
+	in.me_len = sizeof(big) - 1;
+	fa_gate_cache_put(c, k2, 900, 5000, &in);
+	assert_false(fa_gate_cache_get(c, k2, FA_GATE_BEARER, 900, a, &out));
 	/* The newer token replaces the older one in its slot. */
-	p.subject = "bob";
-	fa_gate_cache_put(c, k2, 900, &p, NULL, 0);
-	assert_true(fa_gate_cache_get(c, k2, 900, a, &out));
+	in.me_body = NULL;
+	in.me_len = 0;
+	in.p.subject = "bob";
+	in.headers = NULL;
+	in.headers_len = 0;
+	fa_gate_cache_put(c, k2, 900, 5000, &in);
+	assert_true(fa_gate_cache_get(c, k2, FA_GATE_BEARER, 900, a, &out));
 	assert_string_equal(out.p.subject, "bob");
+	assert_null(out.headers);
 	assert_null(out.me_body);
-	assert_false(fa_gate_cache_get(c, k1, 900, a, &out));
+	assert_false(fa_gate_cache_get(c, k1, FA_GATE_BEARER, 900, a, &out));
 	fa_arena_free(a);
 	fa_gate_cache_free(c);
 	fa_gate_cache_free(NULL);
@@ -817,9 +685,8 @@ static void *hammer_run(void *arg)
 	struct fa_arena *a = fa_arena_new(1024 * 1024);
 	static const char *const scopes[] = { "all" };
 	char sub[16];
-	struct fa_gate_principal p = { .scopes = scopes, .n_scopes = 1, .expires_at = 2000,
-				       .claims = "{}", .how = FA_GATE_BEARER };
-	struct fa_gate_caller out;
+	struct fa_gate_caller in = { .p = { .scopes = scopes, .n_scopes = 1, .expires_at = 2000,
+					    .claims = "{}", .how = FA_GATE_BEARER } }, out;
 	unsigned char k[FA_SHA256_LEN];
 
 	for (int i = 0; i < 2000; i++) {
@@ -827,10 +694,12 @@ static void *hammer_run(void *arg)
 
 		memset(k, t, sizeof(k));
 		snprintf(sub, sizeof(sub), "user%d", t);
-		p.subject = sub;
+		in.p.subject = sub;
+		in.me_body = sub;
+		in.me_len = strlen(sub);
 		if (i % 3 == 0)
-			fa_gate_cache_put(h->c, k, 1000, &p, sub, strlen(sub));
-		else if (fa_gate_cache_get(h->c, k, 1000, a, &out) &&
+			fa_gate_cache_put(h->c, k, 1000, 2000, &in);
+		else if (fa_gate_cache_get(h->c, k, FA_GATE_BEARER, 1000, a, &out) &&
 			 (strcmp(out.p.subject, sub) != 0 || strcmp(out.me_body, sub) != 0))
 			h->bad++;      /* a hit must be this very token's principal */
 		if (i % 100 == 99) {
@@ -885,13 +754,14 @@ static void test_gate_new(void **state)
 	fa_err_clear(&err);
 	assert_null(fa_gate_new(&o, &err));
 	assert_int_equal(err.rc, FA_EINVAL);
-	assert_non_null(strstr(err.msg, "verification keys and an issuer"));
+	assert_non_null(strstr(err.msg, "public URL"));
 	o.issuer = AUD;
 	assert_int_equal(fa_jwks_new(&empty, NULL), FA_OK);
 	o.verify_keys = empty;
 	fa_err_clear(&err);
 	assert_null(fa_gate_new(&o, &err));
 	assert_int_equal(err.rc, FA_EINVAL);
+	assert_non_null(strstr(err.msg, "verification keys"));
 	fa_jwks_free(empty);
 	o.verify_keys = f->keys;
 	o.session_user = fake_session;
@@ -904,8 +774,16 @@ static void test_gate_new(void **state)
 	o.cfg = ext;
 	fa_err_clear(&err);
 	assert_null(fa_gate_new(&o, &err));
-	assert_int_equal(err.rc, FA_EUNSUPPORTED);
-	assert_non_null(strstr(err.msg, "External"));
+	assert_int_equal(err.rc, FA_EINVAL);
+	assert_non_null(strstr(err.msg, "external authorization server"));
+	fa_config_free(ext);
+	/* checkRevocation needs somewhere to ask. */
+	ext = load("auth: {appAuth: {selfAuthServer: {checkRevocation: true}}}\n");
+	o.cfg = ext;
+	fa_err_clear(&err);
+	assert_null(fa_gate_new(&o, &err));
+	assert_int_equal(err.rc, FA_EINVAL);
+	assert_non_null(strstr(err.msg, "checkRevocation"));
 	fa_config_free(ext);
 }
 

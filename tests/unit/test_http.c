@@ -203,6 +203,7 @@ static void h_echo(struct fa_req *req, struct fa_resp *resp, void *app)
 	json_object_set_new(o, "hdr", str_or_null(fa_req_header(req, "x-test")));
 	json_object_set_new(o, "addr", json_string(fa_req_client_addr(req)));
 	json_object_set_new(o, "https", json_boolean(fa_req_is_https(req)));
+	json_object_set_new(o, "trusted", json_boolean(fa_req_forwarded_trusted(req)));
 	json_object_set_new(o, "path", json_string(fa_req_path(req)));
 	(void)fa_req_body(req, &blen);
 	json_object_set_new(o, "blen", json_integer((json_int_t)blen));
@@ -257,6 +258,19 @@ static void h_inject(struct fa_req *req, struct fa_resp *resp, void *app)
 	if (fa_resp_header(resp, "X-Echo", v ? v : "", &err) != FA_OK) {
 		fa_resp_oauth_error(resp, 400, "invalid_request", err.msg);
 		return;
+	}
+	/* The appending setter: the same checks, both copies kept, the
+	 * value borrowed (request memory). */
+	if (fa_req_query(req, "add")) {
+		const char *add = fa_req_query(req, "add");
+
+		if (fa_resp_header_add(resp, "X-Add", add, &err) != FA_OK ||
+		    fa_resp_header_add(resp, "X-Add", "second", &err) != FA_OK) {
+			fa_resp_oauth_error(resp, 400, "invalid_request", err.msg);
+			return;
+		}
+		assert_int_equal(fa_resp_header_add(resp, "Set-Cookie", "a=b", &err), FA_EINVAL);
+		assert_int_equal(fa_resp_header_add(resp, "Bad Name", "x", &err), FA_EINVAL);
 	}
 	if (fa_resp_status(resp, 204, NULL) != FA_OK)
 		return;
@@ -443,6 +457,46 @@ static void test_route_sets(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "context-b");
 	assert_healthy(f->port);   /* the base table is still served */
+	fixture_free(f);
+}
+
+static const struct fa_route set_prefix[] = {
+	{ "GET", "/auth/verify", h_echo, FA_R_PUBLIC | FA_R_PREFIX, 0 },
+	{ "POST", "/auth/verify", h_echo, FA_R_PUBLIC | FA_R_PREFIX, 0 },
+};
+
+static void tweak_prefix(struct fa_http_opts *o)
+{
+	static const struct fa_route_set sets[] = { { set_prefix, ARRAY_LEN(set_prefix), NULL } };
+
+	o->route_sets = sets;
+	o->n_route_sets = ARRAY_LEN(sets);
+}
+
+/* FA_R_PREFIX: the path and everything below it, never a string prefix. */
+static void test_prefix_route(void **state)
+{
+	struct fixture *f = fixture_new(tweak_prefix);
+
+	(void)state;
+	request(f->port, &r, "GET /auth/verify HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 200);
+	assert_contains(r.body, "\"path\":\"/auth/verify\"");
+	request(f->port, &r, "GET /auth/verify/api/v1/x?a=1 HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\n\r\n");
+	assert_int_equal(r.status, 200);
+	assert_contains(r.body, "\"path\":\"/auth/verify/api/v1/x\"");
+	assert_contains(r.body, "\"a\":\"1\"");
+	request(f->port, &r, "GET /auth/verifyx HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 404);
+	request(f->port, &r, "GET /auth HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 404);
+	request(f->port, &r, "DELETE /auth/verify/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 405);
+	assert_header(&r, "Allow", "GET, POST");
+	/* Exact routes elsewhere stay exact. */
+	request(f->port, &r, "GET /ok/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 404);
 	fixture_free(f);
 }
 
@@ -836,6 +890,31 @@ static void test_auth_unavailable(void **state)
 	fixture_free(f);
 }
 
+static enum fa_rc auth_unavailable(struct fa_req *req, void *app, struct fa_err *err)
+{
+	(void)req;
+	(void)app;
+	return fa_err_oauth(err, FA_ESTORE, "temporarily_unavailable", "store down");
+}
+
+static void with_unavailable_auth(struct fa_http_opts *o)
+{
+	o->authenticate = auth_unavailable;
+}
+
+/* What authentication needs is down for a while: 503, the client retries. */
+static void test_auth_503(void **state)
+{
+	struct fixture *f = fixture_new(with_unavailable_auth);
+
+	(void)state;
+	request(f->port, &r, "GET /secret HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 503);
+	assert_contains(r.body, "\"error\":\"temporarily_unavailable\"");
+	assert_null(header(&r, "WWW-Authenticate"));
+	fixture_free(f);
+}
+
 static void test_auth_callback(void **state)
 {
 	struct fixture *f = fixture_new(with_auth);
@@ -987,6 +1066,15 @@ static void test_header_injection(void **state)
 	request(port_of(state), &r, "GET /inject?v=fine HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	assert_int_equal(r.status, 204);
 	assert_header(&r, "X-Echo", "fine");
+	raw_request(port_of(state), &r, "GET /inject?v=x&add=a%0AX-Evil:+1 HTTP/1.1\r\n"
+		"Host: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 400);
+	assert_contains(r.body, "header injection");
+	assert_null(header(&r, "X-Evil"));
+	request(port_of(state), &r, "GET /inject?v=x&add=first HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\n\r\n");
+	assert_int_equal(r.status, 204);
+	assert_int_equal(count_headers(&r, "X-Add"), 2);
 }
 
 static void test_html_security_headers(void **state)
@@ -1136,12 +1224,14 @@ static void test_forwarded_headers(void **state)
 		"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n\r\n");
 	assert_contains(r.body, "\"addr\":\"127.0.0.1\"");
 	assert_contains(r.body, "\"https\":false");
+	assert_contains(r.body, "\"trusted\":false");
 	f = fixture_new(forwarded);
 	/* Trusted: the last entry is what our proxy saw. */
 	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
 		"X-Forwarded-For: 6.6.6.6, 10.0.0.7\r\nX-Forwarded-Proto: https\r\n\r\n");
 	assert_contains(r.body, "\"addr\":\"10.0.0.7\"");
 	assert_contains(r.body, "\"https\":true");
+	assert_contains(r.body, "\"trusted\":true");
 	/* Garbage is ignored. */
 	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
 		"X-Forwarded-For: not-an-ip\r\n\r\n");
@@ -1231,6 +1321,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
 		cmocka_unit_test(test_route_sets),
 		cmocka_unit_test(test_route_sets_duplicate_refused),
+		cmocka_unit_test(test_prefix_route),
+		cmocka_unit_test(test_auth_503),
 		cmocka_unit_test_setup_teardown(test_query_parsing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_repeated_parameter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_bad_escape, setup, teardown),

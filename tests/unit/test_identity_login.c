@@ -78,6 +78,13 @@ static void fx_start(struct fx *f, const char *server_yaml, const char *userauth
 		fail_msg("identity: %s", err.msg);
 	fa_identity_routes(&routes, &n);
 	harness_init(&f->h, routes, n, f->id, NULL, f->logfp);
+	/* serve adds these only with an upstream IdP; the handler's answer
+	 * without one is tested all the same. */
+	fa_identity_idp_routes(&routes, &n);
+	for (size_t i = 0; i < n; i++) {
+		f->h.routes[f->h.srv.n_routes] = routes[i];
+		f->h.apps[f->h.srv.n_routes++] = f->id;
+	}
 }
 
 static int fx_setup(void **state)

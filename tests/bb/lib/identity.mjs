@@ -2,9 +2,9 @@
 // server config with local users and static clients, its secret files made
 // here (the same shapes `flyteauth secrets init` writes), the login form
 // driven the way a script drives it (on browser.mjs), and tokens.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { browse, loginFields, submitLogin } from './browser.mjs';
+import { Jar, browse, loginFields, submitLogin } from './browser.mjs';
 import { run, startServer } from './server.mjs';
 
 // The cookie jar these tests use lives with the rest of the scripted
@@ -33,9 +33,18 @@ export async function hashSecret(secret) {
   return r.stdout.trim();
 }
 
+// flytectl as flyteadmin defines it (public, code flow), for extraClients.
+export const FLYTECTL_REDIRECT = 'http://localhost:53593/callback';
+export const FLYTECTL = `        flytectl: {id: flytectl, public: true, redirect_uris: ['${FLYTECTL_REDIRECT}'], ` +
+  `grant_types: [authorization_code, refresh_token], response_types: [code], ` +
+  `scopes: [all, offline, access_token]}\n`;
+
 // A Self-AS config with users alice and bob and two confidential clients:
 // flytepropeller (scopes all, offline) and noall (no `all` scope).
-export async function configYaml({ insecureCookieHeader = true, extraAuth = '' } = {}) {
+// publicUrl: the server's public URL (authorizedUris[0] and the issuer),
+// when it is not flyteauth's own address (behind a proxy).
+export async function configYaml({ insecureCookieHeader = true, extraAuth = '', extraSelf = '',
+  extraClients = '', publicUrl = 'http://127.0.0.1:PORT' } = {}) {
   const user = await hashSecret(PASSWORD);
   const client = await hashSecret(CLIENT_SECRET);
   const cc = (id, scopes) => `        ${id}: {id: ${id}, client_secret: '${client}', ` +
@@ -46,16 +55,16 @@ server: {httpPort: PORT, bindAddress: 127.0.0.1, security: {secure: false, insec
 database: {sqlite: {file: DIR/flyteauth.db}}
 secrets: {secrets-prefix: DIR, env-prefix: FLYTE_SECRET_TEST_UNUSED_}
 auth:
-  authorizedUris: [http://127.0.0.1:PORT]
+  authorizedUris: [${publicUrl}]
 ${extraAuth}  userAuth:
     localUsers:
       - {username: alice, passwordHash: '${user}', name: Alice Example, email: alice@example.com}
       - {username: bob, passwordHash: '${user}'}
   appAuth:
     selfAuthServer:
-      issuer: http://127.0.0.1:PORT
-      staticClients:
-${cc('flytepropeller', 'all, offline')}${cc('noall', 'access_token')}`;
+      issuer: ${publicUrl}
+${extraSelf}      staticClients:
+${cc('flytepropeller', 'all, offline')}${cc('noall', 'access_token')}${extraClients}`;
 }
 
 export async function startIdentityServer(opts = {}) {
@@ -106,6 +115,37 @@ export async function clientToken(url, clientId, secret = CLIENT_SECRET, scope) 
   const json = await res.json();
   assert.equal(res.status, 200, JSON.stringify(json));
   return json.access_token;
+}
+
+// The authorization code flow with PKCE for a public client, driven as a
+// browser and a CLI do: authorize, log in as `username`, the callback, the
+// token request. Returns the token endpoint's JSON (access, refresh and,
+// with openid, ID token).
+export async function codeFlow(url, { clientId, redirectUri, scope, username = 'alice',
+  password = PASSWORD, extra = {} }) {
+  const jar = new Jar();
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const state = randomBytes(12).toString('hex');
+  const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri,
+    scope, state, code_challenge: challenge, code_challenge_method: 'S256', ...extra });
+  let res = await browse(`${url}/oauth2/authorize?${q}`, jar);
+  assert.equal(res.status, 302, `authorize: ${res.status}`);
+  res = await submitLogin(new URL(res.headers.get('location'), url).href, jar, username, password);
+  assert.ok([302, 303].includes(res.status), `login: ${res.status}`);
+  res = await browse(new URL(res.headers.get('location'), url).href, jar);
+  assert.equal(res.status, 302, `callback: ${res.status}`);
+  const back = new URL(res.headers.get('location'));
+  assert.equal(back.searchParams.get('state'), state);
+  const tok = await fetch(`${url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code: back.searchParams.get('code'),
+      redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier }),
+  });
+  const json = await tok.json();
+  assert.equal(tok.status, 200, JSON.stringify(json));
+  return json;
 }
 
 export async function me(url, headers = {}) {

@@ -146,3 +146,23 @@ export function statusOf(raw) {
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw);
   return m ? Number(m[1]) : 0;
 }
+
+// A form POST to the server (the token, introspection, device and
+// userinfo endpoints): { res, json (null when the body is not JSON), text }.
+export async function postForm(srv, path, params, headers = {}) {
+  const res = await fetch(`${srv.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { res, json, text };
+}
+
+// client_secret_basic credentials, form-urlencoded inside as RFC 6749 §2.3.1 says.
+export function basic(id, secret) {
+  const enc = (s) => encodeURIComponent(s).replaceAll('%20', '+');
+  return 'Basic ' + Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64');
+}
