@@ -6,9 +6,11 @@
  * code's invariants and states): every binding made at issue -- client,
  * redirect_uri, PKCE challenge -- is checked again here, and a code that
  * its own client presents after it was redeemed revokes the family it
- * started. A failed check changes nothing (SPEC §8), so a thief guessing
- * at a verifier cannot burn the legitimate client's code, and another
- * client replaying a spent code cannot revoke what it issued.
+ * started -- when the replay's redirect_uri and PKCE verifier bind it as
+ * the redemption's did. A failed check changes nothing (SPEC §8), so a
+ * thief guessing at a verifier cannot burn the legitimate client's code,
+ * and neither another client nor a holder of the spent code alone can
+ * revoke what it issued.
  *
  * client_credentials is the hot path of machine clients: after client
  * authentication (a remembered HMAC check) it only builds and signs a
@@ -48,13 +50,26 @@ static enum fa_rc check_bindings(const json_t *rec, const char *redirect_uri,
 	return FA_OK;
 }
 
-static enum fa_rc code_replayed(struct fa_authz *az, const json_t *rec, struct fa_err *err)
+/* A spent code came back from its own client. RFC 6749 §4.1.2: denied, and
+ * what it issued is revoked -- one of the two users of the code is not its
+ * owner. But the revocation is a write any holder of the code could
+ * trigger, and a spent code leaks more easily than a live one (it sits in
+ * browser history and proxy logs long after it was redeemed): of a public
+ * client, the client id is no secret either. So the replay revokes only
+ * when it proves as much as the redemption did -- the same redirect_uri
+ * and the PKCE verifier (a confidential client has already authenticated)
+ * -- and anything less is an unknown code: invalid_grant, nothing
+ * written, no hint that the code was ever good. */
+static enum fa_rc code_replayed(struct fa_authz *az, const json_t *rec, const char *redirect_uri,
+				const char *verifier, struct fa_err *err)
 {
 	const char *fam = fa_authz_jstr(rec, "fam");
+	struct fa_err ignored;
 	enum fa_rc rc;
 
-	/* RFC 6749 §4.1.2: a code used twice is denied, and what it issued is
-	 * revoked -- one of the two users of the code is not its owner. */
+	fa_err_clear(&ignored);
+	if (check_bindings(rec, redirect_uri, verifier, &ignored) != FA_OK)
+		return code_invalid(err, CODE_INVALID);
 	if (fam[0] != '\0') {
 		rc = fa_authz_family_revoke(az, fam, "authorization code replay", err);
 		if (rc != FA_OK)
@@ -104,7 +119,7 @@ enum fa_rc fa_authz_grant_code(struct fa_authz *az, const struct fa_authz_client
 		goto out;
 	}
 	if (strcmp(fa_authz_jstr(rec, "st"), "issued") != 0) {
-		rc = code_replayed(az, rec, err);
+		rc = code_replayed(az, rec, redirect_uri, code_verifier, err);
 		goto out;
 	}
 	rc = check_bindings(rec, redirect_uri, code_verifier, err);

@@ -423,6 +423,40 @@ describe('authz (Self authorization server)', () => {
     await expectGrantError(client.refreshTokenGrant(web, r1.refresh_token), 'invalid_grant');
   });
 
+  test('spent_code_replay_without_verifier: the holder of a spent flytectl code cannot revoke the victim\'s tokens', async () => {
+    const { tokens, loc, verifier, state } = await cliTokens(new Jar());
+    const code = loc.searchParams.get('code');
+    const me = async (at) => (await fetch(`${srv.url}/me`,
+      { headers: { authorization: `Bearer ${at}` } })).status;
+    assert.equal(await me(tokens.access_token), 200);
+    // The attacker has the spent code (from a log, the browser history)
+    // and flytectl's public id, but not the verifier, which never left the
+    // victim's CLI: no verifier, a wrong one, another redirect_uri.
+    const forged = [
+      { redirect_uri: CLI_REDIRECT },
+      { redirect_uri: CLI_REDIRECT, code_verifier: client.randomPKCECodeVerifier() },
+      { redirect_uri: 'http://localhost:45679/callback', code_verifier: verifier },
+      { code_verifier: verifier },
+    ];
+    for (const extra of forged) {
+      const replay = await postForm(srv, '/oauth2/token', { grant_type: 'authorization_code',
+        client_id: 'flytectl', code, ...extra });
+      assertOAuthError(replay, 400, 'invalid_grant');
+      assert.equal(replay.json.error_description, 'authorization code is invalid or expired');
+    }
+    // The victim's tokens are untouched: the access token works at /me and
+    // is active at introspection, and the refresh token rotates.
+    assert.equal(await me(tokens.access_token), 200);
+    assert.equal((await client.tokenIntrospection(web, tokens.access_token)).active, true);
+    const r1 = await client.refreshTokenGrant(pub, tokens.refresh_token);
+    assert.equal((await verify(r1.access_token)).sub, 'alice');
+    // With the verifier, the replay is RFC 6749 §4.1.2's: the family dies.
+    await expectGrantError(client.authorizationCodeGrant(pub, loc, {
+      pkceCodeVerifier: verifier, expectedState: state }), 'invalid_grant');
+    assert.equal((await client.tokenIntrospection(web, r1.access_token)).active, false);
+    await expectGrantError(client.refreshTokenGrant(pub, r1.refresh_token), 'invalid_grant');
+  });
+
   test('reused refresh token: invalid_grant, and the newest one fails too', async () => {
     const { tokens } = await cliTokens(new Jar());
     const r1 = await client.refreshTokenGrant(pub, tokens.refresh_token);

@@ -1,7 +1,8 @@
 /* test_authz_grants.c -- the grant logic of the authorization server against
  * a real SQLite store: client authentication, authorization requests, the
  * code grant with PKCE and its replay (test_code_replay, and by another
- * client: test_code_replay_by_other_client), refresh rotation with
+ * client: test_code_replay_by_other_client; without the verifier:
+ * test_code_replay_without_verifier), refresh rotation with
  * narrowing and reuse detection (test_refresh_reuse,
  * test_refresh_reuse_immediate), client
  * credentials without store access, introspection, revocation, the pending
@@ -658,6 +659,71 @@ static void test_code_replay_by_other_client(void **state)
 	assert_false(introspect_active(f, g3.refresh_token));
 	assert_false(introspect_active(f, g3.access_token));
 	assert_false(introspect_active(f, g1.access_token));
+	afx_assert_log_clean(f, code);
+	fa_authz_grant_cleanup(&g1);
+	fa_authz_grant_cleanup(&g3);
+}
+
+/* The holder of a spent code of a public client -- whose client id is no
+ * secret -- but not of its verifier cannot revoke the victim's tokens: a
+ * replay revokes only when its redirect_uri and PKCE verifier bind it as
+ * the redemption's did; anything less is invalid_grant and writes nothing. */
+static void test_code_replay_without_verifier(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *cli = afx_client(f, "flytectl");
+	const char *ruri = "http://localhost:53593/callback";
+	const char *wrong_verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
+	char code[FA_TOKEN_CHARS + 1], key[2 * FA_SHA256_LEN + 1];
+	struct fa_authz_grant g1, g2, g3;
+	struct fa_store_rec before, after;
+	struct fa_err err;
+	struct {
+		const char *ruri, *verifier;
+	} forged[] = {
+		{ ruri, NULL },                                      /* no verifier */
+		{ ruri, wrong_verifier },                            /* wrong verifier */
+		{ ruri, "short" },                                   /* malformed verifier */
+		{ NULL, CHALLENGE_VERIFIER },                        /* redirect_uri left out */
+		{ "http://localhost:53594/callback", CHALLENGE_VERIFIER },  /* another one */
+	};
+
+	afx_code(f, "flytectl", ruri, "all offline", CHALLENGE, code);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, cli, code, ruri, CHALLENGE_VERIFIER, &g1, &err),
+			 FA_OK);
+	assert_int_equal(fa_authz_token_key(code, key), FA_OK);
+	assert_int_equal(fa_store_get(f->st, FA_KIND_CODE, key, f->now_ms / 1000, &before, &err),
+			 FA_OK);
+	f->now_ms += 5000;
+	for (size_t i = 0; i < ARRAY_LEN(forged); i++) {
+		fa_err_clear(&err);
+		assert_int_equal(fa_authz_grant_code(f->az, cli, code, forged[i].ruri,
+						     forged[i].verifier, &g2, &err), FA_EDENIED);
+		/* The answer of an unknown code: nothing tells the attacker the
+		 * code was ever good. */
+		assert_oauth(&err, 400, "invalid_grant", "authorization code is invalid or expired");
+		assert_null(g2.access_token);
+	}
+	assert_int_equal(fa_store_get(f->st, FA_KIND_CODE, key, f->now_ms / 1000, &after, &err),
+			 FA_OK);
+	assert_int_equal(after.version, before.version);
+	fa_store_rec_cleanup(&before);
+	fa_store_rec_cleanup(&after);
+	fflush(f->logfp);
+	assert_null(strstr(f->logbuf ? f->logbuf : "", "authorization code replay"));
+	assert_true(introspect_active(f, g1.access_token));
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, cli, g1.refresh_token, NULL, &g3, &err),
+			 FA_OK);
+	/* With the bindings, the replay is RFC 6749 §4.1.2's: the family dies. */
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_code(f->az, cli, code, ruri, CHALLENGE_VERIFIER, &g2, &err),
+			 FA_EDENIED);
+	assert_oauth(&err, 400, "invalid_grant", "tokens it issued are revoked");
+	assert_false(introspect_active(f, g1.access_token));
+	assert_false(introspect_active(f, g3.access_token));
+	assert_false(introspect_active(f, g3.refresh_token));
 	afx_assert_log_clean(f, code);
 	fa_authz_grant_cleanup(&g1);
 	fa_authz_grant_cleanup(&g3);
@@ -1474,6 +1540,7 @@ int main(void)
 		T(test_logout_check),
 		T(test_code_replay),
 		T(test_code_replay_by_other_client),
+		T(test_code_replay_without_verifier),
 		T(test_code_bindings),
 		T(test_pkce_downgrade),
 		T(test_code_expired),
