@@ -513,9 +513,49 @@ void fa_http_dispatch_finish(struct fa_req *req)
 	} else {
 		req->route->fn(req, &req->resp,
 			       req->srv->apps[req->route - req->srv->routes]);
+		if (req->offload_wanted) {
+			/* server.c suspends the connection and queues it. */
+			req->phase = FA_REQ_DEFERRED;
+			return;
+		}
 		if (req->resp.status == 0 && !req->resp.broken)
 			fa_log_warnx(req->srv->log, "http: handler for %s %s set no response",
 				     req->method, req->path);
 	}
 	fa_http_dispatch_seal(req);
+}
+
+void fa_http_dispatch_rerun(struct fa_req *req)
+{
+	/* The first run only asked to be deferred: it answered nothing. */
+	fa_resp_init(&req->resp, req->arena);
+	req->offload_wanted = false;
+	req->offloaded = true;
+	req->route->fn(req, &req->resp, req->srv->apps[req->route - req->srv->routes]);
+	if (req->resp.status == 0 && !req->resp.broken)
+		fa_log_warnx(req->srv->log, "http: handler for %s %s set no response", req->method,
+			     req->path);
+	fa_http_dispatch_seal(req);
+}
+
+void fa_http_dispatch_unavailable(struct fa_req *req)
+{
+	fa_resp_init(&req->resp, req->arena);
+	fa_resp_oauth_error(&req->resp, 503, "temporarily_unavailable",
+			    "the server is stopping; try again later");
+	fa_http_dispatch_seal(req);
+}
+
+bool fa_http_offload(struct fa_req *req)
+{
+	if (req->offloaded || req->offload_wanted || req->phase != FA_REQ_BODY ||
+	    !fa_http_pool_reserve(&req->srv->pool))
+		return false;
+	req->offload_wanted = true;
+	return true;
+}
+
+bool fa_req_offloaded(const struct fa_req *req)
+{
+	return req->offloaded;
 }
