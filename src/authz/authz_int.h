@@ -68,6 +68,17 @@ struct fa_authz;      /* the server context, below */
  * stored hash is part of the entry key. */
 #define FA_AUTHZ_SECRET_CACHE_ENTRIES 4096
 #define FA_AUTHZ_SECRET_CACHE_TTL_S 600
+/* Failed client authentications: a bucket of FA_AUTHZ_FAIL_BURST per
+ * client address and per configured client id, refilled at the given
+ * rate; each failure (a bcrypt that did not match, or the dummy check of
+ * an unknown client) takes one, and an empty bucket is answered 429
+ * slow_down without bcrypt. A machine client with the right secret is
+ * answered from the check cache and never meets the throttle. Per
+ * process: N instances allow N times the rate. */
+#define FA_AUTHZ_FAIL_BURST 10
+#define FA_AUTHZ_FAIL_ADDR_PER_S 0.2
+#define FA_AUTHZ_FAIL_CLIENT_PER_S 1.0
+#define FA_AUTHZ_FAIL_KEYS 65536
 /* Decoded `Authorization: Basic` credentials: a form-urlencoded id and
  * secret can triple in size. */
 #define FA_AUTHZ_MAX_BASIC (3 * (FA_MAX_ID + FA_MAX_PASSWORD) + 1)
@@ -203,6 +214,15 @@ struct fa_authz_creds {
 	const char *authorization;   /* the Authorization header value */
 	const char *client_id;       /* form client_id */
 	const char *client_secret;   /* form client_secret */
+	/* The caller's address for the failed-authentication throttle;
+	 * NULL: throttled per client id only. */
+	const char *addr;
+	/* true: never run bcrypt in this call (an HTTP worker): when the
+	 * answer needs it, return FA_EEXIST with needs_block set, having
+	 * decided nothing. */
+	bool no_block;
+	bool needs_block;            /* out: see no_block */
+	int64_t retry_ms;            /* out: throttled (slow_down): wait this long */
 };
 
 /* The client with this id (binary search of the sorted table), or NULL. */
@@ -218,8 +238,12 @@ const struct fa_authz_client *fa_authz_client_get(const struct fa_authz *az, con
  *   invalid_client   no client id, unknown client, wrong or missing
  *                        secret (one message for all of these), a public
  *                        client presenting a secret
- *   server_error     a stored hash is malformed, or an internal failure */
-enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds *cr,
+ *   slow_down        too many failures from this address or for this
+ *                        client (FA_AUTHZ_FAIL_*): cr->retry_ms says how
+ *                        long to wait; no bcrypt was run
+ *   server_error     a stored hash is malformed, or an internal failure
+ * FA_EEXIST (no OAuth error) with cr->needs_block: see cr->no_block. */
+enum fa_rc fa_authz_client_auth(struct fa_authz *az, struct fa_authz_creds *cr,
 				const struct fa_authz_client **out, bool *used_basic,
 				struct fa_err *err) FA_WUR;
 
@@ -245,6 +269,10 @@ struct fa_authz {
 	char *issuer;
 	struct fa_authz_ep *ep;          /* owned */
 	struct fa_secret_cache *secret_cache;
+	/* Failed client authentications (bcrypt runs) allowed per address and
+	 * per client id (FA_AUTHZ_FAIL_*); past them: 429 slow_down, no bcrypt. */
+	struct fa_limiter *fail_addr;
+	struct fa_limiter *fail_client;
 	struct fa_authz_client *clients; /* sorted by id */
 	size_t n_clients;
 	char install_hash[FA_BCRYPT_LEN + 1];  /* generated flytepropeller hash */

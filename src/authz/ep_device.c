@@ -416,7 +416,9 @@ void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void
 	memset(&da, 0, sizeof(da));
 	fa_err_clear(&err);
 	/* As at the token endpoint: who the client is before anything else. */
-	rc = fa_authz_req_client(az, req, &c, &err);
+	rc = fa_authz_req_client(az, req, resp, &c, &err);
+	if (rc == FA_AUTHZ_HANDLED)
+		return;
 	if (rc == FA_OK)
 		rc = fa_authz_device_start(az, c, fa_req_form(req, "scope"),
 					   fa_req_form(req, "audience"), &da, &err);

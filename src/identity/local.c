@@ -444,6 +444,19 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		fa_identity_fail500(id, resp, &e);     /* fail closed: no store, no guessing */
 		return;
 	}
+	/* bcrypt never runs on an HTTP worker: this handler runs again on the
+	 * blocking-work pool, everything above being reads only. */
+	if (!fa_req_offloaded(req)) {
+		if (fa_http_offload(req))
+			return;
+		fa_metrics_throttle(id->metrics, FA_ML_LOGIN);
+		render_form(id, req, resp, 503, redirect, username,
+			    "Too many sign-ins are being checked right now. Please try again "
+			    "in a moment.");
+		if (fa_resp_header(resp, "Retry-After", "1", NULL) != FA_OK)
+			fa_log_warnx(id->log, "identity: cannot set Retry-After");
+		return;
+	}
 	rc = fa_identity_local_check(id, username, password, &user, &e);
 	if (rc == FA_EDENIED) {
 		fa_metrics_login(id->metrics, false);

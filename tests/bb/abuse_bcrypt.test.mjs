@@ -1,0 +1,124 @@
+// abuse_bcrypt.test.mjs -- issue 9 item 1: an unauthenticated flood of
+// wrong client secrets or wrong passwords cannot stall the server. bcrypt
+// runs on a small pool apart from the HTTP workers (a full queue is a 503
+// at once), and failed client authentication is throttled per address and
+// per client id (429 slow_down, no bcrypt). Meanwhile a legitimate machine
+// client (its secret remembered by the check cache) and /healthcheck stay
+// fast. The attacker runs on its own thread (lib/flood.mjs) from 48
+// loopback addresses, so the per-address throttle alone does not absorb it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { run } from './lib/server.mjs';
+import { CLIENT_SECRET, Jar, clientToken, getForm, startIdentityServer } from './lib/identity.mjs';
+import { flood, median, sample } from './lib/flood.mjs';
+
+const LOOPS = 48;
+const FLOOD_MS = 6000;
+
+// A confidential client whose hash has the default cost (10), as a real
+// deployment's: each wrong secret for it is a full bcrypt.
+async function costlyClient() {
+  const r = await run(['hash-secret', '--cost', '10'], { input: 'victim-secret-0123456789\n' });
+  assert.equal(r.code, 0, r.stderr);
+  return `        victim: {id: victim, client_secret: '${r.stdout.trim()}', ` +
+    `redirect_uris: ['http://localhost:3846/callback'], grant_types: [client_credentials], ` +
+    `response_types: [token], scopes: [all], public: false}\n`;
+}
+
+// The legitimate client's token request and /healthcheck, timed while the
+// flood runs; every legitimate request must succeed.
+async function measure(srv, ms) {
+  const tokenMs = sample(async () => {
+    assert.ok(await clientToken(srv.url, 'flytepropeller', CLIENT_SECRET));
+  }, { ms, gapMs: 40 });
+  const healthMs = sample(async () => {
+    const r = await fetch(`${srv.url}/healthcheck`);
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+  }, { ms, gapMs: 40 });
+  return { token: await tokenMs, health: await healthMs };
+}
+
+function report(t, what, m, res) {
+  const line = `${what}: ${res.sent} attack requests ${JSON.stringify(res.counts)}; ` +
+    `client_credentials median ${median(m.token).toFixed(1)} ms (n=${m.token.length}), ` +
+    `/healthcheck median ${median(m.health).toFixed(1)} ms (n=${m.health.length})`;
+  t.diagnostic(line);
+  console.log(`# ${line}`);
+}
+
+test('a flood of wrong client secrets leaves a cached client and /healthcheck fast',
+  { timeout: 90000 }, async (t) => {
+    const srv = await startIdentityServer({ extraClients: await costlyClient() });
+    try {
+      await clientToken(srv.url, 'flytepropeller', CLIENT_SECRET);   // remembered from now on
+      const attack = flood({ port: srv.port, mode: 'secret', loops: LOOPS, ms: FLOOD_MS,
+        params: { clientId: 'victim' } });
+      await new Promise((r) => setTimeout(r, 500));
+      const m = await measure(srv, FLOOD_MS - 1500);
+      const res = await attack;
+      report(t, 'wrong client secrets', m, res);
+      assert.ok(res.sent > 200, `the flood ran (${res.sent})`);
+      assert.ok(res.counts[429] > 0, 'throttled callers get 429 slow_down');
+      for (const s of Object.keys(res.counts)) {
+        assert.ok(['401', '429', '503'].includes(s), `attack answered ${s}`);
+      }
+      assert.ok(median(m.token) < 50, `client_credentials median ${median(m.token)} ms`);
+      assert.ok(median(m.health) < 20, `/healthcheck median ${median(m.health)} ms`);
+
+      // The throttle answers at once, with a Retry-After, and runs no bcrypt.
+      const basic = 'Basic ' + Buffer.from('victim:wrong').toString('base64');
+      let r;
+      for (let i = 0; i < 30; i++) {
+        r = await fetch(`${srv.url}/oauth2/token`, { method: 'POST', headers: {
+          authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials' });
+        if (r.status === 429) break;
+      }
+      assert.equal(r.status, 429);
+      assert.equal((await r.json()).error, 'slow_down');
+      assert.match(r.headers.get('retry-after'), /^[1-9][0-9]*$/);
+      // The same throttle guards introspection, revocation and the device endpoint.
+      for (const path of ['/oauth2/introspect', '/oauth2/revoke', '/oauth2/device/authorize']) {
+        const x = await fetch(`${srv.url}${path}`, { method: 'POST', headers: {
+          authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'token=x' });
+        assert.equal(x.status, 429, path);
+      }
+      // The right secret still works: the legitimate client was never locked out.
+      assert.ok(await clientToken(srv.url, 'flytepropeller', CLIENT_SECRET));
+    } finally {
+      await srv.stop();
+    }
+  });
+
+test('a flood of wrong passwords at /login leaves a cached client and /healthcheck fast',
+  { timeout: 90000 }, async (t) => {
+    const srv = await startIdentityServer();
+    try {
+      await clientToken(srv.url, 'flytepropeller', CLIENT_SECRET);
+      const csrf = [];
+      const cookie = [];
+      for (let i = 0; i < LOOPS; i++) {
+        const jar = new Jar();
+        const form = await getForm(srv.url, jar, '/console');
+        assert.equal(form.res.status, 200);
+        csrf.push(form.csrf);
+        cookie.push(jar.header());
+      }
+      const attack = flood({ port: srv.port, mode: 'login', loops: LOOPS, ms: FLOOD_MS,
+        params: { csrf, cookie, username: 'alice' } });
+      await new Promise((r) => setTimeout(r, 500));
+      const m = await measure(srv, FLOOD_MS - 1500);
+      const res = await attack;
+      report(t, 'wrong passwords', m, res);
+      assert.ok(res.sent > 200, `the flood ran (${res.sent})`);
+      for (const s of Object.keys(res.counts)) {
+        assert.ok(['401', '429', '503'].includes(s), `attack answered ${s}`);
+      }
+      assert.ok(median(m.token) < 50, `client_credentials median ${median(m.token)} ms`);
+      assert.ok(median(m.health) < 20, `/healthcheck median ${median(m.health)} ms`);
+    } finally {
+      await srv.stop();
+    }
+  });
