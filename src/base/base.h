@@ -553,4 +553,21 @@ bool fa_limiter_take(struct fa_limiter *l, const void *key, size_t n, int64_t no
 bool fa_limiter_peek(struct fa_limiter *l, const void *key, size_t n, int64_t now_ms,
 		     int64_t *retry_ms);
 
+
+/* ---- address ranges (cidr.c) ---------------------------------------------- */
+
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (one host). IPv4-mapped
+ * IPv6 addresses count as IPv4. */
+struct fa_cidr {
+	unsigned char addr[16];
+	unsigned bits;
+	bool v6;
+};
+/* FA_EINVAL for anything else (a name, a prefix too long, spaces). */
+enum fa_rc fa_cidr_parse(const char *s, struct fa_cidr *out) FA_WUR;
+/* Is the numeric address (as inet_ntop writes it) inside c? */
+bool fa_cidr_match(const struct fa_cidr *c, const char *addr);
+/* Inside any of list[0..n)? */
+bool fa_cidr_any(const struct fa_cidr *list, size_t n, const char *addr);
+
 #endif

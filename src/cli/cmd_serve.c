@@ -628,6 +628,8 @@ static int start_http(struct serve *s)
 	}
 	o.log = &s->log;
 	o.metrics = s->metrics;
+	o.trusted_proxies = (const char *const *)c->server.security.trusted_proxies.items;
+	o.n_trusted_proxies = c->server.security.trusted_proxies.count;
 	o.cors.allow_cors = c->server.security.allow_cors;
 	o.cors.allowed_origins = (const char *const *)c->server.security.allowed_origins.items;
 	o.cors.n_allowed_origins = c->server.security.allowed_origins.count;

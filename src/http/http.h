@@ -45,6 +45,8 @@
 /* Largest max_body a route may ask for: the body lives in the request
  * arena (FA_MAX_REQUEST_ARENA) together with everything parsed from it. */
 #define FA_HTTP_MAX_ROUTE_BODY (64 * 1024)
+/* Entries of fa_http_opts.trusted_proxies. */
+#define FA_HTTP_MAX_PROXIES 64
 /* Worker threads: more than this only adds contention on 1 KiB requests. */
 #define FA_HTTP_MAX_THREADS 64
 /* Default time fa_http_stop lets in-flight requests finish. */
@@ -188,9 +190,16 @@ struct fa_http_opts {
 	 * fails clearly if this MHD was built without it. */
 	const char *tls_cert_file;
 	const char *tls_key_file;
-	/* Take the client address from the last X-Forwarded-For entry and the
-	 * scheme from X-Forwarded-Proto. Only behind a proxy that sets them:
-	 * otherwise any client could claim any address. */
+	/* Peers whose forwarding headers are believed (server.security.
+	 * trustedProxies): CIDRs or bare addresses, copied. From such a peer
+	 * the client address is the rightmost X-Forwarded-For entry (else
+	 * RFC 7239 Forwarded `for=`) that is not itself a trusted proxy, and
+	 * the scheme comes from X-Forwarded-Proto; from any other peer these
+	 * headers are ignored. A bad entry fails the start (FA_ECONFIG). */
+	const char *const *trusted_proxies;
+	size_t n_trusted_proxies;
+	/* Trust every peer's forwarding headers, as if each were a trusted
+	 * proxy (tests; a server only a proxy can reach). */
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
 	/* The blocking-work pool of fa_http_offload: threads (0: max(1,
@@ -271,7 +280,9 @@ const char *fa_req_header(const struct fa_req *req, const char *name);
  * malformed, over FA_MAX_COOKIE, or sent more than once (a second cookie of
  * the same name is how a sibling domain plants one: test_cookie_tossing). */
 const char *fa_req_cookie(const struct fa_req *req, const char *name);
-/* Client address as a numeric string ("127.0.0.1", "::1"); never NULL. */
+/* Client address as a numeric string ("127.0.0.1", "::1"); never NULL.
+ * Behind a trusted proxy, the address the proxy names (see
+ * fa_http_opts.trusted_proxies). */
 const char *fa_req_client_addr(const struct fa_req *req);
 /* This request's id, unique within the server's run ("<8 hex of this
  * start>-<hex counter>"): the access line and audit events of one request
@@ -281,7 +292,7 @@ const char *fa_req_id(const struct fa_req *req);
  * proxy says X-Forwarded-Proto: https). */
 bool fa_req_is_https(const struct fa_req *req);
 /* true when this request's forwarding headers (X-Forwarded-*) are believed:
- * it came from a proxy the server was told to trust. Handlers that read
+ * it came from a proxy the server was told to trust (trusted_proxies). Handlers that read
  * other forwarded headers (X-Forwarded-Host, -Uri) must ask this first. */
 bool fa_req_forwarded_trusted(const struct fa_req *req);
 /* The request arena: memory for the handler's own scratch data, freed with

@@ -195,7 +195,8 @@ struct fa_http {
 	atomic_ulong in_flight;      /* requests between on_uri and on_completed */
 	bool drained;                /* fa_http_drain has run */
 	struct fa_http_pool pool;    /* fa_http_offload's threads */
-	struct fa_http_proxies *proxies; /* trusted proxy networks, or NULL */
+	struct fa_cidr *proxies;     /* trusted proxies (owned), n_proxies of them */
+	size_t n_proxies;
 };
 
 /* ---- listen.c: the listening socket and the acceptor ------------------------- */
@@ -248,6 +249,7 @@ struct fa_req {
 	char client_addr[48];
 	char id[32];                 /* fa_req_id */
 	bool https;
+	bool fwd_trusted;            /* the peer is a trusted proxy */
 	void *principal;
 	char *body;                  /* arena; NUL-terminated */
 	size_t body_len;

@@ -415,6 +415,7 @@ static void server_free(struct fa_http *srv)
 	free(srv->apps);
 	free(srv->route_metric);
 	free(srv->required_scope);
+	free(srv->proxies);
 	free(srv);
 }
 
@@ -498,6 +499,19 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	srv->log = opts->log ? opts->log : &default_log;
 	srv->trust_forwarded = opts->trust_forwarded;
+	if (opts->n_trusted_proxies > FA_HTTP_MAX_PROXIES)
+		return fa_err_set(err, FA_ECONFIG, "more than %d trusted proxies",
+				  FA_HTTP_MAX_PROXIES);
+	if (opts->n_trusted_proxies) {
+		srv->proxies = calloc(opts->n_trusted_proxies, sizeof(*srv->proxies));
+		if (!srv->proxies)
+			return fa_err_set(err, FA_ENOMEM, "out of memory");
+		for (size_t i = 0; i < opts->n_trusted_proxies; i++)
+			if (fa_cidr_parse(opts->trusted_proxies[i], &srv->proxies[i]) != FA_OK)
+				return fa_err_set(err, FA_ECONFIG, "trusted proxy %zu is not an "
+						  "address or CIDR range", i);
+		srv->n_proxies = opts->n_trusted_proxies;
+	}
 	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : FA_HTTP_STOP_GRACE_MS;
 	rc = fa_http_cors_init(&srv->cors, &opts->cors, err);
 	if (rc != FA_OK)
