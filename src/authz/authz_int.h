@@ -587,12 +587,16 @@ enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct 
 /* An expired device code stays in the store this long, so a client still
  * polling hears expired_token (RFC 8628 §3.5) instead of invalid_grant. */
 #define FA_DEVICE_TOMBSTONE_S 600
-/* Wrong user codes before the verification page answers 429, per login
- * session and per client address (IPv6: per /64), within a fixed window
- * from the first miss. 5 per quarter hour lets a person mistype; a guesser
- * needs ~2^34 tries per hit (RFC 8628 §5.1). The address cap is higher
- * because one NAT is many people; it stops one host rotating sessions. */
-#define FA_DEVICE_SESSION_MAX_FAILURES 5
+/* Wrong user codes on the verification page (RFC 8628 §5.1: a guesser
+ * needs ~2^34 tries per hit). Per login session, 5 are free within the
+ * window from the first miss; after the n-th every try of that session
+ * must wait 2^(n-5) s, at most FA_DEVICE_MAX_DELAY_S, after it (429 with
+ * Retry-After): a person who mistypes waits a second, a guesser gets ~60
+ * tries an hour. Per client address (IPv6: per /64; behind a trusted proxy
+ * the real client's), 20 per window: one NAT is many people; it stops one
+ * host rotating sessions. */
+#define FA_DEVICE_SESSION_FREE_FAILURES 5
+#define FA_DEVICE_MAX_DELAY_S 60
 #define FA_DEVICE_ADDR_MAX_FAILURES 20
 #define FA_DEVICE_THROTTLE_WINDOW_S (15 * 60)
 /* A verification form's CSRF token lives as long as identity's login form:
