@@ -13,7 +13,9 @@ BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-
 libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
-TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base"
+# sqlite3: the CLI, with which the abuse tests read the live row counts of
+# a running server's database (tests/bb/abuse_store.test.mjs).
+TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base sqlite3"
 # The packages of the binary's shared libraries (tests/bb/packaging.test.mjs
 # checks this list against the libraries the binary links), CA certificates
 # for TLS to an IdP, and curl for the container's HEALTHCHECK.

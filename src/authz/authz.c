@@ -377,6 +377,8 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 			rc = fa_err_set(err, FA_ENOMEM, "cannot create the secret check cache");
 	}
 	if (rc == FA_OK)
+		rc = fa_authz_admit_init(az, err);
+	if (rc == FA_OK)
 		rc = clients_build(az, err);
 	if (rc == FA_OK)
 		fa_authz_device_init(az);
@@ -415,6 +417,7 @@ void fa_authz_free(struct fa_authz *az)
 	fa_secret_cache_free(az->secret_cache);
 	fa_limiter_free(az->fail_addr);
 	fa_limiter_free(az->fail_client);
+	fa_authz_admit_free(az);
 	json_decref(az->jws_extra);
 	fa_jwk_free(az->signing_key);
 	fa_jwks_free(az->verify_keys);

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 
 #include <jansson.h>
 
@@ -61,6 +62,26 @@ struct fa_authz;      /* the server context, below */
 /* A pending authorize request waits this long for the user to log in: long
  * enough to type a password, short enough that a leaked callback link dies. */
 #define FA_AUTHZ_AUTHREQ_TTL_S 600
+/* Rate limits of the unauthenticated endpoints that write (admit.c), per
+ * client address and per client id: token buckets of BURST refilled at
+ * PER_S a second. A user starts one device flow per login and a browser
+ * bounces through /oauth2/authorize a few times; a flood gets a handful.
+ * Per client they bound what one public client id (flytectl, which anyone
+ * may name) can write: 10/s x 10 min of device codes stays under the
+ * default cap of 10,000. */
+#define FA_DEVICE_RATE_ADDR_BURST 30
+#define FA_DEVICE_RATE_ADDR_PER_S 0.5
+#define FA_DEVICE_RATE_CLIENT_BURST 100
+#define FA_DEVICE_RATE_CLIENT_PER_S 10.0
+#define FA_AUTHORIZE_RATE_ADDR_BURST 60
+#define FA_AUTHORIZE_RATE_ADDR_PER_S 2.0
+#define FA_AUTHORIZE_RATE_CLIENT_BURST 300
+#define FA_AUTHORIZE_RATE_CLIENT_PER_S 15.0
+#define FA_AUTHZ_RATE_KEYS 65536
+/* The pending caps' store count is read at most this often per process. */
+#define FA_AUTHZ_PENDING_READ_MS 1000
+/* Retry-After when a pending cap is reached. */
+#define FA_AUTHZ_PENDING_RETRY_S 30
 /* Remembered client-secret checks (see DESIGN.md "Performance design"):
  * one entry per (client, secret) pair in use; confidential machine clients
  * are few, so 4096 is far above need. A busy client pays bcrypt once per
@@ -257,6 +278,23 @@ enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],
 
 struct fa_authz_ep;   /* what only the endpoints use (authz_ep_int.h) */
 
+/* What an unauthenticated request wants to write (admit.c). */
+enum fa_authz_admit {
+	FA_ADMIT_DEVICE = 0,      /* POST /oauth2/device/authorize */
+	FA_ADMIT_AUTHORIZE = 1,   /* an anonymous GET /oauth2/authorize */
+	FA_ADMIT_N = 2,
+};
+
+/* The live rows of one kind, as last read from the store, and what this
+ * process admitted since. */
+struct fa_authz_pending {
+	const char *kind;
+	int64_t cap_rows;
+	atomic_llong at_ms;       /* when read (the authz clock); 0: never */
+	atomic_llong rows;
+	atomic_llong added;
+};
+
 struct fa_authz {
 	const struct fa_config *cfg;
 	struct fa_store *store;
@@ -273,6 +311,10 @@ struct fa_authz {
 	 * per client id (FA_AUTHZ_FAIL_*); past them: 429 slow_down, no bcrypt. */
 	struct fa_limiter *fail_addr;
 	struct fa_limiter *fail_client;
+	/* admit.c: rates and pending caps of the unauthenticated writers. */
+	struct fa_limiter *rate_addr[FA_ADMIT_N];
+	struct fa_limiter *rate_client[FA_ADMIT_N];
+	struct fa_authz_pending pending[FA_ADMIT_N];
 	struct fa_authz_client *clients; /* sorted by id */
 	size_t n_clients;
 	char install_hash[FA_BCRYPT_LEN + 1];  /* generated flytepropeller hash */
@@ -299,6 +341,18 @@ struct fa_authz {
 void fa_authz_set_clock(struct fa_authz *az, int64_t (*clock_ms)(void *), void *arg);
 int64_t fa_authz_now_ms(const struct fa_authz *az);
 int64_t fa_authz_now(const struct fa_authz *az);     /* seconds */
+
+/* ---- admission of unauthenticated writes (admit.c) --------------------- */
+
+enum fa_rc fa_authz_admit_init(struct fa_authz *az, struct fa_err *err) FA_WUR;
+void fa_authz_admit_free(struct fa_authz *az);
+/* May `addr` make `client_id` write one more `what`? FA_OK (counted);
+ * FA_EDENIED slow_down over a rate (*retry_s: when a token is back);
+ * FA_EDENIED temporarily_unavailable when the pending cap is reached
+ * (*retry_s: FA_AUTHZ_PENDING_RETRY_S); FA_ESTORE when the store cannot
+ * be counted (fail closed). Nothing is written either way. */
+enum fa_rc fa_authz_admit(struct fa_authz *az, enum fa_authz_admit what, const char *addr,
+			  const char *client_id, int64_t *retry_s, struct fa_err *err) FA_WUR;
 
 /* ---- users ------------------------------------------------------------- */
 

@@ -738,16 +738,12 @@ static int choose_listen(struct serve *s, const char *flag)
 static void purge_expired(struct serve *s)
 {
 	struct fa_err err;
-	size_t n = 0, total = 0;
+	size_t total = 0;
 
-	do {
-		fa_err_clear(&err);
-		if (fa_store_purge(s->store, fa_now(), PURGE_BATCH, &n, &err) != FA_OK) {
-			fa_log_warnx(&s->log, "purging expired state: %s", err.msg);
-			return;
-		}
-		total += n;
-	} while (n == PURGE_BATCH && total < 100 * PURGE_BATCH);
+	/* Until done: a backlog (a flood's rows) is never carried over. */
+	fa_err_clear(&err);
+	if (fa_store_purge_all(s->store, fa_now(), PURGE_BATCH, &total, &err) != FA_OK)
+		fa_log_warnx(&s->log, "purging expired state: %s", err.msg);
 	if (total)
 		fa_log(&s->log, FA_LOG_DEBUG, "purged %zu expired records", total);
 }
