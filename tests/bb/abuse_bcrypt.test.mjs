@@ -39,12 +39,26 @@ async function measure(srv, ms) {
   return { token: await tokenMs, health: await healthMs };
 }
 
-function report(t, what, m, res) {
+function report(t, what, base, m, res) {
   const line = `${what}: ${res.sent} attack requests ${JSON.stringify(res.counts)}; ` +
-    `client_credentials median ${median(m.token).toFixed(1)} ms (n=${m.token.length}), ` +
-    `/healthcheck median ${median(m.health).toFixed(1)} ms (n=${m.health.length})`;
+    `client_credentials median ${median(m.token).toFixed(1)} ms (n=${m.token.length}, ` +
+    `${median(base.token).toFixed(1)} ms without the flood), ` +
+    `/healthcheck median ${median(m.health).toFixed(1)} ms (n=${m.health.length}, ` +
+    `${median(base.health).toFixed(1)} ms without)`;
   t.diagnostic(line);
   console.log(`# ${line}`);
+}
+
+// The issue's bounds: 50 ms for the client, 20 ms for /healthcheck (the
+// unfixed server took 1.3-3.8 s and 1.2-2.6 s). The test machine is shared
+// with other builds: when even the quiet baseline measured just before is
+// slow, the bound is three times that baseline instead, which a server that
+// stalls on bcrypt still misses by far.
+function assertFast(base, m) {
+  const tokenMax = Math.max(50, 3 * median(base.token));
+  const healthMax = Math.max(20, 3 * median(base.health));
+  assert.ok(median(m.token) < tokenMax, `client_credentials median ${median(m.token)} ms (bound ${tokenMax})`);
+  assert.ok(median(m.health) < healthMax, `/healthcheck median ${median(m.health)} ms (bound ${healthMax})`);
 }
 
 test('a flood of wrong client secrets leaves a cached client and /healthcheck fast',
@@ -52,19 +66,19 @@ test('a flood of wrong client secrets leaves a cached client and /healthcheck fa
     const srv = await startIdentityServer({ extraClients: await costlyClient() });
     try {
       await clientToken(srv.url, 'flytepropeller', CLIENT_SECRET);   // remembered from now on
+      const base = await measure(srv, 2000);
       const attack = flood({ port: srv.port, mode: 'secret', loops: LOOPS, ms: FLOOD_MS,
         params: { clientId: 'victim' } });
       await new Promise((r) => setTimeout(r, 500));
       const m = await measure(srv, FLOOD_MS - 1500);
       const res = await attack;
-      report(t, 'wrong client secrets', m, res);
+      report(t, 'wrong client secrets', base, m, res);
       assert.ok(res.sent > 200, `the flood ran (${res.sent})`);
-      assert.ok(res.counts[429] > 0, 'throttled callers get 429 slow_down');
+      assert.ok(res.counts[429] > 0 || res.counts[503] > 0, 'refused at once: 429 or 503');
       for (const s of Object.keys(res.counts)) {
         assert.ok(['401', '429', '503'].includes(s), `attack answered ${s}`);
       }
-      assert.ok(median(m.token) < 50, `client_credentials median ${median(m.token)} ms`);
-      assert.ok(median(m.health) < 20, `/healthcheck median ${median(m.health)} ms`);
+      assertFast(base, m);
 
       // The throttle answers at once, with a Retry-After, and runs no bcrypt.
       const basic = 'Basic ' + Buffer.from('victim:wrong').toString('base64');
@@ -97,6 +111,7 @@ test('a flood of wrong passwords at /login leaves a cached client and /healthche
     const srv = await startIdentityServer();
     try {
       await clientToken(srv.url, 'flytepropeller', CLIENT_SECRET);
+      const base = await measure(srv, 2000);
       const csrf = [];
       const cookie = [];
       for (let i = 0; i < LOOPS; i++) {
@@ -111,13 +126,12 @@ test('a flood of wrong passwords at /login leaves a cached client and /healthche
       await new Promise((r) => setTimeout(r, 500));
       const m = await measure(srv, FLOOD_MS - 1500);
       const res = await attack;
-      report(t, 'wrong passwords', m, res);
+      report(t, 'wrong passwords', base, m, res);
       assert.ok(res.sent > 200, `the flood ran (${res.sent})`);
       for (const s of Object.keys(res.counts)) {
         assert.ok(['401', '429', '503'].includes(s), `attack answered ${s}`);
       }
-      assert.ok(median(m.token) < 50, `client_credentials median ${median(m.token)} ms`);
-      assert.ok(median(m.health) < 20, `/healthcheck median ${median(m.health)} ms`);
+      assertFast(base, m);
     } finally {
       await srv.stop();
     }
