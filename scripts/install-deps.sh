@@ -13,9 +13,14 @@ BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-
 libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
-# sqlite3: the CLI, with which the abuse tests read the live row counts of
-# a running server's database (tests/bb/abuse_store.test.mjs).
-TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base sqlite3"
+# glewlwyd: a second upstream OpenID Provider nobody here wrote, for the
+# relying-party tests (tests/bb/lib/glewlwyd.mjs); sqlite3: the CLI that
+# makes its database from the schema the package ships, and with which the
+# abuse tests read a running server's live row counts
+# (tests/bb/abuse_store.test.mjs).
+# chromium: the real browser of the browser tests, driven by npm
+# playwright-core (which downloads none of its own; tests/bb/lib/chromium.mjs).
+TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium"
 # The packages of the binary's shared libraries (tests/bb/packaging.test.mjs
 # checks this list against the libraries the binary links), CA certificates
 # for TLS to an IdP, and curl for the container's HEALTHCHECK.
