@@ -241,9 +241,45 @@ static void test_pct_decode(void **state)
 	}
 }
 
+/* Address ranges for server.security.trustedProxies. */
+static void test_cidr(void **state)
+{
+	struct fa_cidr c;
+
+	(void)state;
+	assert_int_equal(fa_cidr_parse("10.0.0.0/8", &c), FA_OK);
+	assert_true(fa_cidr_match(&c, "10.255.1.2"));
+	assert_false(fa_cidr_match(&c, "11.0.0.1"));
+	assert_false(fa_cidr_match(&c, "::1"));
+	assert_true(fa_cidr_match(&c, "::ffff:10.1.2.3"));   /* IPv4-mapped */
+	assert_int_equal(fa_cidr_parse("192.168.1.128/25", &c), FA_OK);
+	assert_true(fa_cidr_match(&c, "192.168.1.200"));
+	assert_false(fa_cidr_match(&c, "192.168.1.127"));
+	assert_int_equal(fa_cidr_parse("127.0.0.1", &c), FA_OK);     /* one host */
+	assert_true(fa_cidr_match(&c, "127.0.0.1"));
+	assert_false(fa_cidr_match(&c, "127.0.0.2"));
+	assert_int_equal(fa_cidr_parse("2001:db8::/32", &c), FA_OK);
+	assert_true(fa_cidr_match(&c, "2001:db8:ffff::1"));
+	assert_false(fa_cidr_match(&c, "2001:db9::1"));
+	assert_false(fa_cidr_match(&c, "10.0.0.1"));
+	assert_int_equal(fa_cidr_parse("0.0.0.0/0", &c), FA_OK);
+	assert_true(fa_cidr_match(&c, "203.0.113.9"));
+	assert_false(fa_cidr_match(&c, "not an address"));
+	assert_true(fa_cidr_any(&c, 1, "1.2.3.4"));
+	assert_false(fa_cidr_any(NULL, 0, "1.2.3.4"));
+	assert_int_equal(fa_cidr_parse("10.0.0.0/33", &c), FA_EINVAL);
+	assert_int_equal(fa_cidr_parse("2001:db8::/129", &c), FA_EINVAL);
+	assert_int_equal(fa_cidr_parse("10.0.0.0/", &c), FA_EINVAL);
+	assert_int_equal(fa_cidr_parse("proxy.example.com", &c), FA_EINVAL);
+	assert_int_equal(fa_cidr_parse(" 10.0.0.1", &c), FA_EINVAL);
+	assert_int_equal(fa_cidr_parse("", &c), FA_EINVAL);
+	assert_int_equal(fa_cidr_parse(NULL, &c), FA_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_url_parts),
 		cmocka_unit_test(test_url_refusals),
 		cmocka_unit_test(test_loopback),

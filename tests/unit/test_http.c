@@ -211,6 +211,28 @@ static void h_echo(struct fa_req *req, struct fa_resp *resp, void *app)
 		return;
 }
 
+/* Answers from the blocking-work pool: on the worker it asks to be
+ * deferred; on the pool it names the thread it ran on. A full pool is its
+ * own 503. */
+static void h_offload(struct fa_req *req, struct fa_resp *resp, void *app)
+{
+	char body[64];
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 500 * 1000 * 1000 };
+
+	(void)app;
+	if (!fa_req_offloaded(req)) {
+		if (!fa_http_offload(req))
+			fa_resp_oauth_error(resp, 503, "temporarily_unavailable", "pool full");
+		return;
+	}
+	if (fa_req_query(req, "slow"))
+		nanosleep(&ts, NULL);
+	snprintf(body, sizeof(body), "{\"pool\":%s}",
+		 fa_http_offload(req) ? "\"again\"" : "true");
+	if (fa_resp_body(resp, 200, "application/json", body, strlen(body), NULL) != FA_OK)
+		return;
+}
+
 static void h_secret(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	const char *who = fa_req_principal(req);
@@ -307,6 +329,7 @@ static const struct fa_route routes[] = {
 	{ "GET", "/inject", h_inject, FA_R_PUBLIC, 0 },
 	{ "GET", "/html", h_html, FA_R_PUBLIC, 0 },
 	{ "GET", "/nothing", h_nothing, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "POST", "/offload", h_offload, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 };
 
 static enum fa_rc auth_bearer(struct fa_req *req, void *app, struct fa_err *err)
@@ -1239,6 +1262,142 @@ static void test_forwarded_headers(void **state)
 	fixture_free(f);
 }
 
+static void proxies(struct fa_http_opts *o)
+{
+	static const char *const list[] = { "127.0.0.1", "10.0.0.0/8" };
+
+	o->trusted_proxies = list;
+	o->n_trusted_proxies = 2;
+}
+
+static void other_proxies(struct fa_http_opts *o)
+{
+	static const char *const list[] = { "10.0.0.0/8", "2001:db8::/32" };
+
+	o->trusted_proxies = list;
+	o->n_trusted_proxies = 2;
+}
+
+/* trustedProxies: from a listed peer, the rightmost hop that is not itself
+ * a trusted proxy; from any other peer, the headers are ignored. */
+static void test_trusted_proxies(void **state)
+{
+	struct fixture *f = fixture_new(proxies);
+	struct fa_http_opts o;
+	struct fa_err err;
+
+	(void)state;
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"X-Forwarded-For: 6.6.6.6, 192.0.2.1, 10.0.0.7\r\nX-Forwarded-Proto: https\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"192.0.2.1\"");
+	assert_contains(r.body, "\"https\":true");
+	assert_contains(r.body, "\"trusted\":true");
+	/* Every hop a trusted proxy: the leftmost. */
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"X-Forwarded-For: 10.1.1.1,10.0.0.7\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"10.1.1.1\"");
+	/* Garbage stops the walk at the last trusted hop. */
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"X-Forwarded-For: 192.0.2.9, junk, 10.0.0.7\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"10.0.0.7\"");
+	/* RFC 7239 Forwarded, bracketed IPv6 with a port, IPv4 with a port. */
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"Forwarded: for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"2001:db8:cafe::17\"");
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"Forwarded: proto=https;for=\"198.51.100.3:80\"\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"198.51.100.3\"");
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"Forwarded: for=unknown\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"127.0.0.1\"");
+	fixture_free(f);
+	/* Our peer (127.0.0.1) not listed: its headers are its own word. */
+	f = fixture_new(other_proxies);
+	request(f->port, &r, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\n\r\n");
+	assert_contains(r.body, "\"addr\":\"127.0.0.1\"");
+	assert_contains(r.body, "\"https\":false");
+	assert_contains(r.body, "\"trusted\":false");
+	/* A bad entry fails the start. */
+	o = base_opts(f);
+	{
+		static const char *const bad[] = { "10.0.0.0/33" };
+
+		o.trusted_proxies = bad;
+		o.n_trusted_proxies = 1;
+	}
+	assert_null(fa_http_start(&o, &err));
+	assert_int_equal(err.rc, FA_ECONFIG);
+	fixture_free(f);
+}
+
+struct offload_call {
+	uint16_t port;
+	int status;
+};
+
+static void *offload_client(void *arg)
+{
+	struct offload_call *c = arg;
+	struct reply *rep = calloc(1, sizeof(*rep));
+
+	/* raw_request: request()'s buffer is the main thread's. */
+	raw_request(c->port, rep, "POST /offload?slow=1 HTTP/1.1\r\nHost: t\r\n"
+		    "Connection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		    "Content-Length: 3\r\n\r\nx=1");
+	c->status = rep->status;
+	free(rep);
+	return NULL;
+}
+
+static void one_pool_slot(struct fa_http_opts *o)
+{
+	o->threads = 1;
+	o->blocking_threads = 1;
+	o->blocking_queue = 1;
+}
+
+/* fa_http_offload: the handler runs again on the pool and answers; the
+ * worker meanwhile serves others; a full queue is the handler's 503; the
+ * stop waits for deferred requests. */
+static void test_offload(void **state)
+{
+	struct fixture *f = fixture_new(one_pool_slot);
+	struct offload_call calls[4];
+	pthread_t t[4];
+	int ok = 0, busy = 0;
+	int64_t t0;
+
+	(void)state;
+	request(f->port, &r, "POST /offload HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\nx=1");
+	assert_int_equal(r.status, 200);
+	assert_contains(r.body, "\"pool\":true");
+	/* Four slow ones at once: one slot, so some are refused at once,
+	 * and the single worker still answers /ok meanwhile. */
+	for (int i = 0; i < 4; i++) {
+		calls[i] = (struct offload_call){ .port = f->port };
+		assert_int_equal(pthread_create(&t[i], NULL, offload_client, &calls[i]), 0);
+	}
+	{
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	t0 = fa_mono_ms();
+	request(f->port, &r, "GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	assert_int_equal(r.status, 200);
+	assert_true(fa_mono_ms() - t0 < 300);   /* a blocked worker: >= 450 */
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ok += calls[i].status == 200;
+		busy += calls[i].status == 503;
+	}
+	assert_int_equal(ok + busy, 4);
+	assert_true(ok >= 1 && busy >= 1);
+	fixture_free(f);
+}
+
 static void test_start_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -1357,6 +1516,8 @@ int main(void)
 		cmocka_unit_test(test_graceful_stop),
 		cmocka_unit_test(test_stop_grace_timeout),
 		cmocka_unit_test_setup_teardown(test_forwarded_headers, setup, teardown),
+		cmocka_unit_test(test_trusted_proxies),
+		cmocka_unit_test(test_offload),
 		cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
 		cmocka_unit_test(test_tls),
 	};
