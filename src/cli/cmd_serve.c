@@ -299,7 +299,12 @@ static int open_store(struct serve *s)
 	pg.password = c->database.postgres.password;
 	pg.password_path = c->database.postgres.password_path;
 	pg.options = c->database.postgres.options;
-	pg.pool_size = s->threads + 1;
+	/* A connection per HTTP worker, per blocking-work thread (the HTTP
+	 * layer's default: half the workers, at least one; /login and client
+	 * authentication finish there) and one for the purge loop. */
+	pg.pool_size = s->threads + (s->threads > 1 ? s->threads / 2 : 1) + 1;
+	if (pg.pool_size > FA_STORE_PG_MAX_POOL)
+		pg.pool_size = FA_STORE_PG_MAX_POOL;
 	/* The message names host, port and database, never the password. */
 	if (fa_store_open_postgres(&pg, &s->log, &s->store, &err) != FA_OK)
 		return fa_cli_fail("serve: opening the store (database.postgres): %s", err.msg);
