@@ -14,6 +14,9 @@ libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrenco
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
 TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base"
+# sqlite3: the upstream IdP tests count the store's rows to show that a
+# refused /callback wrote nothing.
+TEST="$TEST sqlite3"
 # The packages of the binary's shared libraries (tests/bb/packaging.test.mjs
 # checks this list against the libraries the binary links), CA certificates
 # for TLS to an IdP, and curl for the container's HEALTHCHECK.

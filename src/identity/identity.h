@@ -4,14 +4,15 @@
  * (authz) and the resource gate (gate) which user a browser request belongs
  * to.
  *
- * Users come from a "provider". The one provider today is local users:
- * auth.userAuth.localUsers from the config (SPEC §3), used when
- * userAuth.openId.baseUrl is empty, plus -- only when serve runs on its
- * embedded defaults -- a development user `flyte` whose random password is
- * generated on first start. The upstream OIDC relying party (/callback) is
- * a later provider behind the same seam; until then a config with
- * openId.baseUrl makes /login answer 501 and
- * /.well-known/openid-configuration redirect to the IdP as flyteadmin does.
+ * Users come from a "provider". Local users: auth.userAuth.localUsers from
+ * the config (SPEC §3), plus -- only when serve runs on its embedded
+ * defaults -- a development user `flyte` whose random password is generated
+ * on first start. The upstream IdP (userAuth.openId.baseUrl): the OpenID
+ * Connect relying party of oidc.c (/login sends the browser to the IdP,
+ * /callback takes it back); local users configured beside it stay
+ * available as break-glass accounts on the same login page, and
+ * /.well-known/openid-configuration redirects to the IdP as flyteadmin
+ * does.
  *
  * What it does not do: issue tokens (authz), verify bearer tokens (gate),
  * read secret files (serve decodes the cookie keys and passes the bytes).
@@ -72,6 +73,8 @@
 /* ---- lifecycle ------------------------------------------------------------ */
 
 struct fa_identity;
+struct fa_remote;
+struct fa_remote_issuer;
 
 /* cfg, store and log are borrowed and must outlive the identity; issuer
  * and the two keys are only read during fa_identity_new (the derived keys
@@ -112,6 +115,15 @@ struct fa_identity_opts {
 	 * fa_free_secret); otherwise NULL. The password is never stored: the
 	 * store keeps its bcrypt hash (as authz's generated client secret). */
 	char **dev_password;
+	/* The upstream IdP, required when userAuth.openId.baseUrl is set
+	 * (ignored otherwise): serve starts its issuer (discovery and keys,
+	 * loaded in the background, so an unreachable IdP does not stop the
+	 * start) and the outbound HTTP settings it was made with; both
+	 * borrowed, outliving the identity. idp_client_secret is
+	 * openId.clientSecretName's value, copied (and wiped on free). */
+	struct fa_remote_issuer *idp;
+	const struct fa_remote *idp_remote;
+	const char *idp_client_secret;
 };
 
 /* Validates the options (keys' lengths, cookie settings: SameSite=None
@@ -137,6 +149,8 @@ enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA
  *   GET  /login    the login form (public, no-store)
  *   POST /login    form submission (public, form body, no-store)
  *   GET  /logout   ends the session (public, no-store)
+ *   GET  /callback the upstream IdP's redirect back (public, no-store;
+ *                  400 when no IdP is configured)
  * The table is static. */
 void fa_identity_routes(const struct fa_route **routes, size_t *n);
 /* Served only when an upstream IdP is configured (userAuth.openId.baseUrl;

@@ -7,15 +7,6 @@
 
 #include "identity/identity_int.h"
 
-static void not_available(struct fa_resp *resp)
-{
-	/* openId.baseUrl is set, and the upstream relying party (the
-	 * "oidc" provider) is not part of this build yet. */
-	fa_resp_oauth_error(resp, 501, "unsupported",
-			    "login through the configured OpenID provider "
-			    "(auth.userAuth.openId) is not available yet");
-}
-
 /* redirect_url from the query, else `fallback`; NULL (and resp answered
  * 400) when it is not a safe target. */
 static const char *redirect_target(struct fa_identity *id, struct fa_req *req,
@@ -43,10 +34,6 @@ void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app)
 
 	if (!target)
 		return;
-	if (!id->provider) {
-		not_available(resp);
-		return;
-	}
 	fa_err_clear(&e);
 	/* Already logged in: no form, straight on. */
 	if (fa_identity_session_user(id, req, &user, &e) == FA_OK) {
@@ -73,10 +60,6 @@ void fa_identity_login_post(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	struct fa_identity *id = app;
 
-	if (!id->provider) {
-		not_available(resp);
-		return;
-	}
 	id->provider->login_post(id, req, resp);
 }
 

@@ -103,7 +103,7 @@ static enum fa_rc session_key(const unsigned char sid[FA_SESSION_ID_LEN],
 
 enum fa_rc fa_identity_session_start(struct fa_identity *id, struct fa_req *req,
 				     struct fa_resp *resp, const json_t *user,
-				     struct fa_err *err)
+				     const json_t *extra, struct fa_err *err)
 {
 	unsigned char sid[FA_SESSION_ID_LEN];
 	unsigned char plain[PLAIN_LEN];
@@ -136,6 +136,10 @@ enum fa_rc fa_identity_session_start(struct fa_identity *id, struct fa_req *req,
 	rec = json_pack("{s:i, s:O, s:I, s:s}", "v", 1, "user", (json_t *)(uintptr_t)user,
 			"auth_time", (json_int_t)now, "provider",
 			id->provider ? id->provider->name : "-");
+	if (rec && extra && json_object_update(rec, (json_t *)(uintptr_t)extra) != 0) {
+		json_decref(rec);
+		rec = NULL;
+	}
 	value = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	if (!value) {
 		rc = fa_err_set(err, FA_ENOMEM, "cannot serialise the session");

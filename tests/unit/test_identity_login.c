@@ -33,6 +33,8 @@ struct fx {
 	struct fa_store *st;
 	struct fa_config *cfg;
 	struct fa_identity *id;
+	struct fa_remote *remote;          /* with an upstream IdP */
+	struct fa_remote_issuer *idp;
 	struct fa_log log;
 	char *logbuf;
 	size_t loglen;
@@ -73,6 +75,17 @@ static void fx_start(struct fx *f, const char *server_yaml, const char *userauth
 	o.cookie_block_key_len = sizeof(block_key);
 	o.cookie_hash_key = hash_key;
 	o.cookie_hash_key_len = sizeof(hash_key);
+	if (f->cfg->auth.user_auth.open_id.base_url[0]) {
+		struct fa_remote_issuer_opts io = { .kind = FA_DISCOVERY_OIDC,
+						    .issuer = f->cfg->auth.user_auth.open_id.base_url,
+						    .log = &f->log };
+
+		assert_int_equal(fa_remote_new(NULL, &f->remote, NULL), FA_OK);
+		assert_int_equal(fa_remote_issuer_start(f->remote, &io, &f->idp, NULL), FA_OK);
+		o.idp = f->idp;
+		o.idp_remote = f->remote;
+		o.idp_client_secret = "idp-client-secret";
+	}
 	f->id = fa_identity_new(&o, &err);
 	if (!f->id)
 		fail_msg("identity: %s", err.msg);
@@ -106,6 +119,8 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 
 	fa_identity_free(f->id);
+	fa_remote_issuer_free(f->idp);
+	fa_remote_free(f->remote);
 	fa_config_free(f->cfg);
 	fa_store_free(f->st);
 	fclose(f->logfp);
@@ -750,20 +765,32 @@ static void test_oidc_configuration_redirect(void **state)
 	struct fx *f = *state;
 	struct fa_req *r;
 
-	fx_start(f, NULL, "    openId: {baseUrl: 'https://dev-1.okta.com/oauth2/default/', "
+	/* Port 9 on loopback: nothing listens, the IdP stays unreachable. */
+	fx_start(f, NULL, "    openId: {baseUrl: 'http://127.0.0.1:9/oauth2/default/', "
 		 "clientId: flyte}\n");
 	r = harness_call(&f->h, "GET", "/.well-known/openid-configuration", NULL, NULL, NULL);
 	assert_int_equal(resp_status(r), 303);
 	assert_string_equal(resp_header(r, "Location"),
-			    "https://dev-1.okta.com/oauth2/default/.well-known/openid-configuration");
+			    "http://127.0.0.1:9/oauth2/default/.well-known/openid-configuration");
 	harness_done(r);
-	/* No upstream relying party yet: /login says so instead of guessing. */
+	/* Local users beside the IdP: the form, with the IdP offered first. */
 	r = harness_call(&f->h, "GET", "/login", NULL, NULL, NULL);
-	assert_int_equal(resp_status(r), 501);
-	assert_non_null(strstr(resp_body(r), "not available yet"));
+	assert_int_equal(resp_status(r), 200);
+	assert_non_null(strstr(resp_body(r), "Sign in with 127.0.0.1"));
+	assert_non_null(strstr(resp_body(r), "href=\"/login?upstream=1&amp;redirect_url="));
 	harness_done(r);
-	r = harness_call(&f->h, "POST", "/login", NULL, "username=a&password=b", NULL);
-	assert_int_equal(resp_status(r), 501);
+	/* The IdP cannot be reached: a readable 503 naming its URL. */
+	fa_remote_issuer_wait(f->idp, 5000);
+	r = harness_call(&f->h, "GET", "/login?upstream=1", NULL, NULL, NULL);
+	assert_int_equal(resp_status(r), 503);
+	assert_non_null(strstr(resp_body(r), "Sign-in is temporarily unavailable"));
+	assert_non_null(strstr(resp_body(r),
+			       "http://127.0.0.1:9/oauth2/default/.well-known/openid-configuration"));
+	assert_string_equal(resp_header(r, "Retry-After"), "5");
+	harness_done(r);
+	/* No state cookie: the callback refuses, nothing written. */
+	r = harness_call(&f->h, "GET", "/callback?code=x&state=y", NULL, NULL, NULL);
+	assert_int_equal(resp_status(r), 400);
 	harness_done(r);
 }
 
