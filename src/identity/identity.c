@@ -143,6 +143,12 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_
 	if (ttl > FA_IDENTITY_SESSION_MAX_S)
 		ttl = FA_IDENTITY_SESSION_MAX_S;
 	id->session_ttl_s = ttl;
+	id->session_idle_s = o->session_idle_s ? o->session_idle_s
+					       : FA_IDENTITY_SESSION_IDLE_DEFAULT_S;
+	if (id->session_idle_s < FA_IDENTITY_SESSION_MIN_S)
+		id->session_idle_s = FA_IDENTITY_SESSION_MIN_S;
+	if (id->session_idle_s > ttl)
+		id->session_idle_s = ttl;
 	rc = keys_init(id, o, err);
 	if (rc == FA_OK)
 		cookies_init(id);

@@ -55,6 +55,13 @@
 /* Bounds on the session lifetime (see fa_identity_opts.session_ttl_s). */
 #define FA_IDENTITY_SESSION_MIN_S 60
 #define FA_IDENTITY_SESSION_MAX_S (30LL * 24 * 3600)
+/* A session unused this long ends, whatever its absolute timeout (see
+ * fa_identity_opts.session_idle_s): a browser left logged in on a shared
+ * machine overnight is logged out by morning. */
+#define FA_IDENTITY_SESSION_IDLE_DEFAULT_S (8 * 3600)
+/* A session's last use is written to the store at most this often, so a
+ * busy console does not turn every request into a write. */
+#define FA_IDENTITY_SESSION_TOUCH_S 60
 
 /* Cookie names. flyteadmin keeps its login in flyte_at/flyte_idt/flyte_rt
  * (raw IdP tokens) and its CSRF state in flyte_csrf_state; flyteauth keeps
@@ -106,6 +113,10 @@ struct fa_identity_opts {
 	 * issued from it. Clamped to FA_IDENTITY_SESSION_MIN_S.._MAX_S. The
 	 * timeout is absolute: using a session never extends it. */
 	int64_t session_ttl_s;
+	/* Idle timeout in seconds; 0: FA_IDENTITY_SESSION_IDLE_DEFAULT_S.
+	 * Clamped to FA_IDENTITY_SESSION_MIN_S..session_ttl_s. Last use is
+	 * known within FA_IDENTITY_SESSION_TOUCH_S. */
+	int64_t session_idle_s;
 	/* serve runs on its embedded defaults: when the config has no local
 	 * users and no IdP, use the development user `flyte`, creating it on
 	 * the installation's first start. Never set it for a config file. */
@@ -168,9 +179,17 @@ void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
  * name of the session, 32 hex digits). A local user's `sub` and
  * `preferred_username` are its username.
  * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
- * does not unseal (tampered, other keys, other cookie's value), expired, or
- * whose record is gone (logged out, purged). FA_ESTORE / FA_ENOMEM /
- * FA_ECRYPTO on internal failure. *user is NULL on any failure. */
+ * does not unseal (tampered, other keys, other cookie's value), expired
+ * (absolute or idle timeout), whose record is gone (logged out, purged),
+ * or whose upstream IdP refused to refresh its tokens. FA_ESTORE /
+ * FA_ENOMEM / FA_ECRYPTO on internal failure. *user is NULL on any
+ * failure.
+ *
+ * A session of the upstream IdP whose IdP access token has expired and
+ * that holds an IdP refresh token is refreshed here, as flyteadmin's
+ * /login refreshes its cookies: one request refreshes (the others go on
+ * with the session meanwhile), a refusal by the IdP ends the session, an
+ * IdP that cannot be reached leaves it as it is. */
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
 

@@ -76,6 +76,7 @@ struct fa_identity {
 	char dummy_hash[FA_BCRYPT_LEN + 1];
 
 	int64_t session_ttl_s;
+	int64_t session_idle_s;
 	bool secure;                     /* cookies carry Secure */
 	enum fa_same_site same_site;
 	const char *domain;              /* NULL: host-only cookies */
@@ -140,6 +141,11 @@ enum fa_rc fa_identity_session_start(struct fa_identity *id, struct fa_req *req,
  * cleared. */
 enum fa_rc fa_identity_session_end(struct fa_identity *id, struct fa_req *req,
 				   struct fa_resp *resp, struct fa_err *err) FA_WUR;
+/* The whole record of req's session (user, IdP tokens...), a new
+ * reference in *doc; FA_ENOTFOUND without a valid session. No timeout is
+ * checked or extended here beyond the cookie's and the record's expiry. */
+enum fa_rc fa_identity_session_record(struct fa_identity *id, struct fa_req *req,
+				      json_t **doc) FA_WUR;
 /* Sets (max_age > 0) or deletes (max_age 0) a cookie with the identity's
  * flags (HttpOnly, SameSite, Secure, Domain) on resp. */
 enum fa_rc fa_identity_cookie_set(const struct fa_identity *id, struct fa_resp *resp,
@@ -206,6 +212,21 @@ enum fa_rc fa_identity_oidc_idtoken_check(const json_t *claims, const char *clie
  * given, its `sub` must equal the ID token's (else FA_EDENIED). */
 enum fa_rc fa_identity_oidc_user(const json_t *idt, const json_t *userinfo, json_t **user,
 				 struct fa_err *err) FA_WUR;
+/* Refreshes the IdP tokens of a session record (doc, a JSON object with
+ * the sealed `idp_rt`): the refresh grant at the IdP's token endpoint;
+ * on success doc's idp_rt, idp_idt and idp_at_exp are replaced. FA_EDENIED
+ * when the IdP refused (the session must end), FA_ENET and others when it
+ * could not be asked (the session stays). */
+enum fa_rc fa_identity_oidc_refresh(struct fa_identity *id, json_t *doc,
+				    struct fa_err *err) FA_WUR;
+/* Where /logout sends the browser after the session is gone: with an
+ * upstream IdP whose metadata has end_session_endpoint, that endpoint
+ * with id_token_hint (the session's ID token), client_id and
+ * post_logout_redirect_uri = target made absolute on the public URL;
+ * otherwise target. Reads the session's record, so it is called before
+ * the record is deleted. Never fails: NULL means target. */
+const char *fa_identity_oidc_logout_url(struct fa_identity *id, struct fa_req *req,
+					const char *target);
 /* GET /callback. */
 void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app);
 

@@ -67,13 +67,18 @@ void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	struct fa_identity *id = app;
 	const char *target = redirect_target(id, req, resp, "/");
+	const char *idp_logout;
 	struct fa_err e;
 
 	if (!target)
 		return;
 	fa_err_clear(&e);
+	/* With an upstream IdP: on to its end_session_endpoint (oidc.c);
+	 * read before the session's record, which holds the ID token hint,
+	 * is deleted. */
+	idp_logout = fa_identity_oidc_logout_url(id, req, target);
 	if (fa_identity_session_end(id, req, resp, &e) != FA_OK ||
-	    fa_resp_redirect(resp, 302, target, &e) != FA_OK) {
+	    fa_resp_redirect(resp, 302, idp_logout ? idp_logout : target, &e) != FA_OK) {
 		/* Not logged out: the session lives on until the store is back
 		 * and the user logs out again, or until it expires. */
 		if (fa_store_unavailable(&e)) {

@@ -578,19 +578,60 @@ static bool use_post(const struct fa_discovery *d)
 	       fa_strlist_has(m, "client_secret_post");
 }
 
-/* The code for tokens at the token endpoint. FA_EDENIED (IdP refused:
- * *code_out its error code), FA_ENET, or the JSON in c->tok. */
-static enum fa_rc exchange(struct fa_identity *id, const char *code, struct cb *c,
-			   char *idp_err, size_t cap, struct fa_err *err)
+/* A request to the IdP's token endpoint with the form in `form` plus the
+ * client's authentication: FA_OK with the JSON answer in *out, FA_EDENIED
+ * when the IdP answered 400/401 (idp_err gets its error code), FA_ENET
+ * when it could not be asked or answered otherwise. The form is wiped. */
+static enum fa_rc token_call(struct fa_identity *id, const struct fa_discovery *d,
+			     struct fa_buf *form, json_t **out, char *idp_err, size_t cap,
+			     struct fa_err *err)
 {
 	const char *client_id = id->cfg->auth.user_auth.open_id.client_id;
 	struct fa_remote_req rq = { 0 };
 	struct fa_remote_resp rs = { 0 };
-	bool post = use_post(c->d);
+	bool post = use_post(d);
+	enum fa_rc rc = FA_OK;
+
+	*out = NULL;
+	idp_err[0] = '\0';
+	if (post)
+		rc = fa_remote_form_add(form, "client_id", client_id);
+	if (rc == FA_OK && post)
+		rc = fa_remote_form_add(form, "client_secret", id->idp_secret);
+	if (rc != FA_OK) {
+		fa_buf_cleanup(form);
+		return fa_err_set(err, rc, "cannot build the token request");
+	}
+	rq.url = d->token_endpoint;
+	rq.form = form->data;
+	rq.basic_id = post ? NULL : client_id;
+	rq.basic_secret = post ? NULL : id->idp_secret;
+	rq.max_body = FA_OIDC_MAX_RESPONSE;
+	rc = fa_remote_fetch(id->idp_remote, &rq, &rs, err);
+	fa_buf_cleanup(form);       /* wipes: it held a secret or a token */
+	if (rc != FA_OK)
+		return rc;
+	if (rs.status == 400 || rs.status == 401) {
+		idp_error_code(&rs, idp_err, cap);
+		rc = fa_err_set(err, FA_EDENIED, "the IdP's token endpoint answered %ld%s%s",
+				rs.status, idp_err[0] ? " " : "", idp_err);
+	} else if (rs.status != 200) {
+		rc = fa_err_set(err, FA_ENET, "the IdP's token endpoint answered %ld", rs.status);
+	} else {
+		rc = fa_remote_json(&rs, rq.url, "the IdP's token response", out, err);
+	}
+	fa_memzero(rs.body, rs.len);
+	fa_remote_resp_cleanup(&rs);
+	return rc;
+}
+
+/* The code for tokens (c->tok). */
+static enum fa_rc exchange(struct fa_identity *id, const char *code, struct cb *c,
+			   char *idp_err, size_t cap, struct fa_err *err)
+{
 	struct fa_buf form;
 	enum fa_rc rc;
 
-	idp_err[0] = '\0';
 	fa_buf_init(&form, FA_MAX_BODY);
 	rc = fa_remote_form_add(&form, "grant_type", "authorization_code");
 	if (rc == FA_OK)
@@ -599,33 +640,11 @@ static enum fa_rc exchange(struct fa_identity *id, const char *code, struct cb *
 		rc = fa_remote_form_add(&form, "redirect_uri", id->idp_redirect_uri);
 	if (rc == FA_OK)
 		rc = fa_remote_form_add(&form, "code_verifier", c->verifier);
-	if (rc == FA_OK && post)
-		rc = fa_remote_form_add(&form, "client_id", client_id);
-	if (rc == FA_OK && post)
-		rc = fa_remote_form_add(&form, "client_secret", id->idp_secret);
 	if (rc != FA_OK) {
 		fa_buf_cleanup(&form);
 		return fa_err_set(err, rc, "cannot build the token request");
 	}
-	rq.url = c->d->token_endpoint;
-	rq.form = form.data;
-	rq.basic_id = post ? NULL : client_id;
-	rq.basic_secret = post ? NULL : id->idp_secret;
-	rq.max_body = FA_OIDC_MAX_RESPONSE;
-	rc = fa_remote_fetch(id->idp_remote, &rq, &rs, err);
-	fa_buf_cleanup(&form);      /* wipes: it held the secret */
-	if (rc != FA_OK)
-		return rc;
-	if (rs.status != 200) {
-		idp_error_code(&rs, idp_err, cap);
-		rc = fa_err_set(err, FA_EDENIED, "the IdP's token endpoint answered %ld%s%s",
-				rs.status, idp_err[0] ? " " : "", idp_err);
-	} else {
-		rc = fa_remote_json(&rs, rq.url, "the IdP's token response", &c->tok, err);
-	}
-	fa_memzero(rs.body, rs.len);
-	fa_remote_resp_cleanup(&rs);
-	return rc;
+	return token_call(id, c->d, &form, &c->tok, idp_err, cap, err);
 }
 
 /* (4): the ID token of the token response. */
@@ -685,9 +704,11 @@ static enum fa_rc userinfo(struct fa_identity *id, struct cb *c, struct fa_err *
 	return rc;
 }
 
-/* (5): the record's extra members: the IdP tokens, sealed. */
-static enum fa_rc session_extra(struct fa_identity *id, struct fa_req *req, const struct cb *c,
-				json_t **out, struct fa_err *err)
+/* (5): the IdP's tokens of a token response, sealed, as members of x
+ * (idp_rt, idp_idt; idp_at_exp from expires_in, removed when the answer
+ * has none). A member the answer lacks is left as it is. */
+static enum fa_rc tokens_keep(struct fa_identity *id, struct fa_arena *a, const json_t *tok,
+			      json_t *x, struct fa_err *err)
 {
 	static const struct {
 		const char *claim, *member;
@@ -695,16 +716,13 @@ static enum fa_rc session_extra(struct fa_identity *id, struct fa_req *req, cons
 		{ "refresh_token", "idp_rt" },
 		{ "id_token", "idp_idt" },
 	};
-	json_t *x = json_pack("{s:s}", "provider", "oidc");
-	json_t *ei = json_object_get(c->tok, "expires_in");
+	json_t *ei = json_object_get(tok, "expires_in");
 
-	*out = NULL;
-	if (!x)
-		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	for (size_t i = 0; i < ARRAY_LEN(keep); i++) {
-		const char *v = json_string_value(json_object_get(c->tok, keep[i].claim));
+		const char *v = json_string_value(json_object_get(tok, keep[i].claim));
 		char *sealed = NULL;
 		size_t n;
+		enum fa_rc rc;
 
 		if (!v || !v[0])
 			continue;
@@ -712,20 +730,40 @@ static enum fa_rc session_extra(struct fa_identity *id, struct fa_req *req, cons
 		if (n > FA_SEAL_MAX_PLAIN) {
 			fa_log(id->log, FA_LOG_INFO, "identity: the IdP's %s is over %d bytes; "
 			       "not kept", keep[i].claim, FA_SEAL_MAX_PLAIN);
+			json_object_del(x, keep[i].member);
 			continue;
 		}
-		if (fa_identity_seal(id->idp_token_key, keep[i].member, v, n, fa_req_arena(req),
-				     &sealed, err) != FA_OK ||
-		    json_object_set_new(x, keep[i].member, json_string(sealed)) != 0) {
-			json_decref(x);
-			return err && err->rc ? err->rc : FA_ENOMEM;
-		}
+		rc = fa_identity_seal(id->idp_token_key, keep[i].member, v, n, a, &sealed, err);
+		if (rc != FA_OK)
+			return rc;
+		if (json_object_set_new(x, keep[i].member, json_string(sealed)) != 0)
+			return fa_err_set(err, FA_ENOMEM, "out of memory");
 	}
 	if (json_is_integer(ei) && json_integer_value(ei) > 0 &&
-	    json_object_set_new(x, "idp_at_exp",
-				json_integer(fa_now() + json_integer_value(ei))) != 0) {
-		json_decref(x);
+	    json_integer_value(ei) < FA_STORE_MAX_TTL_S) {
+		if (json_object_set_new(x, "idp_at_exp",
+					json_integer(fa_now() + json_integer_value(ei))) != 0)
+			return fa_err_set(err, FA_ENOMEM, "out of memory");
+	} else {
+		json_object_del(x, "idp_at_exp");
+	}
+	return FA_OK;
+}
+
+/* The record's extra members for a new session. */
+static enum fa_rc session_extra(struct fa_identity *id, struct fa_req *req, const struct cb *c,
+				json_t **out, struct fa_err *err)
+{
+	json_t *x = json_pack("{s:s}", "provider", "oidc");
+	enum fa_rc rc;
+
+	*out = NULL;
+	if (!x)
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	rc = tokens_keep(id, fa_req_arena(req), c->tok, x, err);
+	if (rc != FA_OK) {
+		json_decref(x);
+		return rc;
 	}
 	*out = x;
 	return FA_OK;
@@ -829,4 +867,93 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 out:
 	json_decref(extra);
 	cb_cleanup(&c);
+}
+
+/* ---- refresh and logout ---------------------------------------------------------- */
+
+/* The sealed token of a session record member, unsealed into buf. */
+static enum fa_rc record_token(struct fa_identity *id, const json_t *doc, const char *member,
+			       char *buf, size_t cap)
+{
+	const char *sealed = json_string_value(json_object_get(doc, member));
+	size_t n = 0;
+
+	if (!sealed || fa_identity_unseal(id->idp_token_key, member, sealed, (unsigned char *)buf,
+					  cap - 1, &n, NULL) != FA_OK)
+		return FA_EDENIED;
+	buf[n] = '\0';
+	return strlen(buf) == n ? FA_OK : FA_EDENIED;
+}
+
+enum fa_rc fa_identity_oidc_refresh(struct fa_identity *id, json_t *doc, struct fa_err *err)
+{
+	char rt[FA_SEAL_MAX_PLAIN + 1], idp_err[MAX_IDP_ERROR + 1];
+	struct fa_discovery *d = NULL;
+	struct fa_arena *a = NULL;
+	json_t *tok = NULL;
+	struct fa_buf form;
+	enum fa_rc rc;
+
+	fa_buf_init(&form, FA_MAX_BODY);
+	if (record_token(id, doc, "idp_rt", rt, sizeof(rt)) != FA_OK)
+		return fa_err_set(err, FA_EDENIED, "the session's IdP refresh token does not unseal");
+	rc = fa_remote_issuer_discovery(id->idp, &d, err);
+	if (rc == FA_OK)
+		rc = fa_remote_form_add(&form, "grant_type", "refresh_token");
+	if (rc == FA_OK)
+		rc = fa_remote_form_add(&form, "refresh_token", rt);
+	fa_memzero(rt, sizeof(rt));
+	if (rc == FA_OK)
+		rc = token_call(id, d, &form, &tok, idp_err, sizeof(idp_err), err);
+	if (rc == FA_OK && !(a = fa_arena_new(4 * FA_MAX_COOKIE)))
+		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
+	if (rc == FA_OK)
+		rc = tokens_keep(id, a, tok, doc, err);
+	if (rc == FA_OK)
+		fa_log(id->log, FA_LOG_DEBUG, "identity: refreshed a session's IdP tokens");
+	fa_buf_cleanup(&form);
+	fa_arena_free(a);
+	json_decref(tok);
+	fa_discovery_free(d);
+	return rc;
+}
+
+const char *fa_identity_oidc_logout_url(struct fa_identity *id, struct fa_req *req,
+					const char *target)
+{
+	struct fa_arena *a = fa_req_arena(req);
+	char idt[FA_SEAL_MAX_PLAIN + 1];
+	struct fa_discovery *d = NULL;
+	json_t *doc = NULL;
+	const char *back = target, *url = NULL;
+	struct fa_buf q;
+	enum fa_rc rc = FA_OK;
+
+	if (!id->idp)
+		return NULL;
+	fa_buf_init(&q, FA_MAX_URL * 4);
+	if (fa_identity_session_record(id, req, &doc) != FA_OK ||
+	    fa_remote_issuer_discovery(id->idp, &d, NULL) != FA_OK || !d->end_session_endpoint)
+		goto out;
+	/* post_logout_redirect_uri must be absolute (RP-Initiated Logout
+	 * 1.0 §2); a path is on the public URL. */
+	if (target[0] == '/')
+		back = fa_arena_printf(a, "%.*s%s", (int)(strlen(id->idp_redirect_uri) -
+							  strlen("/callback")),
+				       id->idp_redirect_uri, target);
+	if (record_token(id, doc, "idp_idt", idt, sizeof(idt)) == FA_OK)
+		rc = fa_remote_form_add(&q, "id_token_hint", idt);
+	if (rc == FA_OK)
+		rc = fa_remote_form_add(&q, "client_id", id->cfg->auth.user_auth.open_id.client_id);
+	if (rc == FA_OK && back)
+		rc = fa_remote_form_add(&q, "post_logout_redirect_uri", back);
+	if (rc == FA_OK)
+		url = fa_arena_printf(a, "%s%c%s", d->end_session_endpoint,
+				      strchr(d->end_session_endpoint, '?') ? '&' : '?', q.data);
+out:
+	fa_memzero(idt, sizeof(idt));
+	fa_buf_cleanup(&q);
+	fa_discovery_free(d);
+	json_decref(doc);
+	return url;
 }

@@ -80,7 +80,7 @@ function idpClient(port, extra = {}) {
   return {
     client_id: 'flyteauth', client_secret: IDP_SECRET,
     redirect_uris: [`http://127.0.0.1:${port}/callback`],
-    post_logout_redirect_uris: [`http://127.0.0.1:${port}/`], ...extra,
+    post_logout_redirect_uris: [`http://127.0.0.1:${port}/`, `http://127.0.0.1:${port}/console`], ...extra,
   };
 }
 
@@ -440,6 +440,84 @@ test('client_secret_post when the IdP offers only that', async () => {
     const res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
     assert.equal(res.status, 302, await res.text());
     assert.equal((await me(rp.url, { cookie: jar.header() })).json.subject, '00u1alice');
+  } finally {
+    await rp.stop();
+    await idp2.stop();
+  }
+});
+
+test('logout ends the session, then goes to the IdP\'s end_session_endpoint with id_token_hint', async () => {
+  const jar = new Jar();
+  const auth = await startLogin(srv, jar, '/console');
+  let res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
+  assert.equal(res.status, 302);
+  const cookie = jar.header();
+  // A same-origin navigation, as the console's logout link is.
+  res = await browse(`${srv.url}/logout?redirect_url=/console`, jar, { headers: { 'sec-fetch-site': 'same-origin' } });
+  assert.equal(res.status, 302);
+  const to = new URL(res.headers.get('location'));
+  assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/session/end`);
+  assert.equal(to.searchParams.get('client_id'), 'flyteauth');
+  assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${srv.url}/console`);
+  const hint = jose.decodeJwt(to.searchParams.get('id_token_hint'));
+  assert.equal(hint.sub, '00u1alice');
+  assert.equal(hint.aud, 'flyteauth');
+  // The session is gone before the browser reaches the IdP.
+  assert.equal((await me(srv.url, { cookie })).status, 401);
+  // The IdP takes the request (an unknown hint or redirect would be a 400
+  // error page): its logout confirmation.
+  const page = await browse(to.href, new Jar());
+  assert.equal(page.status, 200, await page.text());
+  // Without a session: straight to redirect_url.
+  res = await browse(`${srv.url}/logout?redirect_url=/console`, new Jar(), { headers: { 'sec-fetch-site': 'same-origin' } });
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get('location'), '/console');
+});
+
+test('the IdP\'s tokens are refreshed when they expire, and a refused refresh ends the session', async () => {
+  const port = await freePort();
+  const accounts = { ...ACCOUNTS };
+  const opts = {
+    clients: [idpClient(port, { grant_types: ['authorization_code', 'refresh_token'] })],
+    accounts, claims: CLAIMS, jwks: { keys: [key.jwk] },
+    providerOptions: {
+      issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+      ttl: { AccessToken: 2, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 3600, Grant: 3600,
+        Interaction: 600, Session: 3600 },
+    },
+  };
+  const idp2 = await startIdp(opts);
+  const rp = await startRp(idp2.issuer, port);
+  try {
+    const jar = new Jar();
+    const auth = await startLogin(rp, jar, '/console');
+    const res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
+    assert.equal(res.status, 302);
+    const cookie = jar.header();
+    assert.equal(idp2.hits['/token'], 1);
+    assert.equal((await me(rp.url, { cookie })).status, 200);
+    assert.equal(idp2.hits['/token'], 1, 'refreshed a fresh token');
+    // The IdP's access token expires: the next lookup refreshes, once.
+    await sleep(2500);
+    const ms = await Promise.all([1, 2, 3].map(() => me(rp.url, { cookie })));
+    for (const m of ms) assert.equal(m.status, 200);
+    assert.equal(idp2.hits['/token'], 2, 'not one refresh');
+    // The user is removed at the IdP: the next refresh is refused and the
+    // session ends.
+    delete accounts['00u1alice'];
+    await sleep(2500);
+    let m = await me(rp.url, { cookie });
+    // A lookup that raced the removal may have refreshed once more.
+    const deadline = Date.now() + 10000;
+    while (m.status === 200 && Date.now() < deadline) {
+      await sleep(500);
+      m = await me(rp.url, { cookie });
+    }
+    assert.equal(m.status, 401, rp.stderr.split("\n").filter((l) => !l.includes(" http ")).join("\n"));
+    assert.ok(idp2.hits['/token'] >= 3);
+    assert.match(rp.stderr, /a session ended: the IdP's token endpoint answered 400 invalid_grant/);
+    // Ended for good: the record is gone.
+    assert.equal(rows(rp, 'session'), 0);
   } finally {
     await rp.stop();
     await idp2.stop();

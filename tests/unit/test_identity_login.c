@@ -361,6 +361,69 @@ static void blank_attr(char *html, const char *prefix)
 	}
 }
 
+/* The record of j's session, as the store holds it: *key gets its key. */
+static json_t *session_record(struct fx *f, struct jar *j, char key[2 * FA_SHA256_LEN + 1],
+			      struct fa_store_rec *rec)
+{
+	unsigned char plain[FA_SESSION_ID_LEN + 8];
+	size_t n = 0;
+	json_t *doc = NULL;
+
+	assert_int_equal(fa_identity_unseal(f->id->session_key, FA_IDENTITY_SESSION_COOKIE,
+					    jar_get(j, FA_IDENTITY_SESSION_COOKIE), plain,
+					    sizeof(plain), &n, NULL), FA_OK);
+	assert_int_equal(fa_sha256_hex(plain, FA_SESSION_ID_LEN, key), FA_OK);
+	assert_int_equal(fa_store_get(f->st, "session", key, fa_now(), rec, NULL), FA_OK);
+	assert_int_equal(fa_json_load(rec->value, rec->len, "record", &doc, NULL), FA_OK);
+	return doc;
+}
+
+/* A session unused for the idle timeout ends (its record is deleted); one
+ * used within it lives on, and its last use is written at most once a
+ * minute. */
+static void test_session_idle(void **state)
+{
+	struct fx *f = *state;
+	struct jar j = { 0 };
+	struct fa_store_rec rec = { 0 };
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_op op = { .type = FA_STORE_UPDATE, .kind = "session" };
+	int64_t now = fa_now(), n = -1;
+	json_t *doc;
+	char *v;
+
+	fx_start(f, NULL, NULL);
+	assert_int_equal(f->id->session_idle_s, 3600);   /* the default, clamped to the 1 h TTL */
+	harness_done(login(f, &j, "alice", PASSWORD, NULL));
+	doc = session_record(f, &j, key, &rec);
+	assert_true(json_integer_value(json_object_get(doc, "seen")) >= now);
+	/* Last used 30 minutes ago: still on, and the use is recorded. */
+	json_object_set_new(doc, "seen", json_integer(now - 1800));
+	v = json_dumps(doc, JSON_COMPACT);
+	op.key = key;
+	op.value = v;
+	op.expires_at = rec.expires_at;
+	assert_int_equal(fa_store_apply(f->st, &op, 1, now, NULL), FA_OK);
+	free(v);
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	json_decref(session_user(f, &j, FA_OK));
+	doc = session_record(f, &j, key, &rec);
+	assert_true(json_integer_value(json_object_get(doc, "seen")) >= now);
+	/* Last used an hour ago: ended. */
+	json_object_set_new(doc, "seen", json_integer(fa_now() - 3600));
+	v = json_dumps(doc, JSON_COMPACT);
+	op.value = v;
+	op.expires_at = rec.expires_at;
+	assert_int_equal(fa_store_apply(f->st, &op, 1, fa_now(), NULL), FA_OK);
+	free(v);
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	assert_null(session_user(f, &j, FA_ENOTFOUND));
+	assert_int_equal(fa_store_count(f->st, "session", fa_now(), &n, NULL), FA_OK);
+	assert_int_equal(n, 0);
+}
+
 static void test_wrong_password_unknown_user_identical(void **state)
 {
 	struct fx *f = *state;
@@ -818,6 +881,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_login_form, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_logout, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_session_idle, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_password_unknown_user_identical, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_csrf, fx_setup, fx_teardown),
