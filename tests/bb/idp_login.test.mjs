@@ -12,16 +12,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import * as jose from 'jose';
 
-import { Jar, browse } from './lib/browser.mjs';
+import { Jar, browse, hiddenInputs } from './lib/browser.mjs';
 import { FLYTECTL, FLYTECTL_REDIRECT, PASSWORD, hashSecret, login, me, secretFiles } from './lib/identity.mjs';
 import { idpLogin, signingKey, startIdp } from './lib/idp.mjs';
-import { freePort, sleep, startServer } from './lib/server.mjs';
+import { freePort, postForm, run, sleep, startServer, tempDir } from './lib/server.mjs';
 
 const IDP_SECRET = 'idp-client-secret-0123456789';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const ACCOUNTS = {
   '00u1alice': {
     name: 'Alice Example', preferred_username: 'alice@corp.example', given_name: 'Alice',
@@ -55,7 +58,8 @@ ${users}  appAuth:
     selfAuthServer:
       issuer: http://127.0.0.1:PORT
       staticClients:
-${FLYTECTL}`;
+${FLYTECTL}        tv: {id: tv, grant_types: ['${DEVICE_GRANT}'], scopes: [all], public: true}
+`;
 }
 
 // flyteauth for idp on a port chosen first (the IdP client's redirect URI).
@@ -521,5 +525,69 @@ test('the IdP\'s tokens are refreshed when they expire, and a refused refresh en
   } finally {
     await rp.stop();
     await idp2.stop();
+  }
+});
+
+test('the device flow\'s verification page logs the user in through the IdP', async () => {
+  const da = (await postForm(srv, '/oauth2/device/authorize', { client_id: 'tv', scope: 'all' })).json;
+  assert.ok(da?.user_code, JSON.stringify(da));
+  const jar = new Jar();
+  let res = await browse(da.verification_uri_complete, jar);
+  assert.equal(res.status, 302);
+  res = await browse(new URL(res.headers.get('location'), srv.url).href, jar);
+  assert.equal(res.status, 302);
+  res = await browse(await idpLogin(res.headers.get('location'), '00u1alice'), jar);
+  assert.equal(res.status, 302);
+  const back = new URL(res.headers.get('location'), srv.url);
+  assert.equal(back.pathname, '/device');
+  res = await browse(back.href, jar);
+  const entry = await res.text();
+  assert.equal(res.status, 200, entry);
+  const post = (params) => browse(`${srv.url}/device`, jar, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  res = await post({ csrf_token: hiddenInputs(entry).csrf_token, user_code: da.user_code });
+  const confirm = await res.text();
+  assert.equal(res.status, 200, confirm);
+  res = await post({ ...hiddenInputs(confirm), action: 'approve' });
+  assert.equal(res.status, 200, await res.text());
+  const tok = await postForm(srv, '/oauth2/token', { grant_type: DEVICE_GRANT, client_id: 'tv', device_code: da.device_code });
+  assert.equal(tok.res.status, 200, tok.text);
+  const at = jose.decodeJwt(tok.json.access_token);
+  assert.equal(at.sub, '00u1alice');
+  assert.equal(at.user_info.email, 'alice@corp.example');
+});
+
+test('the README\'s values file for each IdP is accepted by config check once its placeholders are filled', async () => {
+  const readme = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('### Login through your IdP');
+  const end = readme.indexOf('\n### ', start + 10);
+  const section = readme.slice(start, end);
+  const idps = [...section.matchAll(/^#### (.+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(idps, ['Okta', 'Google', 'Keycloak', 'Microsoft Entra ID']);
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.equal(blocks.length, 4);
+  const hash = await hashSecret('propeller-password');
+  const fill = {
+    '<org-id>': 'acme', '<client_ID>': '0oa1acmeflyteweb', '<client_secret>': 'acme-oidc-secret',
+    '<your-random-password>': 'propeller-password', '<your-hashed-password>': hash,
+    '<your-flyte-deployment-URL>': 'flyte.acme.example.com', '<keycloak-url>': 'kc.acme.example.com',
+    '<keycloak-realm>': 'flyte', '<tenant-id>': '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  };
+  const dir = tempDir();
+  try {
+    for (const [i, block] of blocks.entries()) {
+      let yaml = block;
+      for (const [k, v] of Object.entries(fill)) yaml = yaml.replaceAll(k, v);
+      assert.doesNotMatch(yaml, /<[^>]+>/, `${idps[i]}: a placeholder left`);
+      const file = path.join(dir, `values-${i}.yaml`);
+      writeFileSync(file, yaml);
+      const r = await run(['config', 'check', '--config', file]);
+      assert.equal(r.code, 0, `${idps[i]}: ${r.stderr}`);
+      assert.match(r.stdout, /configuration OK/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
