@@ -264,7 +264,7 @@ async function tamperedLogin(tamper, editAuth = (u) => u) {
   const auth = editAuth(await startLogin(srv, jar, '/console'));
   const back = await idpLogin(auth.href, '00u1alice');
   const sessions = rows(srv, 'session');
-  idp.tamper = tamper;
+  if (tamper) idp.tamper = tamper;
   try {
     const res = await browse(back, jar);
     assert.equal(jar.get('flyte_session'), undefined, 'a session was set');
@@ -314,12 +314,23 @@ test('an ID token with one thing wrong is refused, and nothing is written', asyn
     ['signed by a key not in the JWKS', resign(() => {}, stranger)],
     ['alg differing from the key\'s', resign((c, h) => { h.alg = 'PS256'; })],
     ['no id_token', async (json) => { delete json.id_token; return json; }],
+    ['malformed JSON', async () => '{"id_token": "a.b.c", '],
+    ['an answer over 64 KiB (5 MB)', async (json) => ({ ...json, pad: 'x'.repeat(5 * 1024 * 1024) })],
   ];
   for (const [name, tamper] of cases) {
     r = await tamperedLogin(tamper);
     assert.equal(r.res.status, 502, `${name}: ${r.res.status} ${r.html}`);
     assert.match(r.html, /could not be accepted/, name);
   }
+  // Userinfo naming another subject.
+  idp.tamperUserinfo = async (json) => ({ ...json, sub: '00u2mallory' });
+  try {
+    r = await tamperedLogin(null);
+  } finally {
+    idp.tamperUserinfo = null;
+  }
+  assert.equal(r.res.status, 502);
+  assert.match(srv.stderr, /userinfo names another subject than the ID token/);
   // The nonce of the authorization request swapped in transit: the IdP
   // signs the wrong nonce itself.
   r = await tamperedLogin(null, (u) => { u.searchParams.set('nonce', 'attacker-nonce'); return u; });
@@ -589,5 +600,26 @@ test('the README\'s values file for each IdP is accepted by config check once it
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an IdP that goes down during a login: the callback fails readably and writes no session', async () => {
+  const port = await freePort();
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  const rp = await startRp(idp2.issuer, port);
+  try {
+    const jar = new Jar();
+    const auth = await startLogin(rp, jar, '/console');
+    const back = await idpLogin(auth.href, '00u1alice');
+    await idp2.stop();
+    const res = await browse(back, jar);
+    assert.equal(res.status, 502);
+    assert.match(await res.text(), /could not be accepted/);
+    assert.equal(jar.get('flyte_session'), undefined);
+    assert.equal(rows(rp, 'session'), 0);
+    assert.match(rp.stderr, /sign-in through the IdP refused: .*127\.0\.0\.1:\d+\/token/);
+  } finally {
+    await rp.stop();
+    await idp2.stop();
   }
 });
