@@ -38,7 +38,7 @@ const CLAIMS = {
   email: ['email', 'email_verified'],
 };
 
-async function rpConfig({ idpUrl, localUsers = false, clientId = 'flyteauth' }) {
+async function rpConfig({ idpUrl, localUsers = false, clientId = 'flyteauth', sameSite = 'DefaultMode' }) {
   const users = localUsers
     ? `    localUsers:\n      - {username: breakglass, passwordHash: '${await hashSecret(PASSWORD)}', name: Break Glass}\n`
     : '';
@@ -50,6 +50,7 @@ auth:
   authorizedUris: [http://127.0.0.1:PORT]
   userAuth:
     redirectUrl: /console
+    cookieSetting: {sameSitePolicy: ${sameSite}}
     openId:
       baseUrl: ${idpUrl}
       clientId: ${clientId}
@@ -441,19 +442,23 @@ test('an IdP down at start: serve starts, /login answers 503 naming it, then wor
   }
 });
 
-test('client_secret_post when the IdP offers only that', async () => {
+test('client_secret_post when the IdP offers only that; under StrictMode the state cookie stays Lax', async () => {
   const port = await freePort();
   const idp2 = await startIdp({
     clients: [idpClient(port, { token_endpoint_auth_method: 'client_secret_post' })],
     accounts: ACCOUNTS, claims: CLAIMS,
     providerOptions: { clientAuthMethods: ['client_secret_post'] },
   });
-  const rp = await startRp(idp2.issuer, port);
+  // With SameSite=Strict cookies, as some operators set: the state cookie
+  // still comes back on the IdP's (cross-site) redirect, so it is Lax.
+  const rp = await startRp(idp2.issuer, port, { sameSite: 'StrictMode' });
   try {
     const jar = new Jar();
     const auth = await startLogin(rp, jar, '/console');
+    assert.match(jar.lines.get('flyte_csrf_state'), /SameSite=Lax/);
     const res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
     assert.equal(res.status, 302, await res.text());
+    assert.match(jar.lines.get('flyte_session'), /SameSite=Strict/);
     assert.equal((await me(rp.url, { cookie: jar.header() })).json.subject, '00u1alice');
   } finally {
     await rp.stop();
