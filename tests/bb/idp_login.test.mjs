@@ -38,13 +38,14 @@ const CLAIMS = {
   email: ['email', 'email_verified'],
 };
 
-async function rpConfig({ idpUrl, localUsers = false, clientId = 'flyteauth', sameSite = 'DefaultMode' }) {
+async function rpConfig({ idpUrl, localUsers = false, clientId = 'flyteauth', sameSite = 'DefaultMode',
+  db = 'DIR/flyteauth.db' }) {
   const users = localUsers
     ? `    localUsers:\n      - {username: breakglass, passwordHash: '${await hashSecret(PASSWORD)}', name: Break Glass}\n`
     : '';
   return `
 server: {httpPort: PORT, bindAddress: 127.0.0.1, security: {secure: false, insecureCookieHeader: true}}
-database: {sqlite: {file: DIR/flyteauth.db}}
+database: {sqlite: {file: ${db}}}
 secrets: {secrets-prefix: DIR, env-prefix: FLYTE_SECRET_TEST_UNUSED_}
 auth:
   authorizedUris: [http://127.0.0.1:PORT]
@@ -626,5 +627,29 @@ test('an IdP that goes down during a login: the callback fails readably and writ
   } finally {
     await rp.stop();
     await idp2.stop();
+  }
+});
+
+test('the discovery document kept in the store serves a restart while the IdP is down', async () => {
+  const port = await freePort();
+  const dir = tempDir();
+  const db = path.join(dir, 'shared.db');
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  try {
+    let rp = await startRp(idp2.issuer, port, { db });
+    await rp.stop();
+    await idp2.stop();
+    rp = await startRp(idp2.issuer, port, { db, ready: false });
+    try {
+      const res = await browse(`${rp.url}/login`, new Jar());
+      assert.equal(res.status, 302, await res.text());
+      assert.equal(new URL(res.headers.get('location')).origin, idp2.issuer);
+      assert.match(rp.stderr, /the IdP's discovery document from the store \(fetched \d+ s ago\)/);
+    } finally {
+      await rp.stop();
+    }
+  } finally {
+    await idp2.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
