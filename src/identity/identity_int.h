@@ -192,7 +192,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
 /* A claim kept for /me's additional_claims: at most this much JSON each,
  * and this much in all (the session record stays small). */
 #define FA_OIDC_MAX_CLAIM 2048
-#define FA_OIDC_MAX_CLAIMS 8192
+#define FA_OIDC_MAX_CLAIMS (10 * 1024)
 
 /* Prepares the IdP provider from opts (called by fa_identity_new when
  * openId.baseUrl is set). */

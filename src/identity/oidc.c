@@ -231,8 +231,10 @@ enum fa_rc fa_identity_oidc_user(const json_t *idt, const json_t *userinfo, json
 
 			if (!v || !profile_type_ok(name, v))
 				continue;
-			sz = json_size(v);
-			if (sz == 0 || sz > FA_OIDC_MAX_CLAIM || total + sz > FA_OIDC_MAX_CLAIMS)
+			/* the value, its name, quotes, colon and comma */
+			sz = json_size(v) + strlen(name) + 4;
+			if (sz == 4 + strlen(name) || sz > FA_OIDC_MAX_CLAIM ||
+			    total + sz > FA_OIDC_MAX_CLAIMS)
 				break;
 			if (json_object_set(u, name, (json_t *)(uintptr_t)v) != 0)
 				goto nomem;
@@ -255,8 +257,9 @@ enum fa_rc fa_identity_oidc_user(const json_t *idt, const json_t *userinfo, json
 			    in_list(profile_claims, ARRAY_LEN(profile_claims), name) ||
 			    json_object_get(u, name) || strlen(name) > FA_MAX_ID)
 				continue;
-			sz = json_size(v) + strlen(name);
-			if (sz > FA_OIDC_MAX_CLAIM || total + sz > FA_OIDC_MAX_CLAIMS)
+			sz = json_size(v) + strlen(name) + 4;
+			if (sz == strlen(name) + 4 || sz > FA_OIDC_MAX_CLAIM ||
+			    total + sz > FA_OIDC_MAX_CLAIMS)
 				continue;
 			if (json_object_set(u, name, v) != 0)
 				goto nomem;
@@ -800,6 +803,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 	enum fa_rc rc;
 
 	memset(&c, 0, sizeof(c));
+	idp_err[0] = '\0';
 	fa_err_clear(&e);
 	if (!id->idp) {
 		fa_resp_oauth_error(resp, 404, "not_found", "no upstream identity provider is "
@@ -865,6 +869,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 	}
 	if (rc != FA_OK) {
 		fa_log_warnx(id->log, "identity: sign-in through the IdP refused: %s", e.msg);
+		fa_metrics_login(id->metrics, false);
 		audit(id, req, NULL, "failure", "IdP answer refused");
 		page(id, resp, 502, "Sign-in failed",
 		     "The identity provider's answer could not be accepted. Please try again; if "
@@ -873,6 +878,13 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 		goto out;
 	}
 	rc = session_extra(id, req, &c, &extra, &e);
+	/* The record must fit the store (FA_MAX_STORE_VALUE): the claims are
+	 * capped, and the ID token, kept only as logout's hint, gives way. */
+	if (rc == FA_OK && json_size(c.user) + json_size(extra) + 256 > FA_MAX_STORE_VALUE) {
+		fa_log(id->log, FA_LOG_INFO, "identity: the IdP's ID token is not kept (the session "
+		       "record would be too large); logout goes to the IdP without id_token_hint");
+		json_object_del(extra, "idp_idt");
+	}
 	if (rc == FA_OK)
 		rc = fa_identity_session_start(id, req, resp, c.user, extra, &e);
 	if (rc == FA_OK)
@@ -928,6 +940,9 @@ enum fa_rc fa_identity_oidc_refresh(struct fa_identity *id, json_t *doc, struct 
 		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
 	if (rc == FA_OK)
 		rc = tokens_keep(id, a, tok, doc, err);
+	/* As at the callback: the ID token gives way to a record that fits. */
+	if (rc == FA_OK && json_size(doc) + 256 > FA_MAX_STORE_VALUE)
+		json_object_del(doc, "idp_idt");
 	if (rc == FA_OK)
 		fa_log(id->log, FA_LOG_DEBUG, "identity: refreshed a session's IdP tokens");
 	fa_buf_cleanup(&form);

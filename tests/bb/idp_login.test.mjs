@@ -653,3 +653,40 @@ test('the discovery document kept in the store serves a restart while the IdP is
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a login whose claims and tokens would not fit one store record still works, without the ID token', async () => {
+  const jar = new Jar();
+  const auth = await startLogin(srv, jar, '/console');
+  const back = await idpLogin(auth.href, '00u1alice');
+  const big = (n) => randomBytes(n).toString('base64url').slice(0, n);
+  idp.tamper = async (json) => {
+    json.refresh_token = big(2800);
+    const claims = jose.decodeJwt(json.id_token);
+    const header = jose.decodeProtectedHeader(json.id_token);
+    const k = await jose.importJWK(key.jwk, header.alg);
+    // A note that takes the ID token to about 2.8 KB (kept when alone).
+    claims.note = big(Math.floor((2800 - json.id_token.length) * 3 / 4));
+    json.id_token = await new jose.SignJWT(claims).setProtectedHeader(header).sign(k);
+    assert.ok(json.id_token.length <= 2900 && json.id_token.length > 2600, `${json.id_token.length}`);
+    return json;
+  };
+  idp.tamperUserinfo = async (json) => {
+    for (let i = 0; i < 12; i++) json[`extra${i}`] = big(1000);
+    return json;
+  };
+  let res;
+  try {
+    res = await browse(back, jar);
+  } finally {
+    idp.tamper = null;
+    idp.tamperUserinfo = null;
+  }
+  assert.equal(res.status, 302, await res.text());
+  assert.match(srv.stderr, /the IdP's ID token is not kept \(the session record would be too large\)/);
+  const m = await me(srv.url, { cookie: jar.header() });
+  assert.equal(m.status, 200);
+  assert.equal(m.json.subject, '00u1alice');
+  const kept = Object.keys(m.json.additional_claims).filter((k) => k.startsWith('extra'));
+  // Claims up to 10 KiB in all: some of the twelve, not all.
+  assert.ok(kept.length >= 6 && kept.length < 12, `${kept.length} extra claims kept`);
+});
