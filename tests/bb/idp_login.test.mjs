@@ -82,6 +82,16 @@ async function startRp(idpUrl, port, { ready = true, ...opts } = {}) {
   return rp;
 }
 
+// Stops a server, then checks what it wrote: no sanitizer report, a clean
+// exit, and not our IdP client secret in its output.
+async function stopChecked(rp) {
+  const exited = await rp.stop();
+  const out = rp.stdout + rp.stderr;
+  assert.doesNotMatch(out, /AddressSanitizer|LeakSanitizer|runtime error/);
+  assert.ok(!out.includes(IDP_SECRET), 'the IdP client secret reached the log');
+  assert.equal(exited.code, 0, out.slice(-2000));
+}
+
 function idpClient(port, extra = {}) {
   return {
     client_id: 'flyteauth', client_secret: IDP_SECRET,
@@ -122,7 +132,7 @@ before(async () => {
 });
 
 after(async () => {
-  await srv?.stop();
+  if (srv) await stopChecked(srv);
   await idp?.stop();
 });
 
@@ -401,7 +411,7 @@ test('local users beside the IdP: the page offers both, and break-glass works', 
     const m = await me(rp.url, { cookie: j2.header() });
     assert.equal(m.json.subject, 'breakglass');
   } finally {
-    await rp.stop();
+    await stopChecked(rp);
     await idp2.stop();
   }
 });
@@ -438,7 +448,7 @@ test('an IdP down at start: serve starts, /login answers 503 naming it, then wor
     assert.equal(r.status, 302);
     assert.equal((await me(rp.url, { cookie: jar.header() })).json.subject, '00u1alice');
   } finally {
-    await rp.stop();
+    await stopChecked(rp);
     await idp2?.stop();
   }
 });
@@ -462,7 +472,7 @@ test('client_secret_post when the IdP offers only that; under StrictMode the sta
     assert.match(jar.lines.get('flyte_session'), /SameSite=Strict/);
     assert.equal((await me(rp.url, { cookie: jar.header() })).json.subject, '00u1alice');
   } finally {
-    await rp.stop();
+    await stopChecked(rp);
     await idp2.stop();
   }
 });
@@ -540,7 +550,7 @@ test('the IdP\'s tokens are refreshed when they expire, and a refused refresh en
     // Ended for good: the record is gone.
     assert.equal(rows(rp, 'session'), 0);
   } finally {
-    await rp.stop();
+    await stopChecked(rp);
     await idp2.stop();
   }
 });
@@ -625,7 +635,7 @@ test('an IdP that goes down during a login: the callback fails readably and writ
     assert.equal(rows(rp, 'session'), 0);
     assert.match(rp.stderr, /sign-in through the IdP refused: .*127\.0\.0\.1:\d+\/token/);
   } finally {
-    await rp.stop();
+    await stopChecked(rp);
     await idp2.stop();
   }
 });
@@ -637,7 +647,7 @@ test('the discovery document kept in the store serves a restart while the IdP is
   const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
   try {
     let rp = await startRp(idp2.issuer, port, { db });
-    await rp.stop();
+    await stopChecked(rp);
     await idp2.stop();
     rp = await startRp(idp2.issuer, port, { db, ready: false });
     try {
@@ -646,7 +656,7 @@ test('the discovery document kept in the store serves a restart while the IdP is
       assert.equal(new URL(res.headers.get('location')).origin, idp2.issuer);
       assert.match(rp.stderr, /the IdP's discovery document from the store \(fetched \d+ s ago\)/);
     } finally {
-      await rp.stop();
+      await stopChecked(rp);
     }
   } finally {
     await idp2.stop();
