@@ -513,7 +513,7 @@ test('the IdP\'s tokens are refreshed when they expire, and a refused refresh en
     accounts, claims: CLAIMS, jwks: { keys: [key.jwk] },
     providerOptions: {
       issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
-      ttl: { AccessToken: 2, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 3600, Grant: 3600,
+      ttl: { AccessToken: 5, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 3600, Grant: 3600,
         Interaction: 600, Session: 3600 },
     },
   };
@@ -529,14 +529,14 @@ test('the IdP\'s tokens are refreshed when they expire, and a refused refresh en
     assert.equal((await me(rp.url, { cookie })).status, 200);
     assert.equal(idp2.hits['/token'], 1, 'refreshed a fresh token');
     // The IdP's access token expires: the next lookup refreshes, once.
-    await sleep(2500);
+    await sleep(5500);
     const ms = await Promise.all([1, 2, 3].map(() => me(rp.url, { cookie })));
     for (const m of ms) assert.equal(m.status, 200);
     assert.equal(idp2.hits['/token'], 2, 'not one refresh');
     // The user is removed at the IdP: the next refresh is refused and the
     // session ends.
     delete accounts['00u1alice'];
-    await sleep(2500);
+    await sleep(5500);
     let m = await me(rp.url, { cookie });
     // A lookup that raced the removal may have refreshed once more.
     const deadline = Date.now() + 10000;
