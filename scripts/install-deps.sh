@@ -13,10 +13,13 @@ BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-
 libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
-TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base"
-# sqlite3: the upstream IdP tests count the store's rows to show that a
-# refused /callback wrote nothing.
-TEST="$TEST sqlite3"
+# glewlwyd: a second upstream OpenID Provider nobody here wrote, for the
+# relying-party tests (tests/bb/lib/glewlwyd.mjs); sqlite3: the CLI that
+# makes its database from the schema the package ships, and counts the
+# store's rows in the IdP tests (a refused /callback writes nothing).
+# chromium: the real browser of the browser tests, driven by npm
+# playwright-core (which downloads none of its own; tests/bb/lib/chromium.mjs).
+TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium"
 # The packages of the binary's shared libraries (tests/bb/packaging.test.mjs
 # checks this list against the libraries the binary links), CA certificates
 # for TLS to an IdP, and curl for the container's HEALTHCHECK.
