@@ -87,6 +87,7 @@ struct fa_identity {
 	char *idp_secret;                        /* the client secret; wiped on free */
 	char *idp_redirect_uri;                  /* <public URL>/callback */
 	char *idp_label;                         /* the IdP's host, for the login page */
+	char idp_discovery_url[FA_REMOTE_MAX_URL + 1];
 	unsigned char idp_state_key[FA_SEAL_KEY_LEN];   /* seals the callback's state cookie */
 	unsigned char idp_token_key[FA_SEAL_KEY_LEN];   /* seals IdP tokens in session records */
 };

@@ -133,6 +133,10 @@ enum fa_rc fa_identity_oidc_init(struct fa_identity *id, const struct fa_identit
 	id->idp_label = fa_strndup(u.host, u.host_len);
 	if (!id->idp_label)
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	rc = fa_discovery_url(FA_DISCOVERY_OIDC, base, id->idp_discovery_url,
+			      sizeof(id->idp_discovery_url), err);
+	if (rc != FA_OK)
+		return rc;
 	rc = fa_identity_key_derive(o->cookie_block_key, o->cookie_block_key_len,
 				    o->cookie_hash_key, o->cookie_hash_key_len,
 				    "flyteauth idp state cookie v1", id->idp_state_key, err);
@@ -354,13 +358,20 @@ static enum fa_rc auth_query(struct fa_identity *id, struct fa_req *req,
 }
 
 /* 503 while the IdP's discovery document is not loaded. */
-static void idp_unavailable(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
+/* The page names the discovery URL, also while the first fetch is still
+ * under way (the error then does not). */
+static void idp_unavailable(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			    const struct fa_err *e)
 {
+	const char *detail = e->msg;
+
+	if (!strstr(e->msg, id->idp_discovery_url))
+		detail = fa_arena_printf(fa_req_arena(req), "%s: %s", id->idp_discovery_url, e->msg);
 	if (fa_resp_header(resp, "Retry-After", "5", NULL) != FA_OK)
 		fa_log_warnx(id->log, "identity: cannot set Retry-After");
 	page(id, resp, 503, "Sign-in is temporarily unavailable",
 	     "The identity provider cannot be reached right now. Please try again in a moment.",
-	     e->msg, NULL);
+	     detail ? detail : e->msg, NULL);
 }
 
 static void put_exp(unsigned char *p, int64_t v)
@@ -426,7 +437,7 @@ static void oidc_redirect(struct fa_identity *id, struct fa_req *req, struct fa_
 		return;
 	}
 	if (fa_remote_issuer_discovery(id->idp, &d, &e) != FA_OK) {
-		idp_unavailable(id, resp, &e);
+		idp_unavailable(id, req, resp, &e);
 		return;
 	}
 	rc = fa_rand_bytes(plain, 3 * RAND_LEN);
@@ -853,7 +864,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 	}
 	clear_state_cookie(id, resp);
 	if (fa_remote_issuer_discovery(id->idp, &c.d, &e) != FA_OK) {
-		idp_unavailable(id, resp, &e);
+		idp_unavailable(id, req, resp, &e);
 		goto out;
 	}
 	rc = exchange(id, code, &c, idp_err, sizeof(idp_err), &e);

@@ -428,8 +428,12 @@ test('an IdP down at start: serve starts, /login answers 503 naming it, then wor
     const html = await res.text();
     assert.match(html, /Sign-in is temporarily unavailable/);
     assert.ok(html.includes(`http://127.0.0.1:${idpPort}/.well-known/openid-configuration`), html);
-    // One log line naming the URL and the error.
-    const lines = rp.stderr.split('\n').filter((l) => l.includes(`127.0.0.1:${idpPort}`));
+    // One log line naming the URL and the error (once the first attempt
+    // has failed; the request above may have come first).
+    const logged = () => rp.stderr.split('\n').filter((l) => l.includes(`127.0.0.1:${idpPort}`));
+    for (const until = Date.now() + 10000; logged().length === 0 && Date.now() < until;) await sleep(50);
+    await sleep(300);
+    const lines = logged();
     assert.equal(lines.length, 1, rp.stderr);
     assert.match(lines[0], /cannot load the IdP's discovery document/);
     // /callback too is unavailable rather than wrong.
