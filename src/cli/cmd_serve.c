@@ -78,6 +78,10 @@ struct serve {
 	 * it to the gate, which verifies its tokens. */
 	struct fa_remote *ext_remote;
 	struct fa_remote_issuer *external;
+	/* The upstream IdP (userAuth.openId.baseUrl): discovery and keys in
+	 * the background, lent to identity. */
+	struct fa_remote *idp_remote;
+	struct fa_remote_issuer *idp;
 	struct fa_identity *identity;
 	struct fa_authz *authz;
 	struct fa_gate *gate;
@@ -471,6 +475,127 @@ static int start_external(struct serve *s, const sigset_t *stop)
 			   &ext->base_url_pos);
 }
 
+/* The IdP's discovery document is kept in the store (kind
+ * "idp_discovery", key: hex SHA-256 of openId.baseUrl) with the time it
+ * was fetched, so a start while the IdP's discovery endpoint is down
+ * serves the last good copy -- re-validated as if fetched then -- until a
+ * fetch works; the issuer refreshes it in the background and each new
+ * copy replaces the stored one. */
+#define IDP_DISCOVERY_KIND "idp_discovery"
+#define IDP_DISCOVERY_KEEP_S (7 * 24 * 3600)
+
+static void idp_discovery_key(const struct fa_config *c, char key[2 * FA_SHA256_LEN + 1])
+{
+	const char *base = c->auth.user_auth.open_id.base_url;
+
+	if (fa_sha256_hex(base, strlen(base), key) != FA_OK)
+		key[0] = '\0';
+}
+
+/* The issuer's on_update, on its holder's thread. */
+static void idp_discovery_save(void *ctx, const struct fa_discovery *d)
+{
+	struct serve *s = ctx;
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_op op = { .type = FA_STORE_UPDATE, .kind = IDP_DISCOVERY_KIND, .key = key };
+	int64_t now = fa_now();
+	json_t *rec;
+	char *value = NULL;
+	enum fa_rc rc = FA_ENOMEM;
+
+	idp_discovery_key(s->cfg, key);
+	rec = json_pack("{s:s, s:I, s:s%}", "url", d->url, "fetched_at", (json_int_t)d->fetched_at,
+			"doc", d->raw, d->raw_len);
+	if (key[0] && rec && (value = json_dumps(rec, JSON_COMPACT))) {
+		op.value = value;
+		op.expires_at = now + IDP_DISCOVERY_KEEP_S;
+		rc = fa_store_apply(s->store, &op, 1, now, NULL);
+		if (rc == FA_ENOTFOUND) {
+			op.type = FA_STORE_INSERT;
+			rc = fa_store_apply(s->store, &op, 1, now, NULL);
+		}
+	}
+	if (rc != FA_OK && rc != FA_EEXIST && rc != FA_ECONFLICT)
+		fa_log_warnx(&s->log, "serve: cannot keep the IdP's discovery document in the "
+			     "store: %s", fa_rc_str(rc));
+	free(value);
+	json_decref(rec);
+}
+
+/* The stored copy, validated again (NULL: none usable). */
+static struct fa_discovery *idp_discovery_load(struct serve *s)
+{
+	const char *base = s->cfg->auth.user_auth.open_id.base_url;
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_rec rec = { 0 };
+	struct fa_discovery *d = NULL;
+	json_t *doc = NULL;
+	const char *url, *raw;
+
+	idp_discovery_key(s->cfg, key);
+	if (!key[0] || fa_store_get(s->store, IDP_DISCOVERY_KIND, key, fa_now(), &rec, NULL) != FA_OK)
+		return NULL;
+	if (fa_json_load(rec.value, rec.len, "stored discovery", &doc, NULL) == FA_OK &&
+	    (url = json_string_value(json_object_get(doc, "url"))) &&
+	    (raw = json_string_value(json_object_get(doc, "doc"))) &&
+	    json_integer_value(json_object_get(doc, "fetched_at")) > 0 &&
+	    fa_discovery_parse(FA_DISCOVERY_OIDC, base, url, raw, strlen(raw),
+			       json_integer_value(json_object_get(doc, "fetched_at")), &d,
+			       NULL) != FA_OK)
+		d = NULL;
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	return d;
+}
+
+/* The upstream IdP: its HTTP client (auth.httpProxyURL, as config check
+ * --online reaches it), its issuer loading discovery and keys in the
+ * background -- an IdP that cannot be reached does not stop the start: the
+ * holder logs one line naming the URL and the error and retries with
+ * backoff, and /login answers 503 meanwhile -- and its client secret.
+ * *secret is malloc'd (fa_free_secret). */
+static int start_idp(struct serve *s, char **secret)
+{
+	const struct fa_config *c = s->cfg;
+	const __typeof__(c->auth.user_auth.open_id) *oid = &c->auth.user_auth.open_id;
+	struct fa_remote_opts ro = { 0 };
+	struct fa_remote_issuer_opts io = { 0 };
+	struct fa_discovery *cached;
+	char where[256];
+	struct fa_err err;
+	enum fa_rc rc;
+
+	*secret = NULL;
+	if (!oid->base_url[0])
+		return FA_EXIT_OK;
+	fa_err_clear(&err);
+	if (fa_secret_get(&s->secrets, oid->client_secret_name, secret, NULL, NULL, &err) != FA_OK)
+		return fa_cli_fail("%s: auth.userAuth.openId.clientSecretName: %s",
+				   fa_config_pos_format(&oid->client_secret_name_pos, where,
+							sizeof(where)), err.msg);
+	ro.proxy_url = c->auth.http_proxy_url;
+	if (fa_remote_new(&ro, &s->idp_remote, &err) != FA_OK)
+		return fa_cli_fail("serve: the IdP's HTTP client: %s", err.msg);
+	io.kind = FA_DISCOVERY_OIDC;
+	io.issuer = oid->base_url;
+	io.what = "the IdP";
+	io.log = &s->log;
+	io.on_update = idp_discovery_save;
+	io.ctx = s;
+	io.initial = cached = idp_discovery_load(s);
+	if (cached)
+		fa_log(&s->log, FA_LOG_INFO, "the IdP's discovery document from the store (fetched "
+		       "%lld s ago) serves until it is fetched again",
+		       (long long)(fa_now() - cached->fetched_at));
+	rc = fa_remote_issuer_start(s->idp_remote, &io, &s->idp, &err);
+	fa_discovery_free(cached);
+	if (rc != FA_OK)
+		return fa_cli_fail("%s: auth.userAuth.openId.baseUrl: %s",
+				   fa_config_pos_format(&oid->base_url_pos, where, sizeof(where)),
+				   err.msg);
+	return FA_EXIT_OK;
+}
+
 /* Self mode: the authorization server, with the keys loaded before. */
 static int start_authz(struct serve *s, char **client_secret)
 {
@@ -513,6 +638,7 @@ static int start_gate(struct serve *s)
 	go.issuer = s->issuer;
 	go.verify_keys = s->sec.keys.verify;
 	go.external = s->external;
+	go.idp = s->idp;
 	go.identity = s->identity;
 	go.session_user = fa_identity_session_user;
 	go.redirect_check = fa_identity_redirect_allowed;
@@ -532,7 +658,7 @@ static int start_gate(struct serve *s)
 static int start_modules(struct serve *s)
 {
 	const struct fa_config *c = s->cfg;
-	char *dev_password = NULL, *client_secret = NULL;
+	char *dev_password = NULL, *client_secret = NULL, *idp_secret = NULL;
 	bool external = c->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL;
 	struct fa_identity_opts io;
 	struct fa_err err;
@@ -546,6 +672,9 @@ static int start_modules(struct serve *s)
 		return FA_EXIT_OK;
 	}
 	rc = derive_issuer(s);
+	if (rc != FA_EXIT_OK)
+		goto out;
+	rc = start_idp(s, &idp_secret);
 	if (rc != FA_EXIT_OK)
 		goto out;
 	rc = FA_EXIT_FAIL;
@@ -562,7 +691,12 @@ static int start_modules(struct serve *s)
 	io.cookie_block_key_len = sizeof(s->sec.cookie_block_key);
 	io.dev_default_user = c->source == FA_CONFIG_SOURCE_DEFAULTS;
 	io.dev_password = &dev_password;
+	io.idp = s->idp;
+	io.idp_remote = s->idp_remote;
+	io.idp_client_secret = idp_secret;
 	s->identity = fa_identity_new(&io, &err);
+	fa_free_secret(idp_secret);
+	idp_secret = NULL;
 	if (!s->identity) {
 		fa_cli_fail("serve: %s", err.msg);
 		goto out;
@@ -604,6 +738,7 @@ static int start_modules(struct serve *s)
 		       "; the gate checks revocation" : "");
 	rc = FA_EXIT_OK;
 out:
+	fa_free_secret(idp_secret);
 	/* identity derived its own keys from the cookie keys. */
 	fa_memzero(s->sec.cookie_hash_key, sizeof(s->sec.cookie_hash_key));
 	fa_memzero(s->sec.cookie_block_key, sizeof(s->sec.cookie_block_key));
@@ -782,6 +917,8 @@ static void serve_cleanup(struct serve *s)
 	fa_gate_free(s->gate);
 	fa_authz_free(s->authz);
 	fa_identity_free(s->identity);
+	fa_remote_issuer_free(s->idp);
+	fa_remote_free(s->idp_remote);
 	fa_remote_issuer_free(s->external);
 	fa_remote_free(s->ext_remote);
 	fa_cli_secrets_cleanup(&s->sec);
