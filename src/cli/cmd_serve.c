@@ -78,6 +78,10 @@ struct serve {
 	 * it to the gate, which verifies its tokens. */
 	struct fa_remote *ext_remote;
 	struct fa_remote_issuer *external;
+	/* The upstream IdP (userAuth.openId.baseUrl): discovery and keys in
+	 * the background, lent to identity. */
+	struct fa_remote *idp_remote;
+	struct fa_remote_issuer *idp;
 	struct fa_identity *identity;
 	struct fa_authz *authz;
 	struct fa_gate *gate;
@@ -466,6 +470,43 @@ static int start_external(struct serve *s, const sigset_t *stop)
 			   &ext->base_url_pos);
 }
 
+/* The upstream IdP: its HTTP client (auth.httpProxyURL, as config check
+ * --online reaches it), its issuer loading discovery and keys in the
+ * background -- an IdP that cannot be reached does not stop the start: the
+ * holder logs one line naming the URL and the error and retries with
+ * backoff, and /login answers 503 meanwhile -- and its client secret.
+ * *secret is malloc'd (fa_free_secret). */
+static int start_idp(struct serve *s, char **secret)
+{
+	const struct fa_config *c = s->cfg;
+	const __typeof__(c->auth.user_auth.open_id) *oid = &c->auth.user_auth.open_id;
+	struct fa_remote_opts ro = { 0 };
+	struct fa_remote_issuer_opts io = { 0 };
+	char where[256];
+	struct fa_err err;
+
+	*secret = NULL;
+	if (!oid->base_url[0])
+		return FA_EXIT_OK;
+	fa_err_clear(&err);
+	if (fa_secret_get(&s->secrets, oid->client_secret_name, secret, NULL, NULL, &err) != FA_OK)
+		return fa_cli_fail("%s: auth.userAuth.openId.clientSecretName: %s",
+				   fa_config_pos_format(&oid->client_secret_name_pos, where,
+							sizeof(where)), err.msg);
+	ro.proxy_url = c->auth.http_proxy_url;
+	if (fa_remote_new(&ro, &s->idp_remote, &err) != FA_OK)
+		return fa_cli_fail("serve: the IdP's HTTP client: %s", err.msg);
+	io.kind = FA_DISCOVERY_OIDC;
+	io.issuer = oid->base_url;
+	io.what = "the IdP";
+	io.log = &s->log;
+	if (fa_remote_issuer_start(s->idp_remote, &io, &s->idp, &err) != FA_OK)
+		return fa_cli_fail("%s: auth.userAuth.openId.baseUrl: %s",
+				   fa_config_pos_format(&oid->base_url_pos, where, sizeof(where)),
+				   err.msg);
+	return FA_EXIT_OK;
+}
+
 /* Self mode: the authorization server, with the keys loaded before. */
 static int start_authz(struct serve *s, char **client_secret)
 {
@@ -508,6 +549,7 @@ static int start_gate(struct serve *s)
 	go.issuer = s->issuer;
 	go.verify_keys = s->sec.keys.verify;
 	go.external = s->external;
+	go.idp = s->idp;
 	go.identity = s->identity;
 	go.session_user = fa_identity_session_user;
 	go.redirect_check = fa_identity_redirect_allowed;
@@ -527,7 +569,7 @@ static int start_gate(struct serve *s)
 static int start_modules(struct serve *s)
 {
 	const struct fa_config *c = s->cfg;
-	char *dev_password = NULL, *client_secret = NULL;
+	char *dev_password = NULL, *client_secret = NULL, *idp_secret = NULL;
 	bool external = c->auth.app_auth.auth_server_type == FA_CONFIG_AS_EXTERNAL;
 	struct fa_identity_opts io;
 	struct fa_err err;
@@ -541,6 +583,9 @@ static int start_modules(struct serve *s)
 		return FA_EXIT_OK;
 	}
 	rc = derive_issuer(s);
+	if (rc != FA_EXIT_OK)
+		goto out;
+	rc = start_idp(s, &idp_secret);
 	if (rc != FA_EXIT_OK)
 		goto out;
 	rc = FA_EXIT_FAIL;
@@ -557,7 +602,12 @@ static int start_modules(struct serve *s)
 	io.cookie_block_key_len = sizeof(s->sec.cookie_block_key);
 	io.dev_default_user = c->source == FA_CONFIG_SOURCE_DEFAULTS;
 	io.dev_password = &dev_password;
+	io.idp = s->idp;
+	io.idp_remote = s->idp_remote;
+	io.idp_client_secret = idp_secret;
 	s->identity = fa_identity_new(&io, &err);
+	fa_free_secret(idp_secret);
+	idp_secret = NULL;
 	if (!s->identity) {
 		fa_cli_fail("serve: %s", err.msg);
 		goto out;
@@ -599,6 +649,7 @@ static int start_modules(struct serve *s)
 		       "; the gate checks revocation" : "");
 	rc = FA_EXIT_OK;
 out:
+	fa_free_secret(idp_secret);
 	/* identity derived its own keys from the cookie keys. */
 	fa_memzero(s->sec.cookie_hash_key, sizeof(s->sec.cookie_hash_key));
 	fa_memzero(s->sec.cookie_block_key, sizeof(s->sec.cookie_block_key));
@@ -779,6 +830,8 @@ static void serve_cleanup(struct serve *s)
 	fa_gate_free(s->gate);
 	fa_authz_free(s->authz);
 	fa_identity_free(s->identity);
+	fa_remote_issuer_free(s->idp);
+	fa_remote_free(s->idp_remote);
 	fa_remote_issuer_free(s->external);
 	fa_remote_free(s->ext_remote);
 	fa_cli_secrets_cleanup(&s->sec);

@@ -4,8 +4,8 @@
  * login URL other modules send browsers to.
  *
  * Which provider: with userAuth.openId.baseUrl empty, local users
- * (local.c); with it set, none yet -- /login answers 501 until the
- * upstream relying party lands as a second provider.
+ * (local.c); with it set, the upstream IdP (oidc.c), which keeps any
+ * configured local users as break-glass accounts beside it.
  */
 #include <string.h>
 
@@ -15,6 +15,7 @@ static const struct fa_route routes[] = {
 	{ "GET", "/login", fa_identity_login_get, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "POST", "/login", fa_identity_login_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/logout", fa_identity_logout, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "GET", "/callback", fa_identity_callback, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "GET", "/", fa_identity_home, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 };
 
@@ -142,6 +143,12 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_
 	if (ttl > FA_IDENTITY_SESSION_MAX_S)
 		ttl = FA_IDENTITY_SESSION_MAX_S;
 	id->session_ttl_s = ttl;
+	id->session_idle_s = o->session_idle_s ? o->session_idle_s
+					       : FA_IDENTITY_SESSION_IDLE_DEFAULT_S;
+	if (id->session_idle_s < FA_IDENTITY_SESSION_MIN_S)
+		id->session_idle_s = FA_IDENTITY_SESSION_MIN_S;
+	if (id->session_idle_s > ttl)
+		id->session_idle_s = ttl;
 	rc = keys_init(id, o, err);
 	if (rc == FA_OK)
 		cookies_init(id);
@@ -150,8 +157,13 @@ struct fa_identity *fa_identity_new(const struct fa_identity_opts *o, struct fa_
 	if (rc != FA_OK)
 		goto fail;
 	if (o->cfg->auth.user_auth.open_id.base_url[0]) {
-		fa_log_warnx(id->log, "identity: auth.userAuth.openId is set but the upstream "
-			     "OpenID relying party is not available yet: /login answers 501");
+		id->provider = &fa_identity_oidc_provider;
+		if (fa_identity_oidc_init(id, o, err) != FA_OK)
+			goto fail;
+		/* Local users beside the IdP: break-glass accounts. */
+		if (o->cfg->auth.user_auth.local_users_count > 0 &&
+		    fa_identity_local_init(id, false, NULL, err) != FA_OK)
+			goto fail;
 		return id;
 	}
 	id->provider = &fa_identity_local_provider;
@@ -176,6 +188,9 @@ void fa_identity_free(struct fa_identity *id)
 	free(id->users);
 	free(id->origins);
 	free(id->issuer_copy);
+	fa_free_secret(id->idp_secret);
+	free(id->idp_redirect_uri);
+	free(id->idp_label);
 	fa_memzero(id, sizeof(*id));
 	free(id);
 }

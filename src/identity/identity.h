@@ -4,14 +4,15 @@
  * (authz) and the resource gate (gate) which user a browser request belongs
  * to.
  *
- * Users come from a "provider". The one provider today is local users:
- * auth.userAuth.localUsers from the config (SPEC §3), used when
- * userAuth.openId.baseUrl is empty, plus -- only when serve runs on its
- * embedded defaults -- a development user `flyte` whose random password is
- * generated on first start. The upstream OIDC relying party (/callback) is
- * a later provider behind the same seam; until then a config with
- * openId.baseUrl makes /login answer 501 and
- * /.well-known/openid-configuration redirect to the IdP as flyteadmin does.
+ * Users come from a "provider". Local users: auth.userAuth.localUsers from
+ * the config (SPEC §3), plus -- only when serve runs on its embedded
+ * defaults -- a development user `flyte` whose random password is generated
+ * on first start. The upstream IdP (userAuth.openId.baseUrl): the OpenID
+ * Connect relying party of oidc.c (/login sends the browser to the IdP,
+ * /callback takes it back); local users configured beside it stay
+ * available as break-glass accounts on the same login page, and
+ * /.well-known/openid-configuration redirects to the IdP as flyteadmin
+ * does.
  *
  * What it does not do: issue tokens (authz), verify bearer tokens (gate),
  * read secret files (serve decodes the cookie keys and passes the bytes).
@@ -54,6 +55,13 @@
 /* Bounds on the session lifetime (see fa_identity_opts.session_ttl_s). */
 #define FA_IDENTITY_SESSION_MIN_S 60
 #define FA_IDENTITY_SESSION_MAX_S (30LL * 24 * 3600)
+/* A session unused this long ends, whatever its absolute timeout (see
+ * fa_identity_opts.session_idle_s): a browser left logged in on a shared
+ * machine overnight is logged out by morning. */
+#define FA_IDENTITY_SESSION_IDLE_DEFAULT_S (8 * 3600)
+/* A session's last use is written to the store at most this often, so a
+ * busy console does not turn every request into a write. */
+#define FA_IDENTITY_SESSION_TOUCH_S 60
 
 /* Cookie names. flyteadmin keeps its login in flyte_at/flyte_idt/flyte_rt
  * (raw IdP tokens) and its CSRF state in flyte_csrf_state; flyteauth keeps
@@ -72,6 +80,8 @@
 /* ---- lifecycle ------------------------------------------------------------ */
 
 struct fa_identity;
+struct fa_remote;
+struct fa_remote_issuer;
 
 /* cfg, store and log are borrowed and must outlive the identity; issuer
  * and the two keys are only read during fa_identity_new (the derived keys
@@ -103,6 +113,10 @@ struct fa_identity_opts {
 	 * issued from it. Clamped to FA_IDENTITY_SESSION_MIN_S.._MAX_S. The
 	 * timeout is absolute: using a session never extends it. */
 	int64_t session_ttl_s;
+	/* Idle timeout in seconds; 0: FA_IDENTITY_SESSION_IDLE_DEFAULT_S.
+	 * Clamped to FA_IDENTITY_SESSION_MIN_S..session_ttl_s. Last use is
+	 * known within FA_IDENTITY_SESSION_TOUCH_S. */
+	int64_t session_idle_s;
 	/* serve runs on its embedded defaults: when the config has no local
 	 * users and no IdP, use the development user `flyte`, creating it on
 	 * the installation's first start. Never set it for a config file. */
@@ -112,6 +126,15 @@ struct fa_identity_opts {
 	 * fa_free_secret); otherwise NULL. The password is never stored: the
 	 * store keeps its bcrypt hash (as authz's generated client secret). */
 	char **dev_password;
+	/* The upstream IdP, required when userAuth.openId.baseUrl is set
+	 * (ignored otherwise): serve starts its issuer (discovery and keys,
+	 * loaded in the background, so an unreachable IdP does not stop the
+	 * start) and the outbound HTTP settings it was made with; both
+	 * borrowed, outliving the identity. idp_client_secret is
+	 * openId.clientSecretName's value, copied (and wiped on free). */
+	struct fa_remote_issuer *idp;
+	const struct fa_remote *idp_remote;
+	const char *idp_client_secret;
 };
 
 /* Validates the options (keys' lengths, cookie settings: SameSite=None
@@ -137,6 +160,8 @@ enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA
  *   GET  /login    the login form (public, no-store)
  *   POST /login    form submission (public, form body, no-store)
  *   GET  /logout   ends the session (public, no-store)
+ *   GET  /callback the upstream IdP's redirect back (public, no-store;
+ *                  400 when no IdP is configured)
  * The table is static. */
 void fa_identity_routes(const struct fa_route **routes, size_t *n);
 /* Served only when an upstream IdP is configured (userAuth.openId.baseUrl;
@@ -154,9 +179,17 @@ void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
  * name of the session, 32 hex digits). A local user's `sub` and
  * `preferred_username` are its username.
  * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
- * does not unseal (tampered, other keys, other cookie's value), expired, or
- * whose record is gone (logged out, purged). FA_ESTORE / FA_ENOMEM /
- * FA_ECRYPTO on internal failure. *user is NULL on any failure. */
+ * does not unseal (tampered, other keys, other cookie's value), expired
+ * (absolute or idle timeout), whose record is gone (logged out, purged),
+ * or whose upstream IdP refused to refresh its tokens. FA_ESTORE /
+ * FA_ENOMEM / FA_ECRYPTO on internal failure. *user is NULL on any
+ * failure.
+ *
+ * A session of the upstream IdP whose IdP access token has expired and
+ * that holds an IdP refresh token is refreshed here, as flyteadmin's
+ * /login refreshes its cookies: one request refreshes (the others go on
+ * with the session meanwhile), a refusal by the IdP ends the session, an
+ * IdP that cannot be reached leaves it as it is. */
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
 

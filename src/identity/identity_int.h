@@ -9,6 +9,7 @@
 #define FA_IDENTITY_INT_H
 
 #include "identity/identity.h"
+#include "remote/remote.h"
 #include "secrets/secrets.h"
 
 /* Derived keys are AES-256 / HMAC-SHA256 keys. */
@@ -39,6 +40,7 @@ struct fa_identity_provider {
 };
 
 extern const struct fa_identity_provider fa_identity_local_provider;
+extern const struct fa_identity_provider fa_identity_oidc_provider;
 
 /* A local user as the provider sees it: config users, or the dev user. */
 struct fa_local_user {
@@ -74,9 +76,19 @@ struct fa_identity {
 	char dummy_hash[FA_BCRYPT_LEN + 1];
 
 	int64_t session_ttl_s;
+	int64_t session_idle_s;
 	bool secure;                     /* cookies carry Secure */
 	enum fa_same_site same_site;
 	const char *domain;              /* NULL: host-only cookies */
+
+	/* The upstream IdP (oidc.c); idp NULL: none. */
+	struct fa_remote_issuer *idp;            /* borrowed */
+	const struct fa_remote *idp_remote;      /* borrowed */
+	char *idp_secret;                        /* the client secret; wiped on free */
+	char *idp_redirect_uri;                  /* <public URL>/callback */
+	char *idp_label;                         /* the IdP's host, for the login page */
+	unsigned char idp_state_key[FA_SEAL_KEY_LEN];   /* seals the callback's state cookie */
+	unsigned char idp_token_key[FA_SEAL_KEY_LEN];   /* seals IdP tokens in session records */
 };
 
 /* ---- seal.c: keys, AES-256-GCM cookies, MACs ------------------------------- */
@@ -118,15 +130,22 @@ char *fa_identity_query_escape(struct fa_arena *a, const char *s);
 
 /* Creates a session for user (borrowed JSON object with `sub`) and sets its
  * cookie on resp. A session cookie already in req is ended first (no
- * session fixation: a login always gets a fresh id). */
+ * session fixation: a login always gets a fresh id). extra (borrowed, may
+ * be NULL): members kept in the record beside the user (the upstream
+ * IdP's sealed tokens), never shown by fa_identity_session_user. */
 enum fa_rc fa_identity_session_start(struct fa_identity *id, struct fa_req *req,
 				     struct fa_resp *resp, const json_t *user,
-				     struct fa_err *err) FA_WUR;
+				     const json_t *extra, struct fa_err *err) FA_WUR;
 /* Ends the session of req (record deleted if it exists) and clears the
  * cookie on resp. A request without a valid session only gets the cookie
  * cleared. */
 enum fa_rc fa_identity_session_end(struct fa_identity *id, struct fa_req *req,
 				   struct fa_resp *resp, struct fa_err *err) FA_WUR;
+/* The whole record of req's session (user, IdP tokens...), a new
+ * reference in *doc; FA_ENOTFOUND without a valid session. No timeout is
+ * checked or extended here beyond the cookie's and the record's expiry. */
+enum fa_rc fa_identity_session_record(struct fa_identity *id, struct fa_req *req,
+				      json_t **doc) FA_WUR;
 /* Sets (max_age > 0) or deletes (max_age 0) a cookie with the identity's
  * flags (HttpOnly, SameSite, Secure, Domain) on resp. */
 enum fa_rc fa_identity_cookie_set(const struct fa_identity *id, struct fa_resp *resp,
@@ -163,6 +182,53 @@ enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *username,
 				   const char *password, json_t **user,
 				   struct fa_err *err) FA_WUR;
+
+/* ---- oidc.c: the upstream IdP ---------------------------------------------- */
+
+/* Skew allowed on an ID token's exp, iat and nbf. */
+#define FA_OIDC_LEEWAY_S 60
+/* Largest answer read from the IdP's token and userinfo endpoints. */
+#define FA_OIDC_MAX_RESPONSE (64 * 1024)
+/* A claim kept for /me's additional_claims: at most this much JSON each,
+ * and this much in all (the session record stays small). */
+#define FA_OIDC_MAX_CLAIM 2048
+#define FA_OIDC_MAX_CLAIMS 8192
+
+/* Prepares the IdP provider from opts (called by fa_identity_new when
+ * openId.baseUrl is set). */
+enum fa_rc fa_identity_oidc_init(struct fa_identity *id, const struct fa_identity_opts *o,
+				 struct fa_err *err) FA_WUR;
+/* The checks of a verified ID token's claims that fa_jwt_verify does not
+ * make (OIDC Core §3.1.3.7): a usable `sub`, `iat` present, `nonce` equal
+ * to the one sent (constant time), and `azp` equal to client_id when
+ * present or when `aud` names several audiences. FA_EDENIED saying why. */
+enum fa_rc fa_identity_oidc_idtoken_check(const json_t *claims, const char *client_id,
+					  const char *nonce, struct fa_err *err) FA_WUR;
+/* The session user of a login: `sub` of the ID token, the profile claims
+ * (name, preferred_username, given_name, family_name, email,
+ * email_verified, picture, groups) from userinfo, else the ID token, and
+ * the other claims of both (protocol claims left out, each and all within
+ * FA_OIDC_MAX_CLAIM / FA_OIDC_MAX_CLAIMS). userinfo may be NULL; when
+ * given, its `sub` must equal the ID token's (else FA_EDENIED). */
+enum fa_rc fa_identity_oidc_user(const json_t *idt, const json_t *userinfo, json_t **user,
+				 struct fa_err *err) FA_WUR;
+/* Refreshes the IdP tokens of a session record (doc, a JSON object with
+ * the sealed `idp_rt`): the refresh grant at the IdP's token endpoint;
+ * on success doc's idp_rt, idp_idt and idp_at_exp are replaced. FA_EDENIED
+ * when the IdP refused (the session must end), FA_ENET and others when it
+ * could not be asked (the session stays). */
+enum fa_rc fa_identity_oidc_refresh(struct fa_identity *id, json_t *doc,
+				    struct fa_err *err) FA_WUR;
+/* Where /logout sends the browser after the session is gone: with an
+ * upstream IdP whose metadata has end_session_endpoint, that endpoint
+ * with id_token_hint (the session's ID token), client_id and
+ * post_logout_redirect_uri = target made absolute on the public URL;
+ * otherwise target. Reads the session's record, so it is called before
+ * the record is deleted. Never fails: NULL means target. */
+const char *fa_identity_oidc_logout_url(struct fa_identity *id, struct fa_req *req,
+					const char *target);
+/* GET /callback. */
+void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app);
 
 /* ---- login.c: handlers ---------------------------------------------------- */
 

@@ -152,7 +152,7 @@ enum fa_rc fa_identity_local_init(struct fa_identity *id, bool dev_default_user,
 	fa_memzero(secret, sizeof(secret));
 	if (rc != FA_OK)
 		return rc;
-	if (id->n_users == 0)
+	if (id->n_users == 0 && !id->idp)
 		fa_log_warnx(id->log, "identity: no local users are configured "
 			     "(auth.userAuth.localUsers) and no IdP: nobody can log in");
 	return FA_OK;
@@ -251,12 +251,26 @@ static const char page_style[] = "main{max-width:22rem}button{width:100%}";
 /* The login form. message is static text or NULL; every other value is
  * escaped. */
 static enum fa_rc form_page(struct fa_buf *b, const char *message, const char *token,
-			    const char *redirect_url, const char *username)
+			    const char *redirect_url, const char *username,
+			    const char *idp_label, const char *idp_href)
 {
 	enum fa_rc rc = fa_http_page_begin(b, "Sign in", "Sign in to Flyte", page_style);
 
 	if (rc == FA_OK && message)
 		rc = fa_buf_appendf(b, "<p class=\"error\" role=\"alert\">%s</p>\n", message);
+	/* With an upstream IdP beside local users: the IdP first (most
+	 * people), the form below for break-glass accounts. */
+	if (rc == FA_OK && idp_label && idp_href) {
+		rc = fa_buf_appends(b, "<p><a class=\"button\" id=\"idp\" href=\"");
+		if (rc == FA_OK)
+			rc = fa_buf_append_html(b, idp_href);
+		if (rc == FA_OK)
+			rc = fa_buf_appends(b, "\">Sign in with ");
+		if (rc == FA_OK)
+			rc = fa_buf_append_html(b, idp_label);
+		if (rc == FA_OK)
+			rc = fa_buf_appends(b, "</a></p>\n<p>Or with a local account:</p>\n");
+	}
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(b, "<form method=\"post\" action=\"/login\">\n"
 				    "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">\n"
@@ -305,6 +319,7 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 	size_t rlen = strlen(redirect_url);
 	char token[FA_TOKEN_CHARS + 1];
 	char *sealed = NULL;
+	const char *idp_href = NULL;
 	struct fa_buf page;
 	int64_t exp = fa_now() + FA_IDENTITY_LOGIN_FORM_TTL_S;
 	struct fa_err e;
@@ -331,7 +346,13 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 		fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
-	if (form_page(&page, message, token, redirect_url, username ? username : "") != FA_OK) {
+	if (id->idp) {
+		const char *esc = fa_identity_query_escape(a, redirect_url);
+
+		idp_href = esc ? fa_arena_printf(a, "/login?upstream=1&redirect_url=%s", esc) : NULL;
+	}
+	if (form_page(&page, message, token, redirect_url, username ? username : "",
+		      id->idp_label, idp_href) != FA_OK) {
 		e.rc = FA_ENOMEM;
 		fa_identity_fail500(id, resp, &e);
 		goto out;
@@ -460,7 +481,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	}
 	fa_metrics_login(id->metrics, true);
 	audit(id, req, username, "success", NULL);
-	rc = fa_identity_session_start(id, req, resp, user, &e);
+	rc = fa_identity_session_start(id, req, resp, user, NULL, &e);
 	json_decref(user);
 	if (rc == FA_OK)
 		rc = fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, "", "/login", 0, &e);

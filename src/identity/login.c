@@ -7,15 +7,6 @@
 
 #include "identity/identity_int.h"
 
-static void not_available(struct fa_resp *resp)
-{
-	/* openId.baseUrl is set, and the upstream relying party (the
-	 * "oidc" provider) is not part of this build yet. */
-	fa_resp_oauth_error(resp, 501, "unsupported",
-			    "login through the configured OpenID provider "
-			    "(auth.userAuth.openId) is not available yet");
-}
-
 /* redirect_url from the query, else `fallback`; NULL (and resp answered
  * 400) when it is not a safe target. */
 static const char *redirect_target(struct fa_identity *id, struct fa_req *req,
@@ -43,10 +34,6 @@ void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app)
 
 	if (!target)
 		return;
-	if (!id->provider) {
-		not_available(resp);
-		return;
-	}
 	fa_err_clear(&e);
 	/* Already logged in: no form, straight on. */
 	if (fa_identity_session_user(id, req, &user, &e) == FA_OK) {
@@ -73,10 +60,6 @@ void fa_identity_login_post(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	struct fa_identity *id = app;
 
-	if (!id->provider) {
-		not_available(resp);
-		return;
-	}
 	id->provider->login_post(id, req, resp);
 }
 
@@ -84,13 +67,18 @@ void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app)
 {
 	struct fa_identity *id = app;
 	const char *target = redirect_target(id, req, resp, "/");
+	const char *idp_logout;
 	struct fa_err e;
 
 	if (!target)
 		return;
 	fa_err_clear(&e);
+	/* With an upstream IdP: on to its end_session_endpoint (oidc.c);
+	 * read before the session's record, which holds the ID token hint,
+	 * is deleted. */
+	idp_logout = fa_identity_oidc_logout_url(id, req, target);
 	if (fa_identity_session_end(id, req, resp, &e) != FA_OK ||
-	    fa_resp_redirect(resp, 302, target, &e) != FA_OK) {
+	    fa_resp_redirect(resp, 302, idp_logout ? idp_logout : target, &e) != FA_OK) {
 		/* Not logged out: the session lives on until the store is back
 		 * and the user logs out again, or until it expires. */
 		if (fa_store_unavailable(&e)) {

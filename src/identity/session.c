@@ -103,7 +103,7 @@ static enum fa_rc session_key(const unsigned char sid[FA_SESSION_ID_LEN],
 
 enum fa_rc fa_identity_session_start(struct fa_identity *id, struct fa_req *req,
 				     struct fa_resp *resp, const json_t *user,
-				     struct fa_err *err)
+				     const json_t *extra, struct fa_err *err)
 {
 	unsigned char sid[FA_SESSION_ID_LEN];
 	unsigned char plain[PLAIN_LEN];
@@ -133,9 +133,13 @@ enum fa_rc fa_identity_session_start(struct fa_identity *id, struct fa_req *req,
 	rc = session_key(sid, key, err);
 	if (rc != FA_OK)
 		goto out;
-	rec = json_pack("{s:i, s:O, s:I, s:s}", "v", 1, "user", (json_t *)(uintptr_t)user,
-			"auth_time", (json_int_t)now, "provider",
+	rec = json_pack("{s:i, s:O, s:I, s:I, s:s}", "v", 1, "user", (json_t *)(uintptr_t)user,
+			"auth_time", (json_int_t)now, "seen", (json_int_t)now, "provider",
 			id->provider ? id->provider->name : "-");
+	if (rec && extra && json_object_update(rec, (json_t *)(uintptr_t)extra) != 0) {
+		json_decref(rec);
+		rec = NULL;
+	}
 	value = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	if (!value) {
 		rc = fa_err_set(err, FA_ENOMEM, "cannot serialise the session");
@@ -218,6 +222,130 @@ static enum fa_rc user_with_session(const json_t *u, const json_t *auth_time, co
 	return FA_OK;
 }
 
+static void session_delete(struct fa_identity *id, const char *key, int64_t now)
+{
+	struct fa_store_op del = { .type = FA_STORE_DELETE, .kind = KIND, .key = key,
+				   .if_exists = true };
+
+	if (fa_store_apply(id->store, &del, 1, now, NULL) != FA_OK)
+		fa_log_warnx(id->log, "identity: could not delete an ended session");
+}
+
+/* Writes doc back over the record read as rec. On a version conflict (a
+ * concurrent touch or refresh), reads it again and, when `keep_idp`, puts
+ * doc's IdP tokens into the fresh copy before one more try; a touch alone
+ * gives way. */
+static void session_write(struct fa_identity *id, const char *key, const struct fa_store_rec *rec,
+			  json_t *doc, bool keep_idp, int64_t now)
+{
+	static const char *const idp_members[] = { "idp_rt", "idp_idt", "idp_at_exp" };
+	struct fa_store_op op = { .type = FA_STORE_UPDATE, .kind = KIND, .key = key,
+				  .expires_at = rec->expires_at,
+				  .expect_version = rec->version };
+	struct fa_store_rec again = { 0 };
+	json_t *fresh = NULL;
+	char *value = json_dumps(doc, JSON_COMPACT);
+	enum fa_rc rc = FA_ENOMEM;
+
+	if (value) {
+		op.value = value;
+		rc = fa_store_apply(id->store, &op, 1, now, NULL);
+	}
+	if (rc == FA_ECONFLICT && keep_idp &&
+	    fa_store_get(id->store, KIND, key, now, &again, NULL) == FA_OK &&
+	    fa_json_load(again.value, again.len, "session record", &fresh, NULL) == FA_OK) {
+		for (size_t i = 0; i < ARRAY_LEN(idp_members); i++) {
+			json_t *v = json_object_get(doc, idp_members[i]);
+
+			if (v)
+				json_object_set(fresh, idp_members[i], v);
+		}
+		fa_memzero(value, strlen(value));
+		free(value);
+		value = json_dumps(fresh, JSON_COMPACT);
+		op.value = value;
+		op.expect_version = again.version;
+		rc = value ? fa_store_apply(id->store, &op, 1, now, NULL) : FA_ENOMEM;
+	}
+	if (rc != FA_OK && rc != FA_ECONFLICT)
+		fa_log_warnx(id->log, "identity: could not update a session: %s", fa_rc_str(rc));
+	if (value) {
+		fa_memzero(value, strlen(value));
+		free(value);
+	}
+	json_decref(fresh);
+	fa_store_rec_cleanup(&again);
+}
+
+#define REFRESH_KIND "idp_refresh"
+
+/* One request at a time refreshes a session's IdP tokens: the first to
+ * insert this marker does. It is removed after a successful refresh;
+ * after a failed one it lapses on its own, which spaces the retries of an
+ * IdP that cannot be reached. */
+static bool refresh_claim(struct fa_identity *id, const char *key, int64_t now)
+{
+	struct fa_store_op op = { .type = FA_STORE_INSERT, .kind = REFRESH_KIND, .key = key,
+				  .value = "1",
+				  .expires_at = now + FA_REMOTE_TIMEOUT_MS / 1000 * 3 };
+
+	return fa_store_apply(id->store, &op, 1, now, NULL) == FA_OK;
+}
+
+static void refresh_release(struct fa_identity *id, const char *key, int64_t now)
+{
+	struct fa_store_op op = { .type = FA_STORE_DELETE, .kind = REFRESH_KIND, .key = key,
+				  .if_exists = true };
+
+	if (fa_store_apply(id->store, &op, 1, now, NULL) != FA_OK)
+		fa_log_warnx(id->log, "identity: could not release a session's refresh marker");
+}
+
+/* Idle timeout, last use, and the IdP's tokens. FA_ENOTFOUND when the
+ * session ended here. */
+static enum fa_rc session_maintain(struct fa_identity *id, const char *key,
+				   const struct fa_store_rec *rec, json_t *doc, int64_t now,
+				   struct fa_err *err)
+{
+	const json_t *seen_j = json_object_get(doc, "seen");
+	const json_t *at_exp = json_object_get(doc, "idp_at_exp");
+	int64_t seen = json_is_integer(seen_j) ? json_integer_value(seen_j)
+					       : json_integer_value(json_object_get(doc, "auth_time"));
+	bool touch = false, refreshed = false;
+
+	if (now - seen >= id->session_idle_s) {
+		session_delete(id, key, now);
+		fa_log(id->log, FA_LOG_INFO, "identity: a session ended after %lld s unused",
+		       (long long)(now - seen));
+		return fa_err_set(err, FA_ENOTFOUND, "session was idle for too long");
+	}
+	if (now - seen >= FA_IDENTITY_SESSION_TOUCH_S)
+		touch = json_object_set_new(doc, "seen", json_integer(now)) == 0;
+	if (id->idp && json_is_string(json_object_get(doc, "idp_rt")) && json_is_integer(at_exp) &&
+	    json_integer_value(at_exp) <= now && refresh_claim(id, key, now)) {
+		struct fa_err re;
+		enum fa_rc rc;
+
+		fa_err_clear(&re);
+		rc = fa_identity_oidc_refresh(id, doc, &re);
+		if (rc == FA_EDENIED) {
+			session_delete(id, key, now);
+			fa_log(id->log, FA_LOG_INFO, "identity: a session ended: %s", re.msg);
+			return fa_err_set(err, FA_ENOTFOUND, "the IdP refused to refresh the session");
+		}
+		if (rc == FA_OK)
+			refreshed = true;
+		else
+			fa_log_warnx(id->log, "identity: cannot refresh a session's IdP tokens "
+				     "(kept, retried later): %s", re.msg);
+	}
+	if (touch || refreshed)
+		session_write(id, key, rec, doc, refreshed, now);
+	if (refreshed)
+		refresh_release(id, key, now);
+	return FA_OK;
+}
+
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err)
 {
@@ -249,9 +377,32 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "session record is malformed");
 		goto out;
 	}
-	rc = user_with_session(u, json_object_get(doc, "auth_time"), key, user, err);
+	rc = session_maintain(id, key, &rec, doc, now, err);
+	if (rc == FA_OK)
+		rc = user_with_session(u, json_object_get(doc, "auth_time"), key, user, err);
 out:
 	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	return rc;
+}
+
+enum fa_rc fa_identity_session_record(struct fa_identity *id, struct fa_req *req, json_t **doc)
+{
+	unsigned char sid[FA_SESSION_ID_LEN];
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_rec rec = { 0 };
+	int64_t now = fa_now();
+	enum fa_rc rc;
+
+	*doc = NULL;
+	if (cookie_session_id(id, req, now, sid) != FA_OK)
+		return FA_ENOTFOUND;
+	rc = session_key(sid, key, NULL);
+	fa_memzero(sid, sizeof(sid));
+	if (rc == FA_OK)
+		rc = fa_store_get(id->store, KIND, key, now, &rec, NULL);
+	if (rc == FA_OK && fa_json_load(rec.value, rec.len, "session record", doc, NULL) != FA_OK)
+		rc = FA_ESTORE;
 	fa_store_rec_cleanup(&rec);
 	return rc;
 }

@@ -1,9 +1,8 @@
 // config_check.test.mjs -- `flyteauth config check`: every YAML example of
 // the seed loads (or, where the seed itself is mis-indented, fails with a
-// line that names the fix, or asks for what this build cannot serve yet and
-// is refused at that key), and --online loads the secrets as serve does and
+// line that names the fix), and --online loads the secrets as serve does and
 // reaches an external authorization server and a real IdP (npm
-// oidc-provider; the IdP tests skipped until that feature is built).
+// oidc-provider).
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,18 +15,7 @@ const SEED = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'conf
 // The seed's flyte-core examples whose `openId:` block is mis-indented.
 const MISINDENTED = new Set(['flyte-core-entra.yaml', 'flyte-core-oidc.yaml']);
 
-// What this build cannot serve yet: config check refuses it at the key
-// (fa_config_supported), as serve does (config_verdict.test.mjs).
-// External mode is built; every seed example of it also names an upstream
-// IdP (openId.baseUrl, which externalAuthServer.baseUrl defaults to), and
-// only that is refused.
-const NOT_YET = new Map([
-  ['flyte-binary-oidc.yaml', 1], ['flyte-binary-external.yaml', 1],
-  ['flyte-core-external.yaml', 1], ['flyte-core-entra-fixed.yaml', 1],
-  ['flyte-core-oidc-fixed.yaml', 1],
-]);
-
-test('every seed example loads, names the fix where the seed is mis-indented, or is refused as not built yet', async () => {
+test('every seed example loads, or names the fix where the seed is mis-indented', async () => {
   const files = readdirSync(SEED).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 8, `only ${files.length} seed fixtures`);
   for (const f of files) {
@@ -36,13 +24,6 @@ test('every seed example loads, names the fix where the seed is mis-indented, or
     if (MISINDENTED.has(f)) {
       assert.equal(r.code, 1, f);
       assert.match(r.stderr, new RegExp(`${f.replace('.', '\\.')}:\\d+:\\d+: key "baseUrl" is not valid under auth\\.userAuth; it belongs under auth\\.userAuth\\.openId — indent it under "openId:"`));
-    } else if (NOT_YET.has(f)) {
-      // config check said "configuration OK" for these, and serve refused.
-      assert.equal(r.code, 1, f);
-      const lines = r.stderr.split('\n').filter((l) => l.startsWith(file));
-      assert.equal(lines.length, NOT_YET.get(f), `${f}: ${r.stderr}`);
-      for (const l of lines) assert.match(l, /:\d+:\d+: .* is not supported yet by this build; use /, f);
-      assert.doesNotMatch(r.stdout, /configuration OK/, f);
     } else {
       assert.equal(r.code, 0, `${f}: ${r.stderr}`);
       assert.match(r.stdout, /configuration OK\nhint: secrets were not loaded and no remote service was reached; "flyteauth config check --online" does both, as serve will\n$/, f);
@@ -100,11 +81,6 @@ test('clientSecret: null (Helm makes no secret): one story, the secret is genera
   assert.doesNotMatch(r.stderr + r.stdout, /disabled|no secret/);
 });
 
-// The two IdP tests below reach an upstream IdP, which this build refuses
-// (fa_config_supported). The change that builds it deletes its refusal row
-// and the `skip` here together.
-const IDP_NOT_BUILT = 'an upstream IdP is not supported yet by this build (fa_config_supported refuses openId.baseUrl)';
-
 // What every config below starts with: loopback, its own database and
 // secrets under dir; the user authentication follows under `userAuth:`.
 function configHead(dir) {
@@ -129,7 +105,7 @@ function selfConfig(dir, idpUrl) {
 `;
 }
 
-test('--online: secrets loaded and the IdP reached', { skip: IDP_NOT_BUILT }, async () => {
+test('--online: secrets loaded and the IdP reached', async () => {
   const idp = await startIdp({ clients: [{ client_id: 'flyteauth', client_secret: 's3cret', redirect_uris: ['http://127.0.0.1:8088/callback'] }] });
   const dir = tempDir();
   try {
@@ -161,7 +137,7 @@ test('--online: secrets loaded and the IdP reached', { skip: IDP_NOT_BUILT }, as
   }
 });
 
-test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', { skip: IDP_NOT_BUILT }, async () => {
+test('--online: an unreachable IdP is reported at baseUrl with FILE:LINE:COL', async () => {
   const dir = tempDir();
   try {
     assert.equal((await run(['secrets', 'init', '-p', dir])).code, 0);

@@ -663,21 +663,40 @@ static void test_openid_configured(void **state)
 	struct fx *f = *state;
 	struct fa_identity_opts o;
 	struct fa_identity *id;
+	struct fa_remote *r = NULL;
+	struct fa_remote_issuer *iss = NULL;
+	struct fa_remote_issuer_opts io = { .kind = FA_DISCOVERY_OIDC,
+					    .issuer = "http://127.0.0.1:9/realms/x" };
+	struct fa_err e;
 
-	f->cfg = load("auth: {userAuth: {openId: {baseUrl: 'https://idp.example.com/realms/x', "
+	f->cfg = load("auth: {userAuth: {openId: {baseUrl: 'http://127.0.0.1:9/realms/x', "
 		      "clientId: flyte}}}\n");
 	opts_init(&o, f);
 	o.dev_default_user = true;
+	/* The IdP's issuer, HTTP client and secret are required. */
+	fa_err_clear(&e);
+	assert_null(fa_identity_new(&o, &e));
+	assert_int_equal(e.rc, FA_EINVAL);
+	assert_int_equal(fa_remote_new(NULL, &r, NULL), FA_OK);
+	assert_int_equal(fa_remote_issuer_start(r, &io, &iss, NULL), FA_OK);
+	o.idp = iss;
+	o.idp_remote = r;
+	o.idp_client_secret = "idp-secret";
 	{
 		char *pw = (char *)"sentinel";
 
 		o.dev_password = &pw;
 		id = fa_identity_new(&o, NULL);
 		assert_non_null(id);
-		assert_null(id->provider);
+		assert_ptr_equal(id->provider, &fa_identity_oidc_provider);
+		/* No development user beside an IdP. */
 		assert_null(pw);
+		assert_int_equal(id->n_users, 0);
+		assert_string_equal(id->idp_redirect_uri, "https://flyte.example.com/callback");
 	}
 	fa_identity_free(id);
+	fa_remote_issuer_free(iss);
+	fa_remote_free(r);
 }
 
 int main(void)

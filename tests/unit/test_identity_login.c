@@ -33,6 +33,8 @@ struct fx {
 	struct fa_store *st;
 	struct fa_config *cfg;
 	struct fa_identity *id;
+	struct fa_remote *remote;          /* with an upstream IdP */
+	struct fa_remote_issuer *idp;
 	struct fa_log log;
 	char *logbuf;
 	size_t loglen;
@@ -73,6 +75,17 @@ static void fx_start(struct fx *f, const char *server_yaml, const char *userauth
 	o.cookie_block_key_len = sizeof(block_key);
 	o.cookie_hash_key = hash_key;
 	o.cookie_hash_key_len = sizeof(hash_key);
+	if (f->cfg->auth.user_auth.open_id.base_url[0]) {
+		struct fa_remote_issuer_opts io = { .kind = FA_DISCOVERY_OIDC,
+						    .issuer = f->cfg->auth.user_auth.open_id.base_url,
+						    .log = &f->log };
+
+		assert_int_equal(fa_remote_new(NULL, &f->remote, NULL), FA_OK);
+		assert_int_equal(fa_remote_issuer_start(f->remote, &io, &f->idp, NULL), FA_OK);
+		o.idp = f->idp;
+		o.idp_remote = f->remote;
+		o.idp_client_secret = "idp-client-secret";
+	}
 	f->id = fa_identity_new(&o, &err);
 	if (!f->id)
 		fail_msg("identity: %s", err.msg);
@@ -106,6 +119,8 @@ static int fx_teardown(void **state)
 	struct fx *f = *state;
 
 	fa_identity_free(f->id);
+	fa_remote_issuer_free(f->idp);
+	fa_remote_free(f->remote);
 	fa_config_free(f->cfg);
 	fa_store_free(f->st);
 	fclose(f->logfp);
@@ -344,6 +359,69 @@ static void blank_attr(char *html, const char *prefix)
 		*v = 'X';
 		p = v;
 	}
+}
+
+/* The record of j's session, as the store holds it: *key gets its key. */
+static json_t *session_record(struct fx *f, struct jar *j, char key[2 * FA_SHA256_LEN + 1],
+			      struct fa_store_rec *rec)
+{
+	unsigned char plain[FA_SESSION_ID_LEN + 8];
+	size_t n = 0;
+	json_t *doc = NULL;
+
+	assert_int_equal(fa_identity_unseal(f->id->session_key, FA_IDENTITY_SESSION_COOKIE,
+					    jar_get(j, FA_IDENTITY_SESSION_COOKIE), plain,
+					    sizeof(plain), &n, NULL), FA_OK);
+	assert_int_equal(fa_sha256_hex(plain, FA_SESSION_ID_LEN, key), FA_OK);
+	assert_int_equal(fa_store_get(f->st, "session", key, fa_now(), rec, NULL), FA_OK);
+	assert_int_equal(fa_json_load(rec->value, rec->len, "record", &doc, NULL), FA_OK);
+	return doc;
+}
+
+/* A session unused for the idle timeout ends (its record is deleted); one
+ * used within it lives on, and its last use is written at most once a
+ * minute. */
+static void test_session_idle(void **state)
+{
+	struct fx *f = *state;
+	struct jar j = { 0 };
+	struct fa_store_rec rec = { 0 };
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_op op = { .type = FA_STORE_UPDATE, .kind = "session" };
+	int64_t now = fa_now(), n = -1;
+	json_t *doc;
+	char *v;
+
+	fx_start(f, NULL, NULL);
+	assert_int_equal(f->id->session_idle_s, 3600);   /* the default, clamped to the 1 h TTL */
+	harness_done(login(f, &j, "alice", PASSWORD, NULL));
+	doc = session_record(f, &j, key, &rec);
+	assert_true(json_integer_value(json_object_get(doc, "seen")) >= now);
+	/* Last used 30 minutes ago: still on, and the use is recorded. */
+	json_object_set_new(doc, "seen", json_integer(now - 1800));
+	v = json_dumps(doc, JSON_COMPACT);
+	op.key = key;
+	op.value = v;
+	op.expires_at = rec.expires_at;
+	assert_int_equal(fa_store_apply(f->st, &op, 1, now, NULL), FA_OK);
+	free(v);
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	json_decref(session_user(f, &j, FA_OK));
+	doc = session_record(f, &j, key, &rec);
+	assert_true(json_integer_value(json_object_get(doc, "seen")) >= now);
+	/* Last used an hour ago: ended. */
+	json_object_set_new(doc, "seen", json_integer(fa_now() - 3600));
+	v = json_dumps(doc, JSON_COMPACT);
+	op.value = v;
+	op.expires_at = rec.expires_at;
+	assert_int_equal(fa_store_apply(f->st, &op, 1, fa_now(), NULL), FA_OK);
+	free(v);
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	assert_null(session_user(f, &j, FA_ENOTFOUND));
+	assert_int_equal(fa_store_count(f->st, "session", fa_now(), &n, NULL), FA_OK);
+	assert_int_equal(n, 0);
 }
 
 static void test_wrong_password_unknown_user_identical(void **state)
@@ -750,20 +828,32 @@ static void test_oidc_configuration_redirect(void **state)
 	struct fx *f = *state;
 	struct fa_req *r;
 
-	fx_start(f, NULL, "    openId: {baseUrl: 'https://dev-1.okta.com/oauth2/default/', "
+	/* Port 9 on loopback: nothing listens, the IdP stays unreachable. */
+	fx_start(f, NULL, "    openId: {baseUrl: 'http://127.0.0.1:9/oauth2/default/', "
 		 "clientId: flyte}\n");
 	r = harness_call(&f->h, "GET", "/.well-known/openid-configuration", NULL, NULL, NULL);
 	assert_int_equal(resp_status(r), 303);
 	assert_string_equal(resp_header(r, "Location"),
-			    "https://dev-1.okta.com/oauth2/default/.well-known/openid-configuration");
+			    "http://127.0.0.1:9/oauth2/default/.well-known/openid-configuration");
 	harness_done(r);
-	/* No upstream relying party yet: /login says so instead of guessing. */
+	/* Local users beside the IdP: the form, with the IdP offered first. */
 	r = harness_call(&f->h, "GET", "/login", NULL, NULL, NULL);
-	assert_int_equal(resp_status(r), 501);
-	assert_non_null(strstr(resp_body(r), "not available yet"));
+	assert_int_equal(resp_status(r), 200);
+	assert_non_null(strstr(resp_body(r), "Sign in with 127.0.0.1"));
+	assert_non_null(strstr(resp_body(r), "href=\"/login?upstream=1&amp;redirect_url="));
 	harness_done(r);
-	r = harness_call(&f->h, "POST", "/login", NULL, "username=a&password=b", NULL);
-	assert_int_equal(resp_status(r), 501);
+	/* The IdP cannot be reached: a readable 503 naming its URL. */
+	fa_remote_issuer_wait(f->idp, 5000);
+	r = harness_call(&f->h, "GET", "/login?upstream=1", NULL, NULL, NULL);
+	assert_int_equal(resp_status(r), 503);
+	assert_non_null(strstr(resp_body(r), "Sign-in is temporarily unavailable"));
+	assert_non_null(strstr(resp_body(r),
+			       "http://127.0.0.1:9/oauth2/default/.well-known/openid-configuration"));
+	assert_string_equal(resp_header(r, "Retry-After"), "5");
+	harness_done(r);
+	/* No state cookie: the callback refuses, nothing written. */
+	r = harness_call(&f->h, "GET", "/callback?code=x&state=y", NULL, NULL, NULL);
+	assert_int_equal(resp_status(r), 400);
 	harness_done(r);
 }
 
@@ -791,6 +881,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_login_form, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_roundtrip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_logout, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_session_idle, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_password_unknown_user_identical, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_login_csrf, fx_setup, fx_teardown),

@@ -12,9 +12,20 @@
 // `oauthMetadata` it also answers RFC 8414's
 // /.well-known/oauth-authorization-server with its discovery document, as
 // such servers do.
+//
+// As the upstream IdP of flyteauth's relying party (userAuth.openId), it
+// has devInteractions on (a login form that takes any account id of
+// `accounts`, then a consent form) which idpLogin drives as a person does.
+// `claims` replaces the scope -> claims map, `providerOptions` adds to the
+// provider's configuration (clientAuthMethods, say). `idp.tamper`, when a
+// test sets it, rewrites each /token answer's JSON on its way out (a
+// man-in-the-middle between flyteauth and the IdP): the negative tests
+// re-sign the ID token with one thing wrong.
 import http from 'node:http';
+import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import { Jar, browse } from './browser.mjs';
 import { freePort } from './server.mjs';
 
 // A private signing JWK (alg, kid, use set) and its key object.
@@ -45,7 +56,8 @@ function resourceFeatures(resource) {
   };
 }
 
-export async function startIdp({ clients = [], accounts = {}, jwks, port, resource, oauthMetadata = false } = {}) {
+export async function startIdp({ clients = [], accounts = {}, jwks, port, resource, oauthMetadata = false,
+  claims, providerOptions = {} } = {}) {
   port ??= await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
@@ -54,8 +66,9 @@ export async function startIdp({ clients = [], accounts = {}, jwks, port, resour
       accountId: sub,
       claims: async () => ({ sub, ...accounts[sub] }),
     } : undefined),
-    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
+    claims: claims ?? { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
     features: { devInteractions: { enabled: true }, ...(resource ? resourceFeatures(resource) : {}) },
+    ...providerOptions,
     ...(resource ? { scopes: ['openid', 'offline_access', ...resource.scope.split(' ')] } : {}),
     ...(jwks ? { jwks } : {}),
   });
@@ -63,19 +76,71 @@ export async function startIdp({ clients = [], accounts = {}, jwks, port, resour
   // Requests per path, so a test can count the fetches of the JWKS.
   const hits = {};
   const callback = provider.callback();
+  const idp = { issuer, port, provider, hits, tamper: null };
   const server = http.createServer((req, res) => {
     const p = req.url.split('?')[0];
     hits[p] = (hits[p] ?? 0) + 1;
     if (oauthMetadata && p === '/.well-known/oauth-authorization-server') {
       req.url = '/.well-known/openid-configuration';
     }
+    if (p === '/token' && idp.tamper) tamperWith(res, idp.tamper);
     callback(req, res);
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    issuer, port, provider, hits,
-    stop: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  idp.stop = () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); });
+  return idp;
+}
+
+// Holds back res's body, hands the JSON to fn (which may be async and
+// returns the JSON to send), and sends that instead.
+function tamperWith(res, fn) {
+  const chunks = [];
+  const { write, end, setHeader } = res;
+  res.setHeader = function (name, value) {
+    if (String(name).toLowerCase() === 'content-length') return this;
+    return setHeader.call(this, name, value);
   };
+  res.write = (chunk) => { chunks.push(Buffer.from(chunk)); return true; };
+  res.end = (chunk, ...rest) => {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+    const body = Buffer.concat(chunks).toString();
+    Promise.resolve().then(() => fn(JSON.parse(body))).then((json) => {
+      const out = Buffer.from(JSON.stringify(json));
+      setHeader.call(res, 'content-length', out.length);
+      write.call(res, out);
+      end.call(res);
+    }, (e) => { end.call(res); throw e; });
+    return res;
+  };
+}
+
+// Logs accountId in at the IdP's devInteractions pages, as a person at the
+// browser does: from the authorization URL flyteauth sent the browser to,
+// through the login and consent forms, to the redirect back to the
+// relying party. Returns that URL (flyteauth's /callback?code=...&state=...).
+export async function idpLogin(authUrl, accountId, jar = new Jar()) {
+  const origin = new URL(authUrl).origin;
+  let res = await browse(authUrl, jar);
+  for (let i = 0; i < 12; i++) {
+    if (res.status === 200) {
+      const html = await res.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      const prompt = /name="prompt" value="([^"]+)"/.exec(html)?.[1];
+      assert.ok(action && prompt, `IdP page without a form: ${html.slice(0, 300)}`);
+      const body = prompt === 'login' ? { prompt, login: accountId, password: 'any' } : { prompt };
+      res = await browse(new URL(action, origin).href, jar, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(body).toString(),
+      });
+      continue;
+    }
+    assert.ok([302, 303].includes(res.status), `IdP answered ${res.status}: ${await res.text()}`);
+    const next = new URL(res.headers.get('location'), origin);
+    if (next.origin !== origin) return next.href;
+    res = await browse(next.href, jar);
+  }
+  throw new Error('IdP login did not finish');
 }
 
 // client_credentials at the provider (client_secret_basic): the token
