@@ -470,6 +470,79 @@ static int start_external(struct serve *s, const sigset_t *stop)
 			   &ext->base_url_pos);
 }
 
+/* The IdP's discovery document is kept in the store (kind
+ * "idp_discovery", key: hex SHA-256 of openId.baseUrl) with the time it
+ * was fetched, so a start while the IdP's discovery endpoint is down
+ * serves the last good copy -- re-validated as if fetched then -- until a
+ * fetch works; the issuer refreshes it in the background and each new
+ * copy replaces the stored one. */
+#define IDP_DISCOVERY_KIND "idp_discovery"
+#define IDP_DISCOVERY_KEEP_S (7 * 24 * 3600)
+
+static void idp_discovery_key(const struct fa_config *c, char key[2 * FA_SHA256_LEN + 1])
+{
+	const char *base = c->auth.user_auth.open_id.base_url;
+
+	if (fa_sha256_hex(base, strlen(base), key) != FA_OK)
+		key[0] = '\0';
+}
+
+/* The issuer's on_update, on its holder's thread. */
+static void idp_discovery_save(void *ctx, const struct fa_discovery *d)
+{
+	struct serve *s = ctx;
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_op op = { .type = FA_STORE_UPDATE, .kind = IDP_DISCOVERY_KIND, .key = key };
+	int64_t now = fa_now();
+	json_t *rec;
+	char *value = NULL;
+	enum fa_rc rc = FA_ENOMEM;
+
+	idp_discovery_key(s->cfg, key);
+	rec = json_pack("{s:s, s:I, s:s%}", "url", d->url, "fetched_at", (json_int_t)d->fetched_at,
+			"doc", d->raw, d->raw_len);
+	if (key[0] && rec && (value = json_dumps(rec, JSON_COMPACT))) {
+		op.value = value;
+		op.expires_at = now + IDP_DISCOVERY_KEEP_S;
+		rc = fa_store_apply(s->store, &op, 1, now, NULL);
+		if (rc == FA_ENOTFOUND) {
+			op.type = FA_STORE_INSERT;
+			rc = fa_store_apply(s->store, &op, 1, now, NULL);
+		}
+	}
+	if (rc != FA_OK && rc != FA_EEXIST && rc != FA_ECONFLICT)
+		fa_log_warnx(&s->log, "serve: cannot keep the IdP's discovery document in the "
+			     "store: %s", fa_rc_str(rc));
+	free(value);
+	json_decref(rec);
+}
+
+/* The stored copy, validated again (NULL: none usable). */
+static struct fa_discovery *idp_discovery_load(struct serve *s)
+{
+	const char *base = s->cfg->auth.user_auth.open_id.base_url;
+	char key[2 * FA_SHA256_LEN + 1];
+	struct fa_store_rec rec = { 0 };
+	struct fa_discovery *d = NULL;
+	json_t *doc = NULL;
+	const char *url, *raw;
+
+	idp_discovery_key(s->cfg, key);
+	if (!key[0] || fa_store_get(s->store, IDP_DISCOVERY_KIND, key, fa_now(), &rec, NULL) != FA_OK)
+		return NULL;
+	if (fa_json_load(rec.value, rec.len, "stored discovery", &doc, NULL) == FA_OK &&
+	    (url = json_string_value(json_object_get(doc, "url"))) &&
+	    (raw = json_string_value(json_object_get(doc, "doc"))) &&
+	    json_integer_value(json_object_get(doc, "fetched_at")) > 0 &&
+	    fa_discovery_parse(FA_DISCOVERY_OIDC, base, url, raw, strlen(raw),
+			       json_integer_value(json_object_get(doc, "fetched_at")), &d,
+			       NULL) != FA_OK)
+		d = NULL;
+	json_decref(doc);
+	fa_store_rec_cleanup(&rec);
+	return d;
+}
+
 /* The upstream IdP: its HTTP client (auth.httpProxyURL, as config check
  * --online reaches it), its issuer loading discovery and keys in the
  * background -- an IdP that cannot be reached does not stop the start: the
@@ -482,8 +555,10 @@ static int start_idp(struct serve *s, char **secret)
 	const __typeof__(c->auth.user_auth.open_id) *oid = &c->auth.user_auth.open_id;
 	struct fa_remote_opts ro = { 0 };
 	struct fa_remote_issuer_opts io = { 0 };
+	struct fa_discovery *cached;
 	char where[256];
 	struct fa_err err;
+	enum fa_rc rc;
 
 	*secret = NULL;
 	if (!oid->base_url[0])
@@ -500,7 +575,16 @@ static int start_idp(struct serve *s, char **secret)
 	io.issuer = oid->base_url;
 	io.what = "the IdP";
 	io.log = &s->log;
-	if (fa_remote_issuer_start(s->idp_remote, &io, &s->idp, &err) != FA_OK)
+	io.on_update = idp_discovery_save;
+	io.ctx = s;
+	io.initial = cached = idp_discovery_load(s);
+	if (cached)
+		fa_log(&s->log, FA_LOG_INFO, "the IdP's discovery document from the store (fetched "
+		       "%lld s ago) serves until it is fetched again",
+		       (long long)(fa_now() - cached->fetched_at));
+	rc = fa_remote_issuer_start(s->idp_remote, &io, &s->idp, &err);
+	fa_discovery_free(cached);
+	if (rc != FA_OK)
 		return fa_cli_fail("%s: auth.userAuth.openId.baseUrl: %s",
 				   fa_config_pos_format(&oid->base_url_pos, where, sizeof(where)),
 				   err.msg);

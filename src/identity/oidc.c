@@ -375,6 +375,27 @@ static int64_t get_exp(const unsigned char *p)
 	return (int64_t)v;
 }
 
+/* The state cookie (value "" and max_age 0 clear it). It must come back
+ * on the IdP's redirect, a cross-site top-level navigation, which a
+ * SameSite=Strict cookie does not: Strict is relaxed to Lax for it (its
+ * CSRF protection is the state comparison itself). */
+static enum fa_rc state_cookie(const struct fa_identity *id, struct fa_resp *resp,
+			       const char *value, int64_t max_age, struct fa_err *err)
+{
+	struct fa_cookie c = {
+		.name = FA_IDENTITY_CSRF_COOKIE,
+		.value = value,
+		.path = "/callback",
+		.domain = id->domain,
+		.max_age = max_age,
+		.http_only = true,
+		.secure = id->secure,
+		.same_site = id->same_site == FA_SAME_SITE_STRICT ? FA_SAME_SITE_LAX : id->same_site,
+	};
+
+	return fa_resp_cookie(resp, &c, err);
+}
+
 /* Unpadded base64url of n bytes into out (cap >= 44 for 32 bytes). */
 static enum fa_rc b64(const unsigned char *p, size_t n, char *out, size_t cap)
 {
@@ -432,8 +453,7 @@ static void oidc_redirect(struct fa_identity *id, struct fa_req *req, struct fa_
 	}
 	if (fa_identity_seal(id->idp_state_key, FA_IDENTITY_CSRF_COOKIE, plain, STATE_HEAD + rlen,
 			     fa_req_arena(req), &sealed, &e) != FA_OK ||
-	    fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, sealed, "/callback",
-				   FA_IDENTITY_LOGIN_FORM_TTL_S, &e) != FA_OK ||
+	    state_cookie(id, resp, sealed, FA_IDENTITY_LOGIN_FORM_TTL_S, &e) != FA_OK ||
 	    fa_resp_redirect(resp, 302, url, &e) != FA_OK)
 		fa_identity_fail500(id, resp, &e);
 out:
@@ -504,8 +524,7 @@ static void cb_cleanup(struct cb *c)
 
 static void clear_state_cookie(struct fa_identity *id, struct fa_resp *resp)
 {
-	if (fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, "", "/callback", 0, NULL) !=
-	    FA_OK)
+	if (state_cookie(id, resp, "", 0, NULL) != FA_OK)
 		fa_log_warnx(id->log, "identity: cannot clear the sign-in state cookie");
 }
 

@@ -12,16 +12,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import * as jose from 'jose';
 
-import { Jar, browse } from './lib/browser.mjs';
+import { Jar, browse, hiddenInputs } from './lib/browser.mjs';
 import { FLYTECTL, FLYTECTL_REDIRECT, PASSWORD, hashSecret, login, me, secretFiles } from './lib/identity.mjs';
 import { idpLogin, signingKey, startIdp } from './lib/idp.mjs';
-import { freePort, sleep, startServer } from './lib/server.mjs';
+import { freePort, postForm, run, sleep, startServer, tempDir } from './lib/server.mjs';
 
 const IDP_SECRET = 'idp-client-secret-0123456789';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const ACCOUNTS = {
   '00u1alice': {
     name: 'Alice Example', preferred_username: 'alice@corp.example', given_name: 'Alice',
@@ -35,18 +38,20 @@ const CLAIMS = {
   email: ['email', 'email_verified'],
 };
 
-async function rpConfig({ idpUrl, localUsers = false, clientId = 'flyteauth' }) {
+async function rpConfig({ idpUrl, localUsers = false, clientId = 'flyteauth', sameSite = 'DefaultMode',
+  db = 'DIR/flyteauth.db' }) {
   const users = localUsers
     ? `    localUsers:\n      - {username: breakglass, passwordHash: '${await hashSecret(PASSWORD)}', name: Break Glass}\n`
     : '';
   return `
 server: {httpPort: PORT, bindAddress: 127.0.0.1, security: {secure: false, insecureCookieHeader: true}}
-database: {sqlite: {file: DIR/flyteauth.db}}
+database: {sqlite: {file: ${db}}}
 secrets: {secrets-prefix: DIR, env-prefix: FLYTE_SECRET_TEST_UNUSED_}
 auth:
   authorizedUris: [http://127.0.0.1:PORT]
   userAuth:
     redirectUrl: /console
+    cookieSetting: {sameSitePolicy: ${sameSite}}
     openId:
       baseUrl: ${idpUrl}
       clientId: ${clientId}
@@ -55,7 +60,8 @@ ${users}  appAuth:
     selfAuthServer:
       issuer: http://127.0.0.1:PORT
       staticClients:
-${FLYTECTL}`;
+${FLYTECTL}        tv: {id: tv, grant_types: ['${DEVICE_GRANT}'], scopes: [all], public: true}
+`;
 }
 
 // flyteauth for idp on a port chosen first (the IdP client's redirect URI).
@@ -260,7 +266,7 @@ async function tamperedLogin(tamper, editAuth = (u) => u) {
   const auth = editAuth(await startLogin(srv, jar, '/console'));
   const back = await idpLogin(auth.href, '00u1alice');
   const sessions = rows(srv, 'session');
-  idp.tamper = tamper;
+  if (tamper) idp.tamper = tamper;
   try {
     const res = await browse(back, jar);
     assert.equal(jar.get('flyte_session'), undefined, 'a session was set');
@@ -310,12 +316,23 @@ test('an ID token with one thing wrong is refused, and nothing is written', asyn
     ['signed by a key not in the JWKS', resign(() => {}, stranger)],
     ['alg differing from the key\'s', resign((c, h) => { h.alg = 'PS256'; })],
     ['no id_token', async (json) => { delete json.id_token; return json; }],
+    ['malformed JSON', async () => '{"id_token": "a.b.c", '],
+    ['an answer over 64 KiB (5 MB)', async (json) => ({ ...json, pad: 'x'.repeat(5 * 1024 * 1024) })],
   ];
   for (const [name, tamper] of cases) {
     r = await tamperedLogin(tamper);
     assert.equal(r.res.status, 502, `${name}: ${r.res.status} ${r.html}`);
     assert.match(r.html, /could not be accepted/, name);
   }
+  // Userinfo naming another subject.
+  idp.tamperUserinfo = async (json) => ({ ...json, sub: '00u2mallory' });
+  try {
+    r = await tamperedLogin(null);
+  } finally {
+    idp.tamperUserinfo = null;
+  }
+  assert.equal(r.res.status, 502);
+  assert.match(srv.stderr, /userinfo names another subject than the ID token/);
   // The nonce of the authorization request swapped in transit: the IdP
   // signs the wrong nonce itself.
   r = await tamperedLogin(null, (u) => { u.searchParams.set('nonce', 'attacker-nonce'); return u; });
@@ -426,19 +443,23 @@ test('an IdP down at start: serve starts, /login answers 503 naming it, then wor
   }
 });
 
-test('client_secret_post when the IdP offers only that', async () => {
+test('client_secret_post when the IdP offers only that; under StrictMode the state cookie stays Lax', async () => {
   const port = await freePort();
   const idp2 = await startIdp({
     clients: [idpClient(port, { token_endpoint_auth_method: 'client_secret_post' })],
     accounts: ACCOUNTS, claims: CLAIMS,
     providerOptions: { clientAuthMethods: ['client_secret_post'] },
   });
-  const rp = await startRp(idp2.issuer, port);
+  // With SameSite=Strict cookies, as some operators set: the state cookie
+  // still comes back on the IdP's (cross-site) redirect, so it is Lax.
+  const rp = await startRp(idp2.issuer, port, { sameSite: 'StrictMode' });
   try {
     const jar = new Jar();
     const auth = await startLogin(rp, jar, '/console');
+    assert.match(jar.lines.get('flyte_csrf_state'), /SameSite=Lax/);
     const res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
     assert.equal(res.status, 302, await res.text());
+    assert.match(jar.lines.get('flyte_session'), /SameSite=Strict/);
     assert.equal((await me(rp.url, { cookie: jar.header() })).json.subject, '00u1alice');
   } finally {
     await rp.stop();
@@ -521,5 +542,114 @@ test('the IdP\'s tokens are refreshed when they expire, and a refused refresh en
   } finally {
     await rp.stop();
     await idp2.stop();
+  }
+});
+
+test('the device flow\'s verification page logs the user in through the IdP', async () => {
+  const da = (await postForm(srv, '/oauth2/device/authorize', { client_id: 'tv', scope: 'all' })).json;
+  assert.ok(da?.user_code, JSON.stringify(da));
+  const jar = new Jar();
+  let res = await browse(da.verification_uri_complete, jar);
+  assert.equal(res.status, 302);
+  res = await browse(new URL(res.headers.get('location'), srv.url).href, jar);
+  assert.equal(res.status, 302);
+  res = await browse(await idpLogin(res.headers.get('location'), '00u1alice'), jar);
+  assert.equal(res.status, 302);
+  const back = new URL(res.headers.get('location'), srv.url);
+  assert.equal(back.pathname, '/device');
+  res = await browse(back.href, jar);
+  const entry = await res.text();
+  assert.equal(res.status, 200, entry);
+  const post = (params) => browse(`${srv.url}/device`, jar, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  res = await post({ csrf_token: hiddenInputs(entry).csrf_token, user_code: da.user_code });
+  const confirm = await res.text();
+  assert.equal(res.status, 200, confirm);
+  res = await post({ ...hiddenInputs(confirm), action: 'approve' });
+  assert.equal(res.status, 200, await res.text());
+  const tok = await postForm(srv, '/oauth2/token', { grant_type: DEVICE_GRANT, client_id: 'tv', device_code: da.device_code });
+  assert.equal(tok.res.status, 200, tok.text);
+  const at = jose.decodeJwt(tok.json.access_token);
+  assert.equal(at.sub, '00u1alice');
+  assert.equal(at.user_info.email, 'alice@corp.example');
+});
+
+test('the README\'s values file for each IdP is accepted by config check once its placeholders are filled', async () => {
+  const readme = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('### Login through your IdP');
+  const end = readme.indexOf('\n### ', start + 10);
+  const section = readme.slice(start, end);
+  const idps = [...section.matchAll(/^#### (.+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(idps, ['Okta', 'Google', 'Keycloak', 'Microsoft Entra ID']);
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.equal(blocks.length, 4);
+  const hash = await hashSecret('propeller-password');
+  const fill = {
+    '<org-id>': 'acme', '<client_ID>': '0oa1acmeflyteweb', '<client_secret>': 'acme-oidc-secret',
+    '<your-random-password>': 'propeller-password', '<your-hashed-password>': hash,
+    '<your-flyte-deployment-URL>': 'flyte.acme.example.com', '<keycloak-url>': 'kc.acme.example.com',
+    '<keycloak-realm>': 'flyte', '<tenant-id>': '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  };
+  const dir = tempDir();
+  try {
+    for (const [i, block] of blocks.entries()) {
+      let yaml = block;
+      for (const [k, v] of Object.entries(fill)) yaml = yaml.replaceAll(k, v);
+      assert.doesNotMatch(yaml, /<[^>]+>/, `${idps[i]}: a placeholder left`);
+      const file = path.join(dir, `values-${i}.yaml`);
+      writeFileSync(file, yaml);
+      const r = await run(['config', 'check', '--config', file]);
+      assert.equal(r.code, 0, `${idps[i]}: ${r.stderr}`);
+      assert.match(r.stdout, /configuration OK/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an IdP that goes down during a login: the callback fails readably and writes no session', async () => {
+  const port = await freePort();
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  const rp = await startRp(idp2.issuer, port);
+  try {
+    const jar = new Jar();
+    const auth = await startLogin(rp, jar, '/console');
+    const back = await idpLogin(auth.href, '00u1alice');
+    await idp2.stop();
+    const res = await browse(back, jar);
+    assert.equal(res.status, 502);
+    assert.match(await res.text(), /could not be accepted/);
+    assert.equal(jar.get('flyte_session'), undefined);
+    assert.equal(rows(rp, 'session'), 0);
+    assert.match(rp.stderr, /sign-in through the IdP refused: .*127\.0\.0\.1:\d+\/token/);
+  } finally {
+    await rp.stop();
+    await idp2.stop();
+  }
+});
+
+test('the discovery document kept in the store serves a restart while the IdP is down', async () => {
+  const port = await freePort();
+  const dir = tempDir();
+  const db = path.join(dir, 'shared.db');
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  try {
+    let rp = await startRp(idp2.issuer, port, { db });
+    await rp.stop();
+    await idp2.stop();
+    rp = await startRp(idp2.issuer, port, { db, ready: false });
+    try {
+      const res = await browse(`${rp.url}/login`, new Jar());
+      assert.equal(res.status, 302, await res.text());
+      assert.equal(new URL(res.headers.get('location')).origin, idp2.issuer);
+      assert.match(rp.stderr, /the IdP's discovery document from the store \(fetched \d+ s ago\)/);
+    } finally {
+      await rp.stop();
+    }
+  } finally {
+    await idp2.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -20,7 +20,9 @@
 // provider's configuration (clientAuthMethods, say). `idp.tamper`, when a
 // test sets it, rewrites each /token answer's JSON on its way out (a
 // man-in-the-middle between flyteauth and the IdP): the negative tests
-// re-sign the ID token with one thing wrong.
+// re-sign the ID token with one thing wrong; `idp.tamperUserinfo` does the
+// same to userinfo's answers. A function that returns a string sends that
+// string as the body, as it is.
 import http from 'node:http';
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
@@ -76,7 +78,7 @@ export async function startIdp({ clients = [], accounts = {}, jwks, port, resour
   // Requests per path, so a test can count the fetches of the JWKS.
   const hits = {};
   const callback = provider.callback();
-  const idp = { issuer, port, provider, hits, tamper: null };
+  const idp = { issuer, port, provider, hits, tamper: null, tamperUserinfo: null };
   const server = http.createServer((req, res) => {
     const p = req.url.split('?')[0];
     hits[p] = (hits[p] ?? 0) + 1;
@@ -84,6 +86,7 @@ export async function startIdp({ clients = [], accounts = {}, jwks, port, resour
       req.url = '/.well-known/openid-configuration';
     }
     if (p === '/token' && idp.tamper) tamperWith(res, idp.tamper);
+    if (p === '/me' && idp.tamperUserinfo) tamperWith(res, idp.tamperUserinfo);
     callback(req, res);
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -105,7 +108,7 @@ function tamperWith(res, fn) {
     if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
     const body = Buffer.concat(chunks).toString();
     Promise.resolve().then(() => fn(JSON.parse(body))).then((json) => {
-      const out = Buffer.from(JSON.stringify(json));
+      const out = Buffer.from(typeof json === 'string' ? json : JSON.stringify(json));
       setHeader.call(res, 'content-length', out.length);
       write.call(res, out);
       end.call(res);
