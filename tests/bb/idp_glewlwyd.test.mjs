@@ -154,7 +154,9 @@ describe('flyteauth logs users in through glewlwyd', () => {
     test(`/login → glewlwyd → /callback → /me (${alg} ID token)`, async () => {
       const rp = await rpPort();
       const clientId = `flyteauth${alg}`;
-      const secret = `flyteauthSecret${alg}0123456789`;
+      // Unreserved characters in the secret go into HTTP Basic as they are
+      // (glewlwyd, unlike RFC 6749's form-decoding, reads them raw).
+      const secret = `flyteauth-Secret_${alg}.0123~456789`;
       await gl.addClient({ clientId, secret, redirectUris: [rp.callback], postLogoutUris: [`${rp.url}/`], signKid });
       const srv = await startRpServer({ port: rp.port, baseUrl: gl.issuer, clientId, secret });
       try {
