@@ -87,6 +87,7 @@ struct fa_identity {
 	char *idp_secret;                        /* the client secret; wiped on free */
 	char *idp_redirect_uri;                  /* <public URL>/callback */
 	char *idp_label;                         /* the IdP's host, for the login page */
+	char idp_discovery_url[FA_REMOTE_MAX_URL + 1];
 	unsigned char idp_state_key[FA_SEAL_KEY_LEN];   /* seals the callback's state cookie */
 	unsigned char idp_token_key[FA_SEAL_KEY_LEN];   /* seals IdP tokens in session records */
 };
@@ -197,7 +198,7 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
 /* A claim kept for /me's additional_claims: at most this much JSON each,
  * and this much in all (the session record stays small). */
 #define FA_OIDC_MAX_CLAIM 2048
-#define FA_OIDC_MAX_CLAIMS 8192
+#define FA_OIDC_MAX_CLAIMS (10 * 1024)
 
 /* Prepares the IdP provider from opts (called by fa_identity_new when
  * openId.baseUrl is set). */

@@ -133,6 +133,10 @@ enum fa_rc fa_identity_oidc_init(struct fa_identity *id, const struct fa_identit
 	id->idp_label = fa_strndup(u.host, u.host_len);
 	if (!id->idp_label)
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
+	rc = fa_discovery_url(FA_DISCOVERY_OIDC, base, id->idp_discovery_url,
+			      sizeof(id->idp_discovery_url), err);
+	if (rc != FA_OK)
+		return rc;
 	rc = fa_identity_key_derive(o->cookie_block_key, o->cookie_block_key_len,
 				    o->cookie_hash_key, o->cookie_hash_key_len,
 				    "flyteauth idp state cookie v1", id->idp_state_key, err);
@@ -231,8 +235,10 @@ enum fa_rc fa_identity_oidc_user(const json_t *idt, const json_t *userinfo, json
 
 			if (!v || !profile_type_ok(name, v))
 				continue;
-			sz = json_size(v);
-			if (sz == 0 || sz > FA_OIDC_MAX_CLAIM || total + sz > FA_OIDC_MAX_CLAIMS)
+			/* the value, its name, quotes, colon and comma */
+			sz = json_size(v) + strlen(name) + 4;
+			if (sz == 4 + strlen(name) || sz > FA_OIDC_MAX_CLAIM ||
+			    total + sz > FA_OIDC_MAX_CLAIMS)
 				break;
 			if (json_object_set(u, name, (json_t *)(uintptr_t)v) != 0)
 				goto nomem;
@@ -255,8 +261,9 @@ enum fa_rc fa_identity_oidc_user(const json_t *idt, const json_t *userinfo, json
 			    in_list(profile_claims, ARRAY_LEN(profile_claims), name) ||
 			    json_object_get(u, name) || strlen(name) > FA_MAX_ID)
 				continue;
-			sz = json_size(v) + strlen(name);
-			if (sz > FA_OIDC_MAX_CLAIM || total + sz > FA_OIDC_MAX_CLAIMS)
+			sz = json_size(v) + strlen(name) + 4;
+			if (sz == strlen(name) + 4 || sz > FA_OIDC_MAX_CLAIM ||
+			    total + sz > FA_OIDC_MAX_CLAIMS)
 				continue;
 			if (json_object_set(u, name, v) != 0)
 				goto nomem;
@@ -351,13 +358,20 @@ static enum fa_rc auth_query(struct fa_identity *id, struct fa_req *req,
 }
 
 /* 503 while the IdP's discovery document is not loaded. */
-static void idp_unavailable(struct fa_identity *id, struct fa_resp *resp, const struct fa_err *e)
+/* The page names the discovery URL, also while the first fetch is still
+ * under way (the error then does not). */
+static void idp_unavailable(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
+			    const struct fa_err *e)
 {
+	const char *detail = e->msg;
+
+	if (!strstr(e->msg, id->idp_discovery_url))
+		detail = fa_arena_printf(fa_req_arena(req), "%s: %s", id->idp_discovery_url, e->msg);
 	if (fa_resp_header(resp, "Retry-After", "5", NULL) != FA_OK)
 		fa_log_warnx(id->log, "identity: cannot set Retry-After");
 	page(id, resp, 503, "Sign-in is temporarily unavailable",
 	     "The identity provider cannot be reached right now. Please try again in a moment.",
-	     e->msg, NULL);
+	     detail ? detail : e->msg, NULL);
 }
 
 static void put_exp(unsigned char *p, int64_t v)
@@ -423,7 +437,7 @@ static void oidc_redirect(struct fa_identity *id, struct fa_req *req, struct fa_
 		return;
 	}
 	if (fa_remote_issuer_discovery(id->idp, &d, &e) != FA_OK) {
-		idp_unavailable(id, resp, &e);
+		idp_unavailable(id, req, resp, &e);
 		return;
 	}
 	rc = fa_rand_bytes(plain, 3 * RAND_LEN);
@@ -800,6 +814,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 	enum fa_rc rc;
 
 	memset(&c, 0, sizeof(c));
+	idp_err[0] = '\0';
 	fa_err_clear(&e);
 	if (!id->idp) {
 		fa_resp_oauth_error(resp, 404, "not_found", "no upstream identity provider is "
@@ -849,7 +864,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 	}
 	clear_state_cookie(id, resp);
 	if (fa_remote_issuer_discovery(id->idp, &c.d, &e) != FA_OK) {
-		idp_unavailable(id, resp, &e);
+		idp_unavailable(id, req, resp, &e);
 		goto out;
 	}
 	rc = exchange(id, code, &c, idp_err, sizeof(idp_err), &e);
@@ -865,6 +880,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 	}
 	if (rc != FA_OK) {
 		fa_log_warnx(id->log, "identity: sign-in through the IdP refused: %s", e.msg);
+		fa_metrics_login(id->metrics, false);
 		audit(id, req, NULL, "failure", "IdP answer refused");
 		page(id, resp, 502, "Sign-in failed",
 		     "The identity provider's answer could not be accepted. Please try again; if "
@@ -873,6 +889,13 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 		goto out;
 	}
 	rc = session_extra(id, req, &c, &extra, &e);
+	/* The record must fit the store (FA_MAX_STORE_VALUE): the claims are
+	 * capped, and the ID token, kept only as logout's hint, gives way. */
+	if (rc == FA_OK && json_size(c.user) + json_size(extra) + 256 > FA_MAX_STORE_VALUE) {
+		fa_log(id->log, FA_LOG_INFO, "identity: the IdP's ID token is not kept (the session "
+		       "record would be too large); logout goes to the IdP without id_token_hint");
+		json_object_del(extra, "idp_idt");
+	}
 	if (rc == FA_OK)
 		rc = fa_identity_session_start(id, req, resp, c.user, extra, &e);
 	if (rc == FA_OK)
@@ -928,6 +951,9 @@ enum fa_rc fa_identity_oidc_refresh(struct fa_identity *id, json_t *doc, struct 
 		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
 	if (rc == FA_OK)
 		rc = tokens_keep(id, a, tok, doc, err);
+	/* As at the callback: the ID token gives way to a record that fits. */
+	if (rc == FA_OK && json_size(doc) + 256 > FA_MAX_STORE_VALUE)
+		json_object_del(doc, "idp_idt");
 	if (rc == FA_OK)
 		fa_log(id->log, FA_LOG_DEBUG, "identity: refreshed a session's IdP tokens");
 	fa_buf_cleanup(&form);
