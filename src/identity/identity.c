@@ -189,6 +189,7 @@ void fa_identity_free(struct fa_identity *id)
 	free(id->origins);
 	free(id->issuer_copy);
 	fa_free_secret(id->idp_secret);
+	fa_limiter_free(id->callback_rate);
 	free(id->idp_redirect_uri);
 	free(id->idp_label);
 	fa_memzero(id, sizeof(*id));

@@ -90,6 +90,7 @@ struct fa_identity {
 	char idp_discovery_url[FA_REMOTE_MAX_URL + 1];
 	unsigned char idp_state_key[FA_SEAL_KEY_LEN];   /* seals the callback's state cookie */
 	unsigned char idp_token_key[FA_SEAL_KEY_LEN];   /* seals IdP tokens in session records */
+	struct fa_limiter *callback_rate;        /* per client address, see FA_OIDC_CALLBACK_* */
 };
 
 /* ---- seal.c: keys, AES-256-GCM cookies, MACs ------------------------------- */
@@ -199,6 +200,14 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
  * and this much in all (the session record stays small). */
 #define FA_OIDC_MAX_CLAIM 2048
 #define FA_OIDC_MAX_CLAIMS (10 * 1024)
+/* Callbacks that get past the state check (each writes a spent state and
+ * calls the IdP's token endpoint) per client address: a burst of 30, then
+ * one a second. A person signs in a few times a day; a script that
+ * collects states from /login to fill the store or to make flyteauth
+ * hammer the IdP is held to this (per instance). */
+#define FA_OIDC_CALLBACK_BURST 30
+#define FA_OIDC_CALLBACK_PER_S 1.0
+#define FA_OIDC_CALLBACK_KEYS 65536
 
 /* Prepares the IdP provider from opts (called by fa_identity_new when
  * openId.baseUrl is set). */

@@ -704,3 +704,36 @@ test('a login whose claims and tokens would not fit one store record still works
   // Claims up to 10 KiB in all: some of the twelve, not all.
   assert.ok(kept.length >= 6 && kept.length < 12, `${kept.length} extra claims kept`);
 });
+
+test('callbacks that would write are limited per address: 429 with nothing written past the burst', async () => {
+  const port = await freePort();
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  const rp = await startRp(idp2.issuer, port);
+  try {
+    // A script collects states from /login and sends each back with a
+    // made-up code: each spends its state and asks the IdP, up to the burst.
+    // Until the first refusal: the burst, plus what refilled meanwhile.
+    const t0 = Date.now();
+    let passed = 0;
+    let refused = null;
+    for (let i = 0; i < 150 && !refused; i++) {
+      const jar = new Jar();
+      const auth = await startLogin(rp, jar, '/console');
+      const res = await browse(`${rp.url}/callback?code=made-up-${i}&state=${auth.searchParams.get('state')}`, jar);
+      if (res.status === 429) refused = res;
+      else assert.equal(res.status, 502, await res.text());
+      if (res.status === 502) passed++;
+    }
+    const elapsed = (Date.now() - t0) / 1000;
+    assert.ok(refused, 'never limited');
+    assert.match(refused.headers.get('retry-after'), /^[1-9]\d*$/);
+    assert.match(await refused.text(), /Too many sign-ins from this address/);
+    assert.ok(passed >= 30 && passed <= 30 + Math.ceil(elapsed) + 1, `${passed} got through in ${elapsed} s`);
+    assert.equal(rows(rp, 'idp_state'), passed, 'a limited callback wrote');
+    assert.equal(idp2.hits['/token'], passed, 'a limited callback called the IdP');
+    assert.equal(rows(rp, 'session'), 0);
+  } finally {
+    await stopChecked(rp);
+    await idp2.stop();
+  }
+});
