@@ -15,6 +15,7 @@ static const struct fa_route routes[] = {
 	{ "GET", "/login", fa_identity_login_get, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "POST", "/login", fa_identity_login_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/logout", fa_identity_logout, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "POST", "/logout", fa_identity_logout_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/", fa_identity_home, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 };
 

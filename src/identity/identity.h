@@ -136,7 +136,11 @@ enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA
 /* The module's routes, served with app = struct fa_identity *:
  *   GET  /login    the login form (public, no-store)
  *   POST /login    form submission (public, form body, no-store)
- *   GET  /logout   ends the session (public, no-store)
+ *   GET  /logout   ends the session when the request is same-origin
+ *                  (Sec-Fetch-Site) or there is none; else a confirmation
+ *                  form (public, no-store)
+ *   POST /logout   the confirmation: CSRF token checked, session ended
+ *                  (public, form body, no-store)
  * The table is static. */
 void fa_identity_routes(const struct fa_route **routes, size_t *n);
 /* Served only when an upstream IdP is configured (userAuth.openId.baseUrl;
