@@ -487,6 +487,7 @@ static int start_authz(struct serve *s, char **client_secret)
 		.login_url = fa_identity_login_url,
 		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
 		.logout = fa_identity_session_logout,
+		.user_check = fa_identity_user_check,
 	};
 	ao.generated_secret = client_secret;
 	s->authz = fa_authz_new(&ao, &err);

@@ -158,11 +158,23 @@ void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
  * name of the session, 32 hex digits). A local user's `sub` and
  * `preferred_username` are its username.
  * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
- * does not unseal (tampered, other keys, other cookie's value), expired, or
- * whose record is gone (logged out, purged). FA_ESTORE / FA_ENOMEM /
+ * does not unseal (tampered, other keys, other cookie's value), expired,
+ * whose record is gone (logged out, purged), or whose user
+ * fa_identity_user_check no longer accepts (the record is then deleted). FA_ESTORE / FA_ENOMEM /
  * FA_ECRYPTO on internal failure. *user is NULL on any failure. */
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
+
+/* Whether the user of a past login (`user`: claims with `sub`, as a
+ * session or an authz refresh family keeps them) is still a user: for
+ * local users, still in auth.userAuth.localUsers (or the development
+ * user); for the upstream IdP, not refused by it. FA_OK; FA_EDENIED
+ * (access_denied) when not, or when no provider is configured; other
+ * codes on internal failure. fa_identity_session_user asks it for every
+ * session; authz asks it at every refresh (fa_authz_login.user_check has
+ * this type). */
+enum fa_rc fa_identity_user_check(struct fa_identity *id, const json_t *user,
+				  struct fa_err *err) FA_WUR;
 
 /* Whether /login would accept url as its redirect_url: a path on this
  * server or an absolute http(s) URL on an authorizedUris origin (or the

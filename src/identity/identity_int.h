@@ -36,6 +36,11 @@ struct fa_identity_provider {
 	void (*login_get)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			  const char *redirect_url);
 	void (*login_post)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp);
+	/* Whether `user` (claims with `sub`, from a session or a refresh
+	 * family) is still a user of this provider: FA_OK, FA_EDENIED (gone
+	 * or refused), or an internal failure. */
+	enum fa_rc (*user_check)(const struct fa_identity *id, const json_t *user,
+				 struct fa_err *err);
 };
 
 extern const struct fa_identity_provider fa_identity_local_provider;

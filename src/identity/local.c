@@ -410,8 +410,22 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		fa_identity_fail500(id, resp, &e);
 }
 
+/* A local user stays a user while the config (or the development user's
+ * record, loaded at start) names it: removing alice from localUsers and
+ * restarting ends her sessions and refresh families. */
+static enum fa_rc local_user_check(const struct fa_identity *id, const json_t *user,
+				   struct fa_err *err)
+{
+	const char *sub = json_string_value(json_object_get(user, "sub"));
+
+	if (sub && known_user(id, sub))
+		return FA_OK;
+	return fa_err_oauth(err, FA_EDENIED, "access_denied", "the user no longer exists");
+}
+
 const struct fa_identity_provider fa_identity_local_provider = {
 	.name = "local",
 	.login_get = local_login_get,
 	.login_post = local_login_post,
+	.user_check = local_user_check,
 };
