@@ -792,6 +792,7 @@ int fa_cli_serve(int argc, char **argv)
 {
 	struct serve s;
 	const char *config_path = NULL, *listen = NULL;
+	bool allow_root = false;
 	sigset_t set;
 	int rc;
 
@@ -813,8 +814,18 @@ int fa_cli_serve(int argc, char **argv)
 			listen = argv[i];
 			continue;
 		}
+		if (strcmp(argv[i], "--allow-root") == 0) {
+			allow_root = true;
+			continue;
+		}
 		return fa_cli_usage_fail("serve", "unknown argument '%s'", argv[i]);
 	}
+	/* A bug in anything the server parses would otherwise hand an
+	 * attacker the whole machine. */
+	if ((getuid() == 0 || geteuid() == 0) && !allow_root)
+		return fa_cli_fail("serve: refusing to run as root (uid 0); run it as an "
+				   "unprivileged user (the container image and the systemd unit do), "
+				   "or pass --allow-root to run anyway");
 
 	/* Block the stop signals before any thread starts, so that the HTTP
 	 * workers inherit the mask and only sigtimedwait sees them. */

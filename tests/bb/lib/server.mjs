@@ -40,10 +40,22 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+// `serve` refuses to run as root without --allow-root; the test suite runs
+// as root in CI (and in containers), so every serve a test starts through
+// this library gets the flag then. The refusal itself is tested without it
+// (serve.test.mjs, spawning the binary directly).
+export const AS_ROOT = process.getuid?.() === 0;
+export function serveArgv(args) {
+  if (AS_ROOT && args[0] === 'serve' && !args.includes('--allow-root')) {
+    return ['serve', '--allow-root', ...args.slice(1)];
+  }
+  return args;
+}
+
 // Runs the binary to completion: { code, stdout, stderr }.
 export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env: { ...process.env, ...env }, cwd });
+    const child = spawn(BIN, serveArgv(args), { env: { ...process.env, ...env }, cwd });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -85,7 +97,7 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     argv.push('--config', cfgPath);
   }
   const listen = config === null ? { FLYTEAUTH_LISTEN: `127.0.0.1:${port}` } : {};
-  const child = spawn(BIN, argv, {
+  const child = spawn(BIN, serveArgv(argv), {
     env: { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...listen, ...env },
     cwd: dir,
   });
