@@ -37,9 +37,15 @@ run: release
 unit: debug
 	cd $(BUILD_DEBUG) && FA_TEST_REQUIRE_PG=1 ctest --output-on-failure -j $(JOBS)
 
+# The log scan: the tests record every token, code, secret and password
+# they send or receive, and keep every log flyteauth writes, in a temp dir
+# (tests/bb/lib/secret_scan.mjs); tests/tools/log_scan.mjs then searches
+# every log for every one of them, and a hit fails the suite.
 bb: debug
-	FLYTEAUTH_BIN=$(CURDIR)/$(BUILD_DEBUG)/flyteauth FLYTEAUTH_BUILD=$(CURDIR)/$(BUILD_DEBUG) \
-		node --test --test-concurrency=1 tests/bb/
+	@scan=$$(mktemp -d /tmp/fa-log-scan.XXXXXX) && \
+	FA_SECRET_SCAN_DIR=$$scan FLYTEAUTH_BIN=$(CURDIR)/$(BUILD_DEBUG)/flyteauth \
+		FLYTEAUTH_BUILD=$(CURDIR)/$(BUILD_DEBUG) node --test --test-concurrency=1 tests/bb/; \
+	rc=$$?; node tests/tools/log_scan.mjs $$scan || rc=1; rm -rf $$scan; exit $$rc
 
 # The release binary carries the hardening CMakeLists.txt asks for (PIE,
 # full RELRO, canaries, FORTIFY, CET), read off the ELF file.
