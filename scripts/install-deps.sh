@@ -15,7 +15,12 @@ BUILD="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libjansson-
 libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrencode-dev"
 # postgresql: the server binaries (initdb, postgres) for the store's tests
 # and the several-instances black-box test, which run throwaway clusters.
-TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base"
+# glewlwyd: a second upstream OpenID Provider nobody here wrote, for the
+# relying-party tests (tests/bb/lib/glewlwyd.mjs); sqlite3: the CLI that
+# makes its database from the schema the package ships.
+# chromium: the real browser of the browser tests, driven by npm
+# playwright-core (which downloads none of its own; tests/bb/lib/chromium.mjs).
+TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium"
 # clang and its runtime libraries (libFuzzer, ASan, UBSan) for the
 # libFuzzer targets of tests/fuzz (`make fuzz`; gcc has no libFuzzer).
 FUZZ="clang libclang-rt-dev"
