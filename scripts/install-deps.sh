@@ -17,7 +17,9 @@ libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrenco
 # and the several-instances black-box test, which run throwaway clusters.
 # glewlwyd: a second upstream OpenID Provider nobody here wrote, for the
 # relying-party tests (tests/bb/lib/glewlwyd.mjs); sqlite3: the CLI that
-# makes its database from the schema the package ships.
+# makes its database from the schema the package ships, and with which the
+# abuse tests read a running server's live row counts
+# (tests/bb/abuse_store.test.mjs).
 # chromium: the real browser of the browser tests, driven by npm
 # playwright-core (which downloads none of its own; tests/bb/lib/chromium.mjs).
 TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium"

@@ -376,9 +376,15 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 	if (rc == FA_OK) {
 		az->secret_cache = fa_secret_cache_new(FA_AUTHZ_SECRET_CACHE_ENTRIES,
 						       FA_AUTHZ_SECRET_CACHE_TTL_S);
-		if (!az->secret_cache)
+		az->fail_addr = fa_limiter_new(FA_AUTHZ_FAIL_KEYS, FA_AUTHZ_FAIL_BURST,
+					       FA_AUTHZ_FAIL_ADDR_PER_S);
+		az->fail_client = fa_limiter_new(FA_AUTHZ_FAIL_KEYS, FA_AUTHZ_FAIL_BURST,
+						 FA_AUTHZ_FAIL_CLIENT_PER_S);
+		if (!az->secret_cache || !az->fail_addr || !az->fail_client)
 			rc = fa_err_set(err, FA_ENOMEM, "cannot create the secret check cache");
 	}
+	if (rc == FA_OK)
+		rc = fa_authz_admit_init(az, err);
 	if (rc == FA_OK)
 		rc = clients_build(az, err);
 	if (rc == FA_OK)
@@ -416,6 +422,9 @@ void fa_authz_free(struct fa_authz *az)
 	}
 	free(az->clients);
 	fa_secret_cache_free(az->secret_cache);
+	fa_limiter_free(az->fail_addr);
+	fa_limiter_free(az->fail_client);
+	fa_authz_admit_free(az);
 	json_decref(az->jws_extra);
 	fa_jwk_free(az->signing_key);
 	fa_jwks_free(az->verify_keys);

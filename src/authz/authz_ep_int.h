@@ -72,8 +72,16 @@ void fa_authz_send_error(struct fa_authz *az, struct fa_resp *resp, const struct
  * the client address and the request id. */
 void fa_authz_audit(struct fa_authz *az, struct fa_req *req, struct fa_audit *ev,
 		    const struct fa_err *err);
-/* fa_authz_client_auth with the request's Authorization header and form. */
-enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
+/* fa_authz_client_auth with the request's Authorization header, form and
+ * client address, never running bcrypt on an HTTP worker: a check that
+ * needs it is handed to the blocking-work pool (fa_http_offload), where
+ * the handler runs again. Returns FA_AUTHZ_HANDLED when the handler must
+ * return at once without answering or counting anything: deferred to the
+ * pool, or already answered here (429 slow_down with Retry-After for a
+ * throttled caller, 503 temporarily_unavailable when the pool is full).
+ * Otherwise as fa_authz_client_auth. */
+#define FA_AUTHZ_HANDLED FA_EEXIST
+enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req, struct fa_resp *resp,
 			       const struct fa_authz_client **c, struct fa_err *err) FA_WUR;
 
 #endif

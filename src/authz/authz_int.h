@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 
 #include <jansson.h>
 
@@ -61,6 +62,26 @@ struct fa_authz;      /* the server context, below */
 /* A pending authorize request waits this long for the user to log in: long
  * enough to type a password, short enough that a leaked callback link dies. */
 #define FA_AUTHZ_AUTHREQ_TTL_S 600
+/* Rate limits of the unauthenticated endpoints that write (admit.c), per
+ * client address and per client id: token buckets of BURST refilled at
+ * PER_S a second. A user starts one device flow per login and a browser
+ * bounces through /oauth2/authorize a few times; a flood gets a handful.
+ * Per client they bound what one public client id (flytectl, which anyone
+ * may name) can write: 10/s x 10 min of device codes stays under the
+ * default cap of 10,000. */
+#define FA_DEVICE_RATE_ADDR_BURST 30
+#define FA_DEVICE_RATE_ADDR_PER_S 0.5
+#define FA_DEVICE_RATE_CLIENT_BURST 100
+#define FA_DEVICE_RATE_CLIENT_PER_S 10.0
+#define FA_AUTHORIZE_RATE_ADDR_BURST 60
+#define FA_AUTHORIZE_RATE_ADDR_PER_S 2.0
+#define FA_AUTHORIZE_RATE_CLIENT_BURST 300
+#define FA_AUTHORIZE_RATE_CLIENT_PER_S 15.0
+#define FA_AUTHZ_RATE_KEYS 65536
+/* The pending caps' store count is read at most this often per process. */
+#define FA_AUTHZ_PENDING_READ_MS 1000
+/* Retry-After when a pending cap is reached. */
+#define FA_AUTHZ_PENDING_RETRY_S 30
 /* Remembered client-secret checks (see DESIGN.md "Performance design"):
  * one entry per (client, secret) pair in use; confidential machine clients
  * are few, so 4096 is far above need. A busy client pays bcrypt once per
@@ -68,6 +89,17 @@ struct fa_authz;      /* the server context, below */
  * stored hash is part of the entry key. */
 #define FA_AUTHZ_SECRET_CACHE_ENTRIES 4096
 #define FA_AUTHZ_SECRET_CACHE_TTL_S 600
+/* Failed client authentications: a bucket of FA_AUTHZ_FAIL_BURST per
+ * client address and per configured client id, refilled at the given
+ * rate; each failure (a bcrypt that did not match, or the dummy check of
+ * an unknown client) takes one, and an empty bucket is answered 429
+ * slow_down without bcrypt. A machine client with the right secret is
+ * answered from the check cache and never meets the throttle. Per
+ * process: N instances allow N times the rate. */
+#define FA_AUTHZ_FAIL_BURST 10
+#define FA_AUTHZ_FAIL_ADDR_PER_S 0.2
+#define FA_AUTHZ_FAIL_CLIENT_PER_S 1.0
+#define FA_AUTHZ_FAIL_KEYS 65536
 /* Decoded `Authorization: Basic` credentials: a form-urlencoded id and
  * secret can triple in size. */
 #define FA_AUTHZ_MAX_BASIC (3 * (FA_MAX_ID + FA_MAX_PASSWORD) + 1)
@@ -203,6 +235,15 @@ struct fa_authz_creds {
 	const char *authorization;   /* the Authorization header value */
 	const char *client_id;       /* form client_id */
 	const char *client_secret;   /* form client_secret */
+	/* The caller's address for the failed-authentication throttle;
+	 * NULL: throttled per client id only. */
+	const char *addr;
+	/* true: never run bcrypt in this call (an HTTP worker): when the
+	 * answer needs it, return FA_EEXIST with needs_block set, having
+	 * decided nothing. */
+	bool no_block;
+	bool needs_block;            /* out: see no_block */
+	int64_t retry_ms;            /* out: throttled (slow_down): wait this long */
 };
 
 /* The client with this id (binary search of the sorted table), or NULL. */
@@ -218,8 +259,12 @@ const struct fa_authz_client *fa_authz_client_get(const struct fa_authz *az, con
  *   invalid_client   no client id, unknown client, wrong or missing
  *                        secret (one message for all of these), a public
  *                        client presenting a secret
- *   server_error     a stored hash is malformed, or an internal failure */
-enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds *cr,
+ *   slow_down        too many failures from this address or for this
+ *                        client (FA_AUTHZ_FAIL_*): cr->retry_ms says how
+ *                        long to wait; no bcrypt was run
+ *   server_error     a stored hash is malformed, or an internal failure
+ * FA_EEXIST (no OAuth error) with cr->needs_block: see cr->no_block. */
+enum fa_rc fa_authz_client_auth(struct fa_authz *az, struct fa_authz_creds *cr,
 				const struct fa_authz_client **out, bool *used_basic,
 				struct fa_err *err) FA_WUR;
 
@@ -234,6 +279,23 @@ enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],
 struct fa_authz_ep;   /* what only the endpoints use (authz_ep_int.h) */
 struct fa_identity;   /* identity/identity.h */
 
+/* What an unauthenticated request wants to write (admit.c). */
+enum fa_authz_admit {
+	FA_ADMIT_DEVICE = 0,      /* POST /oauth2/device/authorize */
+	FA_ADMIT_AUTHORIZE = 1,   /* an anonymous GET /oauth2/authorize */
+	FA_ADMIT_N = 2,
+};
+
+/* The live rows of one kind, as last read from the store, and what this
+ * process admitted since. */
+struct fa_authz_pending {
+	const char *kind;
+	int64_t cap_rows;
+	atomic_llong at_ms;       /* when read (the authz clock); 0: never */
+	atomic_llong rows;
+	atomic_llong added;
+};
+
 struct fa_authz {
 	const struct fa_config *cfg;
 	struct fa_store *store;
@@ -246,6 +308,14 @@ struct fa_authz {
 	char *issuer;
 	struct fa_authz_ep *ep;          /* owned */
 	struct fa_secret_cache *secret_cache;
+	/* Failed client authentications (bcrypt runs) allowed per address and
+	 * per client id (FA_AUTHZ_FAIL_*); past them: 429 slow_down, no bcrypt. */
+	struct fa_limiter *fail_addr;
+	struct fa_limiter *fail_client;
+	/* admit.c: rates and pending caps of the unauthenticated writers. */
+	struct fa_limiter *rate_addr[FA_ADMIT_N];
+	struct fa_limiter *rate_client[FA_ADMIT_N];
+	struct fa_authz_pending pending[FA_ADMIT_N];
 	struct fa_authz_client *clients; /* sorted by id */
 	size_t n_clients;
 	char install_hash[FA_BCRYPT_LEN + 1];  /* generated flytepropeller hash */
@@ -276,6 +346,18 @@ struct fa_authz {
 void fa_authz_set_clock(struct fa_authz *az, int64_t (*clock_ms)(void *), void *arg);
 int64_t fa_authz_now_ms(const struct fa_authz *az);
 int64_t fa_authz_now(const struct fa_authz *az);     /* seconds */
+
+/* ---- admission of unauthenticated writes (admit.c) --------------------- */
+
+enum fa_rc fa_authz_admit_init(struct fa_authz *az, struct fa_err *err) FA_WUR;
+void fa_authz_admit_free(struct fa_authz *az);
+/* May `addr` make `client_id` write one more `what`? FA_OK (counted);
+ * FA_EDENIED slow_down over a rate (*retry_s: when a token is back);
+ * FA_EDENIED temporarily_unavailable when the pending cap is reached
+ * (*retry_s: FA_AUTHZ_PENDING_RETRY_S); FA_ESTORE when the store cannot
+ * be counted (fail closed). Nothing is written either way. */
+enum fa_rc fa_authz_admit(struct fa_authz *az, enum fa_authz_admit what, const char *addr,
+			  const char *client_id, int64_t *retry_s, struct fa_err *err) FA_WUR;
 
 /* ---- users ------------------------------------------------------------- */
 
@@ -564,12 +646,16 @@ enum fa_rc fa_authz_areq_from_json(struct fa_authz *az, const json_t *j, struct 
 /* An expired device code stays in the store this long, so a client still
  * polling hears expired_token (RFC 8628 §3.5) instead of invalid_grant. */
 #define FA_DEVICE_TOMBSTONE_S 600
-/* Wrong user codes before the verification page answers 429, per login
- * session and per client address (IPv6: per /64), within a fixed window
- * from the first miss. 5 per quarter hour lets a person mistype; a guesser
- * needs ~2^34 tries per hit (RFC 8628 §5.1). The address cap is higher
- * because one NAT is many people; it stops one host rotating sessions. */
-#define FA_DEVICE_SESSION_MAX_FAILURES 5
+/* Wrong user codes on the verification page (RFC 8628 §5.1: a guesser
+ * needs ~2^34 tries per hit). Per login session, 5 are free within the
+ * window from the first miss; after the n-th every try of that session
+ * must wait 2^(n-5) s, at most FA_DEVICE_MAX_DELAY_S, after it (429 with
+ * Retry-After): a person who mistypes waits a second, a guesser gets ~60
+ * tries an hour. Per client address (IPv6: per /64; behind a trusted proxy
+ * the real client's), 20 per window: one NAT is many people; it stops one
+ * host rotating sessions. */
+#define FA_DEVICE_SESSION_FREE_FAILURES 5
+#define FA_DEVICE_MAX_DELAY_S 60
 #define FA_DEVICE_ADDR_MAX_FAILURES 20
 #define FA_DEVICE_THROTTLE_WINDOW_S (15 * 60)
 /* A verification form's CSRF token lives as long as identity's login form:

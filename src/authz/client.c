@@ -147,14 +147,68 @@ static enum fa_rc auth_failed(struct fa_err *err)
 	return fa_err_oauth(err, FA_EDENIED, "invalid_client", AUTH_FAILED);
 }
 
-static enum fa_rc check_secret(struct fa_authz *az, const struct fa_authz_client *c,
-			       const char *secret, size_t len, struct fa_err *err)
+/* Is a failed check allowed now (a token in the address's and the
+ * client's buckets)? On false cr->retry_ms is set. c NULL: unknown client,
+ * the address alone. */
+static bool fail_allowed(struct fa_authz *az, struct fa_authz_creds *cr,
+			 const struct fa_authz_client *c)
+{
+	int64_t now = fa_mono_ms(), wait = 0, w2 = 0;
+	bool ok = true;
+
+	if (cr->addr && !fa_limiter_peek(az->fail_addr, cr->addr, strlen(cr->addr), now, &wait))
+		ok = false;
+	if (c && !fa_limiter_peek(az->fail_client, c->id, strlen(c->id), now, &w2)) {
+		ok = false;
+		if (w2 > wait)
+			wait = w2;
+	}
+	cr->retry_ms = ok ? 0 : wait;
+	return ok;
+}
+
+static void fail_count(struct fa_authz *az, const struct fa_authz_creds *cr,
+		       const struct fa_authz_client *c)
+{
+	int64_t now = fa_mono_ms();
+
+	if (cr->addr)
+		(void)fa_limiter_take(az->fail_addr, cr->addr, strlen(cr->addr), now, NULL);
+	if (c)
+		(void)fa_limiter_take(az->fail_client, c->id, strlen(c->id), now, NULL);
+}
+
+/* Before any bcrypt: the throttle, then whether this call may block. */
+static enum fa_rc before_bcrypt(struct fa_authz *az, struct fa_authz_creds *cr,
+				const struct fa_authz_client *c, struct fa_err *err)
+{
+	if (!fail_allowed(az, cr, c))
+		return fa_err_oauth(err, FA_EDENIED, "slow_down",
+				    "too many failed client authentications; try again in %lld "
+				    "seconds", (long long)((cr->retry_ms + 999) / 1000));
+	if (cr->no_block) {
+		cr->needs_block = true;
+		return fa_err_set(err, FA_EEXIST, "client authentication needs bcrypt");
+	}
+	return FA_OK;
+}
+
+static enum fa_rc check_secret(struct fa_authz *az, struct fa_authz_creds *cr,
+			       const struct fa_authz_client *c, const char *secret, size_t len,
+			       struct fa_err *err)
 {
 	struct fa_err e;
+	enum fa_rc rc;
 
+	/* A remembered check answers without bcrypt and without the
+	 * throttle: the right secret always gets through. */
+	for (size_t i = 0; i < c->n_hashes; i++)
+		if (fa_secret_cache_hit(az->secret_cache, c->id, c->hashes[i], secret, len))
+			return FA_OK;
+	rc = before_bcrypt(az, cr, c, err);
+	if (rc != FA_OK)
+		return rc;
 	for (size_t i = 0; i < c->n_hashes; i++) {
-		enum fa_rc rc;
-
 		fa_err_clear(&e);
 		rc = fa_secret_check_cached(az->secret_cache, c->id, c->hashes[i], secret, len, &e);
 		if (rc == FA_OK)
@@ -166,10 +220,11 @@ static enum fa_rc check_secret(struct fa_authz *az, const struct fa_authz_client
 					    "client secret could not be checked");
 		}
 	}
+	fail_count(az, cr, c);
 	return auth_failed(err);
 }
 
-enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds *cr,
+enum fa_rc fa_authz_client_auth(struct fa_authz *az, struct fa_authz_creds *cr,
 				const struct fa_authz_client **out, bool *used_basic,
 				struct fa_err *err)
 {
@@ -183,6 +238,8 @@ enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds
 
 	*out = NULL;
 	*used_basic = false;
+	cr->needs_block = false;
+	cr->retry_ms = 0;
 	rc = fa_authz_basic_parse(cr->authorization, bid, bsecret, err);
 	basic = rc != FA_ENOTFOUND;
 	*used_basic = basic;
@@ -226,10 +283,14 @@ enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds
 		if (secret) {
 			struct fa_err e;
 
+			rc = before_bcrypt(az, cr, NULL, err);
+			if (rc != FA_OK)
+				goto out;
 			/* Same cost as a real check, so the answer's timing does
 			 * not say the client does not exist. */
 			if (fa_secret_check_dummy(secret, slen, &e) == FA_OK)
 				fa_log(az->log, FA_LOG_ERROR, "dummy secret check passed");
+			fail_count(az, cr, NULL);
 		}
 		rc = auth_failed(err);
 		goto out;
@@ -247,7 +308,7 @@ enum fa_rc fa_authz_client_auth(struct fa_authz *az, const struct fa_authz_creds
 		rc = auth_failed(err);
 		goto out;
 	}
-	rc = check_secret(az, c, secret, slen, err);
+	rc = check_secret(az, cr, c, secret, slen, err);
 	if (rc == FA_OK)
 		*out = c;
 out:

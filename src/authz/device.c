@@ -78,6 +78,7 @@
 #define CSRF_PREFIX "csrf:"
 #define FAIL_SESSION_PREFIX "fail:s:"
 #define FAIL_ADDR_PREFIX "fail:ip:"
+#define FAIL_DELAY_PREFIX "fail:d:"
 
 /* Room for one store key and its NUL. */
 #define KEY_CAP (FA_STORE_MAX_KEY + 1)
@@ -291,19 +292,42 @@ static enum fa_rc throttle_keys(const char *session, const char *addr, char skey
 	return rc;
 }
 
+/* The session's delay record ("fail:d:" hashed session): it lives 1, 2,
+ * 4 ... FA_DEVICE_MAX_DELAY_S seconds from the session's latest wrong code
+ * once it has had FA_DEVICE_SESSION_FREE_FAILURES. */
+static enum fa_rc delay_key(const char *skey, char dkey[KEY_CAP])
+{
+	return hashed_key(FAIL_DELAY_PREFIX, skey, strlen(skey), dkey);
+}
+
+static int64_t delay_after(int64_t failures)
+{
+	int64_t d = 1;
+
+	for (int64_t i = FA_DEVICE_SESSION_FREE_FAILURES; i < failures; i++) {
+		d *= 2;
+		if (d >= FA_DEVICE_MAX_DELAY_S)
+			return FA_DEVICE_MAX_DELAY_S;
+	}
+	return d;
+}
+
 static enum fa_rc throttle_check(struct fa_authz *az, const char *skey, const char *akey,
 				 int64_t now, int64_t *retry_after, struct fa_err *err)
 {
-	int64_t sc, sr, ac, ar, wait = 0;
+	char dkey[KEY_CAP];
+	int64_t dc, dr, ac, ar, wait = 0;
 	enum fa_rc rc;
 
-	rc = fa_store_counter_get(az->store, FA_KIND_DEVICE, skey, now, &sc, &sr, err);
+	if (delay_key(skey, dkey) != FA_OK)
+		return fa_err_oauth(err, FA_ECRYPTO, "server_error", "hashing failed");
+	rc = fa_store_counter_get(az->store, FA_KIND_DEVICE, dkey, now, &dc, &dr, err);
 	if (rc == FA_OK)
 		rc = fa_store_counter_get(az->store, FA_KIND_DEVICE, akey, now, &ac, &ar, err);
 	if (rc != FA_OK)
 		return fa_authz_store_fail(az, rc, err, "reading the device code throttle");
-	if (sc >= FA_DEVICE_SESSION_MAX_FAILURES && sr > wait)
-		wait = sr;
+	if (dc > 0 && dr > wait)
+		wait = dr;
 	if (ac >= FA_DEVICE_ADDR_MAX_FAILURES && ar > wait)
 		wait = ar;
 	if (wait == 0)
@@ -325,10 +349,18 @@ static enum fa_rc wrong_code(struct fa_authz *az, const char *skey, const char *
 	fa_err_clear(&e);
 	/* A wrong code that cannot be counted is refused as unavailable: the
 	 * throttle fails closed. */
+	int64_t ignored;
+	char dkey[KEY_CAP];
+
+	if (delay_key(skey, dkey) != FA_OK)
+		return fa_err_oauth(err, FA_ECRYPTO, "server_error", "hashing failed");
 	if (fa_store_incr(az->store, FA_KIND_DEVICE, skey, FA_DEVICE_THROTTLE_WINDOW_S, now, &n,
 			  &e) != FA_OK ||
-	    fa_store_incr(az->store, FA_KIND_DEVICE, akey, FA_DEVICE_THROTTLE_WINDOW_S, now, &n,
-			  &e) != FA_OK) {
+	    fa_store_incr(az->store, FA_KIND_DEVICE, akey, FA_DEVICE_THROTTLE_WINDOW_S, now,
+			  &ignored, &e) != FA_OK ||
+	    (n >= FA_DEVICE_SESSION_FREE_FAILURES &&
+	     fa_store_incr(az->store, FA_KIND_DEVICE, dkey, delay_after(n), now, &ignored,
+			   &e) != FA_OK)) {
 		*err = e;
 		return fa_authz_store_fail(az, e.rc, err, "counting a wrong device user code");
 	}

@@ -214,6 +214,8 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 	char bind[FA_TOKEN_CHARS + 1];
 	char id[FA_TOKEN_CHARS + 1];
 	const char *ret, *login = NULL;
+	int64_t retry = 0;
+	char ra[24];
 	struct fa_err err;
 
 	fa_err_clear(&err);
@@ -222,6 +224,19 @@ static void to_login(struct fa_authz *az, struct fa_req *req, struct fa_resp *re
 			fa_authz_error_page(resp, 400, "Invalid sign-in request.");
 			return;
 		}
+	} else if (fa_authz_admit(az, FA_ADMIT_AUTHORIZE, fa_req_client_addr(req), areq->client->id,
+				  &retry, &err) != FA_OK) {
+		/* Over a rate or the pending cap: nothing is written, and the
+		 * client hears it at its (validated) redirect_uri. */
+		if (fa_store_unavailable(&err)) {
+			fail(az, resp, areq, &err);
+			return;
+		}
+		redirect_back(az, resp, areq, NULL, "temporarily_unavailable", err.msg);
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		if (retry > 0 && fa_resp_header(resp, "Retry-After", ra, NULL) != FA_OK)
+			fa_log(az->log, FA_LOG_ERROR, "cannot set Retry-After");
+		return;
 	} else if (bind_value(az, req, resp, bind, &err) != FA_OK ||
 		   fa_authz_authreq_save(az, areq, bind, id, &err) != FA_OK) {
 		fa_memzero(bind, sizeof(bind));

@@ -411,12 +411,31 @@ void fa_authz_ep_device_authorize(struct fa_req *req, struct fa_resp *resp, void
 	const struct fa_authz_client *c = NULL;
 	struct fa_device_auth da;
 	struct fa_err err;
+	int64_t retry = 0;
+	char ra[24];
 	enum fa_rc rc;
 
 	memset(&da, 0, sizeof(da));
 	fa_err_clear(&err);
 	/* As at the token endpoint: who the client is before anything else. */
-	rc = fa_authz_req_client(az, req, &c, &err);
+	rc = fa_authz_req_client(az, req, resp, &c, &err);
+	if (rc == FA_AUTHZ_HANDLED)
+		return;
+	/* Unauthenticated for a public client: rate and pending cap before
+	 * anything is written (admit.c). */
+	if (rc == FA_OK && (c->grants & FA_GRANT_DEVICE) &&
+	    (rc = fa_authz_admit(az, FA_ADMIT_DEVICE, fa_req_client_addr(req), c->id, &retry,
+				 &err)) != FA_OK && !fa_store_unavailable(&err)) {
+		bool cap = strcmp(err.oauth_error, "temporarily_unavailable") == 0;
+
+		/* RFC 8628's slow_down, as a 429 over a rate and a 503 over
+		 * the cap; either way with Retry-After. */
+		fa_resp_oauth_error(resp, cap ? 503 : 429, "slow_down", err.msg);
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		if (fa_resp_header(resp, "Retry-After", ra, NULL) != FA_OK)
+			fa_log(az->log, FA_LOG_ERROR, "cannot set Retry-After");
+		return;
+	}
 	if (rc == FA_OK)
 		rc = fa_authz_device_start(az, c, fa_req_form(req, "scope"),
 					   fa_req_form(req, "audience"), &da, &err);

@@ -20,7 +20,9 @@ void fa_authz_ep_introspect(struct fa_req *req, struct fa_resp *resp, void *app)
 	enum fa_rc rc;
 
 	fa_err_clear(&err);
-	rc = fa_authz_req_client(az, req, &c, &err);
+	rc = fa_authz_req_client(az, req, resp, &c, &err);
+	if (rc == FA_AUTHZ_HANDLED)
+		return;
 	if (rc == FA_OK && c->is_public)
 		rc = fa_err_oauth(&err, FA_EDENIED, "invalid_client",
 				  "introspection requires a confidential client");
@@ -43,7 +45,9 @@ void fa_authz_ep_revoke(struct fa_req *req, struct fa_resp *resp, void *app)
 	enum fa_rc rc;
 
 	fa_err_clear(&err);
-	rc = fa_authz_req_client(az, req, &c, &err);
+	rc = fa_authz_req_client(az, req, resp, &c, &err);
+	if (rc == FA_AUTHZ_HANDLED)
+		return;
 	if (rc == FA_OK)
 		rc = fa_authz_revoke(az, c, fa_req_form(req, "token"),
 				     fa_req_form(req, "token_type_hint"), &err);

@@ -66,17 +66,41 @@ void fa_authz_audit(struct fa_authz *az, struct fa_req *req, struct fa_audit *ev
 	fa_log_audit(az->log, ev);
 }
 
-enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req,
+enum fa_rc fa_authz_req_client(struct fa_authz *az, struct fa_req *req, struct fa_resp *resp,
 			       const struct fa_authz_client **c, struct fa_err *err)
 {
 	struct fa_authz_creds cr = {
 		.authorization = fa_req_header(req, "Authorization"),
 		.client_id = fa_req_form(req, "client_id"),
 		.client_secret = fa_req_form(req, "client_secret"),
+		.addr = fa_req_client_addr(req),
+		.no_block = !fa_req_offloaded(req),
 	};
+	char retry[24];
 	bool basic;
+	enum fa_rc rc = fa_authz_client_auth(az, &cr, c, &basic, err);
 
-	return fa_authz_client_auth(az, &cr, c, &basic, err);
+	if (rc == FA_OK)
+		return FA_OK;
+	if (cr.needs_block) {
+		if (fa_http_offload(req))
+			return FA_AUTHZ_HANDLED;
+		fa_metrics_throttle(az->metrics, FA_ML_CLIENT_AUTH);
+		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "too many client authentications at once; try again later");
+		if (fa_resp_header(resp, "Retry-After", "1", NULL) != FA_OK)
+			fa_log(az->log, FA_LOG_ERROR, "cannot set Retry-After");
+		return FA_AUTHZ_HANDLED;
+	}
+	if (cr.retry_ms > 0) {
+		fa_metrics_throttle(az->metrics, FA_ML_CLIENT_AUTH);
+		snprintf(retry, sizeof(retry), "%lld", (long long)((cr.retry_ms + 999) / 1000));
+		fa_resp_oauth_error(resp, 429, "slow_down", err->msg);
+		if (fa_resp_header(resp, "Retry-After", retry, NULL) != FA_OK)
+			fa_log(az->log, FA_LOG_ERROR, "cannot set Retry-After");
+		return FA_AUTHZ_HANDLED;
+	}
+	return rc;
 }
 
 /* RFC 6749 §5.1, the answer of every token request, written directly:
@@ -209,7 +233,9 @@ void fa_authz_ep_token(struct fa_req *req, struct fa_resp *resp, void *app)
 		goto out;
 	}
 	bit = fa_authz_grant_bit(grant_type);
-	rc = fa_authz_req_client(az, req, &c, &err);
+	rc = fa_authz_req_client(az, req, resp, &c, &err);
+	if (rc == FA_AUTHZ_HANDLED)
+		return;
 	if (rc != FA_OK)
 		goto out;
 	if (bit == 0) {

@@ -486,7 +486,10 @@ enum fa_metrics_grant {
 enum fa_metrics_limiter {
 	FA_ML_LOGIN = 0,           /* the failed-login throttle */
 	FA_ML_DEVICE_POLL = 1,     /* a device polled too fast: slow_down */
-	FA_ML_N = 2,
+	FA_ML_CLIENT_AUTH = 2,     /* failed client authentications; pool full */
+	FA_ML_UNAUTHENTICATED = 3, /* rate and pending caps of /oauth2/authorize
+	                            * and /oauth2/device/authorize */
+	FA_ML_N = 4,
 };
 
 enum fa_metrics_store_op {
@@ -525,5 +528,46 @@ void fa_metrics_token_cache(struct fa_metrics *m, bool hit);
  * labels that vary, else left out) to `out`, whose cap should be
  * FA_METRICS_MAX_TEXT. */
 enum fa_rc fa_metrics_format(const struct fa_metrics *m, struct fa_buf *out) FA_WUR;
+
+
+/* ---- keyed token buckets (limiter.c) ------------------------------------ */
+
+/* In-memory rate limits per key (a client address, a client id): each key
+ * has a bucket of `burst` tokens that refills at `per_s` tokens a second.
+ * Bounded: at most `entries` keys are remembered (a set-associative table;
+ * a new key replaces the fullest bucket of its set, the one whose loss
+ * forgives least). Keys are hashed with SHA-256 under a random salt, so
+ * nobody can aim keys at one set. Thread-safe. Per process: several
+ * instances each allow their own burst (stated where it is used). */
+struct fa_limiter;
+/* entries 8..1,048,576 (rounded up to a multiple of 8), burst >= 1,
+ * per_s > 0. NULL on bad arguments or no memory. */
+struct fa_limiter *fa_limiter_new(size_t entries, double burst, double per_s);
+void fa_limiter_free(struct fa_limiter *l);   /* NULL is a no-op */
+/* Takes one token from key's bucket at now_ms (fa_mono_ms). true when
+ * there was one; false (nothing taken) when empty, and *retry_ms (may be
+ * NULL) gets the milliseconds until the next token. l NULL: true. */
+bool fa_limiter_take(struct fa_limiter *l, const void *key, size_t n, int64_t now_ms,
+		     int64_t *retry_ms);
+/* As fa_limiter_take without taking: is a token there now? */
+bool fa_limiter_peek(struct fa_limiter *l, const void *key, size_t n, int64_t now_ms,
+		     int64_t *retry_ms);
+
+
+/* ---- address ranges (cidr.c) ---------------------------------------------- */
+
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (one host). IPv4-mapped
+ * IPv6 addresses count as IPv4. */
+struct fa_cidr {
+	unsigned char addr[16];
+	unsigned bits;
+	bool v6;
+};
+/* FA_EINVAL for anything else (a name, a prefix too long, spaces). */
+enum fa_rc fa_cidr_parse(const char *s, struct fa_cidr *out) FA_WUR;
+/* Is the numeric address (as inet_ntop writes it) inside c? */
+bool fa_cidr_match(const struct fa_cidr *c, const char *addr);
+/* Inside any of list[0..n)? */
+bool fa_cidr_any(const struct fa_cidr *list, size_t n, const char *addr);
 
 #endif

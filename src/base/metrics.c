@@ -50,7 +50,8 @@ static const char *const outcome_names[] = {
 };
 #define N_OUTCOMES (sizeof(outcome_names) / sizeof(outcome_names[0]))
 
-static const char *const limiter_names[FA_ML_N] = { "login", "device_poll" };
+static const char *const limiter_names[FA_ML_N] = { "login", "device_poll", "client_auth",
+							       "unauthenticated" };
 static const char *const store_op_names[FA_MS_N] = {
 	"get", "apply", "incr", "purge", "count", "ping",
 };

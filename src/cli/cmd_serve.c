@@ -629,6 +629,8 @@ static int start_http(struct serve *s)
 	}
 	o.log = &s->log;
 	o.metrics = s->metrics;
+	o.trusted_proxies = (const char *const *)c->server.security.trusted_proxies.items;
+	o.n_trusted_proxies = c->server.security.trusted_proxies.count;
 	o.cors.allow_cors = c->server.security.allow_cors;
 	o.cors.allowed_origins = (const char *const *)c->server.security.allowed_origins.items;
 	o.cors.n_allowed_origins = c->server.security.allowed_origins.count;
@@ -737,16 +739,12 @@ static int choose_listen(struct serve *s, const char *flag)
 static void purge_expired(struct serve *s)
 {
 	struct fa_err err;
-	size_t n = 0, total = 0;
+	size_t total = 0;
 
-	do {
-		fa_err_clear(&err);
-		if (fa_store_purge(s->store, fa_now(), PURGE_BATCH, &n, &err) != FA_OK) {
-			fa_log_warnx(&s->log, "purging expired state: %s", err.msg);
-			return;
-		}
-		total += n;
-	} while (n == PURGE_BATCH && total < 100 * PURGE_BATCH);
+	/* Until done: a backlog (a flood's rows) is never carried over. */
+	fa_err_clear(&err);
+	if (fa_store_purge_all(s->store, fa_now(), PURGE_BATCH, &total, &err) != FA_OK)
+		fa_log_warnx(&s->log, "purging expired state: %s", err.msg);
 	if (total)
 		fa_log(&s->log, FA_LOG_DEBUG, "purged %zu expired records", total);
 }

@@ -146,6 +146,10 @@ enum fa_config_db {
 };
 
 /* A list of strings; items is NULL when count is 0. */
+/* Entries of server.security.trustedProxies (the HTTP layer's
+ * FA_HTTP_MAX_PROXIES). */
+#define FA_CONFIG_MAX_PROXIES 64
+
 struct fa_config_list {
 	char **items;
 	size_t count;
@@ -223,6 +227,10 @@ struct fa_config {
 			struct fa_config_list allowed_headers;   /* Content-Type, flyte-authorization */
 			struct fa_config_pos allowed_origins_pos;
 			struct fa_config_pos allowed_headers_pos;
+			/* trustedProxies (extension): CIDRs whose forwarding
+			 * headers are believed; empty by default. */
+			struct fa_config_list trusted_proxies;
+			struct fa_config_pos trusted_proxies_pos;
 			struct {
 				char *certificate_file;
 				char *key_file;
@@ -322,6 +330,12 @@ struct fa_config {
 				 * from the login (auth_time); rotation never
 				 * extends it. 168h. */
 				int64_t refresh_token_max_lifespan_ms;
+				/* maxPendingDeviceCodes / maxPendingAuthorizationRequests
+				 * (extensions): live device codes and authorization
+				 * requests waiting for a user, at most; past them the
+				 * unauthenticated endpoints write nothing. */
+				int max_pending_device_codes;            /* 10000 */
+				int max_pending_authorization_requests;  /* 10000 */
 				char *claim_symmetric_encryption_key_secret_name;  /* claim_symmetric_key */
 				char *token_signing_rsa_key_secret_name;           /* token_rsa_key.pem */
 				char *old_token_signing_rsa_key_secret_name;       /* token_rsa_key_old.pem */

@@ -79,6 +79,9 @@ static const struct cfg_field security_fields[] = {
 	{ .key = "allowedHeaders", .kind = CK_LIST,
 	  .off = offsetof(struct fa_config, server.security.allowed_headers),
 	  .pos_off = offsetof(struct fa_config, server.security.allowed_headers_pos) },
+	{ .key = "trustedProxies", .kind = CK_LIST,
+	  .off = offsetof(struct fa_config, server.security.trusted_proxies),
+	  .pos_off = offsetof(struct fa_config, server.security.trusted_proxies_pos) },
 	{ .key = "insecureCookieHeader", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config, server.security.insecure_cookie_header) },
 	{ .key = "ssl", .kind = CK_SECTION, .sub = ssl_fields },
@@ -262,6 +265,11 @@ static const struct cfg_field self_fields[] = {
 	  .pos_off = offsetof(struct fa_config, auth.app_auth.self.refresh_token_max_lifespan_pos) },
 	{ .key = "checkRevocation", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.check_revocation) },
+	{ .key = "maxPendingDeviceCodes", .kind = CK_INT, .min = 1, .max = 1000000,
+	  .off = offsetof(struct fa_config, auth.app_auth.self.max_pending_device_codes) },
+	{ .key = "maxPendingAuthorizationRequests", .kind = CK_INT, .min = 1, .max = 1000000,
+	  .off = offsetof(struct fa_config,
+			  auth.app_auth.self.max_pending_authorization_requests) },
 	{ .key = NULL },
 };
 
@@ -756,6 +764,8 @@ enum fa_rc cfg_set_defaults(struct fa_config *cfg)
 	cfg->auth.app_auth.self.device_poll_interval_ms = 5LL * 1000;
 	cfg->auth.app_auth.self.refresh_token_max_lifespan_ms = 168LL * 3600 * 1000;
 	cfg->auth.app_auth.self.token_signing_algorithm = FA_CONFIG_ALG_RS256;
+	cfg->auth.app_auth.self.max_pending_device_codes = 10000;
+	cfg->auth.app_auth.self.max_pending_authorization_requests = 10000;
 	cfg->auth.app_auth.external.retry_attempts = 5;
 	cfg->auth.app_auth.external.retry_delay_ms = 1000;
 	cfg->logger.level = 4;

@@ -154,6 +154,25 @@ static void check_cors(struct cfg_ctx *c)
 			 FA_MAX_HEADER);
 }
 
+/* server.security.trustedProxies: addresses or CIDR ranges the HTTP layer
+ * can parse (fa_cidr_parse), at most FA_CONFIG_MAX_PROXIES. */
+static void check_proxies(struct cfg_ctx *c)
+{
+	const struct fa_config *cfg = c->cfg;
+	const struct fa_config_list *p = &cfg->server.security.trusted_proxies;
+	struct fa_cidr cidr;
+
+	if (p->count > FA_CONFIG_MAX_PROXIES)
+		cfg_diag(c, FA_CONFIG_ERROR, cfg->server.security.trusted_proxies_pos,
+			 "server.security.trustedProxies: more than %d entries",
+			 FA_CONFIG_MAX_PROXIES);
+	for (size_t i = 0; i < p->count; i++)
+		if (fa_cidr_parse(p->items[i], &cidr) != FA_OK)
+			cfg_diag(c, FA_CONFIG_ERROR, cfg->server.security.trusted_proxies_pos,
+				 "server.security.trustedProxies[%zu] is not an IP address or CIDR "
+				 "range (e.g. 10.0.0.0/8, 2001:db8::/32)", i);
+}
+
 /* Where identity sends a browser after login by default must pass
  * identity's own rule (base: a path on this server, or a URL on an
  * authorizedUris origin or the issuer's). */
@@ -511,6 +530,7 @@ void cfg_validate(struct cfg_ctx *c)
 	check_server(c);
 	check_metrics(c);
 	check_cors(c);
+	check_proxies(c);
 	check_redirect_url(c);
 	check_secrets(c);
 	check_identity(c);

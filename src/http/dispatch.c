@@ -266,30 +266,104 @@ static const struct fa_route *find_route(const struct fa_http *srv, const char *
 	return NULL;
 }
 
-/* X-Forwarded-For / -Proto from the proxy we were told to trust: the last
- * entry is the one our proxy appended; earlier ones are the client's word. */
+/* One hop of a forwarding header, trimmed, into addr: an X-Forwarded-For
+ * entry ("203.0.113.7", "2001:db8::1"), or with `forwarded` the `for=`
+ * of one RFC 7239 element ("for=192.0.2.60;proto=http",
+ * "for=\"[2001:db8::1]:4711\""). false when it names no address
+ * (unknown, obfuscated, garbage). */
+static bool hop_addr(const char *s, size_t n, bool forwarded, char *addr, size_t cap)
+{
+	unsigned char bin[16];
+	size_t k = 0;
+
+	if (forwarded) {
+		const char *p = s, *end = s + n;
+
+		/* Find the for= parameter among ';'-separated pairs. */
+		for (;;) {
+			while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
+				p++;
+			if (p >= end)
+				return false;
+			if (end - p > 4 && strncasecmp(p, "for=", 4) == 0)
+				break;
+			while (p < end && *p != ';')
+				p++;
+		}
+		p += 4;
+		n = (size_t)(end - p);
+		for (k = 0; k < n && p[k] != ';'; k++)
+			;
+		n = k;
+		s = p;
+		if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+			s++;
+			n -= 2;
+		}
+		if (n && s[0] == '[') {
+			const char *rb = memchr(s, ']', n);
+
+			if (!rb)
+				return false;
+			s++;
+			n = (size_t)(rb - s);
+		} else {
+			const char *colon = memchr(s, ':', n);
+
+			if (colon)    /* an IPv4 address with a port */
+				n = (size_t)(colon - s);
+		}
+	} else {
+		while (n && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+	}
+	if (n == 0 || n >= cap)
+		return false;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	return inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1;
+}
+
+/* The client behind our proxies: walking the header's hops from the right
+ * (the one our proxy appended) leftwards, the first that is not itself a
+ * trusted proxy; earlier hops are the client's own word and never
+ * believed. A hop that names no address stops the walk (the address is
+ * then the last trusted hop's). */
+static void forwarded_client(struct fa_req *req, const struct fa_kv *h, bool forwarded)
+{
+	const struct fa_http *srv = req->srv;
+	char addr[sizeof(req->client_addr)];
+	size_t end = h->value_len;
+
+	while (end > 0) {
+		size_t start = end;
+
+		while (start > 0 && h->value[start - 1] != ',')
+			start--;
+		if (!hop_addr(h->value + start, end - start, forwarded, addr, sizeof(addr)))
+			return;
+		memcpy(req->client_addr, addr, strlen(addr) + 1);
+		if (!fa_cidr_any(srv->proxies, srv->n_proxies, addr))
+			return;
+		end = start ? start - 1 : 0;
+	}
+}
+
+/* Forwarding headers from a peer we were told to trust. */
 static void apply_forwarded(struct fa_req *req)
 {
 	const struct fa_kv *xff = header_kv(req, "X-Forwarded-For");
+	const struct fa_kv *fwd = header_kv(req, "Forwarded");
 	const struct fa_kv *xfp = header_kv(req, "X-Forwarded-Proto");
 
-	if (xff) {
-		const char *last = strrchr(xff->value, ',');
-		char addr[sizeof(req->client_addr)];
-		unsigned char bin[16];
-		size_t n;
-
-		last = last ? last + 1 : xff->value;
-		while (*last == ' ' || *last == '\t')
-			last++;
-		n = strcspn(last, " \t");
-		if (n < sizeof(addr)) {
-			memcpy(addr, last, n);
-			addr[n] = '\0';
-			if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
-				memcpy(req->client_addr, addr, n + 1);
-		}
-	}
+	if (xff)
+		forwarded_client(req, xff, false);
+	else if (fwd)
+		forwarded_client(req, fwd, true);
 	if (xfp) {
 		const char *last = strrchr(xfp->value, ',');
 
@@ -430,7 +504,9 @@ bool fa_http_dispatch_begin(struct fa_req *req, const char *method)
 		return refuse(req, 400, "request target must be a path");
 	if (check_headers(req))
 		return true;
-	if (srv->trust_forwarded)
+	req->fwd_trusted = srv->trust_forwarded ||
+			   fa_cidr_any(srv->proxies, srv->n_proxies, req->client_addr);
+	if (req->fwd_trusted)
 		apply_forwarded(req);
 	req->route = find_route(srv, req->method, req->path);
 	if (!req->route) {
@@ -513,9 +589,49 @@ void fa_http_dispatch_finish(struct fa_req *req)
 	} else {
 		req->route->fn(req, &req->resp,
 			       req->srv->apps[req->route - req->srv->routes]);
+		if (req->offload_wanted) {
+			/* server.c suspends the connection and queues it. */
+			req->phase = FA_REQ_DEFERRED;
+			return;
+		}
 		if (req->resp.status == 0 && !req->resp.broken)
 			fa_log_warnx(req->srv->log, "http: handler for %s %s set no response",
 				     req->method, req->path);
 	}
 	fa_http_dispatch_seal(req);
+}
+
+void fa_http_dispatch_rerun(struct fa_req *req)
+{
+	/* The first run only asked to be deferred: it answered nothing. */
+	fa_resp_init(&req->resp, req->arena);
+	req->offload_wanted = false;
+	req->offloaded = true;
+	req->route->fn(req, &req->resp, req->srv->apps[req->route - req->srv->routes]);
+	if (req->resp.status == 0 && !req->resp.broken)
+		fa_log_warnx(req->srv->log, "http: handler for %s %s set no response", req->method,
+			     req->path);
+	fa_http_dispatch_seal(req);
+}
+
+void fa_http_dispatch_unavailable(struct fa_req *req)
+{
+	fa_resp_init(&req->resp, req->arena);
+	fa_resp_oauth_error(&req->resp, 503, "temporarily_unavailable",
+			    "the server is stopping; try again later");
+	fa_http_dispatch_seal(req);
+}
+
+bool fa_http_offload(struct fa_req *req)
+{
+	if (req->offloaded || req->offload_wanted || req->phase != FA_REQ_BODY ||
+	    !fa_http_pool_reserve(&req->srv->pool))
+		return false;
+	req->offload_wanted = true;
+	return true;
+}
+
+bool fa_req_offloaded(const struct fa_req *req)
+{
+	return req->offloaded;
 }

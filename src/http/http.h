@@ -13,8 +13,9 @@
  *
  * Threads: handlers and the authenticate callback run on the server's
  * worker threads, several at once; `app` is shared by all of them.
- * A request and its response belong to one thread for their lifetime.
- * One more thread accepts connections and gives each to the worker with
+ * A request and its response belong to one thread at a time: a worker,
+ * or for an offloaded handler (fa_http_offload) a thread of the
+ * blocking-work pool, which hands it back to its worker. One more thread accepts connections and gives each to the worker with
  * the fewest open connections, so that every worker (core) gets its share
  * of a client's keep-alive connections.
  */
@@ -44,10 +45,18 @@
 /* Largest max_body a route may ask for: the body lives in the request
  * arena (FA_MAX_REQUEST_ARENA) together with everything parsed from it. */
 #define FA_HTTP_MAX_ROUTE_BODY (64 * 1024)
+/* Entries of fa_http_opts.trusted_proxies. */
+#define FA_HTTP_MAX_PROXIES 64
 /* Worker threads: more than this only adds contention on 1 KiB requests. */
 #define FA_HTTP_MAX_THREADS 64
 /* Default time fa_http_stop lets in-flight requests finish. */
 #define FA_HTTP_STOP_GRACE_MS 10000
+/* The blocking-work pool (fa_http_offload): bcrypt takes tens of
+ * milliseconds, so a few threads and a short queue; a request that finds
+ * the queue full is answered 503 at once rather than waiting seconds. */
+#define FA_HTTP_MAX_BLOCKING_THREADS 16
+#define FA_HTTP_BLOCKING_QUEUE 32
+#define FA_HTTP_MAX_BLOCKING_QUEUE 4096
 /* MHD's per-connection memory: request line + all headers + MHD's own
  * bookkeeping and the response header it builds. Requests within it get
  * our exact 414/431 answers (JSON); beyond it MHD answers 414/431 itself. */
@@ -181,11 +190,24 @@ struct fa_http_opts {
 	 * fails clearly if this MHD was built without it. */
 	const char *tls_cert_file;
 	const char *tls_key_file;
-	/* Take the client address from the last X-Forwarded-For entry and the
-	 * scheme from X-Forwarded-Proto. Only behind a proxy that sets them:
-	 * otherwise any client could claim any address. */
+	/* Peers whose forwarding headers are believed (server.security.
+	 * trustedProxies): CIDRs or bare addresses, copied. From such a peer
+	 * the client address is the rightmost X-Forwarded-For entry (else
+	 * RFC 7239 Forwarded `for=`) that is not itself a trusted proxy, and
+	 * the scheme comes from X-Forwarded-Proto; from any other peer these
+	 * headers are ignored. A bad entry fails the start (FA_ECONFIG). */
+	const char *const *trusted_proxies;
+	size_t n_trusted_proxies;
+	/* Trust every peer's forwarding headers, as if each were a trusted
+	 * proxy (tests; a server only a proxy can reach). */
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
+	/* The blocking-work pool of fa_http_offload: threads (0: max(1,
+	 * CPUs / 2), at most FA_HTTP_MAX_BLOCKING_THREADS) and the requests
+	 * that may wait for them (0: FA_HTTP_BLOCKING_QUEUE, at most
+	 * FA_HTTP_MAX_BLOCKING_QUEUE). */
+	unsigned blocking_threads;
+	unsigned blocking_queue;
 	/* Counts every answered request by route and status; borrowed, must
 	 * outlive the server; NULL: not counted. fa_http_start registers
 	 * the routes in it. */
@@ -258,7 +280,9 @@ const char *fa_req_header(const struct fa_req *req, const char *name);
  * malformed, over FA_MAX_COOKIE, or sent more than once (a second cookie of
  * the same name is how a sibling domain plants one: test_cookie_tossing). */
 const char *fa_req_cookie(const struct fa_req *req, const char *name);
-/* Client address as a numeric string ("127.0.0.1", "::1"); never NULL. */
+/* Client address as a numeric string ("127.0.0.1", "::1"); never NULL.
+ * Behind a trusted proxy, the address the proxy names (see
+ * fa_http_opts.trusted_proxies). */
 const char *fa_req_client_addr(const struct fa_req *req);
 /* This request's id, unique within the server's run ("<8 hex of this
  * start>-<hex counter>"): the access line and audit events of one request
@@ -268,7 +292,7 @@ const char *fa_req_id(const struct fa_req *req);
  * proxy says X-Forwarded-Proto: https). */
 bool fa_req_is_https(const struct fa_req *req);
 /* true when this request's forwarding headers (X-Forwarded-*) are believed:
- * it came from a proxy the server was told to trust. Handlers that read
+ * it came from a proxy the server was told to trust (trusted_proxies). Handlers that read
  * other forwarded headers (X-Forwarded-Host, -Uri) must ask this first. */
 bool fa_req_forwarded_trusted(const struct fa_req *req);
 /* The request arena: memory for the handler's own scratch data, freed with
@@ -276,6 +300,19 @@ bool fa_req_forwarded_trusted(const struct fa_req *req);
 struct fa_arena *fa_req_arena(struct fa_req *req);
 /* Raw body (NUL-terminated, not counted in *len); "" when there is none. */
 const char *fa_req_body(const struct fa_req *req, size_t *len);
+/* Blocking work (bcrypt) never runs on an HTTP worker: a handler that
+ * needs it calls fa_http_offload and, when that returns true, returns at
+ * once without answering. The layer then suspends the connection and runs
+ * the same handler again on a thread of the blocking-work pool, where
+ * fa_req_offloaded is true and the handler does the slow work and answers
+ * as usual. So everything a handler does before it asks must be repeatable
+ * (checks and reads, no writes). false: the pool's queue is full (or the
+ * request already runs there, or the server stops): the handler answers
+ * 503 temporarily_unavailable itself -- at once, so a flood of slow
+ * requests cannot queue up behind each other. Only from a handler. */
+bool fa_http_offload(struct fa_req *req);
+/* true when the handler runs on the blocking-work pool (see above). */
+bool fa_req_offloaded(const struct fa_req *req);
 /* Slot for the authenticate callback's result (the caller's identity);
  * the pointer is the callback's (typically arena memory). NULL until set. */
 void fa_req_set_principal(struct fa_req *req, void *principal);

@@ -17,6 +17,8 @@
 
 #include "http/http.h"
 
+struct MHD_Connection;
+
 /* One name/value pair, both NUL-terminated, lengths without the NUL. A
  * NULL value marks a cookie name that was sent twice (ambiguous). */
 struct fa_kv {
@@ -104,6 +106,38 @@ void fa_http_alog_add(struct fa_http_alog *l, const char *msg, const struct fa_l
  * old at now_ms (fa_mono_ms); INT64_MAX writes it whatever its age. */
 void fa_http_alog_flush(struct fa_http_alog *l, int64_t now_ms);
 
+/* ---- pool.c: the blocking-work pool ----------------------------------------- */
+
+struct fa_http_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t more;         /* a request was queued, or stop */
+	pthread_t *threads;
+	unsigned n_threads;
+	struct fa_req **queue;       /* ring of cap entries */
+	unsigned cap;
+	unsigned head;
+	unsigned len;                /* queued */
+	unsigned reserved;           /* queued + promised by fa_http_offload */
+	bool stop;
+	bool inited;
+};
+
+/* max(1, CPUs / 2), at most FA_HTTP_MAX_BLOCKING_THREADS. */
+unsigned fa_http_pool_default_threads(void);
+/* threads 0: the default; queue 0: FA_HTTP_BLOCKING_QUEUE. On failure
+ * the pool is still safe to clean up. */
+enum fa_rc fa_http_pool_start(struct fa_http_pool *p, unsigned threads, unsigned queue,
+			      struct fa_err *err) FA_WUR;
+/* Promises a slot for one request; false when the queue is full or the
+ * pool stops. */
+bool fa_http_pool_reserve(struct fa_http_pool *p);
+/* Queues a request whose connection is suspended, in a reserved slot. */
+void fa_http_pool_push(struct fa_http_pool *p, struct fa_req *req);
+/* Runs what is running to its end, answers what is queued 503 and joins
+ * the threads. Idempotent. */
+void fa_http_pool_stop(struct fa_http_pool *p);
+void fa_http_pool_cleanup(struct fa_http_pool *p);
+
 /* ---- the running server ------------------------------------------------------ */
 
 /* Request arenas a worker keeps for reuse: more than the requests one
@@ -160,6 +194,9 @@ struct fa_http {
 	pthread_cond_t idle;         /* signalled when in_flight drops to 0 while stopping */
 	atomic_ulong in_flight;      /* requests between on_uri and on_completed */
 	bool drained;                /* fa_http_drain has run */
+	struct fa_http_pool pool;    /* fa_http_offload's threads */
+	struct fa_cidr *proxies;     /* trusted proxies (owned), n_proxies of them */
+	size_t n_proxies;
 };
 
 /* ---- listen.c: the listening socket and the acceptor ------------------------- */
@@ -183,6 +220,8 @@ enum fa_req_phase {
 	FA_REQ_NEW = 0,       /* created, headers not yet seen by the dispatcher */
 	FA_REQ_BODY,          /* admitted; reading the body */
 	FA_REQ_ANSWERED,      /* a response was queued */
+	FA_REQ_DEFERRED,      /* suspended, waiting for the blocking-work pool */
+	FA_REQ_RESUMED,       /* the pool answered it; the worker queues it */
 };
 
 struct fa_req {
@@ -210,6 +249,7 @@ struct fa_req {
 	char client_addr[48];
 	char id[32];                 /* fa_req_id */
 	bool https;
+	bool fwd_trusted;            /* the peer is a trusted proxy */
 	void *principal;
 	char *body;                  /* arena; NUL-terminated */
 	size_t body_len;
@@ -218,6 +258,9 @@ struct fa_req {
 	bool body_too_big;
 	bool mhd_answered;           /* MHD answered by itself (no handler ran) */
 	int64_t start_ms;
+	struct MHD_Connection *conn; /* set while deferred */
+	bool offload_wanted;         /* the handler called fa_http_offload */
+	bool offloaded;              /* the handler runs on the pool */
 	struct fa_resp resp;
 };
 
@@ -320,5 +363,11 @@ bool fa_http_body_feed(struct fa_req *req, const char *data, size_t n);
 void fa_http_dispatch_finish(struct fa_req *req);
 /* Finishes an answer decided before the handler (errors, preflights). */
 void fa_http_dispatch_seal(struct fa_req *req);
+/* On a pool thread: runs a deferred request's handler again, with
+ * fa_req_offloaded true, and finishes its response. */
+void fa_http_dispatch_rerun(struct fa_req *req);
+/* Answers a deferred request 503 temporarily_unavailable (the pool
+ * stopped before it ran). */
+void fa_http_dispatch_unavailable(struct fa_req *req);
 
 #endif

@@ -58,7 +58,7 @@ bool fa_req_is_https(const struct fa_req *req)
 
 bool fa_req_forwarded_trusted(const struct fa_req *req)
 {
-	return req->srv && req->srv->trust_forwarded;
+	return req->fwd_trusted;
 }
 
 struct fa_arena *fa_req_arena(struct fa_req *req)

@@ -286,7 +286,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return more ? MHD_YES : MHD_NO;
 		}
 		fa_http_dispatch_finish(req);
+		if (req->phase == FA_REQ_DEFERRED) {
+			/* Suspended before it is queued, so that the pool's
+			 * resume always finds it suspended (pool.c). */
+			req->conn = conn;
+			MHD_suspend_connection(conn);
+			fa_http_pool_push(&req->srv->pool, req);
+			return MHD_YES;
+		}
 		return queue(req, conn);
+	case FA_REQ_RESUMED:
+		return queue(req, conn);
+	case FA_REQ_DEFERRED:
 	case FA_REQ_ANSWERED:
 		break;
 	}
@@ -385,6 +396,7 @@ static void workers_stop(struct fa_http *srv)
 static void server_free(struct fa_http *srv)
 {
 	fa_http_acceptor_stop(srv);
+	fa_http_pool_stop(&srv->pool);
 	if (srv->workers) {
 		workers_stop(srv);
 		for (unsigned i = 0; i < srv->n_workers; i++)
@@ -392,6 +404,7 @@ static void server_free(struct fa_http *srv)
 	}
 	fa_http_conns_cleanup(srv);
 	free(srv->workers);
+	fa_http_pool_cleanup(&srv->pool);
 	fa_http_cors_cleanup(&srv->cors);
 	fa_free_secret(srv->tls_key);
 	free(srv->tls_cert);
@@ -402,6 +415,7 @@ static void server_free(struct fa_http *srv)
 	free(srv->apps);
 	free(srv->route_metric);
 	free(srv->required_scope);
+	free(srv->proxies);
 	free(srv);
 }
 
@@ -485,6 +499,19 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	srv->log = opts->log ? opts->log : &default_log;
 	srv->trust_forwarded = opts->trust_forwarded;
+	if (opts->n_trusted_proxies > FA_HTTP_MAX_PROXIES)
+		return fa_err_set(err, FA_ECONFIG, "more than %d trusted proxies",
+				  FA_HTTP_MAX_PROXIES);
+	if (opts->n_trusted_proxies) {
+		srv->proxies = calloc(opts->n_trusted_proxies, sizeof(*srv->proxies));
+		if (!srv->proxies)
+			return fa_err_set(err, FA_ENOMEM, "out of memory");
+		for (size_t i = 0; i < opts->n_trusted_proxies; i++)
+			if (fa_cidr_parse(opts->trusted_proxies[i], &srv->proxies[i]) != FA_OK)
+				return fa_err_set(err, FA_ECONFIG, "trusted proxy %zu is not an "
+						  "address or CIDR range", i);
+		srv->n_proxies = opts->n_trusted_proxies;
+	}
 	srv->stop_grace_ms = opts->stop_grace_ms ? opts->stop_grace_ms : FA_HTTP_STOP_GRACE_MS;
 	rc = fa_http_cors_init(&srv->cors, &opts->cors, err);
 	if (rc != FA_OK)
@@ -510,7 +537,7 @@ static enum fa_rc worker_start(struct fa_http *srv, struct fa_http_worker *w, st
 	size_t ne = 0;
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-		MHD_USE_NO_LISTEN_SOCKET;
+		MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
 	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL
 									 : MHD_USE_POLL;
 	if (srv->tls) {
@@ -578,6 +605,9 @@ struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *er
 		atomic_init(&srv->workers[i].requests, 0);
 		fa_http_alog_init(&srv->workers[i].alog, srv->log);
 	}
+	if (fa_http_pool_start(&srv->pool, opts->blocking_threads, opts->blocking_queue, err) !=
+	    FA_OK)
+		goto fail;
 	if (fa_http_listen_take(srv, opts, err) != FA_OK)
 		goto fail;
 	for (unsigned i = 0; i < srv->n_workers; i++)
@@ -656,6 +686,8 @@ void fa_http_stop(struct fa_http *h)
 	if (!h)
 		return;
 	fa_http_drain(h);
+	/* Deferred requests need the workers to be answered: pool first. */
+	fa_http_pool_stop(&h->pool);
 	workers_stop(h);
 	fa_http_log_workers(h);
 	server_free(h);

@@ -37,16 +37,22 @@
 
 /* ---- caps and policy of this module (shared caps are in limits.h) ------- */
 
-/* Failed logins per username within FA_IDENTITY_THROTTLE_WINDOW_S before
- * /login answers 429: online guessing gets 5 tries per quarter hour per
- * account, a person who mistyped gets enough. */
-#define FA_IDENTITY_USER_MAX_FAILURES 5
-/* Failed logins per client address (IPv6: per /64, which one host can
- * rotate through) in the same window. Higher than the per-user cap because
- * one office NAT is many people; it stops one address spraying many
- * accounts. */
-#define FA_IDENTITY_ADDR_MAX_FAILURES 20
-/* The throttle window, fixed from the first failure (fa_store_incr). */
+/* The failed-login throttle (throttle.c), counted in the store so that it
+ * holds across instances. Per username: FA_IDENTITY_USER_FREE_FAILURES
+ * failures within FA_IDENTITY_THROTTLE_WINDOW_S are free; after the n-th
+ * (n >= 5) every attempt for that username, from anywhere, must wait
+ * 2^(n-5) s (at most FA_IDENTITY_USER_MAX_DELAY_S) after it -- a delay,
+ * never a lock, so an attacker elsewhere slows the real user's next try by
+ * a minute at most instead of locking the account. */
+#define FA_IDENTITY_USER_FREE_FAILURES 5
+#define FA_IDENTITY_USER_MAX_DELAY_S 60
+/* Failed logins for one username from one client address (IPv6: its /64)
+ * in the window: past it that pair is refused until the window ends. */
+#define FA_IDENTITY_PAIR_MAX_FAILURES 10
+/* Failed logins from one address across all usernames: higher, since one
+ * office NAT is many people; it stops one address spraying many accounts. */
+#define FA_IDENTITY_ADDR_MAX_FAILURES 100
+/* The counting window, fixed from the first failure (fa_store_incr). */
 #define FA_IDENTITY_THROTTLE_WINDOW_S (15 * 60)
 /* How long a login form (its CSRF cookie) stays usable: long enough to type
  * a password, short enough that a leaked form is soon worthless. */

@@ -161,14 +161,19 @@ enum fa_rc fa_identity_csrf_verify(const struct fa_identity *id, struct fa_req *
 void fa_identity_throttle_keys(const char *addr, const char *username,
 			       char addr_key[FA_STORE_MAX_KEY + 1],
 			       char user_key[FA_STORE_MAX_KEY + 1]);
-/* FA_OK when both counters are under their caps at `now`; FA_EDENIED
- * (slow_down; /login answers 429) when one is at or over it, *retry_after then the seconds
- * until that window ends (>= 1). FA_ESTORE when the store fails (callers
- * fail closed). */
+/* FA_OK when the username's delay has passed and the (address, username)
+ * pair and the address are under their caps at `now` (identity.h);
+ * FA_EDENIED (slow_down; /login answers 429) otherwise, *retry_after then
+ * the seconds to wait (>= 1). FA_ESTORE when the store fails (callers fail
+ * closed). */
 enum fa_rc fa_identity_throttle_check(struct fa_store *st, const char *addr,
 				      const char *username, int64_t now, int64_t *retry_after,
 				      struct fa_err *err) FA_WUR;
-/* Counts one failed login for the address and the username. */
+/* The wait after a username's n-th failure within the window: 0 below
+ * FA_IDENTITY_USER_FREE_FAILURES, then 1, 2, 4 ... FA_IDENTITY_USER_MAX_DELAY_S. */
+int64_t fa_identity_throttle_delay(int64_t failures);
+/* Counts one failed login for the address, the pair and the username, and
+ * starts the username's delay. */
 enum fa_rc fa_identity_throttle_fail(struct fa_store *st, const char *addr,
 				     const char *username, int64_t now, struct fa_err *err) FA_WUR;
 

@@ -332,6 +332,31 @@ static void local_login_get(struct fa_identity *id, struct fa_req *req, struct f
 	render_form(id, req, resp, 200, redirect_url, hint, NULL);
 }
 
+/* 503 when the blocking-work pool is full: a page that costs nothing to
+ * build (no store, no new form), so that answering a flood stays cheap. */
+static void busy_page(struct fa_identity *id, struct fa_resp *resp)
+{
+	struct fa_buf page;
+	struct fa_err e;
+	enum fa_rc rc;
+
+	fa_err_clear(&e);
+	fa_metrics_throttle(id->metrics, FA_ML_LOGIN);
+	fa_buf_init(&page, FA_MAX_RESPONSE);
+	rc = fa_http_page_begin(&page, "Sign in", "Sign in to Flyte", page_style);
+	if (rc == FA_OK)
+		rc = fa_buf_appends(&page, "<p class=\"error\" role=\"alert\">Too many sign-ins are "
+				    "being checked right now. Please wait a moment, then go back "
+				    "and sign in again.</p>\n<p><a href=\"/login\">Sign in</a></p>");
+	if (rc == FA_OK)
+		rc = fa_http_page_end(&page);
+	if (rc != FA_OK || fa_resp_page(resp, 503, &page, &e) != FA_OK ||
+	    fa_resp_header(resp, "Retry-After", "1", &e) != FA_OK)
+		fa_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "login is busy; try again in a moment");
+	fa_buf_cleanup(&page);
+}
+
 static void local_login_post(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp)
 {
 	const char *redirect = fa_req_form(req, "redirect_url");
@@ -346,6 +371,14 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	enum fa_rc rc;
 
 	fa_err_clear(&e);
+	/* The whole post runs on the blocking-work pool (bcrypt never runs on
+	 * an HTTP worker, and a flood of posts costs the workers nothing but
+	 * this): the handler is called again there. */
+	if (!fa_req_offloaded(req)) {
+		if (!fa_http_offload(req))
+			busy_page(id, resp);
+		return;
+	}
 	rc = fa_identity_csrf_verify(id, req, "/login", &saved);
 	if (rc == FA_ENOMEM) {
 		e.rc = rc;

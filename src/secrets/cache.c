@@ -262,3 +262,29 @@ out:
 	fa_memzero(key, sizeof(key));
 	return rc;
 }
+
+bool fa_secret_cache_hit(struct fa_secret_cache *c, const char *client_id, const char *stored,
+			 const char *presented, size_t len)
+{
+	unsigned char key[FA_SHA256_LEN];
+	char raw[FA_BCRYPT_LEN + 1];
+	size_t idlen;
+	bool hit = false;
+
+	if (c == NULL || presented == NULL || len == 0 || len > FA_MAX_PASSWORD ||
+	    fa_secret_hash_parse(stored, raw, NULL) != FA_OK)
+		return false;
+	if (client_id == NULL)
+		client_id = "";
+	idlen = strnlen(client_id, FA_MAX_ID + 1);
+	if (idlen > FA_MAX_ID ||
+	    entry_key(c, client_id, idlen, raw, presented, len, key) != FA_OK)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	hit = lookup(c, key, fa_mono_ms());
+	if (hit)
+		c->hits++;
+	pthread_mutex_unlock(&c->mu);
+	fa_memzero(key, sizeof(key));
+	return hit;
+}

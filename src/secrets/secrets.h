@@ -267,5 +267,12 @@ void fa_secret_cache_stats(struct fa_secret_cache *c, struct fa_secret_cache_sta
 enum fa_rc fa_secret_check_cached(struct fa_secret_cache *c, const char *client_id,
 				  const char *stored, const char *presented, size_t len,
 				  struct fa_err *err) FA_WUR;
+/* The cache alone, never bcrypt: true when fa_secret_check_cached would
+ * answer FA_OK from a remembered check (counted as a hit); false when it
+ * would have to run bcrypt (or the hash is malformed, or c is NULL). For
+ * a caller that must not block (an HTTP worker) before it hands the check
+ * to a thread that may. */
+bool fa_secret_cache_hit(struct fa_secret_cache *c, const char *client_id, const char *stored,
+			 const char *presented, size_t len);
 
 #endif

@@ -473,6 +473,27 @@ enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 	return health(st, FA_MS_PURGE, t0, rc, err);
 }
 
+enum fa_rc fa_store_purge_all(struct fa_store *st, int64_t now, size_t batch, size_t *deleted,
+			      struct fa_err *err)
+{
+	size_t n = 0;
+	enum fa_rc rc;
+
+	if (deleted)
+		*deleted = 0;
+	if (!deleted)
+		return fa_err_set(err, FA_EINVAL, "store purge: no output");
+	/* Each batch is its own short transaction, so requests interleave
+	 * with a long purge; it ends when a batch is not full. */
+	do {
+		rc = fa_store_purge(st, now, batch, &n, err);
+		if (rc != FA_OK)
+			return rc;
+		*deleted += n;
+	} while (n == batch);
+	return FA_OK;
+}
+
 enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 			  int64_t *n, struct fa_err *err)
 {

@@ -249,7 +249,15 @@ enum fa_rc fa_store_counter_get(struct fa_store *st, const char *kind, const cha
 enum fa_rc fa_store_purge(struct fa_store *st, int64_t now, size_t limit,
 			  size_t *deleted, struct fa_err *err) FA_WUR;
 
-/* Number of live records of `kind` at `now` (tests, metrics). */
+/* fa_store_purge in batches of `batch` until a batch is not full: every
+ * record expired at `now` is gone, however large the backlog (records
+ * expiring meanwhile wait for the next call). *deleted: the total. Errors
+ * as fa_store_purge (what earlier batches deleted stays deleted). */
+enum fa_rc fa_store_purge_all(struct fa_store *st, int64_t now, size_t batch, size_t *deleted,
+			      struct fa_err *err) FA_WUR;
+
+/* Number of live records of `kind` at `now` (tests, metrics, the pending
+ * caps of authz). */
 enum fa_rc fa_store_count(struct fa_store *st, const char *kind, int64_t now,
 			  int64_t *n, struct fa_err *err) FA_WUR;
 

@@ -386,13 +386,30 @@ describe('device authorization grant (RFC 8628)', () => {
       assert.match(html, /That code is not valid or has expired/);
       assert.equal(res.headers.get('cache-control'), 'no-store');
     }
-    // Over the cap even the right code is refused, before any lookup.
+    // Past the free ones, the session must wait (1 s after the fifth, then
+    // 2, 4 ... 60): within the delay even the right code is refused,
+    // before any lookup.
     const res = await browse(`${srv.url}/device`, jar,
       form({ csrf_token: csrf, user_code: da.user_code }));
     const html = await res.text();
     assert.equal(res.status, 429, html);
     assert.match(html, /Too many wrong codes/);
-    assert.ok(Number(res.headers.get('retry-after')) > 800);
+    const ra = Number(res.headers.get('retry-after'));
+    assert.ok(ra >= 1 && ra <= 2, `Retry-After ${ra}`);
+    // A delay, not a lock: after it, one more wrong code doubles it ...
+    await new Promise((r) => setTimeout(r, ra * 1000 + 100));
+    const sixth = await browse(`${srv.url}/device`, jar, form({ csrf_token: csrf, user_code: 'XXXX-XXXX' }));
+    assert.equal(sixth.status, 400);
+    const again = await browse(`${srv.url}/device`, jar,
+      form({ csrf_token: csrf, user_code: da.user_code }));
+    assert.equal(again.status, 429);
+    const ra2 = Number(again.headers.get('retry-after'));
+    assert.ok(ra2 >= 2 && ra2 <= 3, `Retry-After ${ra2}`);
+    // ... and once that has passed, the right code works in this session.
+    await new Promise((r) => setTimeout(r, ra2 * 1000 + 100));
+    const late = await browse(`${srv.url}/device`, jar,
+      form({ csrf_token: csrf, user_code: da.user_code }));
+    assert.equal(late.status, 200, await late.text());
     // A fresh login session is a fresh count (the address cap is higher).
     const other = await loggedIn(srv, 'alice', ALICE_PASSWORD);
     const ok = await browse(`${srv.url}/device`, other.jar,
@@ -400,7 +417,7 @@ describe('device authorization grant (RFC 8628)', () => {
     assert.equal(ok.status, 200);
     const out = srv.stdout + srv.stderr;
     assert.match(out, /wrong device user code entered/);
-    for (const g of guesses) assert.ok(!out.includes(g), 'a typed code reached the log');
+    for (const g of [...guesses, 'XXXX-XXXX']) assert.ok(!out.includes(g), 'a typed code reached the log');
   });
 
   test('the page: login redirect, escaping, security headers', async () => {

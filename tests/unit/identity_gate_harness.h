@@ -43,6 +43,12 @@ static inline void harness_init(struct harness *h, const struct fa_route *routes
 	h->srv.authenticate = auth;
 	h->srv.auth_app = app;
 	h->srv.log = &h->log;
+	/* A blocking-work pool without threads: harness_call runs an
+	 * offloaded handler again itself, as a pool thread would. */
+	pthread_mutex_init(&h->srv.pool.lock, NULL);
+	h->srv.pool.inited = true;
+	h->srv.pool.cap = 1;
+	h->srv.pool.n_threads = 1;
 }
 
 /* Runs one request. headers: "Name: value" strings, NULL-terminated (may
@@ -82,6 +88,11 @@ static inline struct fa_req *harness_call(struct harness *h, const char *method,
 	if (form)
 		assert_true(fa_http_body_feed(req, form, strlen(form)));
 	fa_http_dispatch_finish(req);
+	if (req->phase == FA_REQ_DEFERRED) {
+		/* What pool.c's thread does with it. */
+		h->srv.pool.reserved--;
+		fa_http_dispatch_rerun(req);
+	}
 	return req;
 }
 

@@ -713,7 +713,7 @@ static void test_user_code_brute_force(void **state)
 							&err), FA_EINVAL);
 	}
 	/* Five wrong codes from one session... */
-	for (int i = 0; i < FA_DEVICE_SESSION_MAX_FAILURES; i++) {
+	for (int i = 0; i < FA_DEVICE_SESSION_FREE_FAILURES; i++) {
 		snprintf(guess, sizeof(guess), "BBBB-BBB%c", "BCDFG"[i]);
 		fa_err_clear(&err);
 		assert_int_equal(fa_authz_device_lookup(f->az, guess, SESSION_A, ADDR, &view, &retry,
@@ -722,22 +722,36 @@ static void test_user_code_brute_force(void **state)
 		assert_string_equal(err.msg, "the code is not valid or has expired");
 		afx_assert_log_clean(f, guess);
 	}
-	/* ...and even the right one is refused, before any lookup. */
+	/* ...and within the delay (1 s) even the right one is refused,
+	 * before any lookup. */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_A, ADDR, &view, &retry,
 						&err), FA_EDENIED);
 	assert_true(retry > 0 && !strcmp(err.oauth_error, "slow_down"));   /* the page: 429 */
 	assert_non_null(strstr(err.msg, "too many wrong codes"));
-	assert_int_equal(retry, FA_DEVICE_THROTTLE_WINDOW_S);
+	assert_int_equal(retry, 1);
 	fa_err_clear(&err);
 	assert_int_equal(decide(f, da.user_code, SESSION_A, ADDR, true, &err), FA_EDENIED);
 	assert_true(retry > 0 && !strcmp(err.oauth_error, "slow_down"));   /* the page: 429 */
+	/* Each further wrong code doubles the delay: 2 s after the sixth. */
+	f->now_ms += 1000;
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_device_lookup(f->az, "BBBB-BBBB", SESSION_A, ADDR, &view, &retry,
+						&err), FA_ENOTFOUND);
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_A, ADDR, &view, &retry,
+						&err), FA_EDENIED);
+	assert_int_equal(retry, 2);
+	f->now_ms += 2000;
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_A, ADDR, &view, &retry,
+						&err), FA_OK);
 	/* A fresh cookie from the same address is not a way around it for
 	 * long: the address has its own (higher) cap. */
 	fa_err_clear(&err);
 	assert_int_equal(fa_authz_device_lookup(f->az, da.user_code, SESSION_B, ADDR, &view, &retry,
 						&err), FA_OK);
-	for (int i = FA_DEVICE_SESSION_MAX_FAILURES; i < FA_DEVICE_ADDR_MAX_FAILURES; i++) {
+	for (int i = FA_DEVICE_SESSION_FREE_FAILURES + 1; i < FA_DEVICE_ADDR_MAX_FAILURES; i++) {
 		char s[32];
 
 		snprintf(s, sizeof(s), "session-%d", i);

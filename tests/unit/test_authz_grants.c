@@ -113,6 +113,56 @@ static void test_client_auth_methods(void **state)
 	afx_assert_log_clean(f, WEB_SECRET);
 }
 
+/* Failed client authentication is throttled per address and per client id
+ * (issue 9): past the burst, slow_down with a wait and no bcrypt; the right
+ * secret, remembered by the check cache, still passes; a no_block caller
+ * is told bcrypt is needed instead of running it. */
+static void test_client_auth_throttle(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *c = NULL;
+	struct fa_err err;
+	bool used_basic;
+	struct fa_authz_creds cr = { .client_id = "web", .client_secret = WEB_SECRET,
+				     .addr = "192.0.2.1" };
+
+	/* Remembered once. */
+	assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err), FA_OK);
+	/* Not remembered, must not block: nothing decided. */
+	cr = (struct fa_authz_creds){ .client_id = "web", .client_secret = "wrong",
+				      .addr = "192.0.2.1", .no_block = true };
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err), FA_EEXIST);
+	assert_true(cr.needs_block);
+	cr.no_block = false;
+	for (int i = 0; i < FA_AUTHZ_FAIL_BURST; i++) {
+		fa_err_clear(&err);
+		assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err),
+				 FA_EDENIED);
+		assert_oauth(&err, 401, "invalid_client", "failed");
+	}
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err), FA_EDENIED);
+	assert_string_equal(err.oauth_error, "slow_down");
+	assert_true(cr.retry_ms > 0);
+	/* The client id is throttled from another address too ... */
+	cr.addr = "192.0.2.2";
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err), FA_EDENIED);
+	assert_string_equal(err.oauth_error, "slow_down");
+	/* ... and the address for unknown clients. */
+	cr = (struct fa_authz_creds){ .client_id = "nobody", .client_secret = "x",
+				      .addr = "192.0.2.1" };
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err), FA_EDENIED);
+	assert_string_equal(err.oauth_error, "slow_down");
+	/* The right secret still passes, from the throttled address. */
+	cr = (struct fa_authz_creds){ .client_id = "web", .client_secret = WEB_SECRET,
+				      .addr = "192.0.2.1", .no_block = true };
+	assert_int_equal(fa_authz_client_auth(f->az, &cr, &c, &used_basic, &err), FA_OK);
+	assert_string_equal(c->id, "web");
+}
+
 static void test_client_auth_two_methods(void **state)
 {
 	struct afx *f = *state;
@@ -1595,6 +1645,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_client_auth_methods),
 		T(test_client_auth_two_methods),
+		T(test_client_auth_throttle),
 		T(test_client_auth_failures_look_alike),
 		T(test_public_client_with_secret),
 		T(test_authorize_ok),

@@ -414,25 +414,53 @@ static void test_throttle(void **state)
 	struct fa_err err;
 	int64_t wait = -1;
 
-	for (int i = 0; i < FA_IDENTITY_USER_MAX_FAILURES; i++) {
+	for (int i = 0; i < FA_IDENTITY_USER_FREE_FAILURES; i++) {
 		assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.1", "alice", T0, &wait,
 							    NULL), FA_OK);
 		assert_int_equal(wait, 0);
 		assert_int_equal(fa_identity_throttle_fail(f->st, "10.0.0.1", "alice", T0, NULL),
 				 FA_OK);
 	}
-	/* At the cap: refused from any address, and told when to come back. */
+	/* After the fifth failure: a delay of 1 s for the username, from any
+	 * address, and told when to come back. */
 	fa_err_clear(&err);
-	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.2", "alice", T0 + 60, &wait,
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.2", "alice", T0, &wait,
 						    &err), FA_EDENIED);
 	assert_string_equal(err.oauth_error, "slow_down");
-	assert_int_equal(wait, FA_IDENTITY_THROTTLE_WINDOW_S - 60);
+	assert_int_equal(wait, 1);
 	assert_non_null(strstr(err.msg, "too many failed logins"));
-	/* Another user from the first address is still fine (5 < 20). */
+	/* A delay, not a lock: once it has passed, the real user may try. */
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.2", "alice", T0 + 1, &wait,
+						    NULL), FA_OK);
+	/* Each further failure doubles it, up to a minute. */
+	assert_int_equal(fa_identity_throttle_fail(f->st, "10.0.0.1", "alice", T0 + 1, NULL), FA_OK);
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.2", "alice", T0 + 2, &wait,
+						    NULL), FA_EDENIED);
+	assert_int_equal(wait, 1);
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.2", "alice", T0 + 3, &wait,
+						    NULL), FA_OK);
+	assert_int_equal(fa_identity_throttle_delay(4), 0);
+	assert_int_equal(fa_identity_throttle_delay(5), 1);
+	assert_int_equal(fa_identity_throttle_delay(6), 2);
+	assert_int_equal(fa_identity_throttle_delay(8), 8);
+	assert_int_equal(fa_identity_throttle_delay(11), 60);
+	assert_int_equal(fa_identity_throttle_delay(1000), 60);
+	/* Another user from the first address is fine. */
 	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.1", "bob", T0, &wait, NULL),
 			 FA_OK);
+	/* The (address, username) pair has a cap of its own: past it, that
+	 * address may not try that username until the window ends, while
+	 * another address may (after the delay). */
+	for (int i = 0; i < FA_IDENTITY_PAIR_MAX_FAILURES; i++)
+		assert_int_equal(fa_identity_throttle_fail(f->st, "10.5.5.5", "carol", T0, NULL),
+				 FA_OK);
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.5.5.5", "carol", T0 + 120, &wait,
+						    NULL), FA_EDENIED);
+	assert_int_equal(wait, FA_IDENTITY_THROTTLE_WINDOW_S - 120);
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.5.5.6", "carol", T0 + 120, &wait,
+						    NULL), FA_OK);
 	/* The window ends. */
-	assert_int_equal(fa_identity_throttle_check(f->st, "10.0.0.2", "alice",
+	assert_int_equal(fa_identity_throttle_check(f->st, "10.5.5.5", "carol",
 						    T0 + FA_IDENTITY_THROTTLE_WINDOW_S, &wait, NULL),
 			 FA_OK);
 	/* An address spraying many usernames hits the address cap. */

@@ -363,6 +363,31 @@ static void test_purge_bounded(void **state)
 	assert_int_equal(deleted, 5);
 }
 
+/* A backlog larger than one batch is purged to the end in one call. */
+static void test_purge_all(void **state)
+{
+	struct sfx *f = *state;
+	struct fa_err err;
+	size_t deleted = 99;
+	int64_t n = 0;
+	char key[16];
+
+	sfx_open(f);
+	for (int i = 0; i < 47; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(apply1(f->st, op_insert("authreq", key, "v",
+							 i < 43 ? T0 + 10 : T0 + 1000),
+					T0, &err), FA_OK);
+	}
+	assert_int_equal(fa_store_purge_all(f->st, T0 + 100, 5, &deleted, &err), FA_OK);
+	assert_int_equal(deleted, 43);
+	assert_int_equal(fa_store_count(f->st, "authreq", T0, &n, &err), FA_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(fa_store_purge_all(f->st, T0 + 100, 5, &deleted, &err), FA_OK);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(fa_store_purge_all(f->st, T0 + 100, 0, &deleted, &err), FA_EINVAL);
+}
+
 static void test_count(void **state)
 {
 	struct sfx *f = *state;
@@ -809,6 +834,7 @@ int main(void)
 		SUITE_TEST(test_refresh_reuse),
 		SUITE_TEST(test_incr_across_expiry),
 		SUITE_TEST(test_purge_bounded),
+		SUITE_TEST(test_purge_all),
 		SUITE_TEST(test_count),
 		SUITE_TEST(test_apply_store_failure_rolls_back),
 		SUITE_TEST(test_bad_kind),

@@ -45,16 +45,17 @@ export const FLYTECTL = `        flytectl: {id: flytectl, public: true, redirect
 // A Self-AS config with users alice and bob and two confidential clients:
 // flytepropeller (scopes all, offline) and noall (no `all` scope).
 // publicUrl: the server's public URL (authorizedUris[0] and the issuer),
-// when it is not flyteauth's own address (behind a proxy).
+// when it is not flyteauth's own address (behind a proxy). serverSecurity:
+// more server.security keys, as flow-style YAML ("trustedProxies: [...]").
 export async function configYaml({ insecureCookieHeader = true, extraAuth = '', extraSelf = '',
-  extraClients = '', publicUrl = 'http://127.0.0.1:PORT' } = {}) {
+  extraClients = '', publicUrl = 'http://127.0.0.1:PORT', serverSecurity = '' } = {}) {
   const user = await hashSecret(PASSWORD);
   const client = await hashSecret(CLIENT_SECRET);
   const cc = (id, scopes) => `        ${id}: {id: ${id}, client_secret: '${client}', ` +
     `redirect_uris: ['http://localhost:3846/callback'], grant_types: [client_credentials], ` +
     `response_types: [token], scopes: [${scopes}], public: false}\n`;
   return `
-server: {httpPort: PORT, bindAddress: 127.0.0.1, security: {secure: false, insecureCookieHeader: ${insecureCookieHeader}}}
+server: {httpPort: PORT, bindAddress: 127.0.0.1, security: {${serverSecurity ? `${serverSecurity}, ` : ''}secure: false, insecureCookieHeader: ${insecureCookieHeader}}}
 database: {sqlite: {file: DIR/flyteauth.db}}
 secrets: {secrets-prefix: DIR, env-prefix: FLYTE_SECRET_TEST_UNUSED_}
 auth:
