@@ -37,6 +37,11 @@ struct fa_identity_provider {
 	void (*login_get)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			  const char *redirect_url);
 	void (*login_post)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp);
+	/* Whether `user` (claims with `sub`, from a session or a refresh
+	 * family) is still a user of this provider: FA_OK, FA_EDENIED (gone
+	 * or refused), or an internal failure. */
+	enum fa_rc (*user_check)(const struct fa_identity *id, const json_t *user,
+				 struct fa_err *err);
 };
 
 extern const struct fa_identity_provider fa_identity_local_provider;
@@ -154,6 +159,22 @@ enum fa_rc fa_identity_cookie_set(const struct fa_identity *id, struct fa_resp *
 				  const char *name, const char *value, const char *path,
 				  int64_t max_age, struct fa_err *err) FA_WUR;
 
+/* ---- csrf.c: the forms' signed double-submit pair ------------------------- */
+
+/* Sets the form's CSRF cookie (FA_IDENTITY_CSRF_COOKIE, Path=path, valid
+ * FA_IDENTITY_LOGIN_FORM_TTL_S) holding a fresh nonce and `saved` (the
+ * form's redirect target, at most FA_MAX_REDIRECT_URI bytes: FA_EINVAL
+ * otherwise), and writes the token the form must post back as csrf_token.
+ * path ("/login", "/logout") is bound into the token. */
+enum fa_rc fa_identity_csrf_issue(const struct fa_identity *id, struct fa_req *req,
+				  struct fa_resp *resp, const char *path, const char *saved,
+				  char token[FA_TOKEN_CHARS + 1], struct fa_err *err) FA_WUR;
+/* The posted csrf_token and the cookie agree for path and are fresh: FA_OK
+ * with *saved (arena) the target recorded at issue; FA_EDENIED otherwise;
+ * FA_ENOMEM. */
+enum fa_rc fa_identity_csrf_verify(const struct fa_identity *id, struct fa_req *req,
+				   const char *path, const char **saved) FA_WUR;
+
 /* ---- throttle.c: failed-login counters ------------------------------------ */
 
 /* The store key for a client address ("ip:" hex SHA-256 of the address, or
@@ -250,6 +271,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_login_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_identity_logout_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_oidc_config(struct fa_req *req, struct fa_resp *resp, void *app);
 /* GET /: the landing page (home.c). */
 void fa_identity_home(struct fa_req *req, struct fa_resp *resp, void *app);

@@ -505,10 +505,24 @@ static void oidc_login_post(struct fa_identity *id, struct fa_req *req, struct f
 	     "provider; there is no password sign-in.", NULL, "/login");
 }
 
+/* The IdP is the authority on its users: a session of an IdP user is
+ * re-asked through its refresh token (fa_identity_session_user ends it when
+ * the IdP refuses), and the claims carry nothing that tells an IdP user from
+ * a break-glass local user, so every subject is accepted here. */
+static enum fa_rc oidc_user_check(const struct fa_identity *id, const json_t *user,
+				  struct fa_err *err)
+{
+	(void)id;
+	(void)user;
+	(void)err;
+	return FA_OK;
+}
+
 const struct fa_identity_provider fa_identity_oidc_provider = {
 	.name = "oidc",
 	.login_get = oidc_login_get,
 	.login_post = oidc_login_post,
+	.user_check = oidc_user_check,
 };
 
 /* ---- GET /callback ------------------------------------------------------------ */

@@ -233,7 +233,7 @@ describe('flyteauth logs users in through glewlwyd', () => {
         // address (an unknown hint would make it a 'single_logout').
         const cookie = jar.header();
         res = await browse(`${srv.url}/logout?redirect_url=/`, jar, { headers: { 'sec-fetch-site': 'same-origin' } });
-        assert.equal(res.status, 302, await res.text());
+        assert.equal(res.status, 303, await res.text());
         const end = new URL(res.headers.get('location'));
         assert.equal(`${end.origin}${end.pathname}`, `${gl.issuer}/end_session`);
         assert.equal(jose.decodeJwt(end.searchParams.get('id_token_hint')).sub, sub);

@@ -489,7 +489,7 @@ test('logout ends the session, then goes to the IdP\'s end_session_endpoint with
   const cookie = jar.header();
   // A same-origin navigation, as the console's logout link is.
   res = await browse(`${srv.url}/logout?redirect_url=/console`, jar, { headers: { 'sec-fetch-site': 'same-origin' } });
-  assert.equal(res.status, 302);
+  assert.equal(res.status, 303);
   const to = new URL(res.headers.get('location'));
   assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/session/end`);
   assert.equal(to.searchParams.get('client_id'), 'flyteauth');
@@ -505,8 +505,40 @@ test('logout ends the session, then goes to the IdP\'s end_session_endpoint with
   assert.equal(page.status, 200, await page.text());
   // Without a session: straight to redirect_url.
   res = await browse(`${srv.url}/logout?redirect_url=/console`, new Jar(), { headers: { 'sec-fetch-site': 'same-origin' } });
-  assert.equal(res.status, 302);
+  assert.equal(res.status, 303);
   assert.equal(res.headers.get('location'), '/console');
+});
+
+test('a cross-site GET /logout of an IdP session only asks; the confirmed POST goes on to the IdP\'s end_session_endpoint', async () => {
+  const jar = new Jar();
+  const auth = await startLogin(srv, jar, '/console');
+  let res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
+  assert.equal(res.status, 302);
+  const cookie = jar.header();
+  // A link on another site: no Sec-Fetch-Site same-origin, so a form.
+  res = await browse(`${srv.url}/logout?redirect_url=/console`, jar, { headers: { 'sec-fetch-site': 'cross-site' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('location'), null);
+  const fields = hiddenInputs(await res.text());
+  assert.equal((await me(srv.url, { cookie })).status, 200, 'the session survives the cross-site GET');
+  // A forged POST changes nothing.
+  res = await browse(`${srv.url}/logout`, jar, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...fields, csrf_token: 'A'.repeat(43) }).toString(),
+  });
+  assert.equal(res.status, 400);
+  assert.equal((await me(srv.url, { cookie })).status, 200, 'the session survives a forged POST');
+  // The user confirms: the session ends, then on to the IdP with the hint.
+  res = await browse(`${srv.url}/logout`, jar, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  assert.equal(res.status, 303);
+  const to = new URL(res.headers.get('location'));
+  assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/session/end`);
+  assert.equal(jose.decodeJwt(to.searchParams.get('id_token_hint')).sub, '00u1alice');
+  assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${srv.url}/console`);
+  assert.equal((await me(srv.url, { cookie })).status, 401);
 });
 
 test('the IdP\'s tokens are refreshed when they expire, and a refused refresh ends the session', async () => {
