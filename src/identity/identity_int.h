@@ -177,11 +177,18 @@ enum fa_rc fa_identity_csrf_verify(const struct fa_identity *id, struct fa_req *
 
 /* ---- throttle.c: failed-login counters ------------------------------------ */
 
-/* The store key for a client address ("ip:" hex SHA-256 of the address, or
- * of its /64 for IPv6) and for a username ("user:" hex SHA-256). */
+/* The store keys of one login attempt, each a prefix and a hex SHA-256:
+ * the client address ("ip:", of its /64 for IPv6), the username ("user:"),
+ * the (address, username) pair ("pair:") and the username's progressive
+ * delay ("delay:"). */
+struct fa_throttle_keys {
+	char addr[FA_STORE_MAX_KEY + 1];
+	char user[FA_STORE_MAX_KEY + 1];
+	char pair[FA_STORE_MAX_KEY + 1];
+	char delay[FA_STORE_MAX_KEY + 1];
+};
 void fa_identity_throttle_keys(const char *addr, const char *username,
-			       char addr_key[FA_STORE_MAX_KEY + 1],
-			       char user_key[FA_STORE_MAX_KEY + 1]);
+			       struct fa_throttle_keys *k);
 /* FA_OK when the username's delay has passed and the (address, username)
  * pair and the address are under their caps at `now` (identity.h);
  * FA_EDENIED (slow_down; /login answers 429) otherwise, *retry_after then
