@@ -388,7 +388,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	const char *saved = NULL;
 	char retry[24];
 	int64_t wait = 0;
-	json_t *user = NULL;
+	json_t *user = NULL, *extra;
 	struct fa_err e;
 	enum fa_rc rc;
 
@@ -455,7 +455,12 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 	}
 	fa_metrics_login(id->metrics, true);
 	audit(id, req, username, "success", NULL);
-	rc = fa_identity_session_start(id, req, resp, user, NULL, &e);
+	/* The record names its provider: beside an upstream IdP, a
+	 * break-glass session is still checked against localUsers. */
+	extra = json_pack("{s:s}", "provider", fa_identity_local_provider.name);
+	rc = extra ? fa_identity_session_start(id, req, resp, user, extra, &e)
+		   : fa_err_set(&e, FA_ENOMEM, "out of memory");
+	json_decref(extra);
 	json_decref(user);
 	if (rc == FA_OK)
 		rc = fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, "", "/login", 0, &e);

@@ -356,6 +356,7 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 	char key[2 * FA_SHA256_LEN + 1];
 	struct fa_store_rec rec = { 0 };
 	json_t *doc = NULL, *u;
+	const char *pname;
 	int64_t now = fa_now();
 	enum fa_rc rc;
 
@@ -380,8 +381,14 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "session record is malformed");
 		goto out;
 	}
-	/* (6) The user must still be one. */
-	rc = fa_identity_user_check(id, u, err);
+	/* (6) The user must still be one: of the provider that logged it in
+	 * (a break-glass local user beside an upstream IdP is checked against
+	 * localUsers). */
+	pname = json_string_value(json_object_get(doc, "provider"));
+	if (pname && strcmp(pname, fa_identity_local_provider.name) == 0)
+		rc = fa_identity_local_provider.user_check(id, u, err);
+	else
+		rc = fa_identity_user_check(id, u, err);
 	if (rc == FA_EDENIED) {
 		struct fa_store_op del = { .type = FA_STORE_DELETE, .kind = KIND, .key = key,
 					   .if_exists = true };

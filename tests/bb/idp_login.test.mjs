@@ -66,10 +66,10 @@ ${FLYTECTL}        tv: {id: tv, grant_types: ['${DEVICE_GRANT}'], scopes: [all],
 
 // flyteauth for idp on a port chosen first (the IdP client's redirect URI).
 // Discovery runs in the background: with `ready`, waits until it is done.
-async function startRp(idpUrl, port, { ready = true, ...opts } = {}) {
+async function startRp(idpUrl, port, { ready = true, files = secretFiles(), ...opts } = {}) {
   const rp = await startServer({
     config: await rpConfig({ idpUrl, ...opts }), port,
-    files: { ...secretFiles(), oidc_client_secret: IDP_SECRET },
+    files: { ...files, oidc_client_secret: IDP_SECRET },
   });
   const deadline = Date.now() + 10000;
   while (ready && (await browse(`${rp.url}/login?upstream=1`, null)).status === 503) {
@@ -413,6 +413,43 @@ test('local users beside the IdP: the page offers both, and break-glass works', 
   } finally {
     await stopChecked(rp);
     await idp2.stop();
+  }
+});
+
+test('a break-glass user removed from localUsers loses the session after a restart; IdP sessions live on', async () => {
+  const port = await freePort();
+  const dir = tempDir();
+  const db = path.join(dir, 'shared.db');
+  const files = secretFiles();
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  try {
+    let rp = await startRp(idp2.issuer, port, { localUsers: true, db, files });
+    const glass = new Jar();
+    const jar = new Jar();
+    try {
+      assert.equal((await login(rp.url, glass, 'breakglass', PASSWORD, '/console')).status, 303);
+      const up = await browse(`${rp.url}/login?upstream=1&redirect_url=/console`, jar);
+      assert.equal(up.status, 302);
+      assert.equal((await browse(await idpLogin(up.headers.get('location'), '00u1alice'), jar)).status, 302);
+      assert.equal((await me(rp.url, { cookie: glass.header() })).status, 200);
+      assert.equal((await me(rp.url, { cookie: jar.header() })).status, 200);
+    } finally {
+      await stopChecked(rp);
+    }
+    // The same store and keys, breakglass no longer in the config.
+    rp = await startRp(idp2.issuer, port, { db, files });
+    try {
+      assert.equal((await me(rp.url, { cookie: glass.header() })).status, 401);
+      const m = await me(rp.url, { cookie: jar.header() });
+      assert.equal(m.status, 200);
+      assert.equal(m.json.subject, '00u1alice');
+      assert.match(rp.stderr, /session of removed user breakglass ended/);
+    } finally {
+      await stopChecked(rp);
+    }
+  } finally {
+    await idp2.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
