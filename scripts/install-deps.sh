@@ -6,6 +6,8 @@
 #   install-deps.sh --test     build and test dependencies
 #   install-deps.sh --runtime  what the built binary needs to run (the
 #                              container image installs exactly this)
+#   install-deps.sh --fuzz     build dependencies and clang with libFuzzer
+#                              (`make fuzz`)
 #   add --list to print the packages, one a line, instead of installing
 set -eu
 
@@ -22,6 +24,9 @@ libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrenco
 # chromium: the real browser of the browser tests, driven by npm
 # playwright-core (which downloads none of its own; tests/bb/lib/chromium.mjs).
 TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium"
+# clang and its runtime libraries (libFuzzer, ASan, UBSan) for the
+# libFuzzer targets of tests/fuzz (`make fuzz`; gcc has no libFuzzer).
+FUZZ="clang libclang-rt-dev"
 # The packages of the binary's shared libraries (tests/bb/packaging.test.mjs
 # checks this list against the libraries the binary links), CA certificates
 # for TLS to an IdP, and curl for the container's HEALTHCHECK.
@@ -34,6 +39,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--test) want="$BUILD $TEST" ;;
 	--runtime) want="$RUNTIME" ;;
+	--fuzz) want="$BUILD $FUZZ" ;;
 	--list) list=true ;;
 	*) echo "install-deps.sh: unknown argument $arg" >&2; exit 2 ;;
 	esac

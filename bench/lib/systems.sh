@@ -8,6 +8,11 @@
 
 # ---- flyteauth -------------------------------------------------------------
 
+# serve refuses to run as root unless told to; the bench may run as root
+# in a container.
+FA_SERVE_FLAGS=
+[ "$(id -u)" = 0 ] && FA_SERVE_FLAGS=--allow-root
+
 # flyteauth_base_config DIR PORT [DATABASE [ISSUER_PORT]] -> the start of
 # every instance's YAML: the listener, SQLite in DIR (or the database.*
 # block DATABASE), secrets in DIR, and authorizedUris. Instances of one
@@ -92,11 +97,11 @@ start_flyteauth() {
 	port=$(free_port)
 	flyteauth_config "$dir" "$port" "$alg" "$FA_CLIENT_HASH" "$FA_USER_HASH" >"$dir/config.yaml"
 	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
-		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+		"$FLYTEAUTH_BIN" serve $FA_SERVE_FLAGS --config "$dir/config.yaml"
 	FA_FIRST_START_MS=$STARTUP_MS
 	stop_server "$SERVER_PID"
 	start_timed "$name" "http://127.0.0.1:$port/healthcheck" 5 -- \
-		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+		"$FLYTEAUTH_BIN" serve $FA_SERVE_FLAGS --config "$dir/config.yaml"
 	FA_URL="http://127.0.0.1:$port"
 	FA_PID=$SERVER_PID
 	FA_STARTUP_MS=$STARTUP_MS
@@ -158,7 +163,7 @@ start_flyteauth_pg() {
 		flyteauth_config "$dir" "$port" RS256 "$FA_CLIENT_HASH" "$FA_USER_HASH" "$db" "$first" \
 			>"$dir/config-$i.yaml"
 		start_server "$name-$i" "http://127.0.0.1:$port/readyz" -- \
-			"$FLYTEAUTH_BIN" serve --config "$dir/config-$i.yaml"
+			"$FLYTEAUTH_BIN" serve $FA_SERVE_FLAGS --config "$dir/config-$i.yaml"
 		FAPG_URLS+="${FAPG_URLS:+,}http://127.0.0.1:$port"
 		FAPG_PIDS+="${FAPG_PIDS:+,}$SERVER_PID"
 		FAPG_ADDRS+="${FAPG_ADDRS:+,}127.0.0.1:$port"
@@ -183,7 +188,7 @@ start_flyteauth_external() {
 EOF
 	} >"$dir/config.yaml"
 	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
-		"$FLYTEAUTH_BIN" serve --config "$dir/config.yaml"
+		"$FLYTEAUTH_BIN" serve $FA_SERVE_FLAGS --config "$dir/config.yaml"
 	FX_URL="http://127.0.0.1:$port"
 	FX_PID=$SERVER_PID
 }

@@ -329,6 +329,11 @@ static enum fa_rc settings_take(struct fa_authz *az, const struct fa_authz_opts 
 	 * year: limits.h), so these fit the store; serve trusts it. */
 	az->at_ttl_s = cfg->auth.app_auth.self.access_token_lifespan_ms / 1000;
 	az->rt_ttl_s = cfg->auth.app_auth.self.refresh_token_lifespan_ms / 1000;
+	az->rt_max_s = cfg->auth.app_auth.self.refresh_token_max_lifespan_ms / 1000;
+	/* A config built in code (tests) may leave it 0: then no cap beyond
+	 * the sliding lifetime's. */
+	if (az->rt_max_s <= 0)
+		az->rt_max_s = FA_MAX_LIFESPAN_MS / 1000;
 	az->code_ttl_s = cfg->auth.app_auth.self.authorization_code_lifespan_ms / 1000;
 	return FA_OK;
 }
@@ -358,6 +363,8 @@ struct fa_authz *fa_authz_new(const struct fa_authz_opts *o, struct fa_err *err)
 		return NULL;
 	}
 	az->ep->login = o->login;
+	az->user_check = o->login.user_check;
+	az->user_check_id = o->login.identity;
 	az->ep->secure_cookies = !o->cfg->server.security.insecure_cookie_header;
 	az->own_log.fp = stderr;
 	az->own_log.min = FA_LOG_INFO;

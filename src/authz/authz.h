@@ -65,6 +65,12 @@ struct fa_authz_login {
 	 * (RP-initiated logout); NULL: /oauth2/end_session cannot log out. */
 	enum fa_rc (*logout)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			     struct fa_err *err);
+	/* Whether the user of a login (`user`: the claims a refresh family
+	 * keeps, with `sub`) may still use what that login gave: FA_OK yes;
+	 * FA_EDENIED no longer (removed from the config, or refused by the
+	 * upstream IdP); anything else is an internal failure. Asked at every
+	 * refresh. NULL: not asked. */
+	enum fa_rc (*user_check)(struct fa_identity *id, const json_t *user, struct fa_err *err);
 };
 
 /* The default confidential client whose secret is generated per

@@ -277,6 +277,7 @@ enum fa_rc fa_authz_basic_parse(const char *header, char id[FA_MAX_ID + 1],
 /* ---- the server context ------------------------------------------------ */
 
 struct fa_authz_ep;   /* what only the endpoints use (authz_ep_int.h) */
+struct fa_identity;   /* identity/identity.h */
 
 /* What an unauthenticated request wants to write (admit.c). */
 enum fa_authz_admit {
@@ -321,7 +322,11 @@ struct fa_authz {
 	const char *default_audience;    /* authorizedUris[0], else issuer */
 	int64_t at_ttl_s;
 	int64_t rt_ttl_s;
+	int64_t rt_max_s;                /* refreshTokenMaxLifespan, from auth_time */
 	int64_t code_ttl_s;
+	/* opts->login.user_check and its identity (NULL: users not re-checked). */
+	enum fa_rc (*user_check)(struct fa_identity *id, const json_t *user, struct fa_err *err);
+	struct fa_identity *user_check_id;
 	bool device_enabled;             /* some client may use the device grant */
 	int64_t device_ttl_s;            /* deviceCodeLifespan */
 	int64_t device_interval_s;       /* devicePollInterval, rounded up */

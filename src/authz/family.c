@@ -38,6 +38,13 @@
  *      the family) refreshTokenLifespan from that rotation, as fosite and
  *      flyteadmin do. An unused family dies refreshTokenLifespan after its
  *      last rotation.
+ *  (8) ... but bounded: no refresh token outlives auth_time +
+ *      refreshTokenMaxLifespan (its record expires then at the latest), and
+ *      a refresh at or after that instant is invalid_grant. A login older
+ *      than that gets no refresh token at all.
+ *  (9) Every refresh asks the identity layer whether the family's user
+ *      still exists (az->user_check); a user it refuses gets invalid_grant
+ *      and the family is revoked.
  *
  * Refresh token states and the calls that move them:
  *    ABSENT -> ACTIVE          [fa_authz_family_redeem, fa_authz_grant_refresh
@@ -65,6 +72,18 @@
 static int64_t max64(int64_t a, int64_t b)
 {
 	return a > b ? a : b;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* When a family of a login at auth_time must stop refreshing (invariant
+ * 8); a family without a login time ends at once. */
+static int64_t family_end(const struct fa_authz *az, int64_t auth_time)
+{
+	return auth_time > 0 ? auth_time + az->rt_max_s : 0;
 }
 
 /* What a new family keeps (invariant 6). Pointers borrowed. */
@@ -257,7 +276,8 @@ static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client
 	int64_t now = fa_authz_now(az);
 	/* Refresh tokens only for clients allowed the grant that asked for
 	 * offline access (the scope a user consents to long-lived access by). */
-	bool issue_rt = (c->grants & FA_GRANT_REFRESH) && fa_scope_has_offline(fn->scope);
+	bool issue_rt = (c->grants & FA_GRANT_REFRESH) && fa_scope_has_offline(fn->scope) &&
+			family_end(az, fn->auth_time) > now;
 	int64_t fam_exp = now + max64(issue_rt ? az->rt_ttl_s : 0, az->at_ttl_s);
 	enum fa_rc rc;
 
@@ -285,7 +305,8 @@ static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client
 	if (issue_rt)
 		all[n++] = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_RT,
 						 .key = m.rt_key, .value = m.rt_value,
-						 .expires_at = now + az->rt_ttl_s };
+						 .expires_at = min64(now + az->rt_ttl_s,
+								     family_end(az, fn->auth_time)) };
 	all[n++] = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_AT,
 					 .key = out->jti, .value = m.at_value,
 					 .expires_at = m.at_exp };
@@ -387,7 +408,7 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	json_t *rt = NULL, *fam = NULL;
 	char *rt_spent = NULL, *fam_value = NULL;
 	int64_t rt_ver = 0, fam_ver = 0, now = fa_authz_now(az);
-	int64_t fam_exp = now + max64(az->rt_ttl_s, az->at_ttl_s);
+	int64_t fam_exp = now + max64(az->rt_ttl_s, az->at_ttl_s), fam_end;
 	const char *fam_id;
 	enum fa_rc rc;
 
@@ -435,6 +456,28 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 		rc = fa_authz_store_fail(az, rc, err, "reading a token family");
 		goto out;
 	}
+	/* (8) The login is too old to refresh from. */
+	fam_end = family_end(az, fa_authz_jint(fam, "auth_time"));
+	if (now >= fam_end) {
+		rc = rt_invalid(err, "refresh token has reached refreshTokenMaxLifespan; "
+				"log in again");
+		goto out;
+	}
+	/* (9) The user is still there. */
+	if (az->user_check) {
+		rc = az->user_check(az->user_check_id, json_object_get(fam, "user"), err);
+		if (rc == FA_EDENIED) {
+			rc = fa_authz_family_revoke(az, fam_id, "user no longer exists", err);
+			if (rc == FA_OK)
+				rc = rt_invalid(err, "the user of this refresh token no longer "
+						"exists or was refused");
+			goto out;
+		}
+		if (rc != FA_OK) {
+			rc = fa_err_oauth(err, rc, "server_error", "cannot check the user");
+			goto out;
+		}
+	}
 	rc = fa_scope_parse(fa_authz_jstr(rt, "scp"), &orig, err);
 	if (rc != FA_OK) {
 		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "a refresh token is damaged");
@@ -465,7 +508,7 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 				       .expect_version = fam_ver };
 	ops[2] = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_RT,
 				       .key = m.rt_key, .value = m.rt_value,
-				       .expires_at = now + az->rt_ttl_s };
+				       .expires_at = min64(now + az->rt_ttl_s, fam_end) };
 	ops[3] = (struct fa_store_op){ .type = FA_STORE_INSERT, .kind = FA_KIND_AT, .key = out->jti,
 				       .value = m.at_value, .expires_at = m.at_exp };
 	rc = fa_store_apply(az->store, ops, ARRAY_LEN(ops), now, err);

@@ -617,6 +617,7 @@ static int start_authz(struct serve *s, char **client_secret)
 		.login_url = fa_identity_login_url,
 		.session_cookie = FA_IDENTITY_SESSION_COOKIE,
 		.logout = fa_identity_session_logout,
+		.user_check = fa_identity_user_check,
 	};
 	ao.generated_secret = client_secret;
 	s->authz = fa_authz_new(&ao, &err);
@@ -931,6 +932,7 @@ int fa_cli_serve(int argc, char **argv)
 {
 	struct serve s;
 	const char *config_path = NULL, *listen = NULL;
+	bool allow_root = false;
 	sigset_t set;
 	int rc;
 
@@ -952,8 +954,18 @@ int fa_cli_serve(int argc, char **argv)
 			listen = argv[i];
 			continue;
 		}
+		if (strcmp(argv[i], "--allow-root") == 0) {
+			allow_root = true;
+			continue;
+		}
 		return fa_cli_usage_fail("serve", "unknown argument '%s'", argv[i]);
 	}
+	/* A bug in anything the server parses would otherwise hand an
+	 * attacker the whole machine. */
+	if ((getuid() == 0 || geteuid() == 0) && !allow_root)
+		return fa_cli_fail("serve: refusing to run as root (uid 0); run it as an "
+				   "unprivileged user (the container image and the systemd unit do), "
+				   "or pass --allow-root to run anyway");
 
 	/* Block the stop signals before any thread starts, so that the HTTP
 	 * workers inherit the mask and only sigtimedwait sees them. */

@@ -40,6 +40,9 @@ static const struct fa_cli_opt serve_opts[] = {
 	{ NULL, "--listen", "ADDR:PORT", FA_CLI_COMPLETE_NONE, NULL,
 	  "listen there instead of server.bindAddress and server.httpPort (also "
 	  "FLYTEAUTH_LISTEN; the flag wins); \"PORT\" or \":PORT\" keeps the address" },
+	{ NULL, "--allow-root", NULL, FA_CLI_COMPLETE_NONE, NULL,
+	  "run even as root (uid 0), which serve otherwise refuses: a server that holds "
+	  "signing keys and password hashes should run as an unprivileged user" },
 	END_OPTS,
 };
 

@@ -146,13 +146,14 @@ static enum fa_rc explain_self(const struct fa_config *cfg, struct fa_buf *b)
 	const char *issuer = cfg->auth.app_auth.self.issuer;
 	const char *key = cfg->auth.app_auth.self.token_signing_rsa_key_secret_name;
 	const char *old = cfg->auth.app_auth.self.old_token_signing_rsa_key_secret_name;
-	char at[32], rt[32], ct[32], dt[32];
+	char at[32], rt[32], ct[32], dt[32], mx[32];
 	enum fa_rc rc;
 
 	fa_duration_format(cfg->auth.app_auth.self.access_token_lifespan_ms, at, sizeof(at));
 	fa_duration_format(cfg->auth.app_auth.self.refresh_token_lifespan_ms, rt, sizeof(rt));
 	fa_duration_format(cfg->auth.app_auth.self.authorization_code_lifespan_ms, ct, sizeof(ct));
 	fa_duration_format(cfg->auth.app_auth.self.device_code_lifespan_ms, dt, sizeof(dt));
+	fa_duration_format(cfg->auth.app_auth.self.refresh_token_max_lifespan_ms, mx, sizeof(mx));
 	rc = fa_buf_appendf(b, "authorization server: Self (flyteauth issues tokens); issuer %s\n",
 			    *issuer ? issuer : "derived from authorizedUris or the listen address");
 	if (rc == FA_OK)
@@ -160,8 +161,9 @@ static enum fa_rc explain_self(const struct fa_config *cfg, struct fa_buf *b)
 				    fa_config_sig_alg_str(cfg->auth.app_auth.self.token_signing_algorithm),
 				    key, *old ? old : "none");
 	if (rc == FA_OK)
-		rc = fa_buf_appendf(b, "  lifespans: access token %s, refresh token %s, "
-				    "authorization code %s, device code %s\n", at, rt, ct, dt);
+		rc = fa_buf_appendf(b, "  lifespans: access token %s, refresh token %s (at most "
+				    "%s from the login), authorization code %s, device code %s\n",
+				    at, rt, mx, ct, dt);
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(b, "  static clients:");
 	for (size_t i = 0; rc == FA_OK && i < n_clients; i++) {

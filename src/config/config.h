@@ -325,6 +325,11 @@ struct fa_config {
 				int64_t authorization_code_lifespan_ms;  /* 5m */
 				int64_t device_code_lifespan_ms;         /* 10m (extension) */
 				int64_t device_poll_interval_ms;         /* 5s (extension) */
+				/* refreshTokenMaxLifespan (extension): the
+				 * absolute life of a refresh family, counted
+				 * from the login (auth_time); rotation never
+				 * extends it. 168h. */
+				int64_t refresh_token_max_lifespan_ms;
 				/* maxPendingDeviceCodes / maxPendingAuthorizationRequests
 				 * (extensions): live device codes and authorization
 				 * requests waiting for a user, at most; past them the
@@ -346,6 +351,7 @@ struct fa_config {
 				struct fa_config_pos token_signing_rsa_key_secret_name_pos;
 				struct fa_config_pos old_token_signing_rsa_key_secret_name_pos;
 				struct fa_config_pos token_signing_algorithm_pos;
+				struct fa_config_pos refresh_token_max_lifespan_pos;
 			} self;
 			struct {
 				/* "" in the file means "use openId.baseUrl", as in

@@ -259,6 +259,10 @@ static const struct cfg_field self_fields[] = {
 	 * request flood, over an hour outlives any device code. */
 	{ .key = "devicePollInterval", .kind = CK_DURATION, .min = 1000, .max = 3600 * 1000,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.device_poll_interval_ms) },
+	{ .key = "refreshTokenMaxLifespan", .kind = CK_DURATION,
+	  .min = FA_MIN_LIFESPAN_MS, .max = FA_MAX_LIFESPAN_MS,
+	  .off = offsetof(struct fa_config, auth.app_auth.self.refresh_token_max_lifespan_ms),
+	  .pos_off = offsetof(struct fa_config, auth.app_auth.self.refresh_token_max_lifespan_pos) },
 	{ .key = "checkRevocation", .kind = CK_BOOL,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.check_revocation) },
 	{ .key = "maxPendingDeviceCodes", .kind = CK_INT, .min = 1, .max = 1000000,
@@ -758,6 +762,7 @@ enum fa_rc cfg_set_defaults(struct fa_config *cfg)
 	cfg->auth.app_auth.self.authorization_code_lifespan_ms = 5LL * 60 * 1000;
 	cfg->auth.app_auth.self.device_code_lifespan_ms = 10LL * 60 * 1000;
 	cfg->auth.app_auth.self.device_poll_interval_ms = 5LL * 1000;
+	cfg->auth.app_auth.self.refresh_token_max_lifespan_ms = 168LL * 3600 * 1000;
 	cfg->auth.app_auth.self.token_signing_algorithm = FA_CONFIG_ALG_RS256;
 	cfg->auth.app_auth.self.max_pending_device_codes = 10000;
 	cfg->auth.app_auth.self.max_pending_authorization_requests = 10000;

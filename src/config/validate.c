@@ -450,6 +450,15 @@ static void check_self(struct cfg_ctx *c)
 
 	if (cfg->auth.app_auth.auth_server_type != FA_CONFIG_AS_SELF)
 		return;
+	if (cfg->auth.app_auth.self.refresh_token_max_lifespan_ms <
+	    cfg->auth.app_auth.self.refresh_token_lifespan_ms) {
+		struct fa_config_pos p = cfg->auth.app_auth.self.refresh_token_max_lifespan_pos;
+
+		cfg_diag(c, FA_CONFIG_WARNING, p.line ? p : cfg_at(c, NULL),
+			 "auth.appAuth.selfAuthServer.refreshTokenMaxLifespan is shorter than "
+			 "refreshTokenLifespan: every refresh token dies refreshTokenMaxLifespan "
+			 "after its login");
+	}
 	for (size_t i = 0; i < cfg->auth.app_auth.self.static_clients_count; i++)
 		check_client(c, i);
 	fc = fa_config_client_get(cfg, fc_id);

@@ -701,8 +701,11 @@ static void unknown_key(struct cfg_ctx *c, void *base, const struct cfg_field *t
 	near = cfg_suggest(tab, key);
 	/* The same sentences for a nested and a top-level key. */
 	kind = *path ? "key " : "top-level key ";
-	snprintf(in, sizeof(in), *path ? " in %s" : "", path);
-	snprintf(under, sizeof(under), *path ? " under %s" : "", path);
+	in[0] = under[0] = '\0';
+	if (*path) {
+		snprintf(in, sizeof(in), " in %s", path);
+		snprintf(under, sizeof(under), " under %s", path);
+	}
 	if (near) {
 		cfg_diag(c, FA_CONFIG_ERROR, at, "unknown %s\"%s\"%s; did you mean \"%s\"?", kind, q,
 			 in, near);

@@ -15,6 +15,7 @@ static const struct fa_route routes[] = {
 	{ "GET", "/login", fa_identity_login_get, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "POST", "/login", fa_identity_login_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/logout", fa_identity_logout, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
+	{ "POST", "/logout", fa_identity_logout_post, FA_R_PUBLIC | FA_R_FORM | FA_R_NO_STORE, 0 },
 	{ "GET", "/callback", fa_identity_callback, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 	{ "GET", "/", fa_identity_home, FA_R_PUBLIC | FA_R_NO_STORE, 0 },
 };
@@ -189,6 +190,7 @@ void fa_identity_free(struct fa_identity *id)
 	free(id->origins);
 	free(id->issuer_copy);
 	fa_free_secret(id->idp_secret);
+	fa_limiter_free(id->callback_rate);
 	free(id->idp_redirect_uri);
 	free(id->idp_label);
 	fa_memzero(id, sizeof(*id));
@@ -205,4 +207,15 @@ const char *fa_identity_login_url(struct fa_req *req, const char *return_to)
 	a = fa_req_arena(req);
 	esc = fa_identity_query_escape(a, return_to);
 	return esc ? fa_arena_printf(a, "/login?redirect_url=%s", esc) : NULL;
+}
+
+enum fa_rc fa_identity_user_check(struct fa_identity *id, const json_t *user,
+				  struct fa_err *err)
+{
+	if (!id || !json_is_string(json_object_get(user, "sub")))
+		return fa_err_oauth(err, FA_EDENIED, "access_denied", "no user");
+	if (!id->provider)
+		return fa_err_oauth(err, FA_EDENIED, "access_denied",
+				    "no identity provider is configured");
+	return id->provider->user_check(id, user, err);
 }

@@ -165,7 +165,11 @@ enum fa_rc fa_identity_dev_forget(struct fa_store *store, struct fa_err *err) FA
 /* The module's routes, served with app = struct fa_identity *:
  *   GET  /login    the login form (public, no-store)
  *   POST /login    form submission (public, form body, no-store)
- *   GET  /logout   ends the session (public, no-store)
+ *   GET  /logout   ends the session when the request is same-origin
+ *                  (Sec-Fetch-Site) or there is none; else a confirmation
+ *                  form (public, no-store)
+ *   POST /logout   the confirmation: CSRF token checked, session ended
+ *                  (public, form body, no-store)
  *   GET  /callback the upstream IdP's redirect back (public, no-store;
  *                  400 when no IdP is configured)
  * The table is static. */
@@ -187,8 +191,9 @@ void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
  * FA_ENOTFOUND when there is no valid session: no cookie, a cookie that
  * does not unseal (tampered, other keys, other cookie's value), expired
  * (absolute or idle timeout), whose record is gone (logged out, purged),
- * or whose upstream IdP refused to refresh its tokens. FA_ESTORE /
- * FA_ENOMEM / FA_ECRYPTO on internal failure. *user is NULL on any
+ * whose user fa_identity_user_check no longer accepts (the record is then
+ * deleted), or whose upstream IdP refused to refresh its tokens. FA_ESTORE
+ * / FA_ENOMEM / FA_ECRYPTO on internal failure. *user is NULL on any
  * failure.
  *
  * A session of the upstream IdP whose IdP access token has expired and
@@ -198,6 +203,17 @@ void fa_identity_idp_routes(const struct fa_route **routes, size_t *n);
  * IdP that cannot be reached leaves it as it is. */
 enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, json_t **user,
 				    struct fa_err *err) FA_WUR;
+
+/* Whether the user of a past login (`user`: claims with `sub`, as a
+ * session or an authz refresh family keeps them) is still a user: for
+ * local users, still in auth.userAuth.localUsers (or the development
+ * user); for the upstream IdP, not refused by it. FA_OK; FA_EDENIED
+ * (access_denied) when not, or when no provider is configured; other
+ * codes on internal failure. fa_identity_session_user asks it for every
+ * session; authz asks it at every refresh (fa_authz_login.user_check has
+ * this type). */
+enum fa_rc fa_identity_user_check(struct fa_identity *id, const json_t *user,
+				  struct fa_err *err) FA_WUR;
 
 /* Whether /login would accept url as its redirect_url: a path on this
  * server or an absolute http(s) URL on an authorizedUris origin (or the

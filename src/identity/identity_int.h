@@ -37,6 +37,11 @@ struct fa_identity_provider {
 	void (*login_get)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			  const char *redirect_url);
 	void (*login_post)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp);
+	/* Whether `user` (claims with `sub`, from a session or a refresh
+	 * family) is still a user of this provider: FA_OK, FA_EDENIED (gone
+	 * or refused), or an internal failure. */
+	enum fa_rc (*user_check)(const struct fa_identity *id, const json_t *user,
+				 struct fa_err *err);
 };
 
 extern const struct fa_identity_provider fa_identity_local_provider;
@@ -90,6 +95,7 @@ struct fa_identity {
 	char idp_discovery_url[FA_REMOTE_MAX_URL + 1];
 	unsigned char idp_state_key[FA_SEAL_KEY_LEN];   /* seals the callback's state cookie */
 	unsigned char idp_token_key[FA_SEAL_KEY_LEN];   /* seals IdP tokens in session records */
+	struct fa_limiter *callback_rate;        /* per client address, see FA_OIDC_CALLBACK_* */
 };
 
 /* ---- seal.c: keys, AES-256-GCM cookies, MACs ------------------------------- */
@@ -153,13 +159,36 @@ enum fa_rc fa_identity_cookie_set(const struct fa_identity *id, struct fa_resp *
 				  const char *name, const char *value, const char *path,
 				  int64_t max_age, struct fa_err *err) FA_WUR;
 
+/* ---- csrf.c: the forms' signed double-submit pair ------------------------- */
+
+/* Sets the form's CSRF cookie (FA_IDENTITY_CSRF_COOKIE, Path=path, valid
+ * FA_IDENTITY_LOGIN_FORM_TTL_S) holding a fresh nonce and `saved` (the
+ * form's redirect target, at most FA_MAX_REDIRECT_URI bytes: FA_EINVAL
+ * otherwise), and writes the token the form must post back as csrf_token.
+ * path ("/login", "/logout") is bound into the token. */
+enum fa_rc fa_identity_csrf_issue(const struct fa_identity *id, struct fa_req *req,
+				  struct fa_resp *resp, const char *path, const char *saved,
+				  char token[FA_TOKEN_CHARS + 1], struct fa_err *err) FA_WUR;
+/* The posted csrf_token and the cookie agree for path and are fresh: FA_OK
+ * with *saved (arena) the target recorded at issue; FA_EDENIED otherwise;
+ * FA_ENOMEM. */
+enum fa_rc fa_identity_csrf_verify(const struct fa_identity *id, struct fa_req *req,
+				   const char *path, const char **saved) FA_WUR;
+
 /* ---- throttle.c: failed-login counters ------------------------------------ */
 
-/* The store key for a client address ("ip:" hex SHA-256 of the address, or
- * of its /64 for IPv6) and for a username ("user:" hex SHA-256). */
+/* The store keys of one login attempt, each a prefix and a hex SHA-256:
+ * the client address ("ip:", of its /64 for IPv6), the username ("user:"),
+ * the (address, username) pair ("pair:") and the username's progressive
+ * delay ("delay:"). */
+struct fa_throttle_keys {
+	char addr[FA_STORE_MAX_KEY + 1];
+	char user[FA_STORE_MAX_KEY + 1];
+	char pair[FA_STORE_MAX_KEY + 1];
+	char delay[FA_STORE_MAX_KEY + 1];
+};
 void fa_identity_throttle_keys(const char *addr, const char *username,
-			       char addr_key[FA_STORE_MAX_KEY + 1],
-			       char user_key[FA_STORE_MAX_KEY + 1]);
+			       struct fa_throttle_keys *k);
 /* FA_OK when the username's delay has passed and the (address, username)
  * pair and the address are under their caps at `now` (identity.h);
  * FA_EDENIED (slow_down; /login answers 429) otherwise, *retry_after then
@@ -199,6 +228,14 @@ enum fa_rc fa_identity_local_check(const struct fa_identity *id, const char *use
  * and this much in all (the session record stays small). */
 #define FA_OIDC_MAX_CLAIM 2048
 #define FA_OIDC_MAX_CLAIMS (10 * 1024)
+/* Callbacks that get past the state check (each writes a spent state and
+ * calls the IdP's token endpoint) per client address: a burst of 30, then
+ * one a second. A person signs in a few times a day; a script that
+ * collects states from /login to fill the store or to make flyteauth
+ * hammer the IdP is held to this (per instance). */
+#define FA_OIDC_CALLBACK_BURST 30
+#define FA_OIDC_CALLBACK_PER_S 1.0
+#define FA_OIDC_CALLBACK_KEYS 65536
 
 /* Prepares the IdP provider from opts (called by fa_identity_new when
  * openId.baseUrl is set). */
@@ -241,6 +278,7 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_login_get(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_login_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_logout(struct fa_req *req, struct fa_resp *resp, void *app);
+void fa_identity_logout_post(struct fa_req *req, struct fa_resp *resp, void *app);
 void fa_identity_oidc_config(struct fa_req *req, struct fa_resp *resp, void *app);
 /* GET /: the landing page (home.c). */
 void fa_identity_home(struct fa_req *req, struct fa_resp *resp, void *app);

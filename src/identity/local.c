@@ -4,12 +4,8 @@
  *
  * The form is plain HTML without script, so curl or a test can drive it:
  * it posts `username`, `password`, a hidden `csrf_token` and the
- * `redirect_url` to /login. CSRF protection is a signed double-submit: GET
- * /login sets a short-lived cookie sealed with the form key, holding a
- * random nonce, its expiry and the redirect target; the form carries
- * HMAC(csrf key, nonce). POST /login must present both, and they must agree
- * (compared in constant time). A third site can neither read the cookie nor
- * compute the MAC.
+ * `redirect_url` to /login. CSRF protection is csrf.c's signed
+ * double-submit pair, scoped to /login.
  *
  * A wrong password and an unknown user get byte-for-byte the same answer
  * (401, the form again with one generic message) after the same work (one
@@ -22,8 +18,6 @@
 
 #define INSTALL_KIND "install"
 #define DEV_KEY "localuser:" FA_IDENTITY_DEV_USER
-/* plain of the CSRF cookie: nonce, expiry, then the redirect target. */
-#define FORM_HEAD (FA_CSRF_NONCE_LEN + 8)
 
 static const char generic_failure[] = "Invalid username or password.";
 
@@ -314,36 +308,19 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 			int status, const char *redirect_url, const char *username,
 			const char *message)
 {
-	struct fa_arena *a = fa_req_arena(req);
-	unsigned char plain[FORM_HEAD + FA_MAX_REDIRECT_URI];
-	size_t rlen = strlen(redirect_url);
 	char token[FA_TOKEN_CHARS + 1];
-	char *sealed = NULL;
+	struct fa_arena *a = fa_req_arena(req);
 	const char *idp_href = NULL;
 	struct fa_buf page;
-	int64_t exp = fa_now() + FA_IDENTITY_LOGIN_FORM_TTL_S;
 	struct fa_err e;
 
 	fa_err_clear(&e);
 	fa_buf_init(&page, FA_MAX_RESPONSE);
-	if (rlen > FA_MAX_REDIRECT_URI) {
-		fa_resp_oauth_error(resp, 400, "invalid_request", "redirect_url is too long");
-		return;
-	}
-	if (fa_rand_bytes(plain, FA_CSRF_NONCE_LEN) != FA_OK) {
-		e.rc = FA_ECRYPTO;
-		fa_identity_fail500(id, resp, &e);
-		goto out;
-	}
-	for (int i = 7; i >= 0; i--)
-		plain[FA_CSRF_NONCE_LEN + (size_t)(7 - i)] = (unsigned char)((uint64_t)exp >> (8 * i));
-	memcpy(plain + FORM_HEAD, redirect_url, rlen);
-	if (fa_identity_mac(id->csrf_mac_key, plain, FA_CSRF_NONCE_LEN, token, &e) != FA_OK ||
-	    fa_identity_seal(id->form_key, FA_IDENTITY_CSRF_COOKIE, plain, FORM_HEAD + rlen, a,
-			     &sealed, &e) != FA_OK ||
-	    fa_identity_cookie_set(id, resp, FA_IDENTITY_CSRF_COOKIE, sealed, "/login",
-				   FA_IDENTITY_LOGIN_FORM_TTL_S, &e) != FA_OK) {
-		fa_identity_fail500(id, resp, &e);
+	if (fa_identity_csrf_issue(id, req, resp, "/login", redirect_url, token, &e) != FA_OK) {
+		if (e.rc == FA_EINVAL)
+			fa_resp_oauth_error(resp, 400, "invalid_request", e.msg);
+		else
+			fa_identity_fail500(id, resp, &e);
 		goto out;
 	}
 	if (id->idp) {
@@ -362,7 +339,7 @@ static void render_form(struct fa_identity *id, struct fa_req *req, struct fa_re
 		fa_identity_fail500(id, resp, &e);
 out:
 	fa_buf_cleanup(&page);
-	fa_memzero(plain, sizeof(plain));
+	fa_memzero(token, sizeof(token));
 }
 
 static void local_login_get(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
@@ -375,42 +352,6 @@ static void local_login_get(struct fa_identity *id, struct fa_req *req, struct f
 	if (hint && strnlen(hint, FA_MAX_ID + 1) > FA_MAX_ID)
 		hint = NULL;
 	render_form(id, req, resp, 200, redirect_url, hint, NULL);
-}
-
-/* The form's CSRF cookie and token agree and are fresh. On FA_OK,
- * saved_redirect (arena) is the target recorded at GET time. */
-static enum fa_rc form_verify(struct fa_identity *id, struct fa_req *req,
-			      const char **saved_redirect)
-{
-	unsigned char plain[FORM_HEAD + FA_MAX_REDIRECT_URI];
-	const char *cookie = fa_req_cookie(req, FA_IDENTITY_CSRF_COOKIE);
-	const char *token = fa_req_form(req, "csrf_token");
-	char want[FA_TOKEN_CHARS + 1];
-	size_t n = 0, tlen;
-	int64_t exp = 0;
-	enum fa_rc rc = FA_EDENIED;
-
-	*saved_redirect = NULL;
-	if (!cookie || !token)
-		return FA_EDENIED;
-	tlen = strnlen(token, FA_TOKEN_CHARS + 1);
-	if (fa_identity_unseal(id->form_key, FA_IDENTITY_CSRF_COOKIE, cookie, plain,
-			       sizeof(plain), &n, NULL) != FA_OK || n < FORM_HEAD)
-		goto out;
-	for (size_t i = 0; i < 8; i++)
-		exp = (int64_t)(((uint64_t)exp << 8) | plain[FA_CSRF_NONCE_LEN + i]);
-	if (exp <= fa_now())
-		goto out;
-	if (fa_identity_mac(id->csrf_mac_key, plain, FA_CSRF_NONCE_LEN, want, NULL) != FA_OK ||
-	    !fa_ct_eq(want, FA_TOKEN_CHARS, token, tlen))
-		goto out;
-	*saved_redirect = fa_arena_strndup(fa_req_arena(req), (const char *)plain + FORM_HEAD,
-					   n - FORM_HEAD);
-	rc = *saved_redirect ? FA_OK : FA_ENOMEM;
-out:
-	fa_memzero(plain, sizeof(plain));
-	fa_memzero(want, sizeof(want));
-	return rc;
 }
 
 /* 503 when the blocking-work pool is full: a page that costs nothing to
@@ -460,7 +401,7 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 			busy_page(id, resp);
 		return;
 	}
-	rc = form_verify(id, req, &saved);
+	rc = fa_identity_csrf_verify(id, req, "/login", &saved);
 	if (rc == FA_ENOMEM) {
 		e.rc = rc;
 		fa_identity_fail500(id, resp, &e);
@@ -524,8 +465,22 @@ static void local_login_post(struct fa_identity *id, struct fa_req *req, struct 
 		fa_identity_fail500(id, resp, &e);
 }
 
+/* A local user stays a user while the config (or the development user's
+ * record, loaded at start) names it: removing alice from localUsers and
+ * restarting ends her sessions and refresh families. */
+static enum fa_rc local_user_check(const struct fa_identity *id, const json_t *user,
+				   struct fa_err *err)
+{
+	const char *sub = json_string_value(json_object_get(user, "sub"));
+
+	if (sub && known_user(id, sub))
+		return FA_OK;
+	return fa_err_oauth(err, FA_EDENIED, "access_denied", "the user no longer exists");
+}
+
 const struct fa_identity_provider fa_identity_local_provider = {
 	.name = "local",
 	.login_get = local_login_get,
 	.login_post = local_login_post,
+	.user_check = local_user_check,
 };

@@ -137,6 +137,10 @@ enum fa_rc fa_identity_oidc_init(struct fa_identity *id, const struct fa_identit
 			      sizeof(id->idp_discovery_url), err);
 	if (rc != FA_OK)
 		return rc;
+	id->callback_rate = fa_limiter_new(FA_OIDC_CALLBACK_KEYS, FA_OIDC_CALLBACK_BURST,
+					   FA_OIDC_CALLBACK_PER_S);
+	if (!id->callback_rate)
+		return fa_err_set(err, FA_ENOMEM, "out of memory");
 	rc = fa_identity_key_derive(o->cookie_block_key, o->cookie_block_key_len,
 				    o->cookie_hash_key, o->cookie_hash_key_len,
 				    "flyteauth idp state cookie v1", id->idp_state_key, err);
@@ -501,10 +505,24 @@ static void oidc_login_post(struct fa_identity *id, struct fa_req *req, struct f
 	     "provider; there is no password sign-in.", NULL, "/login");
 }
 
+/* The IdP is the authority on its users: a session of an IdP user is
+ * re-asked through its refresh token (fa_identity_session_user ends it when
+ * the IdP refuses), and the claims carry nothing that tells an IdP user from
+ * a break-glass local user, so every subject is accepted here. */
+static enum fa_rc oidc_user_check(const struct fa_identity *id, const json_t *user,
+				  struct fa_err *err)
+{
+	(void)id;
+	(void)user;
+	(void)err;
+	return FA_OK;
+}
+
 const struct fa_identity_provider fa_identity_oidc_provider = {
 	.name = "oidc",
 	.login_get = oidc_login_get,
 	.login_post = oidc_login_post,
+	.user_check = oidc_user_check,
 };
 
 /* ---- GET /callback ------------------------------------------------------------ */
@@ -850,6 +868,22 @@ void fa_identity_callback(struct fa_req *req, struct fa_resp *resp, void *app)
 		page(id, resp, 400, "Sign-in failed", "The identity provider sent no usable "
 		     "authorization code.", NULL, "/login");
 		goto out;
+	}
+	{
+		const char *addr = fa_req_client_addr(req);
+		int64_t wait_ms = 0;
+		char retry[24];
+
+		if (!fa_limiter_take(id->callback_rate, addr, strlen(addr), fa_mono_ms(), &wait_ms)) {
+			snprintf(retry, sizeof(retry), "%lld", (long long)((wait_ms + 999) / 1000));
+			fa_metrics_throttle(id->metrics, FA_ML_LOGIN);
+			audit(id, req, NULL, "refused", "throttled");
+			if (fa_resp_header(resp, "Retry-After", retry, NULL) != FA_OK)
+				fa_log_warnx(id->log, "identity: cannot set Retry-After");
+			page(id, resp, 429, "Sign-in failed", "Too many sign-ins from this address. "
+			     "Please wait a moment and sign in again.", NULL, "/login");
+			goto out;
+		}
 	}
 	rc = state_spend(id, &c, &e);
 	if (rc == FA_EEXIST) {

@@ -16,6 +16,9 @@
  *      carried (no fixation); logout deletes the record, so a copied cookie
  *      dies with it.
  *  (5) Nothing here logs an id or a cookie: at most fa_log_id of the id.
+ *  (6) A session is valid only while its user is (fa_identity_user_check):
+ *      a user removed from the config loses every session at its next
+ *      lookup, and the record is deleted then.
  *
  * States of one session and the calls that move it:
  *    ABSENT  -> LIVE     [fa_identity_session_start]
@@ -377,6 +380,22 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		rc = fa_err_oauth(err, FA_ESTORE, "server_error", "session record is malformed");
 		goto out;
 	}
+	/* (6) The user must still be one. */
+	rc = fa_identity_user_check(id, u, err);
+	if (rc == FA_EDENIED) {
+		struct fa_store_op del = { .type = FA_STORE_DELETE, .kind = KIND, .key = key,
+					   .if_exists = true };
+
+		if (fa_store_apply(id->store, &del, 1, now, NULL) != FA_OK)
+			fa_log_warnx(id->log, "identity: could not end a removed user's session");
+		else
+			fa_log(id->log, FA_LOG_INFO, "identity: session of removed user %s ended",
+			       json_string_value(json_object_get(u, "sub")));
+		rc = fa_err_set(err, FA_ENOTFOUND, "the session's user no longer exists");
+		goto out;
+	}
+	if (rc != FA_OK)
+		goto out;
 	rc = session_maintain(id, key, &rec, doc, now, err);
 	if (rc == FA_OK)
 		rc = user_with_session(u, json_object_get(doc, "auth_time"), key, user, err);

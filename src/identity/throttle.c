@@ -57,48 +57,35 @@ static void key_of(const char *prefix, const void *a, size_t an, const char *use
 }
 
 void fa_identity_throttle_keys(const char *addr, const char *username,
-			       char addr_key[FA_STORE_MAX_KEY + 1],
-			       char user_key[FA_STORE_MAX_KEY + 1])
+			       struct fa_throttle_keys *k)
 {
+	size_t ulen = strnlen(username, FA_MAX_FIELD_VALUE);
 	unsigned char v6[16];
 	const void *a;
 	size_t an;
 
 	addr_bytes(addr, v6, &a, &an);
-	key_of("ip", a, an, NULL, addr_key);
-	key_of("user", username, strnlen(username, FA_MAX_FIELD_VALUE), NULL, user_key);
-}
-
-/* The pair's and the delay's keys. */
-static void more_keys(const char *addr, const char *username, char pair_key[FA_STORE_MAX_KEY + 1],
-		      char delay_key[FA_STORE_MAX_KEY + 1])
-{
-	unsigned char v6[16];
-	const void *a;
-	size_t an;
-
-	addr_bytes(addr, v6, &a, &an);
-	key_of("pair", a, an, username, pair_key);
-	key_of("delay", username, strnlen(username, FA_MAX_FIELD_VALUE), NULL, delay_key);
+	key_of("ip", a, an, NULL, k->addr);
+	key_of("user", username, ulen, NULL, k->user);
+	key_of("pair", a, an, username, k->pair);
+	key_of("delay", username, ulen, NULL, k->delay);
 }
 
 enum fa_rc fa_identity_throttle_check(struct fa_store *st, const char *addr,
 				      const char *username, int64_t now, int64_t *retry_after,
 				      struct fa_err *err)
 {
-	char akey[FA_STORE_MAX_KEY + 1], ukey[FA_STORE_MAX_KEY + 1];
-	char pkey[FA_STORE_MAX_KEY + 1], dkey[FA_STORE_MAX_KEY + 1];
+	struct fa_throttle_keys k;
 	int64_t ac, ar, pc, pr, dc, dr, wait = 0;
 	enum fa_rc rc;
 
 	*retry_after = 0;
-	fa_identity_throttle_keys(addr, username, akey, ukey);
-	more_keys(addr, username, pkey, dkey);
-	rc = fa_store_counter_get(st, KIND, dkey, now, &dc, &dr, err);
+	fa_identity_throttle_keys(addr, username, &k);
+	rc = fa_store_counter_get(st, KIND, k.delay, now, &dc, &dr, err);
 	if (rc == FA_OK)
-		rc = fa_store_counter_get(st, KIND, pkey, now, &pc, &pr, err);
+		rc = fa_store_counter_get(st, KIND, k.pair, now, &pc, &pr, err);
 	if (rc == FA_OK)
-		rc = fa_store_counter_get(st, KIND, akey, now, &ac, &ar, err);
+		rc = fa_store_counter_get(st, KIND, k.addr, now, &ac, &ar, err);
 	if (rc != FA_OK)
 		return rc;
 	if (dc > 0 && dr > wait)
@@ -131,22 +118,20 @@ int64_t fa_identity_throttle_delay(int64_t failures)
 enum fa_rc fa_identity_throttle_fail(struct fa_store *st, const char *addr,
 				     const char *username, int64_t now, struct fa_err *err)
 {
-	char akey[FA_STORE_MAX_KEY + 1], ukey[FA_STORE_MAX_KEY + 1];
-	char pkey[FA_STORE_MAX_KEY + 1], dkey[FA_STORE_MAX_KEY + 1];
+	struct fa_throttle_keys k;
 	int64_t count = 0, ignored;
 	enum fa_rc rc;
 
-	fa_identity_throttle_keys(addr, username, akey, ukey);
-	more_keys(addr, username, pkey, dkey);
-	rc = fa_store_incr(st, KIND, akey, FA_IDENTITY_THROTTLE_WINDOW_S, now, &ignored, err);
+	fa_identity_throttle_keys(addr, username, &k);
+	rc = fa_store_incr(st, KIND, k.addr, FA_IDENTITY_THROTTLE_WINDOW_S, now, &ignored, err);
 	if (rc == FA_OK)
-		rc = fa_store_incr(st, KIND, pkey, FA_IDENTITY_THROTTLE_WINDOW_S, now, &ignored, err);
+		rc = fa_store_incr(st, KIND, k.pair, FA_IDENTITY_THROTTLE_WINDOW_S, now, &ignored, err);
 	if (rc == FA_OK)
-		rc = fa_store_incr(st, KIND, ukey, FA_IDENTITY_THROTTLE_WINDOW_S, now, &count, err);
+		rc = fa_store_incr(st, KIND, k.user, FA_IDENTITY_THROTTLE_WINDOW_S, now, &count, err);
 	/* The delay runs from this failure (checks refuse while it lives, so
 	 * the previous one has normally ended and this starts a new one). */
 	if (rc == FA_OK && count >= FA_IDENTITY_USER_FREE_FAILURES)
-		rc = fa_store_incr(st, KIND, dkey, fa_identity_throttle_delay(count), now, &ignored,
+		rc = fa_store_incr(st, KIND, k.delay, fa_identity_throttle_delay(count), now, &ignored,
 				   err);
 	return rc;
 }

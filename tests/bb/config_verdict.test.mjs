@@ -13,7 +13,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { secretFiles } from './lib/identity.mjs';
-import { BIN, freePort, run, tempDir } from './lib/server.mjs';
+import { BIN, freePort, run, serveArgv, tempDir } from './lib/server.mjs';
 
 const CONFIGS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'config');
 
@@ -78,7 +78,7 @@ const REMOTE = new Map([
 // Runs serve until it listens (true) or exits (its stderr).
 async function serveVerdict(file, dir, env) {
   const port = await freePort();
-  const child = spawn(BIN, ['serve', '--config', file, '--listen', `127.0.0.1:${port}`],
+  const child = spawn(BIN, serveArgv(['serve', '--config', file, '--listen', `127.0.0.1:${port}`]),
     { cwd: dir, env: { ...process.env, ...env } });
   let stderr = '';
   let exited = null;

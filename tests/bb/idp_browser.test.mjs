@@ -1,22 +1,23 @@
 // idp_browser.test.mjs -- a real browser (Debian's headless Chromium, driven
 // by playwright-core) through flyteauth's logins: a person types at a login
-// form, lands on redirect_url, the browser itself asks for /me with the session
-// cookie the browser keeps, and `flyteauth login` (Pkce) then completes in
-// that same browser: its $BROWSER hands the authorize URL over, Chromium
-// opens it with the session it has, and the CLI's loopback listener gets
-// the code.
-//
-// Also glewlwyd's own script-driven login page, in the browser, as the
-// harness the upstream-IdP test stands on.
+// form -- flyteauth's own for a local user, and glewlwyd's script-driven
+// page for a user of that upstream IdP -- lands on redirect_url, the browser
+// itself asks for /me with the session cookie it keeps (the IdP's claims
+// for the IdP's user), and `flyteauth login` (Pkce) then completes in that
+// same browser: its $BROWSER hands the authorize URL over, Chromium opens
+// it with the session it has, and the CLI's loopback listener gets the code.
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { createRemoteJWKSet } from 'jose';
+
 import { hasChromium, launchChromium } from './lib/chromium.mjs';
 import { PASSWORD, cli, machine, startClientServer, verified } from './lib/client.mjs';
 import { glewlwydPageLogin, startGlewlwyd } from './lib/glewlwyd.mjs';
 import { sleep } from './lib/server.mjs';
+import { rpPort, startRpServer } from './lib/upstream.mjs';
 
 // `flyteauth login` with a $BROWSER that hands the URL to the test (written
 // to a file), for Chromium to open. Resolves to { result, url }.
@@ -93,28 +94,42 @@ describe('Chromium', { skip: !hasChromium() && 'Debian chromium is not installed
     }
   });
 
-  test('glewlwyd\'s own login page: typed in, consented, back with a code', async () => {
+  test('through glewlwyd: its login form, redirect_url, /me with its claims, then `flyteauth login`', async () => {
     const user = { username: 'gwen', password: 'gwen-password-1', name: 'Gwen Glew', email: 'gwen@example.org' };
-    const rp = 'http://127.0.0.1:9/callback';   // never reached: the request is the test's
+    const rp = await rpPort();
     const gl = await startGlewlwyd({
-      users: [user], clients: [{ clientId: 'browserrp', secret: 'browserSecret0123', redirectUris: [rp] }],
+      users: [user],
+      clients: [{ clientId: 'flyteauth', secret: 'flyteauthSecret0123456789', redirectUris: [rp.callback] }],
     });
+    let srv;
     const context = await ch.browser.newContext();
     try {
+      srv = await startRpServer({ port: rp.port, baseUrl: gl.issuer, clientId: 'flyteauth',
+        secret: 'flyteauthSecret0123456789' });
       const page = await context.newPage();
-      const az = new URL(`${gl.issuer}/auth`);
-      az.search = new URLSearchParams({
-        response_type: 'code', client_id: 'browserrp', redirect_uri: rp,
-        scope: 'openid profile email', state: 'st4te', nonce: 'n0nce',
-      }).toString();
-      const back = page.waitForRequest((r) => r.url().startsWith(`${rp}?`));
-      await page.goto(az.href);
+      await page.goto(`${srv.url}/login?redirect_url=${encodeURIComponent('/?from=idp')}`);
+      assert.ok(page.url().startsWith(`${gl.url}/login.html?`), `at glewlwyd's login page: ${page.url()}`);
       await glewlwydPageLogin(page, user);
-      const u = new URL((await back).url());
-      assert.equal(u.searchParams.get('state'), 'st4te');
-      assert.match(u.searchParams.get('code'), /^\S{16,}$/);
+      await page.waitForURL(`${srv.url}/?from=idp`);
+      assert.match(await page.textContent('body'), /Signed in as/);
+      const me = await meInBrowser(page, srv.url);
+      assert.equal(me.status, 200, JSON.stringify(me.body));
+      assert.equal(me.body.name, user.name);
+      assert.equal(me.body.email, user.email);
+      assert.equal(me.body.preferred_username, user.username);
+      assert.ok(me.body.subject && me.body.subject !== user.username, 'the subject is glewlwyd\'s own');
+      assert.equal(me.subject, me.body.subject);
+
+      const m = machine();
+      const { result } = await cliLoginInBrowser(m, context, srv.url);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`^Logged in to ${srv.url} as .*${user.name}`));
+      const cached = JSON.parse(readFileSync(m.cachePath(srv.url), 'utf8'));
+      srv.jwks ??= createRemoteJWKSet(new URL(`${srv.url}/oauth2/jwks`));
+      assert.equal((await verified(srv, cached.access_token)).sub, me.body.subject);
     } finally {
       await context.close();
+      await srv?.stop();
       await gl.stop();
     }
   });

@@ -489,7 +489,7 @@ test('logout ends the session, then goes to the IdP\'s end_session_endpoint with
   const cookie = jar.header();
   // A same-origin navigation, as the console's logout link is.
   res = await browse(`${srv.url}/logout?redirect_url=/console`, jar, { headers: { 'sec-fetch-site': 'same-origin' } });
-  assert.equal(res.status, 302);
+  assert.equal(res.status, 303);
   const to = new URL(res.headers.get('location'));
   assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/session/end`);
   assert.equal(to.searchParams.get('client_id'), 'flyteauth');
@@ -505,8 +505,40 @@ test('logout ends the session, then goes to the IdP\'s end_session_endpoint with
   assert.equal(page.status, 200, await page.text());
   // Without a session: straight to redirect_url.
   res = await browse(`${srv.url}/logout?redirect_url=/console`, new Jar(), { headers: { 'sec-fetch-site': 'same-origin' } });
-  assert.equal(res.status, 302);
+  assert.equal(res.status, 303);
   assert.equal(res.headers.get('location'), '/console');
+});
+
+test('a cross-site GET /logout of an IdP session only asks; the confirmed POST goes on to the IdP\'s end_session_endpoint', async () => {
+  const jar = new Jar();
+  const auth = await startLogin(srv, jar, '/console');
+  let res = await browse(await idpLogin(auth.href, '00u1alice'), jar);
+  assert.equal(res.status, 302);
+  const cookie = jar.header();
+  // A link on another site: no Sec-Fetch-Site same-origin, so a form.
+  res = await browse(`${srv.url}/logout?redirect_url=/console`, jar, { headers: { 'sec-fetch-site': 'cross-site' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('location'), null);
+  const fields = hiddenInputs(await res.text());
+  assert.equal((await me(srv.url, { cookie })).status, 200, 'the session survives the cross-site GET');
+  // A forged POST changes nothing.
+  res = await browse(`${srv.url}/logout`, jar, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...fields, csrf_token: 'A'.repeat(43) }).toString(),
+  });
+  assert.equal(res.status, 400);
+  assert.equal((await me(srv.url, { cookie })).status, 200, 'the session survives a forged POST');
+  // The user confirms: the session ends, then on to the IdP with the hint.
+  res = await browse(`${srv.url}/logout`, jar, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  assert.equal(res.status, 303);
+  const to = new URL(res.headers.get('location'));
+  assert.equal(`${to.origin}${to.pathname}`, `${idp.issuer}/session/end`);
+  assert.equal(jose.decodeJwt(to.searchParams.get('id_token_hint')).sub, '00u1alice');
+  assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${srv.url}/console`);
+  assert.equal((await me(srv.url, { cookie })).status, 401);
 });
 
 test('the IdP\'s tokens are refreshed when they expire, and a refused refresh ends the session', async () => {
@@ -703,4 +735,37 @@ test('a login whose claims and tokens would not fit one store record still works
   const kept = Object.keys(m.json.additional_claims).filter((k) => k.startsWith('extra'));
   // Claims up to 10 KiB in all: some of the twelve, not all.
   assert.ok(kept.length >= 6 && kept.length < 12, `${kept.length} extra claims kept`);
+});
+
+test('callbacks that would write are limited per address: 429 with nothing written past the burst', async () => {
+  const port = await freePort();
+  const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
+  const rp = await startRp(idp2.issuer, port);
+  try {
+    // A script collects states from /login and sends each back with a
+    // made-up code: each spends its state and asks the IdP, up to the burst.
+    // Until the first refusal: the burst, plus what refilled meanwhile.
+    const t0 = Date.now();
+    let passed = 0;
+    let refused = null;
+    for (let i = 0; i < 150 && !refused; i++) {
+      const jar = new Jar();
+      const auth = await startLogin(rp, jar, '/console');
+      const res = await browse(`${rp.url}/callback?code=made-up-${i}&state=${auth.searchParams.get('state')}`, jar);
+      if (res.status === 429) refused = res;
+      else assert.equal(res.status, 502, await res.text());
+      if (res.status === 502) passed++;
+    }
+    const elapsed = (Date.now() - t0) / 1000;
+    assert.ok(refused, 'never limited');
+    assert.match(refused.headers.get('retry-after'), /^[1-9]\d*$/);
+    assert.match(await refused.text(), /Too many sign-ins from this address/);
+    assert.ok(passed >= 30 && passed <= 30 + Math.ceil(elapsed) + 1, `${passed} got through in ${elapsed} s`);
+    assert.equal(rows(rp, 'idp_state'), passed, 'a limited callback wrote');
+    assert.equal(idp2.hits['/token'], passed, 'a limited callback called the IdP');
+    assert.equal(rows(rp, 'session'), 0);
+  } finally {
+    await stopChecked(rp);
+    await idp2.stop();
+  }
 });

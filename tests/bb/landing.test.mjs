@@ -42,7 +42,8 @@ test('/ signed out: a sign-in link and the device page; signed in: who, device, 
     assert.match(html, /Signed in as <span class="who">bob<\/span><\/p>/);
 
     // Sign out, and the page says so.
-    res = await browse(`${srv.url}/logout`, jar);
+    // (the link is same-origin: a browser says so in Sec-Fetch-Site)
+    res = await browse(`${srv.url}/logout`, jar, { headers: { 'sec-fetch-site': 'same-origin' } });
     assert.ok([302, 303].includes(res.status), `logout: ${res.status}`);
     html = await (await browse(`${srv.url}/`, jar)).text();
     assert.match(html, /You are not signed in\./);

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, rawRequest, run, startServer, statusOf, tempDir } from './lib/server.mjs';
+import {
+  AS_ROOT, BIN, freePort, rawRequest, run, serveArgv, startServer, statusOf, tempDir,
+} from './lib/server.mjs';
 
 const CONFIG = `
 server:
@@ -18,6 +20,29 @@ database:
 secrets:
   secrets-prefix: DIR
 `;
+
+// Issue 9 item 8: root is refused unless --allow-root says so. Only root
+// can see the refusal (CI and containers run the suite as root).
+test('serve refuses to run as root without --allow-root', { skip: !AS_ROOT && 'not running as root' }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const dir = tempDir();
+  const port = await freePort();
+  const env = { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'),
+    FLYTEAUTH_LISTEN: `127.0.0.1:${port}` };
+  const r = spawnSync(BIN, ['serve'], { env, encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /refusing to run as root \(uid 0\).*--allow-root/);
+  assert.doesNotMatch(r.stderr, /listening/);
+  assert.equal(existsSync(path.join(dir, 'state')), false, 'nothing written');
+  // The flag is the only difference: with it, the same start comes up.
+  const srv = await startServer({ port });
+  try {
+    assert.equal((await fetch(`${srv.url}/healthcheck`)).status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
 
 test('--listen and FLYTEAUTH_LISTEN: bad values are refused before anything starts', async () => {
   for (const [args, env, re] of [
@@ -74,7 +99,7 @@ test('development server: embedded defaults on loopback, secrets generated once'
   t.diagnostic('restart with the same state dir');
   const { spawn } = await import('node:child_process');
   const port2 = await freePort();
-  const again = spawn(process.env.FLYTEAUTH_BIN, ['serve', '--listen', `127.0.0.1:${port2}`], {
+  const again = spawn(process.env.FLYTEAUTH_BIN, serveArgv(['serve', '--listen', `127.0.0.1:${port2}`]), {
     env: { ...process.env, HOME: srv.dir, XDG_STATE_HOME: path.join(srv.dir, 'state'), FLYTEAUTH_LISTEN: '127.0.0.1:1' },
   });
   let err = '';

@@ -943,6 +943,73 @@ static void test_refresh_rotation(void **state)
 	fa_authz_grant_cleanup(&g2);
 }
 
+/* Invariant (8) of family.c: rotation slides each refresh token's life,
+ * but the family ends refreshTokenMaxLifespan (168h by default) after the
+ * login, however recently it was rotated. */
+static void test_refresh_max_lifespan(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	int64_t login_ms = f->now_ms, end_ms = login_ms + 168LL * 3600 * 1000;
+	struct fa_authz_grant g, next;
+	struct fa_err err;
+	int n = 0;
+
+	start_family(f, &g);
+	/* A refresh every 55 minutes (within refreshTokenLifespan, 1h) keeps
+	 * the family alive right up to the end ... */
+	while (f->now_ms + 55 * 60 * 1000 < end_ms) {
+		f->now_ms += 55 * 60 * 1000;
+		fa_err_clear(&err);
+		if (fa_authz_grant_refresh(f->az, c, g.refresh_token, NULL, &next, &err) != FA_OK)
+			fail_msg("refresh %d at +%llds: %s", n,
+				 (long long)((f->now_ms - login_ms) / 1000), err.msg);
+		fa_authz_grant_cleanup(&g);
+		g = next;
+		n++;
+	}
+	assert_true(n > 180);
+	/* ... and not a second past it. */
+	f->now_ms = end_ms;
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, c, g.refresh_token, NULL, &next, &err),
+			 FA_EDENIED);
+	assert_string_equal(err.oauth_error, "invalid_grant");
+	fa_authz_grant_cleanup(&g);
+}
+
+static enum fa_rc refuse_alice(struct fa_identity *id, const json_t *user, struct fa_err *err)
+{
+	(void)id;
+	if (strcmp(json_string_value(json_object_get(user, "sub")), "alice") == 0)
+		return fa_err_oauth(err, FA_EDENIED, "access_denied", "gone");
+	return FA_OK;
+}
+
+/* Invariant (9): a user the identity layer no longer accepts cannot
+ * refresh, and the family dies with everything it issued. */
+static void test_refresh_user_removed(void **state)
+{
+	struct afx *f = *state;
+	const struct fa_authz_client *c = afx_client(f, "flytectl");
+	struct fa_authz_grant g, next;
+	struct fa_err err;
+
+	start_family(f, &g);
+	f->az->user_check = refuse_alice;
+	f->now_ms += 60 * 1000;
+	fa_err_clear(&err);
+	assert_int_equal(fa_authz_grant_refresh(f->az, c, g.refresh_token, NULL, &next, &err),
+			 FA_EDENIED);
+	assert_string_equal(err.oauth_error, "invalid_grant");
+	assert_false(introspect_active(f, g.access_token));
+	/* Accepted again later, the family stays revoked. */
+	f->az->user_check = NULL;
+	assert_int_equal(fa_authz_grant_refresh(f->az, c, g.refresh_token, NULL, &next, &err),
+			 FA_EDENIED);
+	fa_authz_grant_cleanup(&g);
+}
+
 static void test_refresh_scope_widening(void **state)
 {
 	struct afx *f = *state;
@@ -1598,6 +1665,8 @@ int main(void)
 		T(test_code_unauthorized_client),
 		T(test_no_refresh_without_grant),
 		T(test_refresh_rotation),
+		T(test_refresh_max_lifespan),
+		T(test_refresh_user_removed),
 		T(test_refresh_scope_widening),
 		T(test_refresh_reuse),
 		T(test_refresh_reuse_immediate),

@@ -144,6 +144,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->auth.app_auth.self.issuer, "");
 	assert_int_equal(c->auth.app_auth.self.access_token_lifespan_ms, 30 * 60 * 1000);
 	assert_int_equal(c->auth.app_auth.self.refresh_token_lifespan_ms, 60 * 60 * 1000);
+	assert_int_equal(c->auth.app_auth.self.refresh_token_max_lifespan_ms, 168LL * 3600 * 1000);
 	assert_int_equal(c->auth.app_auth.self.authorization_code_lifespan_ms, 5 * 60 * 1000);
 	assert_int_equal(c->auth.app_auth.self.device_code_lifespan_ms, 10 * 60 * 1000);
 	assert_int_equal(c->auth.app_auth.self.device_poll_interval_ms, 5000);

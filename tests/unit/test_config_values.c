@@ -173,10 +173,13 @@ static void test_durations(void **state)
 
 	load_clean(&l, QUIET "auth:\n  appAuth:\n    selfAuthServer:\n      accessTokenLifespan: 1h30m\n"
 		   "      refreshTokenLifespan: 720h\n      authorizationCodeLifespan: 90s\n"
+		   "      refreshTokenMaxLifespan: 2160h\n"
 		   "      devicePollInterval: 1.5s\n    externalAuthServer: {retryDelay: 500ms}\n");
 	assert_int_equal(l.cfg->auth.app_auth.self.access_token_lifespan_ms, 90 * 60 * 1000);
 	assert_int_equal(l.cfg->auth.app_auth.self.refresh_token_lifespan_ms, 720LL * 3600 * 1000);
 	assert_int_equal(l.cfg->auth.app_auth.self.authorization_code_lifespan_ms, 90 * 1000);
+	assert_int_equal(l.cfg->auth.app_auth.self.refresh_token_max_lifespan_ms,
+			 2160LL * 3600 * 1000);
 	assert_int_equal(l.cfg->auth.app_auth.self.device_poll_interval_ms, 1500);
 	assert_int_equal(l.cfg->auth.app_auth.external.retry_delay_ms, 500);
 	unload(&l);
@@ -202,6 +205,15 @@ static void test_bad_duration(void **state)
 		     "t.yaml:4:28: auth.appAuth.selfAuthServer.accessTokenLifespan: must be at least 1s");
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      deviceCodeLifespan: 999ms\n",
 		     "t.yaml:4:27: auth.appAuth.selfAuthServer.deviceCodeLifespan: must be at least 1s");
+	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      refreshTokenMaxLifespan: 999ms\n",
+		     "t.yaml:4:32: auth.appAuth.selfAuthServer.refreshTokenMaxLifespan: must be at least 1s");
+	/* An absolute life shorter than the sliding one is allowed, and
+	 * flagged: it is where every refresh token ends. */
+	expect_ok_with("auth:\n  appAuth:\n    selfAuthServer:\n      refreshTokenLifespan: 2h\n"
+		       "      refreshTokenMaxLifespan: 1h\n",
+		       "t.yaml:5:32: warning: auth.appAuth.selfAuthServer.refreshTokenMaxLifespan is "
+		       "shorter than refreshTokenLifespan: every refresh token dies "
+		       "refreshTokenMaxLifespan after its login");
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      devicePollInterval: 100ms\n",
 		     "t.yaml:4:27: auth.appAuth.selfAuthServer.devicePollInterval: must be at least 1s");
 	expect_error("auth:\n  appAuth:\n    selfAuthServer:\n      accessTokenLifespan: 9000h\n",

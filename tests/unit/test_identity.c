@@ -478,26 +478,33 @@ static void test_throttle(void **state)
 
 static void test_throttle_keys(void **state)
 {
-	char a1[FA_STORE_MAX_KEY + 1], a2[FA_STORE_MAX_KEY + 1];
-	char u1[FA_STORE_MAX_KEY + 1], u2[FA_STORE_MAX_KEY + 1];
+	struct fa_throttle_keys k1, k2;
 
 	(void)state;
 	/* One IPv6 /64 is one address for the throttle. */
-	fa_identity_throttle_keys("2001:db8:1:2::1", "alice", a1, u1);
-	fa_identity_throttle_keys("2001:db8:1:2:ffff::9", "Alice", a2, u2);
-	assert_string_equal(a1, a2);
-	assert_string_not_equal(u1, u2);
-	fa_identity_throttle_keys("2001:db8:1:3::1", "alice", a2, u2);
-	assert_string_not_equal(a1, a2);
-	assert_string_equal(u1, u2);
+	fa_identity_throttle_keys("2001:db8:1:2::1", "alice", &k1);
+	fa_identity_throttle_keys("2001:db8:1:2:ffff::9", "Alice", &k2);
+	assert_string_equal(k1.addr, k2.addr);
+	assert_string_not_equal(k1.user, k2.user);
+	assert_string_not_equal(k1.pair, k2.pair);
+	assert_string_not_equal(k1.delay, k2.delay);
+	fa_identity_throttle_keys("2001:db8:1:3::1", "alice", &k2);
+	assert_string_not_equal(k1.addr, k2.addr);
+	assert_string_equal(k1.user, k2.user);
+	assert_string_equal(k1.delay, k2.delay);
+	assert_string_not_equal(k1.pair, k2.pair);
 	/* Hashed: the key names neither the address nor the user. */
-	assert_int_equal(strncmp(a1, "ip:", 3), 0);
-	assert_int_equal(strlen(a1), 3 + 64);
-	assert_int_equal(strncmp(u1, "user:", 5), 0);
-	assert_null(strstr(u1, "alice"));
-	fa_identity_throttle_keys("127.0.0.1", "alice", a1, u1);
-	fa_identity_throttle_keys("127.0.0.2", "alice", a2, u2);
-	assert_string_not_equal(a1, a2);
+	assert_int_equal(strncmp(k1.addr, "ip:", 3), 0);
+	assert_int_equal(strlen(k1.addr), 3 + 64);
+	assert_int_equal(strncmp(k1.user, "user:", 5), 0);
+	assert_null(strstr(k1.user, "alice"));
+	assert_int_equal(strncmp(k1.pair, "pair:", 5), 0);
+	assert_int_equal(strncmp(k1.delay, "delay:", 6), 0);
+	fa_identity_throttle_keys("127.0.0.1", "alice", &k1);
+	fa_identity_throttle_keys("127.0.0.2", "alice", &k2);
+	assert_string_not_equal(k1.addr, k2.addr);
+	assert_string_not_equal(k1.pair, k2.pair);
+	assert_string_equal(k1.delay, k2.delay);
 }
 
 /* ---- fa_identity_new ---------------------------------------------------------- */

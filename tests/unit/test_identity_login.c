@@ -306,7 +306,7 @@ static void test_logout(void **state)
 	struct fx *f = *state;
 	struct jar j = { 0 }, stolen = { 0 };
 	struct fa_req *r;
-	const char *hdr[2];
+	const char *hdr[2], *hdr2[3];
 	int64_t n = -1;
 
 	fx_start(f, NULL, NULL);
@@ -327,8 +327,19 @@ static void test_logout(void **state)
 	harness_done(r);
 	json_decref(session_user(f, &j, FA_OK));
 
+	/* A GET that is not same-origin only shows the confirmation form. */
 	r = harness_call(&f->h, "GET", "/logout?redirect_url=/bye", hdr, NULL, NULL);
-	assert_int_equal(resp_status(r), 302);
+	assert_int_equal(resp_status(r), 200);
+	assert_non_null(strstr(resp_body(r), "<form method=\"post\" action=\"/logout\">"));
+	assert_null(resp_set_cookie(r, FA_IDENTITY_SESSION_COOKIE));
+	harness_done(r);
+	json_decref(session_user(f, &j, FA_OK));
+
+	hdr2[0] = hdr[0];
+	hdr2[1] = "Sec-Fetch-Site: same-origin";
+	hdr2[2] = NULL;
+	r = harness_call(&f->h, "GET", "/logout?redirect_url=/bye", hdr2, NULL, NULL);
+	assert_int_equal(resp_status(r), 303);
 	assert_string_equal(resp_header(r, "Location"), "/bye");
 	assert_non_null(strstr(resp_set_cookie(r, FA_IDENTITY_SESSION_COOKIE), "Max-Age=0"));
 	jar_update(&j, r);
@@ -341,7 +352,7 @@ static void test_logout(void **state)
 
 	/* Logout without a session: still clears the cookie, default "/". */
 	r = harness_call(&f->h, "GET", "/logout", NULL, NULL, NULL);
-	assert_int_equal(resp_status(r), 302);
+	assert_int_equal(resp_status(r), 303);
 	assert_string_equal(resp_header(r, "Location"), "/");
 	harness_done(r);
 }
@@ -511,7 +522,7 @@ static void test_login_csrf(void **state)
 static void test_login_form_expired(void **state)
 {
 	struct fx *f = *state;
-	unsigned char plain[40];
+	unsigned char plain[40], macin[38];
 	char tok[FA_TOKEN_CHARS + 1], body[256], cookie[4200];
 	struct fa_arena *a = fa_arena_new(64 * 1024);
 	const char *hdr[2] = { cookie, NULL };
@@ -523,7 +534,11 @@ static void test_login_form_expired(void **state)
 	memset(plain, 7, 32);
 	for (int i = 0; i < 8; i++)
 		plain[32 + i] = (unsigned char)((uint64_t)past >> (8 * (7 - i)));
-	assert_int_equal(fa_identity_mac(f->id->csrf_mac_key, plain, 32, tok, NULL), FA_OK);
+	/* The token is the MAC of nonce || the form's path. */
+	memcpy(macin, plain, 32);
+	memcpy(macin + 32, "/login", 6);
+	assert_int_equal(fa_identity_mac(f->id->csrf_mac_key, macin, sizeof(macin), tok, NULL),
+			 FA_OK);
 	assert_int_equal(fa_identity_seal(f->id->form_key, FA_IDENTITY_CSRF_COOKIE, plain, 40, a,
 					  &sealed, NULL), FA_OK);
 	snprintf(cookie, sizeof(cookie), "Cookie: %s=%s", FA_IDENTITY_CSRF_COOKIE, sealed);

@@ -202,7 +202,10 @@ async function configure(gl, accessTokenDuration) {
   }
   // The client database stores only the properties its data-format names.
   const mod = await admin.call('GET', '/mod/client/database');
+  // (end_session checks post_logout_redirect_uris, a name the packaged
+  // data-format lacks.)
   mod.parameters['data-format'].sign_kid = { multiple: false, read: true, write: true };
+  mod.parameters['data-format'].post_logout_redirect_uris = { multiple: true, read: true, write: true };
   await admin.call('PUT', '/mod/client/database', {
     module: mod.module, name: mod.name, display_name: mod.display_name,
     order_rank: mod.order_rank, readonly: mod.readonly, parameters: mod.parameters,
@@ -267,7 +270,7 @@ async function addClient(gl, { clientId, secret, redirectUris, postLogoutUris = 
     authorization_type: ['code', 'refresh_token'],
     // glewlwyd refuses every token request of a client without it.
     ...(authMethod ? { token_endpoint_auth_method: [authMethod] } : {}),
-    ...(postLogoutUris.length ? { post_logout_redirect_uri: postLogoutUris[0] } : {}),
+    ...(postLogoutUris.length ? { post_logout_redirect_uris: postLogoutUris } : {}),
     ...(signKid ? { sign_kid: signKid } : {}),
   });
 }
@@ -326,4 +329,23 @@ export async function glewlwydPageLogin(page, { username, password }) {
     await grant.click();
   }
   await cont.click();
+}
+
+// The user, signed in to glewlwyd's profile API (the user needs the
+// g_profile scope), disables every refresh token glewlwyd gave clientId
+// for them, as its profile page's "revoke" does. Returns how many.
+export async function glewlwydRevokeTokens(gl, { username, password }, clientId) {
+  const jar = new Jar();
+  const json = { 'content-type': 'application/json' };
+  let res = await browse(`${gl.url}/api/auth/`, jar,
+    { method: 'POST', headers: json, body: JSON.stringify({ username, password }) });
+  assert.equal(res.status, 200, 'the user signs in to glewlwyd');
+  res = await browse(`${gl.url}/api/${PLUGIN}/token/`, jar);
+  assert.equal(res.status, 200, 'the user lists their tokens');
+  const tokens = (await res.json()).filter((t) => t.client_id === clientId && t.enabled);
+  for (const t of tokens) {
+    res = await browse(`${gl.url}/api/${PLUGIN}/token/${encodeURIComponent(t.token_hash)}`, jar, { method: 'DELETE' });
+    assert.equal(res.status, 200, 'the user revokes a token');
+  }
+  return tokens.length;
 }

@@ -5,6 +5,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { Jar, browse, loginFields, submitLogin } from './browser.mjs';
+import { recordSecret } from './secret_scan.mjs';
 import { run, startServer } from './server.mjs';
 
 // The cookie jar these tests use lives with the rest of the scripted
@@ -13,6 +14,8 @@ export { Jar } from './browser.mjs';
 
 export const PASSWORD = 'correct-horse-battery';
 export const CLIENT_SECRET = 'propeller-secret-0123456789';
+recordSecret('password', PASSWORD);
+recordSecret('client secret', CLIENT_SECRET);
 
 // The four server secrets, as unpadded base64 / PKCS#1 PEM.
 export function secretFiles() {

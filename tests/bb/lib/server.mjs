@@ -2,10 +2,11 @@
 // black-box test, and stop it by its PID. Every process started here is
 // stopped by the test that started it (see stop()).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { appendLog, logPath, recordFile, recordSecret, scanning } from './secret_scan.mjs';
 
 export const BIN = process.env.FLYTEAUTH_BIN;
 export const BUILD = process.env.FLYTEAUTH_BUILD;
@@ -40,15 +41,38 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-// Runs the binary to completion: { code, stdout, stderr }.
+// `serve` refuses to run as root without --allow-root; the test suite runs
+// as root in CI (and in containers), so every serve a test starts through
+// this library gets the flag then. The refusal itself is tested without it
+// (serve.test.mjs, spawning the binary directly).
+export const AS_ROOT = process.getuid?.() === 0;
+export function serveArgv(args) {
+  if (AS_ROOT && args[0] === 'serve' && !args.includes('--allow-root')) {
+    return ['serve', '--allow-root', ...args.slice(1)];
+  }
+  return args;
+}
+
+// The log scan (secret_scan.mjs): secrets handed to a process through
+// FLYTE_SECRET_* variables are recorded.
+function recordEnv(env) {
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('FLYTE_SECRET_')) recordFile(`secret ${k}`, v);
+}
+
+// Runs the binary to completion: { code, stdout, stderr }. Its stderr (its
+// log) is kept for the log scan; stdout is where commands print what they
+// were asked for (`flyteauth token` prints a token).
 export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env: { ...process.env, ...env }, cwd });
+    recordEnv(env);
+    if (input !== undefined && args[0] === 'hash-secret') recordSecret('password', String(input).trim());
+    const child = spawn(BIN, serveArgv(args), { env: { ...process.env, ...env }, cwd });
+    const log = logPath(args.slice(0, 2).join('-'));
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => { stderr += d; appendLog(log, d); });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -78,6 +102,9 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(path.join(dir, name), content, { mode: 0o600 });
   }
+  for (const [name, content] of Object.entries(files)) recordFile(`server secret ${name}`, content);
+  if (scanning && config !== null && secrets) recordSecretFiles(dir);
+  recordEnv(env);
   const argv = ['serve', ...args];
   if (config !== null) {
     const cfgPath = path.join(dir, 'config.yaml');
@@ -85,7 +112,7 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     argv.push('--config', cfgPath);
   }
   const listen = config === null ? { FLYTEAUTH_LISTEN: `127.0.0.1:${port}` } : {};
-  const child = spawn(BIN, argv, {
+  const child = spawn(BIN, serveArgv(argv), {
     env: { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...listen, ...env },
     cwd: dir,
   });
@@ -93,8 +120,16 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     dir, port, child, pid: child.pid, stdout: '', stderr: '', exited: null,
     url: `http://127.0.0.1:${port}`,
   };
-  child.stdout.on('data', (d) => { srv.stdout += d; });
-  child.stderr.on('data', (d) => { srv.stderr += d; });
+  // Its log (stderr) is kept for the log scan; stdout carries a first
+  // start's credentials, printed once by design.
+  srv.logFile = logPath('serve');
+  child.stdout.on('data', (d) => {
+    srv.stdout += d;
+    for (const m of srv.stdout.matchAll(/^(password|secret|client secret): (\S+)$/gm)) {
+      recordSecret(`first-start ${m[1]}`, m[2]);
+    }
+  });
+  child.stderr.on('data', (d) => { srv.stderr += d; appendLog(srv.logFile, d); });
   srv.exitPromise = new Promise((resolve) => {
     child.on('close', (code, signal) => { srv.exited = { code, signal }; resolve(srv.exited); });
   });
@@ -126,7 +161,20 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     }
     await sleep(20);
   }
+  // The development server generates its secrets in its state dir.
+  if (scanning && config === null) recordSecretFiles(path.join(dir, 'state', 'flyteauth'));
   return srv;
+}
+
+// Every secret file (not the database) in dir, for the log scan.
+function recordSecretFiles(dir) {
+  let names = [];
+  try { names = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+  for (const e of names) {
+    if (e.isFile() && !/\.(db|db-wal|db-shm|yaml|lock)$/.test(e.name)) {
+      recordFile(`server secret ${e.name}`, readFileSync(path.join(dir, e.name)));
+    }
+  }
 }
 
 // A raw HTTP/1.1 exchange over one socket, for bytes fetch() will not send.
