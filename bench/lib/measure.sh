@@ -32,6 +32,33 @@ load_wrk_spread() { # SECONDS URL (BENCH_ADDRS set)
 load_wrk_rate() {
 	BENCH_RATE=$3 load_wrk "$1" "$2"
 }
+# load_wrk_rate_flood SECONDS URL RATE MODE -- load_wrk_rate while
+# bench/lib/flood.mjs floods the same server (MODE secret: wrong client
+# secrets; login: wrong passwords) from FLOOD_LOOPS connections on as many
+# loopback addresses. The flood starts first and ends after wrk; its own
+# answers are merged into the BENCH_RESULT line as "flood". Its CPU is
+# the loader's (bash's `time` counts the waited-for child).
+load_wrk_rate_flood() {
+	local ready="$WORK/flood.ready" fpid i out
+	rm -f "$ready"
+	FLOOD_CLIENT=bench-victim FLOOD_USER=$USER10_NAME \
+		node "$BENCH_DIR/lib/flood.mjs" "$2" "$4" "$(($1 + 2))" "$FLOOD_LOOPS" "$ready" \
+		>"$WORK/flood.out" 2>"$WORK/flood.err" &
+	fpid=$!
+	for ((i = 0; i < 300; i++)); do
+		[ -e "$ready" ] && break
+		kill -0 "$fpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -e "$ready" ] || { wait "$fpid" || true; echo "flood did not start: $(head -c 300 "$WORK/flood.err")" >&2; return 1; }
+	# Let the flood reach its steady state before wrk starts.
+	sleep 1
+	out=$(BENCH_RATE=$3 load_wrk "$1" "$2")
+	wait "$fpid" || { echo "flood failed: $(head -c 300 "$WORK/flood.err")" >&2; return 1; }
+	grep -v '^BENCH_RESULT ' <<<"$out" || true
+	jq -c --argjson f "$(cat "$WORK/flood.out")" '. + {flood: $f}' \
+		<<<"$(sed -n 's/^BENCH_RESULT //p' <<<"$out")" | sed 's/^/BENCH_RESULT /'
+}
 load_flow() { # SECONDS MODE URL (FLOW_USER: another local user)
 	BENCH_USER=${FLOW_USER:-$USER_NAME} BENCH_PASSWORD=$USER_PASSWORD BENCH_PUBLIC_CLIENT=flytectl \
 		BENCH_REDIRECT_URI=$REDIRECT_URI "$WORK/flows" "$2" "$3" "$1" "$FLOW_WORKERS"

@@ -25,14 +25,20 @@ const median = (xs) => {
 // ---- one row per (system, scenario) ------------------------------------------
 
 const order = ['healthcheck', 'cc_rs256', 'cc_es256', 'introspect', 'me', 'auth_verify', 'login', 'login_cost10',
-  'device', 'cc_rs256_at50', 'cc_rs256_at90', 'me_at50', 'me_at90'];
+  'device', 'healthcheck_at50', 'cc_rs256_at50', 'cc_rs256_at90', 'me_at50', 'me_at90',
+  'cc_rs256_at50_flood_secret', 'healthcheck_at50_flood_secret', 'cc_rs256_at50_flood_login',
+  'healthcheck_at50_flood_login'];
 const label = {
   healthcheck: 'HTTP ceiling (GET)', cc_rs256: 'client_credentials RS256',
   cc_es256: 'client_credentials ES256', introspect: 'introspection', me: '/me (bearer)',
   auth_verify: '/auth/verify (bearer)',
   login: 'code+PKCE login', login_cost10: 'code+PKCE login, cost 10', device: 'device flow',
   cc_rs256_at50: 'client_credentials @50% peak', cc_rs256_at90: 'client_credentials @90% peak',
-  me_at50: '/me @50% peak', me_at90: '/me @90% peak',
+  me_at50: '/me @50% peak', me_at90: '/me @90% peak', healthcheck_at50: '/healthcheck @50% peak',
+  cc_rs256_at50_flood_secret: 'client_credentials @50%, secret flood',
+  healthcheck_at50_flood_secret: '/healthcheck @50%, secret flood',
+  cc_rs256_at50_flood_login: 'client_credentials @50%, login flood',
+  healthcheck_at50_flood_login: '/healthcheck @50%, login flood',
 };
 const rows = new Map();
 for (const l of lines) {
@@ -207,6 +213,43 @@ for (const base of ['cc_rs256', 'me']) {
   }
 }
 
+// ---- latency under the abuse floods -------------------------------------------
+
+// The same paced requests while bench/lib/flood.mjs floods the server with
+// wrong client secrets or wrong /login passwords; each beside its quiet
+// 50% row, as ratios (flood / quiet). The attacker's answers (status
+// counts, summed over the runs) show that the flood ran and how it was
+// refused.
+const underFlood = {};
+print();
+print(`latency under the abuse floods (${meta.settings.flood_loops ?? '?'} attacker connections from as many loopback addresses;` +
+  ' the same pacing as the quiet 50% rows; ratio = under flood / quiet):');
+for (const mode of ['secret', 'login']) {
+  for (const base of ['cc_rs256', 'healthcheck']) {
+    const key = `${base}_at50_flood_${mode}`;
+    const all = scenarios.find((x) => x.system === 'flyteauth' && x.scenario === key);
+    const q = get('flyteauth', `${base}_at50`);
+    const f = get('flyteauth', key);
+    const counts = {};
+    let sent = 0;
+    for (const r of all?.runs ?? []) {
+      sent += r.flood?.sent ?? 0;
+      for (const [k, v] of Object.entries(r.flood?.counts ?? {})) counts[k] = (counts[k] ?? 0) + v;
+    }
+    underFlood[key] = q && f ? {
+      target_per_s: f.target_rate, per_s: f.per_s, p50_ms: f.p50_ms, p99_ms: f.p99_ms,
+      quiet_p50_ms: q.p50_ms, quiet_p99_ms: q.p99_ms,
+      p50_ratio: f.p50_ms / q.p50_ms, p99_ratio: f.p99_ms / q.p99_ms,
+      flood_sent: sent, flood_counts: counts,
+    } : null;
+    const u = underFlood[key];
+    print(`  ${label[key].padEnd(38)} ${u ? `asked ${fmt(u.target_per_s).padStart(6)}/s got ${fmt(u.per_s).padStart(6)}/s` +
+      `  p50 ${fmt(u.p50_ms, 2)} ms (quiet ${fmt(u.quiet_p50_ms, 2)}, ${fmt(u.p50_ratio, 2)}x)` +
+      `  p99 ${fmt(u.p99_ms, 2)} ms (quiet ${fmt(u.quiet_p99_ms, 2)}, ${fmt(u.p99_ratio, 2)}x)` +
+      `  attacker: ${sent} sent ${JSON.stringify(counts)}` : `n/a${all?.errors ? ` (${all.errors} errors)` : ''}`}`);
+  }
+}
+
 // ---- logins against the bcrypt ceiling ---------------------------------------
 
 // bench/lib/bcrypt.c checked the user's password against the user's hash
@@ -276,11 +319,13 @@ print('targets (issues 6 and 12, and issue 15 where it raised them):');
   const fa = scenarios.filter((s) => s.system.startsWith('flyteauth') && !s.unavailable);
   const peak = fa.length ? Math.max(...fa.map((s) => s.peak_rss_kb)) : null;
   target('RSS < 32 MB under load', peak, 32 * 1024, peak === null ? null : peak < 32 * 1024, peak === null ? 'n/a' : `${mb(peak)} MB peak`);
-  const spread = fa.filter((s) => s.worker_max_dev !== null);
+  // With wrk's 16 connections only: a flood row's per-worker counts
+  // include the attacker's 48 connections and their refusals.
+  const spread = fa.filter((s) => s.worker_max_dev !== null && !s.scenario.includes('_flood_'));
   const worst = spread.length ? Math.max(...spread.map((s) => s.worker_max_dev)) : null;
   target('every worker within ±25% of its fair share, every run', worst, 0.25, worst === null ? null : worst <= 0.25,
     worst === null ? 'n/a' : `worst ±${fmt(100 * worst)}% (${spread.find((s) => s.worker_max_dev === worst).scenario})`);
 }
 print();
 
-writeFileSync(outPath, `${JSON.stringify({ ...meta, scenarios, ratios, efficiency, latency, bcrypt, targets }, null, 2)}\n`);
+writeFileSync(outPath, `${JSON.stringify({ ...meta, scenarios, ratios, efficiency, latency, under_flood: underFlood, bcrypt, targets }, null, 2)}\n`);

@@ -59,6 +59,16 @@ flyteauth_config() {
           response_types: [token]
           scopes: [all]
           public: false
+        # The target of the wrong-secret flood (bench/lib/flood.mjs): a
+        # second confidential client, its secret hashed at cost 10 too.
+        bench-victim:
+          id: bench-victim
+          client_secret: "$client_hash"
+          redirect_uris: [http://localhost:3846/callback]
+          grant_types: [client_credentials]
+          response_types: [token]
+          scopes: [all]
+          public: false
         flytectl:
           id: flytectl
           redirect_uris: [$REDIRECT_URI]
