@@ -110,7 +110,7 @@ void fa_authz_ep_end_session(struct fa_req *req, struct fa_resp *resp, void *app
 	};
 	const char *session = login->session_cookie ? fa_req_cookie(req, login->session_cookie)
 						    : NULL;
-	const char *csrf = strcmp(fa_req_method(req), "POST") == 0 ? fa_req_form(req, "csrf_token")
+	const char *csrf = strcmp(fa_req_method(req), "POST") == 0 ? fa_req_form(req, "csrf_token") /* not secret: the method */
 								    : NULL;
 	struct fa_authz_logout lo;
 	json_t *user = NULL;

@@ -248,7 +248,7 @@ static enum fa_rc poll_token(struct fa_client *c, const char *client_id, const c
 		}
 		step = cl_device_poll_step(e.oauth_error, &a->interval_ms);
 		if (step == CL_POLL_STOP) {
-			if (e.oauth_error && !strcmp(e.oauth_error, "expired_token"))
+			if (e.oauth_error && !strcmp(e.oauth_error, "expired_token")) /* not secret: an error code */
 				e.rc = rc = FA_EEXPIRED;
 			if (err)
 				*err = e;

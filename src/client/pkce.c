@@ -197,7 +197,7 @@ enum fa_rc cl_callback_parse(const char *query, size_t n, const char *expected_s
 		}
 		if (klen == 4 && !memcmp(s, "code", 4))
 			slot = &p.code;
-		else if (klen == 5 && !memcmp(s, "state", 5))
+		else if (klen == 5 && !memcmp(s, "state", 5)) /* not secret: a parameter name */
 			slot = &p.state;
 		else if (klen == 5 && !memcmp(s, "error", 5))
 			slot = &p.error;
