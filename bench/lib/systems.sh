@@ -50,6 +50,17 @@ flyteauth_config() {
       issuer: http://127.0.0.1:$iport
       tokenSigningAlgorithm: $alg
       devicePollInterval: 1s
+      # The login and device rows send every flow from 127.0.0.1 through
+      # the one client flytectl, far past the default per-address and
+      # per-client admission rates (a flood defence, issue 9): raised here
+      # so that the rows measure the server's work, not its policy.
+      maxPendingDeviceCodes: 1000000
+      maxPendingAuthorizationRequests: 1000000
+      rateLimits:
+        authorizePerAddress: {burst: 1000000, perMinute: 6000000}
+        authorizePerClient: {burst: 1000000, perMinute: 6000000}
+        devicePerAddress: {burst: 1000000, perMinute: 6000000}
+        devicePerClient: {burst: 1000000, perMinute: 6000000}
       staticClients:
         $CLIENT_ID:
           id: $CLIENT_ID

@@ -4,11 +4,12 @@
  * can be asked for by anyone, at any rate. Two defences, checked before
  * anything is written:
  *
- *  - rate: token buckets per client address and per client id (fa_limiter,
- *    in memory per process). In memory because a refusal must cost nothing
- *    (a store counter would be a write per refused request, the very load
- *    being refused), and because the cap below is what bounds the store
- *    across instances; N instances allow N times the rate.
+ *  - rate: token buckets per client address and per client id
+ *    (selfAuthServer.rateLimits; fa_limiter, in memory per process). In
+ *    memory because a refusal must cost nothing (a store counter would be
+ *    a write per refused request, the very load being refused), and
+ *    because the cap below is what bounds the store across instances; N
+ *    instances allow N times the rate.
  *  - cap: the live rows of the kind in the store (fa_store_count, so across
  *    instances), read at most once a second per process and raised locally
  *    by every admission since, so a flood between two reads cannot pass
@@ -33,17 +34,19 @@ enum fa_rc fa_authz_admit_init(struct fa_authz *az, struct fa_err *err)
 	struct fa_authz_pending *d = &az->pending[FA_ADMIT_DEVICE];
 	struct fa_authz_pending *a = &az->pending[FA_ADMIT_AUTHORIZE];
 
-	az->rate_addr[FA_ADMIT_DEVICE] = fa_limiter_new(FA_AUTHZ_RATE_KEYS, FA_DEVICE_RATE_ADDR_BURST,
-							FA_DEVICE_RATE_ADDR_PER_S);
-	az->rate_client[FA_ADMIT_DEVICE] = fa_limiter_new(FA_AUTHZ_RATE_KEYS,
-							  FA_DEVICE_RATE_CLIENT_BURST,
-							  FA_DEVICE_RATE_CLIENT_PER_S);
-	az->rate_addr[FA_ADMIT_AUTHORIZE] = fa_limiter_new(FA_AUTHZ_RATE_KEYS,
-							   FA_AUTHORIZE_RATE_ADDR_BURST,
-							   FA_AUTHORIZE_RATE_ADDR_PER_S);
-	az->rate_client[FA_ADMIT_AUTHORIZE] = fa_limiter_new(FA_AUTHZ_RATE_KEYS,
-							     FA_AUTHORIZE_RATE_CLIENT_BURST,
-							     FA_AUTHORIZE_RATE_CLIENT_PER_S);
+	const struct fa_config_rate *rates[FA_ADMIT_N][2] = {
+		[FA_ADMIT_DEVICE] = { &cfg->auth.app_auth.self.rate_limits.device_per_address,
+				      &cfg->auth.app_auth.self.rate_limits.device_per_client },
+		[FA_ADMIT_AUTHORIZE] = { &cfg->auth.app_auth.self.rate_limits.authorize_per_address,
+					 &cfg->auth.app_auth.self.rate_limits.authorize_per_client },
+	};
+
+	for (int i = 0; i < FA_ADMIT_N; i++) {
+		az->rate_addr[i] = fa_limiter_new(FA_AUTHZ_RATE_KEYS, rates[i][0]->burst,
+						  rates[i][0]->per_minute / 60.0);
+		az->rate_client[i] = fa_limiter_new(FA_AUTHZ_RATE_KEYS, rates[i][1]->burst,
+						    rates[i][1]->per_minute / 60.0);
+	}
 	for (int i = 0; i < FA_ADMIT_N; i++)
 		if (!az->rate_addr[i] || !az->rate_client[i])
 			return fa_err_set(err, FA_ENOMEM, "cannot create the request rate limits");

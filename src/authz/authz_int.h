@@ -62,21 +62,7 @@ struct fa_authz;      /* the server context, below */
 /* A pending authorize request waits this long for the user to log in: long
  * enough to type a password, short enough that a leaked callback link dies. */
 #define FA_AUTHZ_AUTHREQ_TTL_S 600
-/* Rate limits of the unauthenticated endpoints that write (admit.c), per
- * client address and per client id: token buckets of BURST refilled at
- * PER_S a second. A user starts one device flow per login and a browser
- * bounces through /oauth2/authorize a few times; a flood gets a handful.
- * Per client they bound what one public client id (flytectl, which anyone
- * may name) can write: 10/s x 10 min of device codes stays under the
- * default cap of 10,000. */
-#define FA_DEVICE_RATE_ADDR_BURST 30
-#define FA_DEVICE_RATE_ADDR_PER_S 0.5
-#define FA_DEVICE_RATE_CLIENT_BURST 100
-#define FA_DEVICE_RATE_CLIENT_PER_S 10.0
-#define FA_AUTHORIZE_RATE_ADDR_BURST 60
-#define FA_AUTHORIZE_RATE_ADDR_PER_S 2.0
-#define FA_AUTHORIZE_RATE_CLIENT_BURST 300
-#define FA_AUTHORIZE_RATE_CLIENT_PER_S 15.0
+/* Keys of each rate limit of admit.c (selfAuthServer.rateLimits). */
 #define FA_AUTHZ_RATE_KEYS 65536
 /* The pending caps' store count is read at most this often per process. */
 #define FA_AUTHZ_PENDING_READ_MS 1000

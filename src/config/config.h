@@ -72,6 +72,12 @@ struct fa_config_pos {
 	int col;
 };
 
+/* A token bucket: `burst` requests at once, refilled at `per_minute`. */
+struct fa_config_rate {
+	int burst;        /* 1..1,000,000 */
+	int per_minute;   /* 1..6,000,000 */
+};
+
 /* Formats pos as "FILE:LINE:COL", "FILE" (line 0) or "built-in default"
  * (file NULL) into buf (always NUL-terminated; truncated to fit). Returns
  * buf, so it can be used in a printf argument list. */
@@ -336,6 +342,16 @@ struct fa_config {
 				 * unauthenticated endpoints write nothing. */
 				int max_pending_device_codes;            /* 10000 */
 				int max_pending_authorization_requests;  /* 10000 */
+				/* rateLimits (extension): token buckets before
+				 * the anonymous writes of /oauth2/authorize and
+				 * /oauth2/device/authorize, per client address and
+				 * per client id. */
+				struct {
+					struct fa_config_rate authorize_per_address; /* 60, 120/min */
+					struct fa_config_rate authorize_per_client;  /* 300, 900/min */
+					struct fa_config_rate device_per_address;    /* 30, 30/min */
+					struct fa_config_rate device_per_client;     /* 100, 600/min */
+				} rate_limits;
 				char *claim_symmetric_encryption_key_secret_name;  /* claim_symmetric_key */
 				char *token_signing_rsa_key_secret_name;           /* token_rsa_key.pem */
 				char *old_token_signing_rsa_key_secret_name;       /* token_rsa_key_old.pem */

@@ -222,6 +222,27 @@ static const struct cfg_field userauth_fields[] = {
 	{ .key = NULL },
 };
 
+/* selfAuthServer.rateLimits.<name>: {burst, perMinute}. */
+#define RATE_FIELDS(member)                                                                  \
+	{ .key = "burst", .kind = CK_INT, .min = 1, .max = 1000000,                          \
+	  .off = offsetof(struct fa_config, auth.app_auth.self.rate_limits.member.burst) },  \
+	{ .key = "perMinute", .kind = CK_INT, .min = 1, .max = 6000000,                      \
+	  .off = offsetof(struct fa_config, auth.app_auth.self.rate_limits.member.per_minute) }, \
+	{ .key = NULL }
+
+static const struct cfg_field rate_authorize_address_fields[] = { RATE_FIELDS(authorize_per_address) };
+static const struct cfg_field rate_authorize_client_fields[] = { RATE_FIELDS(authorize_per_client) };
+static const struct cfg_field rate_device_address_fields[] = { RATE_FIELDS(device_per_address) };
+static const struct cfg_field rate_device_client_fields[] = { RATE_FIELDS(device_per_client) };
+
+static const struct cfg_field rate_limit_fields[] = {
+	{ .key = "authorizePerAddress", .kind = CK_SECTION, .sub = rate_authorize_address_fields },
+	{ .key = "authorizePerClient", .kind = CK_SECTION, .sub = rate_authorize_client_fields },
+	{ .key = "devicePerAddress", .kind = CK_SECTION, .sub = rate_device_address_fields },
+	{ .key = "devicePerClient", .kind = CK_SECTION, .sub = rate_device_client_fields },
+	{ .key = NULL },
+};
+
 static const struct cfg_field self_fields[] = {
 	{ .key = "issuer", .kind = CK_URL,
 	  .off = offsetof(struct fa_config, auth.app_auth.self.issuer),
@@ -270,6 +291,7 @@ static const struct cfg_field self_fields[] = {
 	{ .key = "maxPendingAuthorizationRequests", .kind = CK_INT, .min = 1, .max = 1000000,
 	  .off = offsetof(struct fa_config,
 			  auth.app_auth.self.max_pending_authorization_requests) },
+	{ .key = "rateLimits", .kind = CK_SECTION, .sub = rate_limit_fields },
 	{ .key = NULL },
 };
 
@@ -766,6 +788,19 @@ enum fa_rc cfg_set_defaults(struct fa_config *cfg)
 	cfg->auth.app_auth.self.token_signing_algorithm = FA_CONFIG_ALG_RS256;
 	cfg->auth.app_auth.self.max_pending_device_codes = 10000;
 	cfg->auth.app_auth.self.max_pending_authorization_requests = 10000;
+	/* A browser bounces through /oauth2/authorize a few times per login
+	 * and a user starts one device flow; a flood from one address gets a
+	 * handful. Per client they bound what one public client id (flytectl,
+	 * which anyone may name) can write: 10/s x 10 min of device codes
+	 * stays under the default cap of 10,000. */
+	cfg->auth.app_auth.self.rate_limits.authorize_per_address =
+		(struct fa_config_rate){ .burst = 60, .per_minute = 120 };
+	cfg->auth.app_auth.self.rate_limits.authorize_per_client =
+		(struct fa_config_rate){ .burst = 300, .per_minute = 900 };
+	cfg->auth.app_auth.self.rate_limits.device_per_address =
+		(struct fa_config_rate){ .burst = 30, .per_minute = 30 };
+	cfg->auth.app_auth.self.rate_limits.device_per_client =
+		(struct fa_config_rate){ .burst = 100, .per_minute = 600 };
 	cfg->auth.app_auth.external.retry_attempts = 5;
 	cfg->auth.app_auth.external.retry_delay_ms = 1000;
 	cfg->logger.level = 4;

@@ -210,10 +210,47 @@ test('over maxPendingDeviceCodes / maxPendingAuthorizationRequests nothing is wr
   }
 });
 
-test('serve refuses maxPending* that is not a positive integer, naming file:line:col', async () => {
-  for (const bad of ['maxPendingDeviceCodes: 0', 'maxPendingAuthorizationRequests: many']) {
+test('selfAuthServer.rateLimits sets the buckets: lowered they refuse sooner, raised they admit more', async () => {
+  const srv = await startIdentityServer({
+    extraClients: client('flytectl'),
+    extraSelf: '      rateLimits:\n' +
+      '        authorizePerAddress: {burst: 1000, perMinute: 60000}\n' +
+      '        devicePerAddress: {burst: 2, perMinute: 1}\n' +
+      '        devicePerClient: {burst: 3, perMinute: 1}\n',
+  });
+  try {
+    // Per address raised to 1,000: 100 anonymous authorize requests from
+    // one address pass (the default burst is 60).
+    for (let i = 0; i < 100; i++) {
+      const a = await get(srv, `/oauth2/authorize?${authorizeQuery('flytectl', `rl-${i}-state`).q}`, '127.0.2.1');
+      assert.match(a.headers.location, /\/login\?/, `request ${i + 1}`);
+    }
+    // Device per address lowered to 2, per client to 3: two from one
+    // address, its third refused; one more from a second address; then a
+    // fresh address is refused by the client's bucket.
+    const dev = (addr) => post(srv, '/oauth2/device/authorize', 'client_id=flytectl', addr);
+    assert.equal((await dev('127.0.2.30')).status, 200);
+    assert.equal((await dev('127.0.2.30')).status, 200);
+    const overAddr = await dev('127.0.2.30');
+    assert.equal(overAddr.status, 429);
+    assert.equal(overAddr.json.error, 'slow_down');
+    assert.equal((await dev('127.0.2.31')).status, 200);
+    const overClient = await dev('127.0.2.32');
+    assert.equal(overClient.status, 429);
+    assert.equal(overClient.json.error, 'slow_down');
+    assert.equal(pendingDeviceCodes(srv), 3);
+    assert.equal(liveRows(srv).authreq, 100);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('serve refuses maxPending* and rateLimits that are not positive integers, naming file:line:col', async () => {
+  for (const bad of ['maxPendingDeviceCodes: 0', 'maxPendingAuthorizationRequests: many',
+    'rateLimits: {devicePerClient: {burst: 0}}', 'rateLimits: {authorizePerAddress: {perMinute: 1.5}}',
+    'rateLimits: {authorizePerClient: {perMinute: 6000001}}']) {
     const err = await startIdentityServer({ extraSelf: `      ${bad}\n` }).catch((e) => e);
     assert.ok(err instanceof Error, `serve refuses ${bad}`);
-    assert.match(err.message, /config\.yaml:\d+:\d+: .*maxPending/);
+    assert.match(err.message, /config\.yaml:\d+:\d+: .*(maxPending|burst|perMinute)/);
   }
 });
