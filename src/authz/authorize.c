@@ -315,33 +315,29 @@ enum fa_rc fa_authz_code_issue(struct fa_authz *az, const struct fa_authz_areq *
 	struct fa_store_op ops[2];
 	size_t n = 0;
 	char key[2 * FA_SHA256_LEN + 1];
-	json_t *rec = NULL, *fuser = NULL;
-	const json_t *at;
+	json_t *rec = NULL;
 	const char *sid;
 	char *value = NULL;
 	int64_t now = fa_authz_now(az);
-	int64_t auth_time = now;
 	enum fa_rc rc;
 
 	code[0] = '\0';
-	rc = fa_authz_user_filter(user, &fuser, err);
-	if (rc != FA_OK)
-		goto out;
-	/* The login time when identity tells it, else now (the user has just
-	 * been seen by their session). */
-	at = json_object_get(user, "auth_time");
-	if (json_is_integer(at) && json_integer_value(at) > 0 && json_integer_value(at) <= now)
-		auth_time = (int64_t)json_integer_value(at);
 	/* The login session's public name, for the ID token's sid. */
 	sid = json_string_value(json_object_get(user, "sid"));
 	if (!sid || strnlen(sid, FA_AUTHZ_MAX_SID + 1) > FA_AUTHZ_MAX_SID)
 		sid = "";
 	rec = fa_authz_areq_json(areq);
 	if (!rec || json_object_set_new(rec, "st", json_string("issued")) != 0 ||
-	    json_object_set_new(rec, "sid", json_string(sid)) != 0 ||
-	    json_object_set(rec, "user", fuser) != 0 ||
-	    json_object_set_new(rec, "auth_time", json_integer(auth_time)) != 0 ||
-	    !(value = fa_authz_json_dump(rec))) {
+	    json_object_set_new(rec, "sid", json_string(sid)) != 0) {
+		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
+		goto out;
+	}
+	/* The login time when identity tells it, else now (the user has just
+	 * been seen by their session). */
+	rc = fa_authz_rec_login(rec, user, now, err);
+	if (rc != FA_OK)
+		goto out;
+	if (!(value = fa_authz_json_dump(rec))) {
 		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
 	}
@@ -368,7 +364,6 @@ out:
 		fa_memzero(code, FA_TOKEN_CHARS + 1);
 	free(value);
 	json_decref(rec);
-	json_decref(fuser);
 	return rc;
 }
 

@@ -66,11 +66,13 @@ struct fa_authz_login {
 	enum fa_rc (*logout)(struct fa_identity *id, struct fa_req *req, struct fa_resp *resp,
 			     struct fa_err *err);
 	/* Whether the user of a login (`user`: the claims a refresh family
-	 * keeps, with `sub`) may still use what that login gave: FA_OK yes;
-	 * FA_EDENIED no longer (removed from the config, or refused by the
-	 * upstream IdP); anything else is an internal failure. Asked at every
-	 * refresh. NULL: not asked. */
-	enum fa_rc (*user_check)(struct fa_identity *id, const json_t *user, struct fa_err *err);
+	 * keeps, with `sub`; `provider`: the login's "login_provider" as the
+	 * family kept it, or NULL) may still use what that login gave: FA_OK
+	 * yes; FA_EDENIED no longer (removed from the config, or refused by
+	 * the upstream IdP); anything else is an internal failure. Asked at
+	 * every refresh. NULL: not asked. */
+	enum fa_rc (*user_check)(struct fa_identity *id, const char *provider, const json_t *user,
+				 struct fa_err *err);
 };
 
 /* The default confidential client whose secret is generated per

@@ -311,7 +311,8 @@ struct fa_authz {
 	int64_t rt_max_s;                /* refreshTokenMaxLifespan, from auth_time */
 	int64_t code_ttl_s;
 	/* opts->login.user_check and its identity (NULL: users not re-checked). */
-	enum fa_rc (*user_check)(struct fa_identity *id, const json_t *user, struct fa_err *err);
+	enum fa_rc (*user_check)(struct fa_identity *id, const char *provider, const json_t *user,
+				 struct fa_err *err);
 	struct fa_identity *user_check_id;
 	bool device_enabled;             /* some client may use the device grant */
 	int64_t device_ttl_s;            /* deviceCodeLifespan */
@@ -354,6 +355,14 @@ enum fa_rc fa_authz_admit(struct fa_authz *az, enum fa_authz_admit what, const c
  * FA_AUTHZ_MAX_GROUP bytes) from user into a new object *out. FA_EINVAL
  * without a usable sub. */
 enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err *err) FA_WUR;
+
+/* Puts the login that `user` (identity's answer: claims, auth_time,
+ * login_provider) describes into rec, the code or device record a family
+ * starts from: "user" (fa_authz_user_filter), "auth_time" (identity's when
+ * it is in (0, now], else now) and "prov" (login_provider, when it is a
+ * short name). */
+enum fa_rc fa_authz_rec_login(json_t *rec, const json_t *user, int64_t now,
+			      struct fa_err *err) FA_WUR;
 
 /* ---- audiences (token.c) ---------------------------------------------- */
 

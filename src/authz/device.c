@@ -463,32 +463,16 @@ enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
 {
 	struct fa_store_op ops[2];
 	struct found f;
-	json_t *fuser = NULL;
-	const json_t *at;
 	char *value = NULL;
-	int64_t now = fa_authz_now(az), auth_time = now;
+	int64_t now = fa_authz_now(az);
 	enum fa_rc rc;
 
 	rc = find_pending(az, user_code, session, addr, &f, view, retry_after, err);
 	if (rc != FA_OK)
 		goto out;
-	if (approve) {
-		rc = fa_authz_user_filter(user, &fuser, err);
-		if (rc != FA_OK)
-			goto out;
-		/* The login time when identity tells it, else now. */
-		at = json_object_get(user, "auth_time");
-		if (json_is_integer(at) && json_integer_value(at) > 0 &&
-		    json_integer_value(at) <= now)
-			auth_time = (int64_t)json_integer_value(at);
-		if (json_object_set_new(f.rec, "user", fuser) != 0 ||
-		    json_object_set_new(f.rec, "auth_time", json_integer(auth_time)) != 0) {
-			fuser = NULL;
-			rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
-			goto out;
-		}
-		fuser = NULL;   /* now owned by f.rec */
-	}
+	/* The login time when identity tells it, else now. */
+	if (approve && (rc = fa_authz_rec_login(f.rec, user, now, err)) != FA_OK)
+		goto out;
 	if (json_object_set_new(f.rec, "st", json_string(approve ? "approved" : "denied")) != 0 ||
 	    !(value = fa_authz_json_dump(f.rec))) {
 		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
@@ -514,7 +498,6 @@ enum fa_rc fa_authz_device_decide(struct fa_authz *az, const char *user_code,
 	       view->client->id, approve ? "approved" : "denied",
 	       fa_authz_jstr(user, "sub"));
 out:
-	json_decref(fuser);
 	json_decref(f.rec);
 	free(value);
 	return rc;

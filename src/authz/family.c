@@ -43,8 +43,10 @@
  *      a refresh at or after that instant is invalid_grant. A login older
  *      than that gets no refresh token at all.
  *  (9) Every refresh asks the identity layer whether the family's user
- *      still exists (az->user_check); a user it refuses gets invalid_grant
- *      and the family is revoked.
+ *      still exists (az->user_check), of the provider that logged it in
+ *      ("prov", kept from the login): a break-glass local user beside an
+ *      upstream IdP is checked against localUsers. A user it refuses gets
+ *      invalid_grant and the family is revoked.
  *
  * Refresh token states and the calls that move them:
  *    ABSENT -> ACTIVE          [fa_authz_family_redeem, fa_authz_grant_refresh
@@ -94,6 +96,7 @@ struct family_new {
 	const struct fa_scope *scope;    /* granted at the code */
 	const json_t *aud;
 	const char *sid;                 /* the login session's public name, or "" */
+	const char *provider;            /* who logged the user in (fa_authz_rec_login), or "" */
 };
 
 /* Writes a new family id into out. */
@@ -286,10 +289,10 @@ static enum fa_rc family_start(struct fa_authz *az, const struct fa_authz_client
 	if (n_ops > 2)
 		return fa_err_oauth(err, FA_EINVAL, "server_error", "too many store ops");
 	fa_scope_format(fn->scope, scope, sizeof(scope));
-	fam = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:I, s:s}", "st", "active",
+	fam = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s, s:O, s:I, s:s, s:s}", "st", "active",
 			"cid", c->id, "sub", fa_authz_jstr(fn->user, "sub"), "user", fn->user,
 			"auth_time", (json_int_t)fn->auth_time, "scp", scope, "aud", fn->aud,
-			"rotated_at", (json_int_t)now, "sid", fn->sid);
+			"rotated_at", (json_int_t)now, "sid", fn->sid, "prov", fn->provider);
 	if (!fam || !(fam_value = fa_authz_json_dump(fam))) {
 		rc = fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
 		goto out;
@@ -349,6 +352,7 @@ enum fa_rc fa_authz_family_redeem(struct fa_authz *az, const struct fa_authz_cli
 		.scope = &scope,
 		.aud = aud,
 		.sid = fa_authz_jstr(rec, "sid"),
+		.provider = fa_authz_jstr(rec, "prov"),
 	};
 	/* -> REDEEMED, remembering the family for replay detection. */
 	if (json_object_set_new(rec, "st", json_string("redeemed")) != 0 ||
@@ -465,7 +469,10 @@ enum fa_rc fa_authz_grant_refresh(struct fa_authz *az, const struct fa_authz_cli
 	}
 	/* (9) The user is still there. */
 	if (az->user_check) {
-		rc = az->user_check(az->user_check_id, json_object_get(fam, "user"), err);
+		const char *prov = fa_authz_jstr(fam, "prov");
+
+		rc = az->user_check(az->user_check_id, prov[0] ? prov : NULL,
+				    json_object_get(fam, "user"), err);
 		if (rc == FA_EDENIED) {
 			rc = fa_authz_family_revoke(az, fam_id, "user no longer exists", err);
 			if (rc == FA_OK)

@@ -161,3 +161,26 @@ enum fa_rc fa_authz_user_filter(const json_t *user, json_t **out, struct fa_err 
 	*out = o;
 	return FA_OK;
 }
+
+/* Longest provider name a record keeps ("local", "oidc"). */
+#define PROVIDER_MAX 16
+
+enum fa_rc fa_authz_rec_login(json_t *rec, const json_t *user, int64_t now, struct fa_err *err)
+{
+	const json_t *at = json_object_get(user, "auth_time");
+	const char *prov = json_string_value(json_object_get(user, "login_provider"));
+	int64_t auth_time = now;
+	json_t *fuser;
+	enum fa_rc rc = fa_authz_user_filter(user, &fuser, err);
+
+	if (rc != FA_OK)
+		return rc;
+	if (json_is_integer(at) && json_integer_value(at) > 0 && json_integer_value(at) <= now)
+		auth_time = (int64_t)json_integer_value(at);
+	if (json_object_set_new(rec, "user", fuser) != 0 ||
+	    json_object_set_new(rec, "auth_time", json_integer(auth_time)) != 0 ||
+	    (prov && prov[0] && strnlen(prov, PROVIDER_MAX + 1) <= PROVIDER_MAX &&
+	     json_object_set_new(rec, "prov", json_string(prov)) != 0))
+		return fa_err_oauth(err, FA_ENOMEM, "server_error", "out of memory");
+	return FA_OK;
+}

@@ -209,11 +209,13 @@ const char *fa_identity_login_url(struct fa_req *req, const char *return_to)
 	return esc ? fa_arena_printf(a, "/login?redirect_url=%s", esc) : NULL;
 }
 
-enum fa_rc fa_identity_user_check(struct fa_identity *id, const json_t *user,
-				  struct fa_err *err)
+enum fa_rc fa_identity_user_check(struct fa_identity *id, const char *provider,
+				  const json_t *user, struct fa_err *err)
 {
 	if (!id || !json_is_string(json_object_get(user, "sub")))
 		return fa_err_oauth(err, FA_EDENIED, "access_denied", "no user");
+	if (provider && strcmp(provider, fa_identity_local_provider.name) == 0)
+		return fa_identity_local_provider.user_check(id, user, err);
 	if (!id->provider)
 		return fa_err_oauth(err, FA_EDENIED, "access_denied",
 				    "no identity provider is configured");

@@ -205,15 +205,18 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 				    struct fa_err *err) FA_WUR;
 
 /* Whether the user of a past login (`user`: claims with `sub`, as a
- * session or an authz refresh family keeps them) is still a user: for
- * local users, still in auth.userAuth.localUsers (or the development
- * user); for the upstream IdP, not refused by it. FA_OK; FA_EDENIED
- * (access_denied) when not, or when no provider is configured; other
- * codes on internal failure. fa_identity_session_user asks it for every
- * session; authz asks it at every refresh (fa_authz_login.user_check has
- * this type). */
-enum fa_rc fa_identity_user_check(struct fa_identity *id, const json_t *user,
-				  struct fa_err *err) FA_WUR;
+ * session or an authz refresh family keeps them) is still a user, asked of
+ * the provider that logged it in: `provider` is the name recorded at the
+ * login (the session user's "login_provider"); "local" is checked against
+ * auth.userAuth.localUsers (or the development user) even beside an
+ * upstream IdP (a break-glass user), anything else, or NULL, by the
+ * configured provider (the upstream IdP: not refused by it). FA_OK;
+ * FA_EDENIED (access_denied) when not, or when no provider is configured;
+ * other codes on internal failure. fa_identity_session_user asks it for
+ * every session; authz asks it at every refresh (fa_authz_login.user_check
+ * has this type). */
+enum fa_rc fa_identity_user_check(struct fa_identity *id, const char *provider,
+				  const json_t *user, struct fa_err *err) FA_WUR;
 
 /* Whether /login would accept url as its redirect_url: a path on this
  * server or an absolute http(s) URL on an authorizedUris origin (or the

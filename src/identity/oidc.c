@@ -507,8 +507,9 @@ static void oidc_login_post(struct fa_identity *id, struct fa_req *req, struct f
 
 /* The IdP is the authority on its users: a session of an IdP user is
  * re-asked through its refresh token (fa_identity_session_user ends it when
- * the IdP refuses), and the claims carry nothing that tells an IdP user from
- * a break-glass local user, so every subject is accepted here. */
+ * the IdP refuses), so every subject it logged in is accepted here. A
+ * break-glass local user's sessions and refresh families name the local
+ * provider and are checked by it (fa_identity_user_check). */
 static enum fa_rc oidc_user_check(const struct fa_identity *id, const json_t *user,
 				  struct fa_err *err)
 {

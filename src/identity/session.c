@@ -205,11 +205,14 @@ enum fa_rc fa_identity_session_end(struct fa_identity *id, struct fa_req *req,
 }
 
 /* The session's user as fa_identity_session_user answers it: a copy of the
- * stored claims plus auth_time (the login) and sid, the session's public
- * name for OpenID Connect: hex of SHA-256 over its store key, so it names
- * the session without being a way to look it up. */
-static enum fa_rc user_with_session(const json_t *u, const json_t *auth_time, const char *key,
-				    json_t **out, struct fa_err *err)
+ * stored claims plus auth_time (the login), login_provider (the provider
+ * that logged it in, when the record names one: authz keeps it with a
+ * refresh family, for fa_identity_user_check) and sid, the session's
+ * public name for OpenID Connect: hex of SHA-256 over its store key, so it
+ * names the session without being a way to look it up. */
+static enum fa_rc user_with_session(const json_t *u, const json_t *auth_time,
+				    const char *provider, const char *key, json_t **out,
+				    struct fa_err *err)
 {
 	char sid[2 * FA_SHA256_LEN + 1];
 	json_t *c = json_copy((json_t *)(uintptr_t)u);
@@ -217,6 +220,7 @@ static enum fa_rc user_with_session(const json_t *u, const json_t *auth_time, co
 	if (!c || fa_sha256_hex(key, strlen(key), sid) != FA_OK ||
 	    (json_is_integer(auth_time) && json_object_set(c, "auth_time",
 							    (json_t *)(uintptr_t)auth_time) != 0) ||
+	    (provider && json_object_set_new(c, "login_provider", json_string(provider)) != 0) ||
 	    json_object_set_new(c, "sid", json_stringn(sid, 32)) != 0) {
 		json_decref(c);
 		return fa_err_set(err, FA_ENOMEM, "out of memory");
@@ -385,10 +389,7 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 	 * (a break-glass local user beside an upstream IdP is checked against
 	 * localUsers). */
 	pname = json_string_value(json_object_get(doc, "provider"));
-	if (pname && strcmp(pname, fa_identity_local_provider.name) == 0)
-		rc = fa_identity_local_provider.user_check(id, u, err);
-	else
-		rc = fa_identity_user_check(id, u, err);
+	rc = fa_identity_user_check(id, pname, u, err);
 	if (rc == FA_EDENIED) {
 		struct fa_store_op del = { .type = FA_STORE_DELETE, .kind = KIND, .key = key,
 					   .if_exists = true };
@@ -405,7 +406,7 @@ enum fa_rc fa_identity_session_user(struct fa_identity *id, struct fa_req *req, 
 		goto out;
 	rc = session_maintain(id, key, &rec, doc, now, err);
 	if (rc == FA_OK)
-		rc = user_with_session(u, json_object_get(doc, "auth_time"), key, user, err);
+		rc = user_with_session(u, json_object_get(doc, "auth_time"), pname, key, user, err);
 out:
 	json_decref(doc);
 	fa_store_rec_cleanup(&rec);

@@ -416,7 +416,30 @@ test('local users beside the IdP: the page offers both, and break-glass works', 
   }
 });
 
-test('a break-glass user removed from localUsers loses the session after a restart; IdP sessions live on', async () => {
+// The Self server's code flow for flytectl (scope all offline) in a
+// browser that already has a session: /oauth2/authorize and flyteauth's
+// own redirects until flytectl's redirect URI, then the code exchange.
+async function tokensWithSession(url, jar) {
+  const verifier = randomBytes(32).toString('base64url');
+  const q = new URLSearchParams({ response_type: 'code', client_id: 'flytectl', redirect_uri: FLYTECTL_REDIRECT,
+    scope: 'all offline', state: 'state-session-1', code_challenge_method: 'S256',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url') });
+  let next = `${url}/oauth2/authorize?${q}`;
+  for (let i = 0; i < 5 && !next.startsWith(FLYTECTL_REDIRECT); i++) {
+    const res = await browse(next, jar);
+    assert.equal(res.status, 302, `${next}: ${res.status}`);
+    next = new URL(res.headers.get('location'), url).href;
+  }
+  const code = new URL(next).searchParams.get('code');
+  assert.ok(code, next);
+  const tok = await postForm({ url }, '/oauth2/token', { grant_type: 'authorization_code', code,
+    redirect_uri: FLYTECTL_REDIRECT, client_id: 'flytectl', code_verifier: verifier });
+  assert.equal(tok.res.status, 200, tok.text);
+  assert.ok(tok.json.refresh_token);
+  return tok.json;
+}
+
+test('a break-glass user removed from localUsers loses the session and its refresh tokens after a restart; IdP users keep both', async () => {
   const port = await freePort();
   const dir = tempDir();
   const db = path.join(dir, 'shared.db');
@@ -424,6 +447,8 @@ test('a break-glass user removed from localUsers loses the session after a resta
   const idp2 = await startIdp({ clients: [idpClient(port)], accounts: ACCOUNTS, claims: CLAIMS });
   try {
     let rp = await startRp(idp2.issuer, port, { localUsers: true, db, files });
+    let glassTokens;
+    let aliceTokens;
     const glass = new Jar();
     const jar = new Jar();
     try {
@@ -433,6 +458,10 @@ test('a break-glass user removed from localUsers loses the session after a resta
       assert.equal((await browse(await idpLogin(up.headers.get('location'), '00u1alice'), jar)).status, 302);
       assert.equal((await me(rp.url, { cookie: glass.header() })).status, 200);
       assert.equal((await me(rp.url, { cookie: jar.header() })).status, 200);
+      glassTokens = await tokensWithSession(rp.url, glass);
+      aliceTokens = await tokensWithSession(rp.url, jar);
+      assert.equal(jose.decodeJwt(glassTokens.access_token).sub, 'breakglass');
+      assert.equal(jose.decodeJwt(aliceTokens.access_token).sub, '00u1alice');
     } finally {
       await stopChecked(rp);
     }
@@ -444,6 +473,15 @@ test('a break-glass user removed from localUsers loses the session after a resta
       assert.equal(m.status, 200);
       assert.equal(m.json.subject, '00u1alice');
       assert.match(rp.stderr, /session of removed user breakglass ended/);
+      // Its refresh family too: checked against localUsers, beside the IdP.
+      const refresh = (t) => postForm(rp, '/oauth2/token', { grant_type: 'refresh_token',
+        refresh_token: t.refresh_token, client_id: 'flytectl' });
+      const gone = await refresh(glassTokens);
+      assert.equal(gone.res.status, 400, gone.text);
+      assert.equal(gone.json.error, 'invalid_grant');
+      const kept = await refresh(aliceTokens);
+      assert.equal(kept.res.status, 200, kept.text);
+      assert.equal(jose.decodeJwt(kept.json.access_token).sub, '00u1alice');
     } finally {
       await stopChecked(rp);
     }

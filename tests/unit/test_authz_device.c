@@ -428,6 +428,9 @@ static void test_pending_approved_redeemed(void **state)
 	assert_string_equal(fa_authz_jstr(rec, "st"), "approved");
 	assert_string_equal(fa_authz_jstr(json_object_get(rec, "user"), "sub"), "alice");
 	assert_null(json_object_get(json_object_get(rec, "user"), "secret_claim"));
+	/* Who logged the user in is kept beside the claims, not in them. */
+	assert_null(json_object_get(json_object_get(rec, "user"), "login_provider"));
+	assert_string_equal(fa_authz_jstr(rec, "prov"), "local");
 	json_decref(rec);
 	/* The user code is gone with the decision. */
 	fa_err_clear(&err);

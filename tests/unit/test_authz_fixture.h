@@ -221,9 +221,9 @@ static inline const struct fa_authz_client *afx_client(struct afx *f, const char
 
 static inline json_t *afx_user(void)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "sub", "alice", "preferred_username", "alice",
-			 "name", "Alice Example", "email", "alice@example.com", "secret_claim",
-			 "never copied");
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "sub", "alice", "preferred_username",
+			 "alice", "name", "Alice Example", "email", "alice@example.com",
+			 "secret_claim", "never copied", "login_provider", "local");
 }
 
 /* Runs the authorize step for a client and issues a code for alice. */

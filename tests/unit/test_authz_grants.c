@@ -423,6 +423,7 @@ static void test_code_flow(void **state)
 	assert_string_equal(json_string_value(json_object_get(ui, "preferred_username")), "alice");
 	/* Only the OIDC claims of SPEC §5 are copied. */
 	assert_null(json_object_get(ui, "secret_claim"));
+	assert_null(json_object_get(ui, "login_provider"));
 	json_decref(claims);
 	assert_true(introspect_active(f, g.access_token));
 	assert_true(introspect_active(f, g.refresh_token));
@@ -978,9 +979,13 @@ static void test_refresh_max_lifespan(void **state)
 	fa_authz_grant_cleanup(&g);
 }
 
-static enum fa_rc refuse_alice(struct fa_identity *id, const json_t *user, struct fa_err *err)
+/* Also checks that the family kept who logged alice in (afx_user). */
+static enum fa_rc refuse_alice(struct fa_identity *id, const char *provider, const json_t *user,
+			       struct fa_err *err)
 {
 	(void)id;
+	assert_non_null(provider);
+	assert_string_equal(provider, "local");
 	if (strcmp(json_string_value(json_object_get(user, "sub")), "alice") == 0)
 		return fa_err_oauth(err, FA_EDENIED, "access_denied", "gone");
 	return FA_OK;
