@@ -23,7 +23,10 @@ libyaml-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcrypt-dev libqrenco
 # /callback writes nothing.
 # chromium: the real browser of the browser tests, driven by npm
 # playwright-core (which downloads none of its own; tests/bb/lib/chromium.mjs).
-TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium"
+# nginx: the real reverse proxy in front of /auth/verify (auth_request) and
+# behind which the trusted-proxy tests run (tests/bb/lib/nginx.mjs).
+TEST="libcmocka-dev nodejs npm curl postgresql zsh man-db groff-base glewlwyd sqlite3 chromium
+nginx"
 # clang and its runtime libraries (libFuzzer, ASan, UBSan) for the
 # libFuzzer targets of tests/fuzz (`make fuzz`; gcc has no libFuzzer).
 FUZZ="clang libclang-rt-dev"
