@@ -191,7 +191,8 @@ enum fa_rc fa_remote_form_add(struct fa_buf *b, const char *name, const char *va
 
 /* ---- URLs -------------------------------------------------------------- */
 
-/* Checks an absolute URL we may fetch: http or https (lower-case), a host,
+/* Checks an absolute URL we may fetch: http or https (the scheme in any
+ * case, RFC 3986 §3.1; fa_remote_url_is_https agrees), a host,
  * no user info, no fragment, no whitespace or control characters, at most
  * FA_REMOTE_MAX_URL. what names it in messages. */
 enum fa_rc fa_remote_url_check(const char *url, const char *what, struct fa_err *err) FA_WUR;

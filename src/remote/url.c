@@ -7,6 +7,7 @@
  * it.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "remote/remote_int.h"
 
@@ -17,9 +18,9 @@ static bool display_parts(const char *url, const char **parts, size_t *lens)
 {
 	const char *auth, *end, *at;
 
-	if (strncmp(url, "https://", 8) == 0) {
+	if (strncasecmp(url, "https://", 8) == 0) {
 		parts[0] = "https://";
-	} else if (strncmp(url, "http://", 7) == 0) {
+	} else if (strncasecmp(url, "http://", 7) == 0) {
 		parts[0] = "http://";
 	} else {
 		return false;

@@ -98,6 +98,9 @@ static void test_url_redact(void **state)
 	fa_remote_url_redact("https://u:hunter2@idp.example.com:8443/keys?client_secret=s3#f", out,
 			     sizeof(out));
 	assert_string_equal(out, "https://idp.example.com:8443/keys");
+	/* A scheme in capitals is still a URL whose user info is left out. */
+	fa_remote_url_redact("HTTPS://u:hunter2@idp.example.com/keys?x=1", out, sizeof(out));
+	assert_string_equal(out, "https://idp.example.com/keys");
 	fa_remote_url_redact("http://idp/a\x01" "b?x", out, sizeof(out));
 	assert_string_equal(out, "http://idp/a?b");
 	fa_remote_url_redact("garbage?token=x", out, sizeof(out));
