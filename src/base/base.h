@@ -279,6 +279,14 @@ void fa_log_id(const void *in, size_t n, char out[9]);
 bool fa_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
 bool fa_ct_streq(const char *a, const char *b);
 
+/* Whether cert_pem (PEM certificates, the server's first, then its chain)
+ * and key_pem (a PEM private key without passphrase) make a TLS server's
+ * pair: OpenSSL parses both and checks that the key is the first
+ * certificate's. FA_OK; FA_ECONFIG with the reason (nothing of either PEM
+ * in it). */
+enum fa_rc fa_tls_pair_check(const char *cert_pem, const char *key_pem,
+			     struct fa_err *err) FA_WUR;
+
 /* Zeroes memory in a way the compiler cannot remove. */
 void fa_memzero(void *p, size_t n);
 /* Zeroes then frees a NUL-terminated string; NULL is a no-op. */

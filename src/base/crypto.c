@@ -1,12 +1,16 @@
 /* crypto.c -- randomness, SHA-256, constant-time comparison and zeroing,
- * all delegated to OpenSSL. Nothing here implements a primitive.
+ * and the TLS certificate/key pair check, all delegated to OpenSSL.
+ * Nothing here implements a primitive.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "base/base.h"
 
@@ -167,4 +171,42 @@ void fa_free_secret(char *s)
 		return;
 	fa_memzero(s, strlen(s));
 	free(s);
+}
+
+/* A private key with a passphrase is refused, never prompted for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
+enum fa_rc fa_tls_pair_check(const char *cert_pem, const char *key_pem, struct fa_err *err)
+{
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	enum fa_rc rc = FA_OK;
+
+	if (!cb || !kb) {
+		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!(x = PEM_read_bio_X509(cb, NULL, no_passphrase, NULL))) {
+		rc = fa_err_set(err, FA_ECONFIG, "the certificate file holds no PEM certificate");
+		goto out;
+	}
+	if (!(k = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL))) {
+		rc = fa_err_set(err, FA_ECONFIG, "the key file holds no PEM private key without "
+				"a passphrase");
+		goto out;
+	}
+	if (X509_check_private_key(x, k) != 1)
+		rc = fa_err_set(err, FA_ECONFIG, "the private key is not the certificate's");
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	X509_free(x);
+	BIO_free(cb);
+	BIO_free(kb);
+	return rc;
 }

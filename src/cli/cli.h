@@ -136,6 +136,14 @@ int fa_cli_usage_error(const char *usage, const char *fmt, ...)
 enum fa_rc fa_cli_config_load(const char *path, struct fa_config_diag *diag,
 			      struct fa_config **out, struct fa_err *err) FA_WUR;
 
+/* server.security.ssl's files as serve will serve them (fa_http_tls_check):
+ * FA_OK, or err holds the reason and `what` names what it is about
+ * ("server.security.ssl.certificateFile PATH", the keyFile, or both);
+ * *pos (may be NULL) gets the config position of that key. */
+#define FA_CLI_TLS_WHAT_MAX 2200
+enum fa_rc fa_cli_tls_check(const struct fa_config *cfg, char what[FA_CLI_TLS_WHAT_MAX],
+			    const struct fa_config_pos **pos, struct fa_err *err) FA_WUR;
+
 /* Where the configured secrets are looked up: the config's inline secrets
  * (Helm values), then env, then files. Every pointer borrows from cfg and
  * `inl` (an array of at least FA_CONFIG_MAX_INLINE_SECRETS entries). */

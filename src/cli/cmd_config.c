@@ -188,6 +188,20 @@ static void check_external_as(struct check *c, const struct fa_remote *r)
 	fa_discovery_free(d);
 }
 
+/* The TLS files serve will serve, loaded as it will load them. */
+static void check_tls(struct check *c)
+{
+	const struct fa_config_pos *pos = NULL;
+	char what[FA_CLI_TLS_WHAT_MAX];
+	struct fa_err err;
+
+	if (!c->cfg->server.security.secure)
+		return;
+	fa_err_clear(&err);
+	if (fa_cli_tls_check(c->cfg, what, &pos, &err) != FA_OK)
+		problem(c, pos, "%s: %s", what, err.msg);
+}
+
 /* An outbound HTTP client through proxy ("": the environment's), as
  * serve makes one; NULL when reported. */
 static struct fa_remote *remote_via(struct check *c, const char *proxy)
@@ -255,6 +269,7 @@ static int config_check(const char *path, bool online)
 	if (online) {
 		fa_cli_secret_source(cfg, &c.src, c.inl);
 		check_secrets(&c);
+		check_tls(&c);
 		check_remote(&c);
 	}
 	if (c.errors) {

@@ -362,29 +362,20 @@ static int load_secrets(struct serve *s)
 	return FA_EXIT_OK;
 }
 
-/* The TLS files, read once before the bind so that a wrong path stops the
- * start before it writes; the HTTP layer reads them again when it starts
- * (and the TLS library judges their content). */
+/* The TLS files, read and loaded by the TLS library before the bind, so
+ * that a wrong path or a key that is not the certificate's stops the start
+ * before it writes; the HTTP layer reads them again when it starts. */
 static int check_tls_files(struct serve *s)
 {
 	const __typeof__(s->cfg->server.security) *sec = &s->cfg->server.security;
-	const char *files[2] = { sec->ssl.certificate_file, sec->ssl.key_file };
-	const char *keys[2] = { "certificateFile", "keyFile" };
+	char what[FA_CLI_TLS_WHAT_MAX];
+	struct fa_err err;
 
 	if (!sec->secure)
 		return FA_EXIT_OK;
-	for (int i = 0; i < 2; i++) {
-		char *pem = NULL;
-		size_t len = 0;
-		int e = 0;
-		enum fa_rc rc = fa_file_read(files[i], FA_MAX_SECRET, &pem, &len, &e);
-
-		fa_free_secret(pem);
-		if (rc != FA_OK)
-			return fa_cli_fail("serve: server.security.ssl.%s %s: %s; nothing was started",
-					   keys[i], files[i], rc == FA_ETOOBIG ? "too large" :
-					   strerror(e ? e : EIO));
-	}
+	fa_err_clear(&err);
+	if (fa_cli_tls_check(s->cfg, what, NULL, &err) != FA_OK)
+		return fa_cli_fail("serve: %s: %s; nothing was started", what, err.msg);
 	return FA_EXIT_OK;
 }
 

@@ -60,8 +60,8 @@ static const struct fa_cli_opt config_opts[] = {
 	{ NULL, "--config", "FILE", FA_CLI_COMPLETE_FILE, NULL,
 	  "the file to check (default: the built-in defaults)" },
 	{ NULL, "--online", NULL, FA_CLI_COMPLETE_NONE, NULL,
-	  "also load every secret it names and reach the IdP and the external "
-	  "authorization server" },
+	  "also load every secret it names and the TLS certificate and key, and reach "
+	  "the IdP and the external authorization server" },
 	END_OPTS,
 };
 

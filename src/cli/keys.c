@@ -1,13 +1,14 @@
-/* keys.c -- glue between the configuration and the secrets and jose
+/* keys.c -- glue between the configuration and the secrets, jose and http
  * modules, shared by `serve` and `config check`: loading the
- * configuration, where secrets are looked up, and the loading of the token
- * signing keys.
+ * configuration, where secrets are looked up, the loading of the token
+ * signing keys, and the check of the TLS files.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "http/http.h"
 
 enum fa_rc fa_cli_config_load(const char *path, struct fa_config_diag *diag,
 			      struct fa_config **out, struct fa_err *err)
@@ -27,6 +28,30 @@ enum fa_rc fa_cli_config_load(const char *path, struct fa_config_diag *diag,
 		fa_config_free(*out);
 		*out = NULL;
 	}
+	return rc;
+}
+
+enum fa_rc fa_cli_tls_check(const struct fa_config *cfg, char what[FA_CLI_TLS_WHAT_MAX],
+			    const struct fa_config_pos **pos, struct fa_err *err)
+{
+	const __typeof__(cfg->server.security.ssl) *ssl = &cfg->server.security.ssl;
+	int which = 0;
+	enum fa_rc rc = fa_http_tls_check(ssl->certificate_file, ssl->key_file, &which, err);
+
+	what[0] = '\0';
+	if (pos)
+		*pos = which == 1 ? &ssl->key_file_pos : &ssl->certificate_file_pos;
+	if (rc == FA_OK)
+		return rc;
+	if (which == 0)
+		snprintf(what, FA_CLI_TLS_WHAT_MAX, "server.security.ssl.certificateFile %s",
+			 ssl->certificate_file);
+	else if (which == 1)
+		snprintf(what, FA_CLI_TLS_WHAT_MAX, "server.security.ssl.keyFile %s", ssl->key_file);
+	else
+		snprintf(what, FA_CLI_TLS_WHAT_MAX,
+			 "server.security.ssl.certificateFile %s with keyFile %s",
+			 ssl->certificate_file, ssl->key_file);
 	return rc;
 }
 

@@ -233,6 +233,18 @@ void fa_http_listener_free(struct fa_http_listener *l);
  * failure (bad option: FA_EINVAL/FA_ECONFIG; bind failure: FA_EIO; TLS
  * unavailable: FA_EUNSUPPORTED). Free with fa_http_stop. */
 struct fa_http *fa_http_start(const struct fa_http_opts *opts, struct fa_err *err) FA_WUR;
+/* Whether fa_http_start could serve TLS with these files: reads both as it
+ * will (bounded by FA_MAX_SECRET), checks them as a pair
+ * (fa_tls_pair_check), then has the TLS library load them with the options
+ * every worker starts with (a daemon without socket or thread, stopped at
+ * once). FA_OK; otherwise err holds the reason alone and *which says what
+ * it is about: 0 the certificate file, 1 the key file (FA_EIO: cannot
+ * read, strerror; FA_ETOOBIG), 2 the pair (FA_ECONFIG: not PEM, not a
+ * pair, or refused by the TLS library in its own words). FA_EUNSUPPORTED:
+ * no TLS in this libmicrohttpd.
+ * For serve before it binds, and config check --online. */
+enum fa_rc fa_http_tls_check(const char *cert_file, const char *key_file, int *which,
+			     struct fa_err *err) FA_WUR;
 /* The port actually bound (useful with port 0). */
 uint16_t fa_http_port(const struct fa_http *h);
 /* The first half of a graceful stop: stops accepting (new connections

@@ -322,46 +322,88 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	fa_log(srv->log, FA_LOG_DEBUG, "http: mhd: %s", line);
 }
 
-/* Reads a whole PEM file, bounded by FA_MAX_SECRET. */
+/* Reads a whole PEM file, bounded by FA_MAX_SECRET; the reason alone in
+ * err (the caller names the file). */
 static enum fa_rc read_pem(const char *path, char **out, struct fa_err *err)
 {
-	struct fa_buf b;
-	char chunk[4096];
-	enum fa_rc rc = FA_OK;
-	int fd;
+	size_t len = 0;
+	int e = 0;
+	enum fa_rc rc = fa_file_read(path, FA_MAX_SECRET, out, &len, &e);
 
-	fa_buf_init(&b, FA_MAX_SECRET);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = fa_err_set(err, FA_EIO, "TLS: cannot open %s: %s", path, strerror(errno));
+	if (rc == FA_ETOOBIG)
+		return fa_err_set(err, rc, "over %d bytes", FA_MAX_SECRET);
+	if (rc == FA_ENOMEM)
+		return fa_err_set(err, rc, "out of memory");
+	if (rc != FA_OK)
+		return fa_err_set(err, FA_EIO, "%s", strerror(e ? e : EIO));
+	return FA_OK;
+}
+
+/* The TLS library's first complaint while fa_http_tls_check's daemon starts. */
+struct tls_probe {
+	char msg[256];
+};
+
+__attribute__((format(printf, 2, 0)))
+static void on_probe_log(void *cls, const char *fmt, va_list ap)
+{
+	struct tls_probe *p = cls;
+	size_t n;
+
+	if (p->msg[0] || vsnprintf(p->msg, sizeof(p->msg), fmt, ap) < 0)
+		return;
+	n = strlen(p->msg);
+	while (n && (p->msg[n - 1] == '\n' || p->msg[n - 1] == '\r' || p->msg[n - 1] == '.'))
+		p->msg[--n] = '\0';
+}
+
+static enum MHD_Result on_probe_request(void *cls, struct MHD_Connection *c, const char *url,
+					const char *method, const char *version,
+					const char *upload_data, size_t *upload_data_size,
+					void **con_cls)
+{
+	(void)cls, (void)c, (void)url, (void)method, (void)version, (void)upload_data;
+	(void)upload_data_size, (void)con_cls;
+	return MHD_NO;
+}
+
+enum fa_rc fa_http_tls_check(const char *cert_file, const char *key_file, int *which,
+			     struct fa_err *err)
+{
+	struct tls_probe probe = { .msg = "" };
+	char *cert = NULL, *key = NULL;
+	struct MHD_Daemon *d;
+	enum fa_rc rc;
+
+	*which = 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return fa_err_set(err, FA_EUNSUPPORTED, "this libmicrohttpd was built without TLS");
+	rc = read_pem(cert_file, &cert, err);
+	if (rc == FA_OK) {
+		*which = 1;
+		rc = read_pem(key_file, &key, err);
+	}
+	if (rc != FA_OK)
 		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = fa_err_set(err, FA_EIO, "TLS: cannot read %s: %s", path,
-					strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (fa_buf_append(&b, chunk, (size_t)n) != FA_OK) {
-			rc = fa_err_set(err, FA_ETOOBIG, "TLS: %s is over %d bytes", path,
-					FA_MAX_SECRET);
-			goto out;
-		}
-	}
-	*out = fa_buf_take(&b, NULL);
-	if (!*out)
-		rc = fa_err_set(err, FA_ENOMEM, "out of memory");
+	/* OpenSSL first: GnuTLS leaks what it parsed when it refuses a file
+	 * that is not PEM. Then the very options a worker starts with
+	 * (worker_start), on a daemon without socket or thread: GnuTLS parses
+	 * both and matches the key to the certificate again. */
+	*which = 2;
+	if ((rc = fa_tls_pair_check(cert, key, err)) != FA_OK)
+		goto out;
+	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL,
+			     NULL, on_probe_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_probe_log,
+			     &probe, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+			     MHD_OPTION_END);
+	if (d)
+		MHD_stop_daemon(d);
+	else
+		rc = fa_err_set(err, FA_ECONFIG, "the TLS library refuses the pair (%s)",
+				probe.msg[0] ? probe.msg : "no reason given");
 out:
-	fa_memzero(chunk, sizeof(chunk));
-	fa_buf_cleanup(&b);
-	if (fd >= 0)
-		close(fd);
+	fa_free_secret(cert);
+	fa_free_secret(key);
 	return rc;
 }
 
@@ -524,6 +566,14 @@ static enum fa_rc configure(struct fa_http *srv, const struct fa_http_opts *opts
 		rc = read_pem(opts->tls_cert_file, &srv->tls_cert, err);
 		if (rc == FA_OK)
 			rc = read_pem(opts->tls_key_file, &srv->tls_key, err);
+		if (rc != FA_OK) {
+			char why[sizeof(err->msg)];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			return fa_err_set(err, rc, "TLS: cannot read %s: %s",
+					  srv->tls_cert ? opts->tls_key_file : opts->tls_cert_file,
+					  why);
+		}
 	}
 	return rc;
 }

@@ -63,13 +63,14 @@ function secretEnv(dir, file) {
 // upstream IdP alone, starts all the same (discovery retries in the
 // background), while External mode refuses to start without its
 // authorization server's metadata. flyteadmin-full.yaml also serves TLS
-// from /etc/tls, which the test does not have (and --online does not look
-// at yet).
+// from /etc/tls, which the test does not have: --online says so beside the
+// IdP it cannot reach, and serve refuses to start for it.
 const EXTERNAL = /externalAuthServer\.baseUrl: .*nothing was started/;
+const NO_TLS = /:\d+:\d+: server\.security\.ssl\.certificateFile \/etc\/tls\/tls\.crt: No such file or directory$/;
 const REMOTE = new Map([
   ['flyte-binary-oidc.yaml', { reach: 1, serves: true }],
   ['flyte-core-oidc-fixed.yaml', { reach: 1, serves: true }],
-  ['flyteadmin-full.yaml', { reach: 1, serves: false, why: /ssl\.certificateFile \/etc\/tls\/tls\.crt/ }],
+  ['flyteadmin-full.yaml', { reach: 1, tls: 1, serves: false, why: /ssl\.certificateFile \/etc\/tls\/tls\.crt/ }],
   ['flyte-binary-external.yaml', { reach: 2, serves: false, why: EXTERNAL }],
   ['flyte-core-external.yaml', { reach: 2, serves: false, why: EXTERNAL }],
   ['flyte-core-entra-fixed.yaml', { reach: 2, serves: false, why: EXTERNAL }],
@@ -115,8 +116,12 @@ test('config check, config check --online and serve give one verdict on every fi
         const online = await run(['config', 'check', '--config', file, '--online'], { env, cwd: dir });
         assert.equal(online.code, 1, name);
         const lines = errorLines(online.stderr, file);
-        assert.equal(lines.length, remote.reach, `${name}: ${online.stderr}`);
-        for (const l of lines) assert.match(l, /:\d+:\d+: cannot reach the .* at https:\/\//, name);
+        assert.equal(lines.length, remote.reach + (remote.tls ?? 0), `${name}: ${online.stderr}`);
+        const tls = lines.filter((l) => NO_TLS.test(l));
+        assert.equal(tls.length, remote.tls ?? 0, `${name}: ${online.stderr}`);
+        for (const l of lines.filter((x) => !NO_TLS.test(x))) {
+          assert.match(l, /:\d+:\d+: cannot reach the .* at https:\/\//, name);
+        }
         const srv = await serveVerdict(file, dir, env);
         assert.equal(srv.listening, remote.serves, `${name}: ${srv.stderr}`);
         if (!remote.serves) assert.match(srv.stderr, remote.why, name);

@@ -5,6 +5,7 @@
 // file defaults to the state directory, and `flyteauth dev reset` gets new
 // development credentials printed.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -114,6 +115,47 @@ test('a TLS file that cannot be read stops the start before it writes or prints'
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, `flyteauth: serve: server.security.ssl.certificateFile ${dir}/missing-cert.pem: No such file or directory; nothing was started\n`);
   assert.deepEqual(files(dir), before);
+});
+
+test('a TLS key that is not the certificate\'s, or a file that is not PEM: config check --online and serve refuse it alike, nothing written', async () => {
+  // (The pair is checked by OpenSSL, then loaded by libmicrohttpd's GnuTLS
+  // as the workers will load it.)
+  const dir = tempDir();
+  const init = await run(['secrets', 'init', '-p', dir]);
+  assert.equal(init.code, 0, init.stderr);
+  const sh = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  sh(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem',
+    '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1']);
+  sh(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other-key.pem']);
+  writeFileSync(path.join(dir, 'garbage.pem'), '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
+  const cfg = path.join(dir, 'config.yaml');
+  const withTls = (cert, key) => CONFIG.replace('PORT', '1').replace('DIR', dir).replace('  bindAddress: 127.0.0.1\n',
+    `  bindAddress: 127.0.0.1\n  security:\n    secure: true\n    ssl:\n      certificateFile: ${dir}/${cert}\n      keyFile: ${dir}/${key}\n`);
+  const cases = [
+    ['cert.pem', 'other-key.pem', 'the private key is not the certificate\'s'],
+    ['garbage.pem', 'key.pem', 'the certificate file holds no PEM certificate'],
+    ['cert.pem', 'garbage.pem', 'the key file holds no PEM private key without a passphrase'],
+  ];
+  for (const [cert, key, why] of cases) {
+    writeFileSync(cfg, withTls(cert, key));
+    const what = `server.security.ssl.certificateFile ${dir}/${cert} with keyFile ${dir}/${key}`;
+    const online = await run(['config', 'check', '--config', cfg, '--online'], { env: stateEnv(dir), cwd: dir });
+    assert.equal(online.code, 1, online.stderr);
+    assert.match(online.stderr, new RegExp(`^${cfg}:7:24: `));
+    assert.equal(online.stderr, `${online.stderr.split(': ')[0]}: ${what}: ${why}\n` +
+      'flyteauth: config check: 1 problem(s) found online\n');
+    const before = files(dir);
+    const r = await run(['serve', '--config', cfg], { env: stateEnv(dir), cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `flyteauth: serve: ${what}: ${why}; nothing was started\n`);
+    assert.deepEqual(files(dir), before);
+  }
+  // The matching pair passes the same check.
+  writeFileSync(cfg, withTls('cert.pem', 'key.pem'));
+  const ok = await run(['config', 'check', '--config', cfg, '--online'], { env: stateEnv(dir), cwd: dir });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /configuration OK/);
 });
 
 test('a config without database.sqlite.file keeps its database in the state directory', async () => {
