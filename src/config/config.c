@@ -62,7 +62,8 @@ enum fa_rc fa_config_issuer(const struct fa_config *cfg, int port, char *out, si
 	if (len)
 		n = snprintf(out, cap, "%.*s", (int)len, iss);
 	else
-		n = snprintf(out, cap, "http://localhost:%d", port);
+		n = snprintf(out, cap, "%s://localhost:%d",
+			     cfg->server.security.secure ? "https" : "http", port);
 	if (n < 0 || (size_t)n >= cap) {
 		if (cap)
 			out[0] = '\0';

@@ -483,8 +483,9 @@ const char *fa_config_inline_secret_get(const struct fa_config *cfg, const char 
 /* The server's public base URL: the `iss` of every token, the base of every
  * endpoint URL it publishes, and an origin browsers may be sent back to.
  * selfAuthServer.issuer, else authorizedUris[0], else
- * http://localhost:<port> (port: the one the server listens on, which
- * `serve --listen` may choose), always without a trailing '/'. This is the
+ * http://localhost:<port> (https:// when server.security.secure: serve
+ * then speaks TLS; port: the one the server listens on, which `serve
+ * --listen` may choose), always without a trailing '/'. This is the
  * one place it is normalised: serve hands this exact string to authz
  * (which mints `iss`), the gate (which checks it) and identity, so
  * "https://flyte.example.com/" in the config cannot make them disagree.

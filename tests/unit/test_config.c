@@ -848,6 +848,9 @@ static void test_issuer(void **state)
 		{ "auth: {authorizedUris: ['https://a.example/flyte//'], appAuth: {selfAuthServer: "
 		  "{issuer: 'https://iss.example/'}}}\n", "https://iss.example" },
 		{ "server: {httpPort: 9000}\n", "http://localhost:7000" },
+		/* serve speaks TLS: its own URL is https. */
+		{ "server: {security: {secure: true, ssl: {certificateFile: /tls/c.pem, "
+		  "keyFile: /tls/k.pem}}}\n", "https://localhost:7000" },
 	};
 	char out[FA_MAX_URL + 1], small[8];
 	struct loaded l;
