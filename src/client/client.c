@@ -376,11 +376,10 @@ static enum fa_rc revoke_token(struct fa_client *c, const struct cl_token *t, st
 		return fa_err_set(err, FA_ECONFIG, "refusing to send the token to a non-https "
 				  "revocation URL");
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = fa_remote_form_add(&form, "token", refresh ? t->refresh_token : t->access_token);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "token_type_hint", refresh ? "refresh_token" : "access_token");
-	if (rc == FA_OK && !confidential)
-		rc = fa_remote_form_add(&form, "client_id", t->client_id);
+	rc = fa_remote_form_pairs(&form, (const char *const[]){
+		"token", refresh ? t->refresh_token : t->access_token,
+		"token_type_hint", refresh ? "refresh_token" : "access_token",
+		"client_id", confidential ? NULL : t->client_id, NULL });
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the revocation request is too large");
 		goto out;

@@ -219,11 +219,9 @@ static enum fa_rc poll_token(struct fa_client *c, const char *client_id, const c
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = fa_remote_form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:device_code");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "device_code", a->device_code);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "client_id", client_id);
+	rc = fa_remote_form_pairs(&form, (const char *const[]){
+		"grant_type", "urn:ietf:params:oauth:grant-type:device_code",
+		"device_code", a->device_code, "client_id", client_id, NULL });
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the device token request is too large");
 		goto out;

@@ -357,12 +357,10 @@ enum fa_rc cl_grant_refresh(struct fa_client *c, const struct cl_token *old, str
 	bool confidential = old->auth_type == FA_CLIENT_AUTH_CLIENT_SECRET;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = fa_remote_form_add(&form, "grant_type", "refresh_token");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "refresh_token", old->refresh_token);
 	/* Public clients (Pkce, DeviceFlow) identify themselves by id. */
-	if (rc == FA_OK && !confidential)
-		rc = fa_remote_form_add(&form, "client_id", old->client_id);
+	rc = fa_remote_form_pairs(&form, (const char *const[]){
+		"grant_type", "refresh_token", "refresh_token", old->refresh_token,
+		"client_id", confidential ? NULL : old->client_id, NULL });
 	if (rc != FA_OK) {
 		rc = fa_err_set(err, rc, "the refresh request is too large");
 		goto out;

@@ -496,19 +496,15 @@ static enum fa_rc authorize_url(struct fa_client *c, const char *client_id,
 	enum fa_rc rc;
 
 	fa_buf_init(&q, FA_MAX_REQUEST_LINE);
-	rc = fa_remote_form_add(&q, "response_type", "code");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&q, "client_id", client_id);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&q, "redirect_uri", redirect);
+	/* In the order the printed URL has always had. */
+	rc = fa_remote_form_pairs(&q, (const char *const[]){
+		"response_type", "code", "client_id", client_id, "redirect_uri", redirect, NULL });
 	if (rc == FA_OK)
 		rc = cl_form_scope_audience(c, &q);
 	if (rc == FA_OK)
-		rc = fa_remote_form_add(&q, "state", state);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&q, "code_challenge", challenge);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&q, "code_challenge_method", "S256");
+		rc = fa_remote_form_pairs(&q, (const char *const[]){
+			"state", state, "code_challenge", challenge, "code_challenge_method", "S256",
+			NULL });
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(url, "%s%c%s", ae, strchr(ae, '?') ? '&' : '?', q.data);
 	fa_buf_cleanup(&q);
@@ -523,15 +519,9 @@ static enum fa_rc exchange(struct fa_client *c, const char *token_url, const cha
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = fa_remote_form_add(&form, "grant_type", "authorization_code");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "code", code);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "redirect_uri", redirect);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "client_id", client_id);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "code_verifier", verifier);
+	rc = fa_remote_form_pairs(&form, (const char *const[]){
+		"grant_type", "authorization_code", "code", code, "redirect_uri", redirect,
+		"client_id", client_id, "code_verifier", verifier, NULL });
 	if (rc != FA_OK)
 		rc = fa_err_set(err, rc, "the code exchange is too large");
 	else

@@ -327,24 +327,14 @@ static enum fa_rc auth_query(struct fa_identity *id, struct fa_req *req,
 		if (rc == FA_OK)
 			rc = fa_buf_appends(&scope, ua->open_id.scopes.items[i]);
 	}
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "response_type", "code");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "client_id", ua->open_id.client_id);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "redirect_uri", id->idp_redirect_uri);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "scope", scope.data ? scope.data : "openid");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "state", state);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "nonce", nonce);
 	/* PKCE: sent whether or not the metadata lists it; an IdP that does
 	 * not know the parameters ignores them (RFC 6749 §3.1). */
 	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "code_challenge", challenge);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(q, "code_challenge_method", "S256");
+		rc = fa_remote_form_pairs(q, (const char *const[]){
+			"response_type", "code", "client_id", ua->open_id.client_id,
+			"redirect_uri", id->idp_redirect_uri,
+			"scope", scope.data ? scope.data : "openid", "state", state, "nonce", nonce,
+			"code_challenge", challenge, "code_challenge_method", "S256", NULL });
 	/* flyteadmin's idpQueryParameter: /login?<name>=<v> is passed on as
 	 * <name>=<v> (Okta's idp, for one). */
 	if (rc == FA_OK && qp[0] && passable(fa_req_query(req, qp)))
@@ -647,9 +637,8 @@ static enum fa_rc token_call(struct fa_identity *id, const struct fa_discovery *
 	*out = NULL;
 	idp_err[0] = '\0';
 	if (post)
-		rc = fa_remote_form_add(form, "client_id", client_id);
-	if (rc == FA_OK && post)
-		rc = fa_remote_form_add(form, "client_secret", id->idp_secret);
+		rc = fa_remote_form_pairs(form, (const char *const[]){
+			"client_id", client_id, "client_secret", id->idp_secret, NULL });
 	if (rc != FA_OK) {
 		fa_buf_cleanup(form);
 		return fa_err_set(err, rc, "cannot build the token request");
@@ -685,13 +674,9 @@ static enum fa_rc exchange(struct fa_identity *id, const char *code, struct cb *
 	enum fa_rc rc;
 
 	fa_buf_init(&form, FA_MAX_BODY);
-	rc = fa_remote_form_add(&form, "grant_type", "authorization_code");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "code", code);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "redirect_uri", id->idp_redirect_uri);
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "code_verifier", c->verifier);
+	rc = fa_remote_form_pairs(&form, (const char *const[]){
+		"grant_type", "authorization_code", "code", code,
+		"redirect_uri", id->idp_redirect_uri, "code_verifier", c->verifier, NULL });
 	if (rc != FA_OK) {
 		fa_buf_cleanup(&form);
 		return fa_err_set(err, rc, "cannot build the token request");
@@ -976,9 +961,8 @@ enum fa_rc fa_identity_oidc_refresh(struct fa_identity *id, json_t *doc, struct 
 		return fa_err_set(err, FA_EDENIED, "the session's IdP refresh token does not unseal");
 	rc = fa_remote_issuer_discovery(id->idp, &d, err);
 	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "grant_type", "refresh_token");
-	if (rc == FA_OK)
-		rc = fa_remote_form_add(&form, "refresh_token", rt);
+		rc = fa_remote_form_pairs(&form, (const char *const[]){
+			"grant_type", "refresh_token", "refresh_token", rt, NULL });
 	fa_memzero(rt, sizeof(rt));
 	if (rc == FA_OK)
 		rc = token_call(id, d, &form, &tok, idp_err, sizeof(idp_err), err);

@@ -585,6 +585,16 @@ out:
 	return rc;
 }
 
+enum fa_rc fa_remote_form_pairs(struct fa_buf *b, const char *const *kv)
+{
+	enum fa_rc rc = FA_OK;
+
+	for (; rc == FA_OK && kv[0]; kv += 2)
+		if (kv[1])
+			rc = fa_remote_form_add(b, kv[0], kv[1]);
+	return rc;
+}
+
 enum fa_rc fa_remote_form_add(struct fa_buf *b, const char *name, const char *value)
 {
 	enum fa_rc rc = FA_OK;

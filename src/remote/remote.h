@@ -188,6 +188,10 @@ enum fa_rc fa_remote_get_json(const struct fa_remote *r, const char *url, size_t
 
 /* Appends name=value to a form body, percent-encoded, '&'-separated. */
 enum fa_rc fa_remote_form_add(struct fa_buf *b, const char *name, const char *value) FA_WUR;
+/* fa_remote_form_add of each pair of kv: name, value, name, value, ...,
+ * ended by a NULL name; a pair whose value is NULL is left out (an
+ * optional parameter). Stops at the first failure. */
+enum fa_rc fa_remote_form_pairs(struct fa_buf *b, const char *const *kv) FA_WUR;
 
 /* ---- URLs -------------------------------------------------------------- */
 

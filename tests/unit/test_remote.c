@@ -584,6 +584,17 @@ static void test_form_add(void **state)
 	assert_string_equal(b.data, "grant_type=authorization_code&redirect_uri="
 			    "https%3A%2F%2Fx%2Fcb%3Fa%3D1%26b%3D%202");
 	fa_buf_cleanup(&b);
+	/* Pairs: a NULL value is left out; the buffer's cap stops it. */
+	fa_buf_init(&b, 256);
+	assert_int_equal(fa_remote_form_pairs(&b, (const char *const[]){
+		"grant_type", "refresh_token", "client_id", NULL, "refresh_token", "r&t", NULL }),
+		FA_OK);
+	assert_string_equal(b.data, "grant_type=refresh_token&refresh_token=r%26t");
+	fa_buf_cleanup(&b);
+	fa_buf_init(&b, 16);
+	assert_int_not_equal(fa_remote_form_pairs(&b, (const char *const[]){
+		"a", "1", "b", "0123456789abcdef", "c", "3", NULL }), FA_OK);
+	fa_buf_cleanup(&b);
 }
 
 int main(void)
