@@ -34,6 +34,8 @@ struct fa_remote_jwks {
 	size_t max_bytes;
 	enum fa_jws_alg rsa_alg;
 	const struct fa_log *log;
+	int64_t (*clock_ms)(void *arg);
+	void *clock_arg;
 
 	pthread_mutex_t mu;             /* guards everything below */
 	pthread_cond_t cv;              /* generation moved */
@@ -77,6 +79,8 @@ enum fa_rc fa_remote_jwks_new(const struct fa_remote *r, const char *jwks_uri,
 	ks->max_bytes = opts->max_bytes ? opts->max_bytes : FA_MAX_JWKS;
 	ks->rsa_alg = opts->rsa_alg ? opts->rsa_alg : FA_JWS_RS256;
 	ks->log = opts->log;
+	ks->clock_ms = opts->clock_ms;
+	ks->clock_arg = opts->clock_arg;
 	pthread_mutex_init(&ks->mu, NULL);
 	pthread_cond_init(&ks->cv, NULL);
 	fa_err_clear(&ks->last_err);
@@ -131,6 +135,11 @@ static enum fa_rc load(const struct fa_remote_jwks *ks, const atomic_bool *cance
 	return rc;
 }
 
+static int64_t ks_now(const struct fa_remote_jwks *ks)
+{
+	return ks->clock_ms ? ks->clock_ms(ks->clock_arg) : fa_mono_ms();
+}
+
 /* One fetch by this thread (invariant 2). Called and returns with mu held. */
 static void do_fetch(struct fa_remote_jwks *ks, const atomic_bool *cancel)
 {
@@ -140,7 +149,7 @@ static void do_fetch(struct fa_remote_jwks *ks, const atomic_bool *cancel)
 	char shown[FA_REMOTE_SHOWN_URL];
 
 	ks->fetching = true;
-	ks->last_attempt_ms = fa_mono_ms();
+	ks->last_attempt_ms = ks_now(ks);
 	ks->st.fetches++;
 	pthread_mutex_unlock(&ks->mu);
 	fa_err_clear(&e);
@@ -149,7 +158,7 @@ static void do_fetch(struct fa_remote_jwks *ks, const atomic_bool *cancel)
 	if (rc == FA_OK) {
 		fa_jwks_free(ks->set);
 		ks->set = fresh;
-		ks->loaded_ms = fa_mono_ms();
+		ks->loaded_ms = ks_now(ks);
 		ks->st.last_success = fa_now();
 		ks->st.keys = fa_jwks_count(fresh);
 		fa_remote_url_redact(ks->uri, shown, sizeof(shown));
@@ -204,7 +213,7 @@ enum fa_rc rm_jwks_get(struct fa_remote_jwks *ks, const atomic_bool *cancel, str
 
 	*out = NULL;
 	pthread_mutex_lock(&ks->mu);
-	now = fa_mono_ms();
+	now = ks_now(ks);
 	if (!ks->set) {
 		if (ks->fetching)
 			wait_fetch(ks);
@@ -236,7 +245,7 @@ static enum fa_rc refetch_for_kid(struct fa_remote_jwks *ks, struct fa_jwks **se
 	pthread_mutex_lock(&ks->mu);
 	if (ks->fetching) {
 		wait_fetch(ks);
-	} else if (ks->set == seen && may_fetch(ks, fa_mono_ms())) {
+	} else if (ks->set == seen && may_fetch(ks, ks_now(ks))) {
 		ks->st.kid_refetches++;
 		do_fetch(ks, NULL);
 	}

@@ -366,6 +366,11 @@ struct fa_remote_jwks_opts {
 	size_t max_bytes;           /* 0: FA_MAX_JWKS */
 	enum fa_jws_alg rsa_alg;    /* alg of RSA keys without "alg"; 0: RS256 */
 	const struct fa_log *log;   /* NULL: silent; else one line per failure / recovery */
+	/* Monotonic milliseconds for invariants 3 and 4, called under the
+	 * set's lock; NULL: fa_mono_ms. A test passes a clock it moves by
+	 * hand, so a window is never decided by how busy the machine is. */
+	int64_t (*clock_ms)(void *arg);
+	void *clock_arg;
 };
 
 /* Counts for metrics, copied under the set's lock. */

@@ -39,6 +39,7 @@
 #include <cmocka.h>
 
 #include "base/base.h"
+#include "remote/remote.h"
 
 #define RTS_BIG (300 * 1024)
 
@@ -80,6 +81,36 @@ static inline void rts_sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) != 0)
 		;
+}
+
+/* A monotonic clock moved by hand, for a key set's windows
+ * (fa_remote_jwks_opts.clock_ms): a test decides when a window has passed,
+ * not how busy the machine is. Starts far from 0, which the set reads as
+ * "never". */
+struct rts_clock {
+	_Atomic int64_t ms;
+};
+
+static inline int64_t rts_clock_now(void *arg)
+{
+	return atomic_load(&((struct rts_clock *)arg)->ms);
+}
+
+static inline void rts_clock_start(struct rts_clock *c)
+{
+	atomic_init(&c->ms, 1000000);
+}
+
+/* Key sets made with o read c. */
+static inline void rts_clock_use(struct rts_clock *c, struct fa_remote_jwks_opts *o)
+{
+	o->clock_ms = rts_clock_now;
+	o->clock_arg = c;
+}
+
+static inline void rts_clock_advance(struct rts_clock *c, int64_t ms)
+{
+	atomic_fetch_add(&c->ms, ms);
 }
 
 static inline enum MHD_Result rts_send(struct MHD_Connection *c, unsigned status, const char *ct,

@@ -24,6 +24,7 @@ struct rfx {
 	struct rts *srv;
 	struct fa_remote *remote;
 	struct fa_jwk *as_key;         /* the server's signing key */
+	struct rts_clock clock;        /* the key sets' windows */
 	char base[128];
 };
 
@@ -53,6 +54,7 @@ static int rfx_setup(void **state)
 	x->f = inner;
 	x->srv = rts_start(NULL, NULL);
 	rts_url(x->srv, "", x->base, sizeof(x->base));
+	rts_clock_start(&x->clock);
 	/* Valid as RFC 8414 metadata and as an OpenID Provider document;
 	 * `foo` and `introspection_endpoint` are not flyteadmin's fields. */
 	snprintf(x->srv->disc, sizeof(x->srv->disc),
@@ -104,6 +106,7 @@ static struct fa_remote_issuer *issuer(struct rfx *x, enum fa_discovery_kind kin
 	o.max_delay_ms = 50;
 	/* serve keeps remote's 10 s; the window's rule is the same shorter. */
 	o.jwks.min_refetch_ms = REFETCH_MS;
+	rts_clock_use(&x->clock, &o.jwks);
 	o.log = &x->f->log;
 	assert_int_equal(fa_remote_issuer_start(x->remote, &o, &iss, NULL), FA_OK);
 	if (wait)
@@ -259,7 +262,7 @@ static void test_external_unknown_kid(void **state)
 	assert_int_equal(fa_jwk_generate("RS256", &stranger, NULL), FA_OK);
 	tok = as_sign(stranger, "at+jwt", as_claims(x, 600));
 	expect_status(x->f, "Bearer", tok, 401, "invalid_token");
-	rts_sleep_ms(REFETCH_MS + 100);
+	rts_clock_advance(&x->clock, REFETCH_MS);
 	hits = rts_jwks_hits(x->srv);
 	expect_status(x->f, "Bearer", tok, 401, "invalid_token");
 	assert_int_equal(rts_jwks_hits(x->srv), hits + 1);
@@ -271,7 +274,7 @@ static void test_external_unknown_kid(void **state)
 	assert_int_equal(fa_jwk_generate("ES256", &next, NULL), FA_OK);
 	set_jwks(x, next, x->as_key);
 	tok = as_sign(next, "at+jwt", as_claims(x, 600));
-	rts_sleep_ms(REFETCH_MS + 100);
+	rts_clock_advance(&x->clock, REFETCH_MS);
 	expect_status(x->f, "Bearer", tok, 200, NULL);
 	assert_int_equal(rts_jwks_hits(x->srv), hits + 2);
 	free(tok);
@@ -281,7 +284,7 @@ static void test_external_unknown_kid(void **state)
 	tok = as_sign(x->as_key, "at+jwt", as_claims(x, 500));
 	expect_status(x->f, "Bearer", tok, 200, NULL);
 	free(tok);
-	rts_sleep_ms(REFETCH_MS + 100);
+	rts_clock_advance(&x->clock, REFETCH_MS);
 	tok = as_sign(stranger, "at+jwt", as_claims(x, 500));
 	expect_status(x->f, "Bearer", tok, 401, "invalid_token");
 	free(tok);

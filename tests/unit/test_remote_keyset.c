@@ -185,28 +185,32 @@ static void test_jwks_rotation(void **state)
 	struct fa_remote_jwks_opts o = { .min_refetch_ms = WINDOW_MS };
 	struct fa_remote_jwks *ks;
 	struct fa_remote_jwks_stats st;
+	struct rts_clock c;
 	char *t1 = token(f->k1, f->iss, NULL), *t2 = token(f->k2, f->iss, NULL);
 	struct fa_err e;
 
+	rts_clock_start(&c);
+	rts_clock_use(&c, &o);
 	serve_keys(f, f->k1, NULL);
 	ks = keyset(f, &o);
 	assert_int_equal(verify(ks, t1, &e), FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 1);
-	rts_sleep_ms(WINDOW_MS + 50);
+	rts_clock_advance(&c, WINDOW_MS);
 	/* The IdP rotates: the new kid is picked up after one refetch. */
 	serve_keys(f, f->k2, NULL);
 	assert_int_equal(verify(ks, t2, &e), FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 2);
 	/* The retired key is gone, and inside the window asking again
-	 * costs no request. */
+	 * costs no request, up to its last millisecond. */
 	expect_err(verify(ks, t1, &e), &e, FA_ENOTFOUND, "no key with kid");
+	rts_clock_advance(&c, WINDOW_MS - 1);
 	expect_err(verify(ks, t1, &e), &e, FA_ENOTFOUND, "no key with kid");
 	assert_int_equal(rts_jwks_hits(f->s), 2);
 	fa_remote_jwks_stats(ks, &st);
 	assert_int_equal(st.kid_refetches, 1);
 	assert_int_equal(st.throttled, 2);
 	/* After the window, one more fetch. */
-	rts_sleep_ms(WINDOW_MS + 50);
+	rts_clock_advance(&c, 1);
 	expect_err(verify(ks, t1, &e), &e, FA_ENOTFOUND, "no key with kid");
 	assert_int_equal(rts_jwks_hits(f->s), 3);
 	fa_remote_jwks_free(ks);
@@ -247,11 +251,14 @@ static void run_racers(struct fa_remote_jwks *ks, const char *tok, enum fa_rc wa
 static void test_jwks_single_flight(void **state)
 {
 	struct fix *f = *state;
-	struct fa_remote_jwks_opts o = { .min_refetch_ms = 10000 };
+	struct fa_remote_jwks_opts o = { .min_refetch_ms = WINDOW_MS };
 	struct fa_remote_jwks *ks;
+	struct rts_clock c;
 	char *t2 = token(f->k2, f->iss, NULL), *t3 = token(f->k3, f->iss, NULL);
 	struct fa_err e;
 
+	rts_clock_start(&c);
+	rts_clock_use(&c, &o);
 	serve_keys(f, f->k2, NULL);
 	ks = keyset(f, &o);
 	/* Eight threads meet an empty set: one fetch serves them all. */
@@ -266,12 +273,11 @@ static void test_jwks_single_flight(void **state)
 
 	/* A fresh set, loaded, then a window that has passed: eight misses
 	 * of the same new kid share one refetch. */
-	o.min_refetch_ms = 200;
 	ks = keyset(f, &o);
 	serve_keys(f, f->k2, NULL);
 	assert_int_equal(verify(ks, t2, &e), FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 2);
-	rts_sleep_ms(250);
+	rts_clock_advance(&c, WINDOW_MS);
 	serve_keys(f, f->k2, f->k3);
 	run_racers(ks, t3, FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 3);
@@ -286,32 +292,43 @@ static void test_jwks_kept_while_down(void **state)
 	struct fa_remote_jwks_opts o = { .min_refetch_ms = 100, .max_age_ms = 150 };
 	struct fa_remote_jwks *ks;
 	struct fa_remote_jwks_stats st;
+	struct rts_clock c;
 	struct memlog m;
 	char *t1 = token(f->k1, f->iss, NULL), *t3 = token(f->k3, f->iss, NULL);
 	struct fa_err e;
 
 	memlog_open(&m);
 	o.log = &m.log;
+	rts_clock_start(&c);
+	rts_clock_use(&c, &o);
 	serve_keys(f, f->k1, NULL);
 	ks = keyset(f, &o);
 	assert_int_equal(verify(ks, t1, &e), FA_OK);
+	/* Younger than max_age: no request. */
+	rts_clock_advance(&c, 149);
+	assert_int_equal(verify(ks, t1, &e), FA_OK);
+	assert_int_equal(rts_jwks_hits(f->s), 1);
 	/* The server breaks; the stale set is refreshed, fails, is kept. */
 	rts_set_jwks(f->s, "{\"error\":\"down\"}", 500);
-	rts_sleep_ms(200);
+	rts_clock_advance(&c, 1);
+	assert_int_equal(verify(ks, t1, &e), FA_OK);
+	assert_int_equal(rts_jwks_hits(f->s), 2);
+	/* Inside min_refetch after that failure: the old keys, no request. */
+	rts_clock_advance(&c, 99);
 	assert_int_equal(verify(ks, t1, &e), FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 2);
 	assert_int_equal(memlog_count(&m, "cannot load JWKS"), 1);
 	assert_int_equal(memlog_count(&m, "answered HTTP 500 (keeping the keys loaded before)"), 1);
 	/* Garbage is a failure too, logged once as a new error. */
 	rts_set_jwks(f->s, "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"!\",\"e\":\"AQAB\"}]}", 200);
-	rts_sleep_ms(200);
+	rts_clock_advance(&c, 1);
 	assert_int_equal(verify(ks, t1, &e), FA_OK);
-	rts_sleep_ms(200);
+	rts_clock_advance(&c, 100);
 	assert_int_equal(verify(ks, t1, &e), FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 4);
 	assert_int_equal(memlog_count(&m, "cannot load JWKS"), 2);
 	/* Unknown kids fail closed and say the refetch failed. */
-	rts_sleep_ms(150);
+	rts_clock_advance(&c, 100);
 	expect_err(verify(ks, t3, &e), &e, FA_ENOTFOUND, "(refetch failed)");
 	assert_int_equal(rts_jwks_hits(f->s), 5);
 	fa_remote_jwks_stats(ks, &st);
@@ -320,7 +337,7 @@ static void test_jwks_kept_while_down(void **state)
 	assert_int_equal(st.keys, 1);
 	/* Back up: logged once. */
 	serve_keys(f, f->k1, f->k3);
-	rts_sleep_ms(150);
+	rts_clock_advance(&c, 100);
 	assert_int_equal(verify(ks, t3, &e), FA_OK);
 	assert_int_equal(memlog_count(&m, "loaded again (2 keys)"), 1);
 	fa_remote_jwks_free(ks);
@@ -335,16 +352,20 @@ static void test_jwks_never_loaded(void **state)
 	struct fa_remote_jwks_opts o = { .min_refetch_ms = WINDOW_MS };
 	struct fa_remote_jwks *ks;
 	struct fa_jwks *set = NULL;
+	struct rts_clock c;
 	char *t1 = token(f->k1, f->iss, NULL);
 	struct fa_err e;
 
+	rts_clock_start(&c);
+	rts_clock_use(&c, &o);
 	rts_set_jwks(f->s, "<html>", 502);
 	ks = keyset(f, &o);
 	expect_err(fa_remote_jwks_get(ks, &set, &e), &e, FA_ENET, "answered HTTP 502");
 	/* Inside the window no new request: the last failure again. */
+	rts_clock_advance(&c, WINDOW_MS - 1);
 	expect_err(verify(ks, t1, &e), &e, FA_ENET, "answered HTTP 502");
 	assert_int_equal(rts_jwks_hits(f->s), 1);
-	rts_sleep_ms(WINDOW_MS + 50);
+	rts_clock_advance(&c, 1);
 	serve_keys(f, f->k1, NULL);
 	assert_int_equal(verify(ks, t1, &e), FA_OK);
 	assert_int_equal(rts_jwks_hits(f->s), 2);
