@@ -2,7 +2,7 @@
  * caller-owned error record, logging, bounded buffers, a capped arena,
  * base64/base64url, randomness, constant-time comparison, SHA-256, URLs
  * and percent-decoding, bounded JSON, bounded whole-file reads and writes,
- * time, Go-style durations and strict number parsing.
+ * time, Go-style durations, strict number parsing and the CPUs usable.
  *
  * Nothing here knows about HTTP requests, OAuth flows or the store; the
  * URL rules are here because the server, the client and `config check`
@@ -454,6 +454,22 @@ int64_t fa_mono_us(void);  /* monotonic microseconds, for latencies */
 enum fa_rc fa_duration_parse(const char *s, size_t n, int64_t *ms) FA_WUR;
 /* Formats ms in Go style ("1h30m0s", "500ms"). */
 void fa_duration_format(int64_t ms, char *out, size_t outcap);
+
+/* ---- CPUs (cpu.c) ------------------------------------------------------------ */
+
+/* The CPUs this process may use: its affinity mask (sysconf's online
+ * count if that fails), lowered to the CPU quota of its cgroup or of any
+ * parent, rounded up (1.5 CPUs: 2); at least 1. */
+unsigned fa_cpus_usable(void);
+/* The same limit from the files a test names: proc_cgroup stands for
+ * /proc/self/cgroup and cgroup_root for /sys/fs/cgroup (v1's cpu
+ * controller under cgroup_root/cpu); cpus is the affinity count. A file
+ * missing or not parsing is no limit. */
+unsigned fa_cpus_in(const char *proc_cgroup, const char *cgroup_root, unsigned cpus);
+/* cgroup v2's cpu.max, "max <period>" or "<quota> <period>" (one trailing
+ * newline allowed): *cpus 0 for no limit, else quota / period rounded up.
+ * FA_EINVAL for anything else (a zero quota or period among it). */
+enum fa_rc fa_cpu_max_parse(const char *text, size_t len, unsigned *cpus) FA_WUR;
 
 /* ---- metrics (metrics.c) ------------------------------------------------ */
 

@@ -67,7 +67,9 @@ struct serve {
 	bool dev;                 /* embedded defaults: the development server */
 	char db_path[1024];
 	struct fa_http_listener *listener;   /* bound before anything is written */
+	unsigned cpus;            /* usable: fa_cpus_usable */
 	unsigned threads;         /* HTTP workers; the PostgreSQL pool follows */
+	unsigned bcrypt_threads;  /* the blocking-work pool; so does it */
 	struct fa_secret_source secrets;
 	struct fa_secret_inline inl[FA_CONFIG_MAX_INLINE_SECRETS];
 	struct fa_store *store;
@@ -268,16 +270,23 @@ static int load_config(struct serve *s, const char *path)
 	return choose_paths(s);
 }
 
-/* One worker per CPU, as the HTTP layer would choose; the PostgreSQL pool
- * gets one connection per worker plus one for the purge loop, so a request
- * never waits for a connection. */
+_Static_assert(FA_CONFIG_MAX_WORKERS == FA_HTTP_MAX_THREADS, "server.workers bound");
+_Static_assert(FA_CONFIG_MAX_BCRYPT_WORKERS == FA_HTTP_MAX_BLOCKING_THREADS,
+	       "server.bcryptWorkers bound");
+
+/* The threads fa_config_threads chooses on the CPUs usable (the affinity
+ * mask and the cgroup's CPU quota, not the machine's count); serve
+ * chooses both so that the PostgreSQL pool can hold a connection for each
+ * thread that may use the store. */
 static void choose_threads(struct serve *s)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct fa_config_threads t = { 1, 1 };
 
-	s->threads = cpus > 0 ? (unsigned)cpus : 1;
-	if (s->threads > FA_HTTP_MAX_THREADS)
-		s->threads = FA_HTTP_MAX_THREADS;
+	s->cpus = fa_cpus_usable();
+	if (s->cfg)
+		t = fa_config_threads(s->cfg, s->cpus);
+	s->threads = t.http;
+	s->bcrypt_threads = t.bcrypt;
 }
 
 static int open_store(struct serve *s)
@@ -303,10 +312,9 @@ static int open_store(struct serve *s)
 	pg.password = c->database.postgres.password;
 	pg.password_path = c->database.postgres.password_path;
 	pg.options = c->database.postgres.options;
-	/* A connection per HTTP worker, per blocking-work thread (the HTTP
-	 * layer's default: half the workers, at least one; /login and client
-	 * authentication finish there) and one for the purge loop. */
-	pg.pool_size = s->threads + (s->threads > 1 ? s->threads / 2 : 1) + 1;
+	/* A connection per HTTP worker, per blocking-work thread (/login and
+	 * client authentication finish there) and one for the purge loop. */
+	pg.pool_size = s->threads + s->bcrypt_threads + 1;
 	if (pg.pool_size > FA_STORE_PG_MAX_POOL)
 		pg.pool_size = FA_STORE_PG_MAX_POOL;
 	/* The message names host, port and database, never the password. */
@@ -751,6 +759,7 @@ static int start_http(struct serve *s)
 	o.n_routes = ARRAY_LEN(base_routes);
 	o.app = s;
 	o.threads = s->threads;
+	o.blocking_threads = s->bcrypt_threads;
 	o.route_sets = s->sets;
 	o.n_route_sets = s->n_sets;
 	if (s->gate) {
@@ -782,8 +791,10 @@ static int start_http(struct serve *s)
 		fa_log(&s->log, FA_LOG_WARN,
 		       "serving plain HTTP on %s:%u: terminate TLS in front of flyteauth "
 		       "(server.security.secure: false)", o.bind_addr, fa_http_port(s->http));
-	fa_log(&s->log, FA_LOG_INFO, "listening on %s://%s:%u", c->server.security.secure ? "https" : "http",
-	       o.bind_addr, fa_http_port(s->http));
+	fa_log(&s->log, FA_LOG_INFO, "listening on %s://%s:%u (%u HTTP worker%s, %u bcrypt worker%s; "
+	       "%u CPU%s usable)", c->server.security.secure ? "https" : "http", o.bind_addr,
+	       fa_http_port(s->http), s->threads, s->threads == 1 ? "" : "s", s->bcrypt_threads,
+	       s->bcrypt_threads == 1 ? "" : "s", s->cpus, s->cpus == 1 ? "" : "s");
 	return FA_EXIT_OK;
 }
 
@@ -807,6 +818,7 @@ static int start_metrics(struct serve *s)
 	o.n_routes = ARRAY_LEN(metrics_routes);
 	o.app = s;
 	o.threads = 1;
+	o.blocking_threads = 1;   /* /metrics never offloads */
 	o.log = &s->metrics_log;
 	fa_err_clear(&err);
 	s->metrics_http = fa_http_start(&o, &err);

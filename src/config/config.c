@@ -201,8 +201,27 @@ static enum fa_rc explain_identity(const struct fa_config *cfg, struct fa_buf *b
 	return rc;
 }
 
+struct fa_config_threads fa_config_threads(const struct fa_config *cfg, unsigned cpus)
+{
+	struct fa_config_threads t;
+
+	if (cpus == 0)
+		cpus = 1;
+	t.http = cpus > FA_CONFIG_MAX_WORKERS ? FA_CONFIG_MAX_WORKERS : cpus;
+	t.bcrypt = cpus > 1 ? cpus / 2 : 1;
+	if (t.bcrypt > FA_CONFIG_MAX_BCRYPT_WORKERS)
+		t.bcrypt = FA_CONFIG_MAX_BCRYPT_WORKERS;
+	if (cfg->server.workers > 0)
+		t.http = (unsigned)cfg->server.workers;
+	if (cfg->server.bcrypt_workers > 0)
+		t.bcrypt = (unsigned)cfg->server.bcrypt_workers;
+	return t;
+}
+
 enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 {
+	unsigned cpus = fa_cpus_usable();
+	struct fa_config_threads t = fa_config_threads(cfg, cpus);
 	struct fa_buf b;
 	enum fa_rc rc;
 
@@ -214,6 +233,13 @@ enum fa_rc fa_config_explain(const struct fa_config *cfg, struct fa_buf *out)
 	if (rc == FA_OK)
 		rc = fa_buf_appendf(&b, "listen: %s:%d (%s)\n", cfg->server.bind_address,
 				    cfg->server.http_port, cfg->server.security.secure ? "https" : "http");
+	if (rc == FA_OK)
+		rc = fa_buf_appendf(&b, "threads: %u HTTP worker%s (%s), %u bcrypt worker%s (%s)\n",
+				    t.http, t.http == 1 ? "" : "s",
+				    cfg->server.workers > 0 ? "server.workers" : "one per CPU usable here",
+				    t.bcrypt, t.bcrypt == 1 ? "" : "s",
+				    cfg->server.bcrypt_workers > 0 ? "server.bcryptWorkers" :
+				    "half the CPUs usable here");
 	if (rc == FA_OK && cfg->metrics.enabled)
 		rc = fa_buf_appendf(&b, "metrics: GET /metrics on %s port %d\n", cfg->metrics.bind_address,
 				    cfg->metrics.port);

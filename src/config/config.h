@@ -151,11 +151,17 @@ enum fa_config_db {
 	FA_CONFIG_DB_POSTGRES = 1,
 };
 
-/* A list of strings; items is NULL when count is 0. */
+/* The bounds of server.workers and server.bcryptWorkers: the HTTP layer's
+ * FA_HTTP_MAX_THREADS and FA_HTTP_MAX_BLOCKING_THREADS (serve asserts
+ * they agree). */
+#define FA_CONFIG_MAX_WORKERS 64
+#define FA_CONFIG_MAX_BCRYPT_WORKERS 16
+
 /* Entries of server.security.trustedProxies (the HTTP layer's
  * FA_HTTP_MAX_PROXIES). */
 #define FA_CONFIG_MAX_PROXIES 64
 
+/* A list of strings; items is NULL when count is 0. */
 struct fa_config_list {
 	char **items;
 	size_t count;
@@ -222,6 +228,12 @@ struct fa_config {
 	struct {
 		int http_port;                          /* httpPort, 8088 */
 		char *bind_address;                     /* bindAddress, see top */
+		/* workers / bcryptWorkers (extensions): HTTP worker threads
+		 * and the threads that check passwords and client secrets;
+		 * 0 (absent): the CPUs usable (fa_cpus_usable), and half of
+		 * them, at least one. */
+		int workers;
+		int bcrypt_workers;
 		struct fa_config_pos http_port_pos;
 		struct fa_config_pos bind_address_pos;
 		struct {
@@ -493,6 +505,16 @@ const char *fa_config_inline_secret_get(const struct fa_config *cfg, const char 
  * (FA_MAX_URL + 1 always does). */
 enum fa_rc fa_config_issuer(const struct fa_config *cfg, int port, char *out,
 			    size_t cap) FA_WUR;
+
+/* The threads serve runs on cpus usable CPUs (fa_cpus_usable):
+ * server.workers HTTP workers, else one per CPU (at most
+ * FA_CONFIG_MAX_WORKERS); server.bcryptWorkers threads for bcrypt, else
+ * half the CPUs, at least one (at most FA_CONFIG_MAX_BCRYPT_WORKERS). */
+struct fa_config_threads {
+	unsigned http;
+	unsigned bcrypt;
+};
+struct fa_config_threads fa_config_threads(const struct fa_config *cfg, unsigned cpus);
 
 /* Appends a short human summary of what the config means (source, listen
  * address, authorization server, IdP or local users, static clients, secret

@@ -183,8 +183,8 @@ struct fa_http_opts {
 	 * outlive the server; NULL: stderr at INFO. */
 	const struct fa_log *log;
 	struct fa_http_cors cors;
-	/* Worker threads, each serving its own connections; 0: number of
-	 * CPUs (max FA_HTTP_MAX_THREADS). */
+	/* Worker threads, each serving its own connections; 0: the CPUs
+	 * usable (fa_cpus_usable; max FA_HTTP_MAX_THREADS). */
 	unsigned threads;
 	/* PEM files; both or neither. TLS is served by MHD (GnuTLS); start
 	 * fails clearly if this MHD was built without it. */
@@ -203,7 +203,7 @@ struct fa_http_opts {
 	bool trust_forwarded;
 	unsigned stop_grace_ms;           /* 0: FA_HTTP_STOP_GRACE_MS */
 	/* The blocking-work pool of fa_http_offload: threads (0: max(1,
-	 * CPUs / 2), at most FA_HTTP_MAX_BLOCKING_THREADS) and the requests
+	 * CPUs usable / 2), at most FA_HTTP_MAX_BLOCKING_THREADS) and the requests
 	 * that may wait for them (0: FA_HTTP_BLOCKING_QUEUE, at most
 	 * FA_HTTP_MAX_BLOCKING_QUEUE). */
 	unsigned blocking_threads;

@@ -20,7 +20,6 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "http/http_int.h"
 
@@ -59,8 +58,8 @@ static void *pool_main(void *arg)
 
 unsigned fa_http_pool_default_threads(void)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned n = cpus > 1 ? (unsigned)cpus / 2 : 1;
+	unsigned cpus = fa_cpus_usable();
+	unsigned n = cpus > 1 ? cpus / 2 : 1;
 
 	return n > FA_HTTP_MAX_BLOCKING_THREADS ? FA_HTTP_MAX_BLOCKING_THREADS : n;
 }

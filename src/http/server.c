@@ -409,12 +409,8 @@ out:
 
 static unsigned thread_count(unsigned asked)
 {
-	long cpus;
-
-	if (asked == 0) {
-		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		asked = cpus > 0 ? (unsigned)cpus : 1;
-	}
+	if (asked == 0)
+		asked = fa_cpus_usable();
 	return asked > FA_HTTP_MAX_THREADS ? FA_HTTP_MAX_THREADS : asked;
 }
 

@@ -159,20 +159,48 @@ test('a second server on the same address and port fails with one line; the firs
   assert.match(first.stderr, /http: requests per worker:( \d+)+; open connections:/);
 });
 
+// SIGUSR1's answer: the requests each HTTP worker has served.
+async function servedPerWorker(srv) {
+  process.kill(srv.pid, 'SIGUSR1');
+  let m = null;
+  for (let i = 0; i < 100 && !m; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    m = /http: requests per worker:((?: \d+)+); open connections:/.exec(srv.stderr);
+  }
+  assert.ok(m, srv.stderr);
+  return m[1].trim().split(' ').map(Number);
+}
+
 test('SIGUSR1 logs the requests each HTTP worker has served', async () => {
   const srv = await startServer({ config: CONFIG });
   try {
     for (let i = 0; i < 10; i++) assert.equal((await fetch(`${srv.url}/healthcheck`)).status, 200);
-    process.kill(srv.pid, 'SIGUSR1');
-    let m = null;
-    for (let i = 0; i < 100 && !m; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      m = /http: requests per worker:((?: \d+)+); open connections:/.exec(srv.stderr);
-    }
-    assert.ok(m, srv.stderr);
-    const served = m[1].trim().split(' ').map(Number);
+    const served = await servedPerWorker(srv);
     // startServer's own health checks come before ours.
-    assert.ok(served.reduce((a, b) => a + b, 0) >= 10, m[0]);
+    assert.ok(served.reduce((a, b) => a + b, 0) >= 10, served.join(' '));
+  } finally {
+    await srv.stop();
+  }
+  assert.equal(srv.exited.code, 0);
+});
+
+// Threads follow the CPUs the server may use, not the machine's count
+// (a container's quota or a cpuset), unless server.workers /
+// server.bcryptWorkers say otherwise; SIGUSR1 shows the workers that run.
+test('workers: one per usable CPU (taskset), or server.workers / bcryptWorkers', async () => {
+  const { availableParallelism } = await import('node:os');
+  let srv = await startServer({ config: CONFIG, exec: ['taskset', '-c', '0'] });
+  try {
+    assert.match(srv.stderr, /listening on http:\/\/127\.0\.0\.1:\d+ \(1 HTTP worker, 1 bcrypt worker; 1 CPU usable\)/);
+    assert.equal((await servedPerWorker(srv)).length, 1);
+  } finally {
+    await srv.stop();
+  }
+  srv = await startServer({ config: CONFIG.replace('server:\n', 'server:\n  workers: 3\n  bcryptWorkers: 2\n') });
+  try {
+    const cpus = availableParallelism();
+    assert.match(srv.stderr, new RegExp(`\\(3 HTTP workers, 2 bcrypt workers; ${cpus} CPUs? usable\\)`));
+    assert.equal((await servedPerWorker(srv)).length, 3);
   } finally {
     await srv.stop();
   }

@@ -398,6 +398,60 @@ static void test_bind_address(void **state)
 	unload(&l);
 }
 
+static void expect_threads(const struct fa_config *cfg, unsigned cpus, unsigned http,
+			   unsigned bcrypt)
+{
+	struct fa_config_threads t = fa_config_threads(cfg, cpus);
+
+	if (t.http != http || t.bcrypt != bcrypt)
+		print_error("%u CPUs: %u HTTP, %u bcrypt; want %u, %u\n", cpus, t.http, t.bcrypt,
+			    http, bcrypt);
+	assert_int_equal(t.http, http);
+	assert_int_equal(t.bcrypt, bcrypt);
+}
+
+/* server.workers / bcryptWorkers: bounded, 0 or absent for the CPUs usable,
+ * and the threads serve starts from them. */
+static void test_workers(void **state)
+{
+	struct loaded l;
+	struct fa_buf b;
+
+	(void)state;
+	expect_error("server:\n  workers: 65\n", "t.yaml:2:12: server.workers: 65 is out of range (0-64)");
+	expect_error("server:\n  workers: -1\n", "t.yaml:2:12: server.workers: -1 is out of range (0-64)");
+	expect_error("server:\n  bcryptWorkers: 17\n",
+		     "t.yaml:2:18: server.bcryptWorkers: 17 is out of range (0-16)");
+	expect_error("server:\n  workers: many\n",
+		     "t.yaml:2:12: server.workers: expected an integer, got \"many\"");
+	expect_error("server:\n  worker: 4\n",
+		     "t.yaml:2:3: unknown key \"worker\" in server; did you mean \"workers\"?");
+
+	/* Absent: one HTTP worker per CPU (64 at most), bcrypt on half. */
+	load_clean(&l, QUIET "server: {httpPort: 8088}\n");
+	expect_threads(l.cfg, 1, 1, 1);
+	expect_threads(l.cfg, 0, 1, 1);
+	expect_threads(l.cfg, 5, 5, 2);
+	expect_threads(l.cfg, 128, 64, 16);
+	unload(&l);
+	/* 0 means the same as absent. */
+	load_clean(&l, QUIET "server: {workers: 0, bcryptWorkers: 0}\n");
+	expect_threads(l.cfg, 8, 8, 4);
+	unload(&l);
+	/* Set: whatever the CPUs. */
+	load_clean(&l, QUIET "server: {workers: 3, bcryptWorkers: 16}\n");
+	assert_int_equal(l.cfg->server.workers, 3);
+	expect_threads(l.cfg, 64, 3, 16);
+	expect_threads(l.cfg, 1, 3, 16);
+	/* config check says where the numbers come from. */
+	fa_buf_init(&b, 8192);
+	assert_int_equal(fa_config_explain(l.cfg, &b), FA_OK);
+	assert_non_null(strstr(fa_buf_str(&b), "threads: 3 HTTP workers (server.workers), "
+				       "16 bcrypt workers (server.bcryptWorkers)\n"));
+	fa_buf_cleanup(&b);
+	unload(&l);
+}
+
 /* ---- static clients ----------------------------------------------------------------------------- */
 
 static void test_static_client_no_id(void **state)
@@ -788,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_bad_hash_not_echoed),
 		cmocka_unit_test(test_hash_forms_accepted),
 		cmocka_unit_test(test_bind_address),
+		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_static_client_no_id),
 		cmocka_unit_test(test_static_client_confidential_no_secret),
 		cmocka_unit_test(test_static_client_duplicate_id),

@@ -90,9 +90,10 @@ export function run(args, { env = {}, input, cwd, timeoutMs = 30000 } = {}) {
 
 // With config, the four server secrets are generated into DIR first
 // (`secrets: false` skips that). `port` restarts a server on the port (and
-// so the issuer) it had.
+// so the issuer) it had. `exec` names a program that execs flyteauth in
+// its own process (`['taskset', '-c', '0']`): the PID stays the server's.
 export async function startServer({ config = null, env = {}, files = {}, args = [], secrets = true,
-  port = null } = {}) {
+  port = null, exec = [] } = {}) {
   const dir = tempDir();
   if (config !== null && secrets) {
     const r = await run(['secrets', 'init', '-p', dir]);
@@ -112,7 +113,8 @@ export async function startServer({ config = null, env = {}, files = {}, args = 
     argv.push('--config', cfgPath);
   }
   const listen = config === null ? { FLYTEAUTH_LISTEN: `127.0.0.1:${port}` } : {};
-  const child = spawn(BIN, serveArgv(argv), {
+  const cmd = [...exec, BIN, ...serveArgv(argv)];
+  const child = spawn(cmd[0], cmd.slice(1), {
     env: { ...process.env, HOME: dir, XDG_STATE_HOME: path.join(dir, 'state'), ...listen, ...env },
     cwd: dir,
   });
