@@ -88,7 +88,7 @@ for (const row of rows.values()) {
   }
   scenarios.push(out);
 }
-const sysOrder = ['flyteauth', 'flyteauth-es256', 'flyteauth-external', 'flyteauth-pg',
+const sysOrder = ['flyteauth', 'flyteauth-bcrypt-all', 'flyteauth-es256', 'flyteauth-external', 'flyteauth-pg',
   'flyteauth-pg3', 'oidc-provider', 'glewlwyd'];
 scenarios.sort((a, b) => sysOrder.indexOf(a.system) - sysOrder.indexOf(b.system) ||
   order.indexOf(a.scenario) - order.indexOf(b.scenario));
@@ -259,24 +259,27 @@ for (const mode of ['secret', 'login']) {
 const bcrypt = {};
 print();
 print('code+PKCE logins against the bcrypt ceiling (bench/lib/bcrypt.c, the user\'s hash, every core, same run):');
-for (const [scenario, cost] of [['login', 'cost6'], ['login_cost10', 'cost10']]) {
+for (const [system, scenario, cost] of [['flyteauth', 'login', 'cost6'], ['flyteauth', 'login_cost10', 'cost10'],
+  ['flyteauth-bcrypt-all', 'login_cost10', 'cost10']]) {
   const runs = bcryptRuns.filter((r) => r.scenario === cost);
-  const lg = get('flyteauth', scenario);
+  const lg = get(system, scenario);
+  const key = system === 'flyteauth' ? scenario : `${scenario}_bcrypt_all`;
+  const name = system === 'flyteauth' ? label[scenario] : `${label[scenario]}, bcryptWorkers ${runs[0]?.threads}`;
   if (!runs.length || !lg) {
-    bcrypt[scenario] = null;
-    print(`  ${label[scenario].padEnd(30)} n/a`);
+    bcrypt[key] = null;
+    print(`  ${name.padEnd(42)} n/a`);
     continue;
   }
   const perS = median(runs.map((r) => r.checks * 1e6 / r.duration_us));
   const perCpuS = median(runs.map((r) => r.checks / r.cpu_s));
-  bcrypt[scenario] = {
+  bcrypt[key] = {
     bcrypt_checks_per_s: perS, bcrypt_checks_per_cpu_s: perCpuS, threads: runs[0].threads,
     logins_per_s: lg.per_s, logins_per_cpu_s: lg.per_cpu_s,
     wall_ratio: lg.per_s / perS, cpu_ratio: lg.per_cpu_s / perCpuS,
     non_bcrypt_ms_per_login: 1000 / lg.per_cpu_s - 1000 / perCpuS,
   };
-  const b = bcrypt[scenario];
-  print(`  ${label[scenario].padEnd(30)} ${fmt(lg.per_s)}/s of ${fmt(perS)} checks/s = ${fmt(100 * b.wall_ratio)}%;` +
+  const b = bcrypt[key];
+  print(`  ${name.padEnd(42)} ${fmt(lg.per_s)}/s of ${fmt(perS)} checks/s = ${fmt(100 * b.wall_ratio)}%;` +
     ` ${fmt(lg.per_cpu_s)} per server CPU-s of ${fmt(perCpuS)} checks per CPU-s = ${fmt(100 * b.cpu_ratio)}%` +
     ` (${fmt(b.non_bcrypt_ms_per_login, 2)} ms CPU per login besides the check)`);
 }
@@ -313,6 +316,11 @@ print('targets (issues 6 and 12, and issue 15 where it raised them):');
     const b = bcrypt[scenario];
     target(`${label[scenario]}: >= 90% of the bcrypt ceiling per CPU-second`, b?.cpu_ratio ?? null, 0.9,
       b ? b.cpu_ratio >= 0.9 : null, b ? `${fmt(100 * b.cpu_ratio)}% (wall ${fmt(100 * b.wall_ratio)}%)` : 'n/a');
+  }
+  {
+    const b = bcrypt.login_cost10_bcrypt_all;
+    target('code+PKCE login, cost 10, bcryptWorkers = CPUs: >= 90% of it per second', b?.wall_ratio ?? null, 0.9,
+      b ? b.wall_ratio >= 0.9 : null, b ? `${fmt(100 * b.wall_ratio)}% (CPU ${fmt(100 * b.cpu_ratio)}%)` : 'n/a');
   }
   const st = Math.max(meta.systems.flyteauth.startup_ms, meta.systems['flyteauth-es256'].startup_ms);
   target('start-up < 100 ms', st, 100, st < 100, `${fmt(st, 1)} ms`);

@@ -24,6 +24,7 @@ flyteauth_base_config() {
 server:
   httpPort: $2
   bindAddress: 127.0.0.1
+  bcryptWorkers: ${FA_BCRYPT_WORKERS:-0}
   security: {secure: false, insecureCookieHeader: true}
 database: $db
 secrets: {secrets-prefix: $1, env-prefix: FLYTE_SECRET_BENCH_UNUSED_}
