@@ -25,53 +25,44 @@
 #define CPU_PATH 1024             /* a cgroup path, at most */
 #define CPU_DIR (CPU_PATH + 512)  /* cgroup_root + "/cpu" + a cgroup path */
 
-/* Reads one unsigned decimal of at most 18 digits at *p, moving *p past it. */
-static bool take_u64(const char **p, const char *end, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-	int digits = 0;
+#define CPU_NUM_MAX 999999999999999999ULL   /* 18 digits: no quota or period is longer */
 
-	while (s < end && *s >= '0' && *s <= '9' && digits < 19) {
-		v = v * 10 + (uint64_t)(*s - '0');
-		s++;
-		digits++;
-	}
-	if (digits == 0 || digits > 18)
-		return false;
-	*p = s;
-	*out = v;
-	return true;
+/* n without the one trailing newline a kernel file ends with. */
+static size_t chomp(const char *text, size_t n)
+{
+	return n > 0 && text[n - 1] == '\n' ? n - 1 : n;
+}
+
+static bool number(const char *s, size_t n, uint64_t *out)
+{
+	return fa_parse_u64(s, n, CPU_NUM_MAX, out) == FA_OK;
+}
+
+/* The threads a quota of quota per period allows: 1.5 CPUs is two. */
+static unsigned quota_cpus(uint64_t quota, uint64_t period)
+{
+	uint64_t n = (quota + period - 1) / period;
+
+	return n > UINT_MAX ? UINT_MAX : (unsigned)n;
 }
 
 enum fa_rc fa_cpu_max_parse(const char *text, size_t len, unsigned *cpus)
 {
-	const char *p = text, *end = text + len;
-	uint64_t quota = 0, period = 0, n;
-	bool unlimited = false;
+	const char *sp;
+	uint64_t quota = 0, period = 0;
+	bool unlimited;
 
 	*cpus = 0;
-	if (len >= 3 && memcmp(p, "max", 3) == 0) {
-		unlimited = true;
-		p += 3;
-	} else if (!take_u64(&p, end, &quota)) {
+	len = chomp(text, len);
+	if (!(sp = memchr(text, ' ', len)))
 		return FA_EINVAL;
-	}
-	if (p >= end || *p != ' ')
+	unlimited = sp - text == 3 && memcmp(text, "max", 3) == 0;
+	if (!unlimited && (!number(text, (size_t)(sp - text), &quota) || quota == 0))
 		return FA_EINVAL;
-	p++;
-	if (!take_u64(&p, end, &period) || period == 0)
+	if (!number(sp + 1, len - (size_t)(sp + 1 - text), &period) || period == 0)
 		return FA_EINVAL;
-	if (p < end && *p == '\n')
-		p++;
-	if (p != end)
-		return FA_EINVAL;
-	if (unlimited)
-		return FA_OK;
-	if (quota == 0)
-		return FA_EINVAL;
-	n = (quota + period - 1) / period;   /* 1.5 CPUs of quota: two threads */
-	*cpus = n > UINT_MAX ? UINT_MAX : (unsigned)n;
+	if (!unlimited)
+		*cpus = quota_cpus(quota, period);
 	return FA_OK;
 }
 
@@ -112,20 +103,14 @@ static bool own_cgroup(char *text, bool v1, char *out, size_t cap)
 static bool read_u64(const char *file, uint64_t *out)
 {
 	char *text = NULL;
-	const char *p;
 	size_t len;
 	bool ok;
 
 	if (fa_file_read(file, CPU_MAX_FILE, &text, &len, NULL) != FA_OK)
 		return false;
-	p = text;
-	if (strcmp(text, "-1\n") == 0 || strcmp(text, "-1") == 0) {
-		*out = 0;
-		ok = true;
-	} else {
-		ok = take_u64(&p, text + len, out) &&
-		     (p == text + len || (*p == '\n' && p + 1 == text + len));
-	}
+	len = chomp(text, len);
+	*out = 0;
+	ok = (len == 2 && memcmp(text, "-1", 2) == 0) || number(text, len, out);
 	free(text);
 	return ok;
 }
@@ -134,7 +119,7 @@ static bool read_u64(const char *file, uint64_t *out)
 static unsigned dir_limit(const char *dir, bool v1)
 {
 	char file[CPU_DIR + 32], *text = NULL;
-	uint64_t quota, period, n;
+	uint64_t quota, period;
 	unsigned limit = 0;
 	size_t len;
 
@@ -153,8 +138,7 @@ static unsigned dir_limit(const char *dir, bool v1)
 	snprintf(file, sizeof(file), "%s/cpu.cfs_period_us", dir);
 	if (!read_u64(file, &period) || period == 0)
 		return 0;
-	n = (quota + period - 1) / period;
-	return n > UINT_MAX ? UINT_MAX : (unsigned)n;
+	return quota_cpus(quota, period);
 }
 
 /* The smallest quota from the process's cgroup up to the hierarchy's root
