@@ -91,6 +91,22 @@ flyteauth_config() {
 EOF
 }
 
+# prepare_flyteauth NAME ALG -- a fresh state dir $WORK/NAME with its
+# secrets and config.yaml (server.bcryptWorkers from FA_BCRYPT_WORKERS, 0:
+# the default) on a free port; sets FA_PORT. Starts nothing.
+prepare_flyteauth() {
+	local dir="$WORK/$1"
+	mkdir -p "$dir"
+	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
+	if [ "$2" = ES256 ]; then
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+			-out "$dir/token_rsa_key.pem" 2>/dev/null
+		chmod 600 "$dir/token_rsa_key.pem"
+	fi
+	FA_PORT=$(free_port)
+	flyteauth_config "$dir" "$FA_PORT" "$2" "$FA_CLIENT_HASH" "$FA_USER_HASH" >"$dir/config.yaml"
+}
+
 # start_flyteauth NAME ALG -- sets FA_URL, FA_PID, FA_FIRST_START_MS (a
 # fresh state dir: the database is created and per-installation secrets are
 # generated) and FA_STARTUP_MS / FA_STARTUP_RUNS (the median of 5 restarts
@@ -99,15 +115,8 @@ EOF
 # replaced by an EC P-256 key from openssl.
 start_flyteauth() {
 	local name=$1 alg=$2 dir="$WORK/$1" port
-	mkdir -p "$dir"
-	"$FLYTEAUTH_BIN" secrets init -p "$dir" >/dev/null
-	if [ "$alg" = ES256 ]; then
-		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-			-out "$dir/token_rsa_key.pem" 2>/dev/null
-		chmod 600 "$dir/token_rsa_key.pem"
-	fi
-	port=$(free_port)
-	flyteauth_config "$dir" "$port" "$alg" "$FA_CLIENT_HASH" "$FA_USER_HASH" >"$dir/config.yaml"
+	prepare_flyteauth "$name" "$alg"
+	port=$FA_PORT
 	start_server "$name" "http://127.0.0.1:$port/healthcheck" -- \
 		"$FLYTEAUTH_BIN" serve $FA_SERVE_FLAGS --config "$dir/config.yaml"
 	FA_FIRST_START_MS=$STARTUP_MS
